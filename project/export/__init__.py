@@ -1,0 +1,1 @@
+"""The export app: one streaming CSV export, served natively under WSGI and ASGI."""

@@ -1,0 +1,75 @@
+"""The export body as a sync or an async iterator of CSV pieces, built from the same parts."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import aclosing, closing
+
+from project.export.csvchunks import CsvChunker
+from project.export.params import ExportParams
+from project.export.rows import (
+    HEADER,
+    adb_batches,
+    asynthetic_batches,
+    db_batches,
+    synthetic_batches,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def _log_end(params: ExportParams, kind: str, announced: int, chunker: CsvChunker) -> None:
+    # One line per export, never per row: at INFO only when the body was cut short, which is
+    # how a client hang-up shows that the server stopped generating.
+    complete = chunker.rows_encoded == announced
+    logger.log(
+        logging.DEBUG if complete else logging.INFO,
+        "export %s iterator=%s rows_encoded=%d rows_announced=%d",
+        "complete" if complete else "stopped",
+        kind,
+        chunker.rows_encoded,
+        announced,
+    )
+
+
+def sync_pieces(params: ExportParams, announced: int) -> Iterator[bytes]:
+    """Yield the CSV body for params from a sync row source."""
+    chunker = CsvChunker(params.target_bytes)
+    delay = params.delay_ms / 1000
+    batches = db_batches(announced) if params.source == "db" else synthetic_batches(announced)
+    # closing(): a hang-up must release the database cursor now, not when garbage is collected.
+    with closing(batches):
+        try:
+            yield from chunker.header(HEADER)
+            for batch in batches:
+                for piece in chunker.feed(batch):
+                    if delay:
+                        time.sleep(delay)
+                    yield piece
+            yield from chunker.finish()
+        finally:
+            _log_end(params, "sync", announced, chunker)
+
+
+async def async_pieces(params: ExportParams, announced: int) -> AsyncIterator[bytes]:
+    """Yield the CSV body for params from an async row source."""
+    chunker = CsvChunker(params.target_bytes)
+    delay = params.delay_ms / 1000
+    batches = adb_batches(announced) if params.source == "db" else asynthetic_batches(announced)
+    async with aclosing(batches):
+        try:
+            for piece in chunker.header(HEADER):
+                yield piece
+            async for batch in batches:
+                for piece in chunker.feed(batch):
+                    # Uvicorn's send() only yields to the event loop when the socket is full, so
+                    # an export to a fast reader would starve every other request on this worker.
+                    await asyncio.sleep(delay)
+                    yield piece
+            for piece in chunker.finish():
+                yield piece
+        finally:
+            _log_end(params, "async", announced, chunker)

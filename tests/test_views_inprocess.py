@@ -1,0 +1,173 @@
+"""The export view in-process: WSGI (test Client) and ASGI (AsyncClient) give the same bytes."""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+import pytest
+from django.core.management import call_command
+from django.test import AsyncClient, Client
+
+from project.export.csvchunks import CsvChunker
+from project.export.rows import HEADER, synthetic_batches
+from tests.inprocess import asgi_call, wsgi_call
+
+SYNC_UNDER_ASGI = "StreamingHttpResponse must consume synchronous iterators"
+ASYNC_UNDER_WSGI = "StreamingHttpResponse must consume asynchronous iterators"
+
+
+def expected_body(rows: int, chunk_kb: int = 64) -> bytes:
+    chunker = CsvChunker(chunk_kb * 1024)
+    pieces = list(chunker.header(HEADER))
+    for batch in synthetic_batches(rows):
+        pieces.extend(chunker.feed(batch))
+    pieces.extend(chunker.finish())
+    return b"".join(pieces)
+
+
+def wsgi_get(url: str, method: str = "GET") -> tuple[int, dict[str, str], bytes]:
+    reply = wsgi_call(url, method)
+    return reply.status, reply.headers, reply.body
+
+
+async def asgi_get(url: str, method: str = "GET") -> tuple[int, dict[str, str], bytes]:
+    reply = await asgi_call(url, method)
+    return reply.status, reply.headers, reply.body
+
+
+QUERIES = [
+    "rows=0",
+    "rows=1",
+    "rows=5000&chunk_kb=0",
+    "rows=30000",
+    "rows=30000&chunk_kb=1",
+    "rows=30000&chunk_kb=1024",
+    "rows=3000&mode=buffered",
+    "rows=200&delay_ms=1&chunk_kb=1",
+]
+
+
+@pytest.mark.parametrize("query", QUERIES)
+async def test_wsgi_and_asgi_bodies_are_identical(query: str) -> None:
+    status, headers, body = wsgi_get(f"/export.csv?{query}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the matched async path must not fall back to buffering
+        a_status, a_headers, a_body = await asgi_get(f"/export.csv?{query}")
+    assert status == a_status == 200
+    assert body == a_body
+    rows = int(headers["x-export-rows"])
+    assert body.count(b"\n") == rows + 1
+    assert headers["x-export-interface"] == "wsgi" and a_headers["x-export-interface"] == "asgi"
+
+
+def test_default_export_headers_and_body() -> None:
+    response = Client().get("/export.csv")
+    assert response.streaming
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert response["Content-Disposition"] == 'attachment; filename="export-100000.csv"'
+    assert response["X-Accel-Buffering"] == "no"
+    assert response["X-Export-Rows"] == "100000"
+    assert b"".join(response.streaming_content) == expected_body(100_000)
+
+
+async def test_buffered_mode_is_a_plain_response_with_length() -> None:
+    for response in (
+        Client().get("/export.csv?rows=100&mode=buffered"),
+        await AsyncClient().get("/export.csv?rows=100&mode=buffered"),
+    ):
+        assert not response.streaming
+        assert response["Content-Length"] == str(len(expected_body(100)))
+        assert "X-Accel-Buffering" not in response
+
+
+def test_async_iterator_under_wsgi_buffers_with_djangos_warning() -> None:
+    with pytest.warns(Warning, match=ASYNC_UNDER_WSGI):
+        status, _, body = wsgi_get("/export.csv?rows=2000&iterator=async")
+    assert status == 200 and body == expected_body(2000)
+
+
+async def test_sync_iterator_under_asgi_buffers_with_djangos_warning() -> None:
+    with pytest.warns(Warning, match=SYNC_UNDER_ASGI):
+        status, _, body = await asgi_get("/export.csv?rows=2000&iterator=sync")
+    assert status == 200 and body == expected_body(2000)
+
+
+async def test_explicit_matching_iterators_do_not_warn() -> None:
+    assert wsgi_get("/export.csv?rows=10&iterator=sync")[2] == expected_body(10)
+    assert (await asgi_get("/export.csv?rows=10&iterator=async"))[2] == expected_body(10)
+
+
+BAD = [
+    ("rows=ten", b"rows must be a whole number"),
+    ("rows=50000001", b"rows must be from 0 to 50000000"),
+    ("chunk_kb=2048", b"chunk_kb must be from 0 to 1024"),
+    ("mode=zip", b"mode must be one of"),
+    ("iterator=thread", b"iterator must be one of"),
+    ("source=csv", b"source must be one of"),
+    ("delay_ms=-3", b"delay_ms must be a whole number"),
+    ("format=json", b"unknown parameter 'format'"),
+]
+
+
+@pytest.mark.parametrize(("query", "reason"), BAD)
+async def test_bad_parameters_are_400_with_a_reason(query: str, reason: bytes) -> None:
+    with warnings.catch_warnings():
+        # Django logs 4xx responses through its request logger; that is not a Python warning.
+        warnings.simplefilter("error")
+        results = [wsgi_get(f"/export.csv?{query}"), await asgi_get(f"/export.csv?{query}")]
+    for status, headers, body in results:
+        assert status == 400
+        assert headers["content-type"].startswith("text/plain")
+        assert body.startswith(reason) and body.count(b"\n") == 1
+
+
+def test_max_rows_comes_from_settings(settings: object) -> None:
+    settings.EXPORT_MAX_ROWS = 10  # type: ignore[attr-defined]
+    assert wsgi_get("/export.csv?rows=11")[0] == 400
+    assert wsgi_get("/export.csv?rows=10")[0] == 200
+
+
+async def test_head_sends_headers_without_generating_a_body() -> None:
+    response = Client().head("/export.csv?rows=5000000")
+    assert response.status_code == 200 and response["X-Export-Rows"] == "5000000"
+    assert b"".join(response.streaming_content) == b""
+    status, headers, body = await asgi_get("/export.csv?rows=5000000", method="head")
+    assert status == 200 and headers["x-export-rows"] == "5000000" and body == b""
+
+
+async def test_other_methods_are_refused() -> None:
+    assert Client().post("/export.csv").status_code == 405
+    assert (await AsyncClient().delete("/ping")).status_code == 405
+
+
+async def test_healthz_and_ping_on_both_interfaces() -> None:
+    assert Client().get("/healthz").json() == {"status": "ok", "interface": "wsgi"}
+    assert (await AsyncClient().get("/healthz")).json() == {"status": "ok", "interface": "asgi"}
+    assert Client().get("/ping").content == b"pong\n"
+    assert (await AsyncClient().get("/ping")).content == b"pong\n"
+
+
+@pytest.fixture
+def seeded_7000(transactional_db: None) -> None:
+    call_command("seed_rows", 7000, stdout=io.StringIO())
+
+
+def test_db_source_matches_synthetic_under_wsgi(seeded_7000: None) -> None:
+    assert wsgi_get("/export.csv?rows=7000&source=db")[2] == expected_body(7000)
+    # More rows than the table holds: the announced count is what the body really has.
+    _, headers, body = wsgi_get("/export.csv?rows=9000&source=db")
+    assert headers["x-export-rows"] == "7000" and body == expected_body(7000)
+
+
+async def test_db_source_matches_synthetic_under_asgi(seeded_7000: None) -> None:
+    assert (await asgi_get("/export.csv?rows=7000&source=db"))[2] == expected_body(7000)
+    _, headers, body = await asgi_get("/export.csv?rows=9000&source=db&chunk_kb=0")
+    assert headers["x-export-rows"] == "7000" and body == expected_body(7000)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_db_source_neutralises_formula_cells() -> None:
+    call_command("seed_rows", 30, stdout=io.StringIO())
+    body = wsgi_get("/export.csv?rows=30&source=db")[2].decode()
+    assert ",'=1+1\r\n" in body and ",'@team\r\n" in body
