@@ -1,0 +1,1 @@
+"""The harness: server stacks, their processes, sampling, and the command line."""

@@ -1,0 +1,44 @@
+"""The ``python -m compare`` command line: parse, dispatch, turn errors into one line."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from compare.commands import bench, serve, stacks
+from compare.errors import CompareError
+
+# A new subcommand is a module with register(); add it here and nowhere else.
+COMMANDS = (stacks, serve, bench)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the parser with every subcommand registered."""
+    parser = argparse.ArgumentParser(
+        prog="python -m compare",
+        description="Run Django's streaming export under several server stacks and measure them.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what the harness does")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for command in COMMANDS:
+        command.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the process exit code."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        code: int = args.handler(args)
+    except (CompareError, ValueError) as exc:
+        print(f"compare: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return code

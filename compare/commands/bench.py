@@ -1,0 +1,233 @@
+"""``bench``: run the comparison matrix, save results as they arrive, print the verdict."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import Any, cast
+
+from compare.config import DEFAULT_STACKS, ENV_PREFIX, SWEEP_VARIANTS, BenchConfig, SweepVariant
+from compare.environment import describe
+from compare.errors import CompareError
+from compare.results import ResultsWriter, new_document
+from compare.runner import run_bench
+from compare.server import REPO_ROOT
+from compare.stacks import STACKS
+from compare.summary import sweep_table, verdict_table
+from loadtests.catalog import SCENARIOS
+
+FULL_SWEEP = (10_000, 100_000, 1_000_000, 5_000_000)
+QUICK_SWEEP = (10_000, 100_000, 1_000_000)
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(ENV_PREFIX + name, default)
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``bench`` subcommand."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "bench", help="run every scenario on every stack and the size sweep; write results"
+    )
+    parser.add_argument(
+        "--stacks",
+        default=_env("STACKS", ",".join(DEFAULT_STACKS)),
+        help="comma-separated stack names, or 'all' (default %(default)s)",
+    )
+    parser.add_argument(
+        "--scenarios",
+        default=_env("SCENARIOS", "all"),
+        help=f"comma-separated, or 'all' ({', '.join(SCENARIOS)})",
+    )
+    parser.add_argument(
+        "--users",
+        type=int,
+        default=None,
+        help="concurrent users per cell (default: each scenario's own)",
+    )
+    parser.add_argument(
+        "--duration", type=float, default=None, help="seconds of load per cell (default 6, quick 3)"
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=None, help="repetitions, interleaved (default 3, quick 1)"
+    )
+    parser.add_argument(
+        "--rows",
+        type=int,
+        default=100_000,
+        help="rows per export in load cells (default %(default)s, the view's default; "
+        "0: each scenario's own)",
+    )
+    parser.add_argument(
+        "--sweep-sizes",
+        default=None,
+        help="comma-separated export sizes for the size sweep; '' for none",
+    )
+    parser.add_argument(
+        "--sweep-variants",
+        default=",".join(SWEEP_VARIANTS),
+        help="which of stream,buffered,mismatch the sweep runs",
+    )
+    parser.add_argument("--sweep-repeat", type=int, default=1, help="size sweep repetitions")
+    parser.add_argument("--workers", type=int, default=2, help="worker processes per stack")
+    parser.add_argument(
+        "--source",
+        choices=("synthetic", "db"),
+        default="synthetic",
+        help="row source; db seeds SQLite first",
+    )
+    parser.add_argument("--server-cpus", default=None, help="pin servers to these CPUs, e.g. 0")
+    parser.add_argument("--client-cpus", default=None, help="pin locust to these CPUs, e.g. 1")
+    parser.add_argument("--quick", action="store_true", help="a short run (about 2 minutes)")
+    parser.add_argument(
+        "--out",
+        default=_env("OUT", "results"),
+        help="parent directory of the run's directory (default %(default)s)",
+    )
+    parser.set_defaults(handler=run)
+
+
+def _names(raw: str, known: dict[str, Any] | Any, what: str) -> tuple[str, ...]:
+    names = tuple(dict.fromkeys(n.strip() for n in raw.split(",") if n.strip()))
+    if names == ("all",):
+        return tuple(known)
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise CompareError(f"unknown {what} {unknown[0]!r}; valid: {', '.join(known)}")
+    if not names:
+        raise CompareError(f"no {what} given")
+    return names
+
+
+def _ints(raw: str | None, what: str) -> tuple[int, ...]:
+    if raw is None:
+        return ()
+    try:
+        values = tuple(int(v.replace("_", "")) for v in raw.split(",") if v.strip())
+    except ValueError:
+        raise CompareError(f"{what} must be comma-separated whole numbers, got {raw!r}") from None
+    if any(v < 0 for v in values):
+        raise CompareError(f"{what} must not be negative, got {raw!r}")
+    return values
+
+
+def _positive(value: float | None, default: float, what: str) -> float:
+    chosen = default if value is None else value
+    if chosen <= 0:
+        raise CompareError(f"{what} must be positive, got {value}")
+    return chosen
+
+
+def build_config(args: argparse.Namespace) -> BenchConfig:
+    """Validate the arguments into the run's one frozen configuration."""
+    stacks = _names(args.stacks, STACKS, "stack")
+    scenarios = _names(args.scenarios, SCENARIOS, "scenario")
+    variants = _names(args.sweep_variants, {v: v for v in SWEEP_VARIANTS}, "sweep variant")
+    sizes = (
+        _ints(args.sweep_sizes, "--sweep-sizes")
+        if args.sweep_sizes is not None
+        else (QUICK_SWEEP if args.quick else FULL_SWEEP)
+    )
+    cpus_server = _ints(args.server_cpus, "--server-cpus") or None
+    cpus_client = _ints(args.client_cpus, "--client-cpus") or None
+    available = set(os.sched_getaffinity(0))
+    for cpus, flag in ((cpus_server, "--server-cpus"), (cpus_client, "--client-cpus")):
+        if cpus and not set(cpus) <= available:
+            raise CompareError(
+                f"{flag} {cpus} is not within this machine's CPUs {sorted(available)}"
+            )
+    if args.users is not None and args.users < 1:
+        raise CompareError(f"--users must be at least 1, got {args.users}")
+    if args.workers < 1 or args.sweep_repeat < 1 or args.rows < 0:
+        raise CompareError("--workers and --sweep-repeat must be at least 1, --rows at least 0")
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    return BenchConfig(
+        stacks=stacks,
+        scenarios=scenarios,
+        users=args.users or 0,
+        duration_s=_positive(args.duration, 3.0 if args.quick else 6.0, "--duration"),
+        warmup_s=0.5 if args.quick else 1.0,
+        repeat=int(_positive(args.repeat, 1 if args.quick else 3, "--repeat")),
+        sweep_sizes=sizes,
+        sweep_variants=cast(tuple[SweepVariant, ...], variants),
+        sweep_repeat=args.sweep_repeat,
+        workers=args.workers,
+        out_dir=Path(args.out) / stamp,
+        rows=args.rows,
+        source=args.source,
+        server_cpus=cpus_server,
+        client_cpus=cpus_client,
+        quick=args.quick,
+    )
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    # SIGTERM unwinds like Ctrl-C: servers and locust stopped, the partial results saved.
+    raise KeyboardInterrupt
+
+
+def _seed_database(config: BenchConfig) -> None:
+    rows = max((*config.sweep_sizes, config.rows or 200_000))
+    print(f"seeding the SQLite source with {rows:,} rows", file=sys.stderr, flush=True)
+    env = {**os.environ, "DJANGO_SECRET_KEY": "seed-only", "PYTHONPATH": str(REPO_ROOT)}
+    for command in (["migrate", "--verbosity", "0"], ["seed_rows", str(rows)]):
+        done = subprocess.run([sys.executable, "-m", "project", *command], cwd=REPO_ROOT, env=env)
+        if done.returncode != 0:
+            raise CompareError(f"'python -m project {' '.join(command)}' failed")
+
+
+def _link_latest(run_dir: Path) -> None:
+    latest = run_dir.parent / "latest"
+    try:
+        if latest.is_symlink() or latest.exists():
+            latest.unlink()
+        latest.symlink_to(run_dir.name)
+    except OSError as error:
+        print(f"note: could not point {latest} at this run: {error}", file=sys.stderr)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the benchmark and print where the results are."""
+    config = build_config(args)
+    try:
+        config.out_dir.mkdir(parents=True, exist_ok=False)
+    except OSError as error:
+        raise CompareError(f"cannot create {config.out_dir}: {error.strerror or error}") from None
+    if config.source == "db":
+        _seed_database(config)
+    document = new_document(
+        describe(), config.as_dict(), [sys.executable, "-m", "compare", *sys.argv[1:]]
+    )
+    document["environment"]["placement"] = {
+        "server_cpus": config.server_cpus,
+        "client_cpus": config.client_cpus,
+    }
+    writer = ResultsWriter(config.out_dir, document)
+    _link_latest(config.out_dir)
+    signal.signal(signal.SIGTERM, _terminate)
+    started = time.monotonic()
+
+    def progress(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    print(f"results: {config.out_dir}", file=sys.stderr, flush=True)
+    try:
+        run_bench(config, writer, progress)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted; partial results kept in {writer.path}", file=sys.stderr)
+        return 130
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    minutes = (time.monotonic() - started) / 60
+    print(verdict_table(writer.document))
+    print()
+    print(sweep_table(writer.document))
+    print(f"\nwall time {minutes:.1f} min; results: {writer.path}")
+    return 0

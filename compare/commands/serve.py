@@ -1,0 +1,71 @@
+"""``serve STACK``: run one stack in the foreground until Ctrl-C or SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import signal
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from compare.errors import CompareError
+from compare.ports import LOOPBACK
+from compare.server import ServerProcess
+from compare.stacks import get_stack
+
+FOLLOW_INTERVAL = 0.2
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``serve`` subcommand."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "serve", help="run one stack in the foreground until Ctrl-C"
+    )
+    parser.add_argument("stack", metavar="STACK", help="a name from 'python -m compare stacks'")
+    parser.add_argument("--host", default=LOOPBACK, help="address to bind (default %(default)s)")
+    parser.add_argument("--port", type=int, default=8000, help="0 picks a free one (default 8000)")
+    parser.add_argument("--workers", type=int, help="worker processes (default: the stack's)")
+    parser.add_argument("--threads", type=int, help="threads per worker, threaded stacks only")
+    parser.set_defaults(handler=run)
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    # Unwinds through ServerProcess.__exit__, so the stack is stopped like on Ctrl-C.
+    raise KeyboardInterrupt
+
+
+def _follow(log: Path, offset: int) -> int:
+    """Copy what the server logged since ``offset`` to our stdout; return the new offset."""
+    with log.open("rb") as fh:
+        fh.seek(offset)
+        data = fh.read()
+    if data:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    return offset + len(data)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Start the stack, echo its log, stop it on Ctrl-C or SIGTERM."""
+    spec = get_stack(args.stack).with_options(workers=args.workers, threads=args.threads)
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        with ServerProcess(spec, host=args.host, port=args.port) as server:
+            print(f"$ {shlex.join(server.argv)}", flush=True)
+            offset = _follow(server.log_path, 0)
+            print(
+                f"{spec.name} ({spec.interface}) serving at {server.base_url}/ "
+                f"(pid {server.pid}); Ctrl-C to stop",
+                flush=True,
+            )
+            while server.running():
+                time.sleep(FOLLOW_INTERVAL)
+                offset = _follow(server.log_path, offset)
+            _follow(server.log_path, offset)
+            raise CompareError(f"{spec.name} exited on its own (see its log above)")
+    except KeyboardInterrupt:
+        print(f"\nstopped {spec.name}", file=sys.stderr)
+        return 0

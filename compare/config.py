@@ -1,0 +1,56 @@
+"""The one frozen configuration of a benchmark run, built once by the CLI and passed down."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+SweepVariant = Literal["stream", "buffered", "mismatch"]
+
+DEFAULT_STACKS = ("gunicorn-sync", "uvicorn")
+SWEEP_VARIANTS: tuple[SweepVariant, ...] = ("stream", "buffered", "mismatch")
+ENV_PREFIX = "DSC_"
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """Everything that decides what a benchmark run measures."""
+
+    stacks: tuple[str, ...]
+    scenarios: tuple[str, ...]
+    users: int
+    duration_s: float
+    warmup_s: float
+    repeat: int
+    sweep_sizes: tuple[int, ...]
+    sweep_variants: tuple[SweepVariant, ...]
+    sweep_repeat: int
+    workers: int
+    out_dir: Path
+    rows: int
+    source: Literal["synthetic", "db"] = "synthetic"
+    server_cpus: tuple[int, ...] | None = None
+    client_cpus: tuple[int, ...] | None = None
+    sample_interval_s: float = 0.1
+    idle_s: float = 1.0
+    client_bound_pct: float = 90.0
+    quick: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form for the results document."""
+        data = dataclasses.asdict(self)
+        data["out_dir"] = str(self.out_dir)
+        return data
+
+    @property
+    def load_cells(self) -> int:
+        """How many load-test cells the run has."""
+        return self.repeat * len(self.stacks) * len(self.scenarios)
+
+    @property
+    def sweep_points(self) -> int:
+        """How many size-sweep downloads the run has."""
+        per_rep = len(self.sweep_sizes) * len(self.sweep_variants) * len(self.stacks)
+        return self.sweep_repeat * per_rep

@@ -1,0 +1,61 @@
+"""One HTTP download, timed the way the report defines it: TTFB is the first *body* byte."""
+
+from __future__ import annotations
+
+import http.client
+import time
+import urllib.parse
+from dataclasses import dataclass
+
+READ_SIZE = 256 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Download:
+    """What one GET returned, without keeping the body."""
+
+    status: int
+    headers: dict[str, str]  # names lower-cased
+    ttfb: float  # seconds from sending the request to the first body byte
+    total: float  # seconds from sending the request to the last body byte
+    body_bytes: int
+    lines: int  # newline count: a CSV with a header and N rows has N + 1
+    complete_last_line: bool  # False when the body stops mid-line (a truncated stream)
+
+    @property
+    def chunked(self) -> bool:
+        """Whether the body came with chunked transfer encoding."""
+        return self.headers.get("transfer-encoding", "").lower() == "chunked"
+
+
+def download(url: str, timeout: float = 120.0) -> Download:
+    """GET ``url`` over HTTP/1.1, reading the body as it streams and counting its lines."""
+    parts = urllib.parse.urlsplit(url)
+    path = parts.path + (f"?{parts.query}" if parts.query else "")
+    conn = http.client.HTTPConnection(parts.hostname or "", parts.port or 80, timeout=timeout)
+    try:
+        t0 = time.perf_counter()
+        conn.request("GET", path or "/")
+        resp = conn.getresponse()
+        headers = {name.lower(): value for name, value in resp.getheaders()}
+        ttfb = 0.0
+        size = lines = 0
+        last = b""
+        while chunk := resp.read1(READ_SIZE):
+            if not size:
+                ttfb = time.perf_counter() - t0
+            size += len(chunk)
+            lines += chunk.count(b"\n")
+            last = chunk[-1:]
+        total = time.perf_counter() - t0
+    finally:
+        conn.close()
+    return Download(
+        status=resp.status,
+        headers=headers,
+        ttfb=ttfb or total,
+        total=total,
+        body_bytes=size,
+        lines=lines,
+        complete_last_line=last in (b"", b"\n"),
+    )

@@ -1,0 +1,137 @@
+"""`python -m compare.encode_bench`: rows/s of the row source + CSV chunker, in-process and served.
+
+In-process numbers are the ceiling; the served numbers show what each server keeps of it with
+one client. Runs are interleaved (A B A B) and the median is reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
+
+from compare.download import download
+from compare.errors import CompareError
+from compare.server import ServerProcess
+from compare.stacks import STACKS, get_stack
+
+DEFAULT_STACKS = ("gunicorn-sync", "uvicorn")
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """The median rate of one way of producing the export."""
+
+    label: str
+    chunk_kb: int
+    rows_per_s: float
+    mb_per_s: float
+
+
+def _in_process(rows: int, chunk_kb: int, kind: str) -> tuple[float, int]:
+    """Produce the whole body in this process; return seconds and bytes."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
+    os.environ.setdefault("DJANGO_SECRET_KEY", "encode-bench-only")
+    from project.export.params import ExportParams
+    from project.export.streams import async_pieces, sync_pieces
+
+    params = ExportParams(rows=rows, chunk_kb=chunk_kb)
+    started = time.perf_counter()
+    if kind == "sync":
+        size = sum(len(piece) for piece in sync_pieces(params, rows))
+    else:
+
+        async def consume() -> int:
+            return sum([len(piece) async for piece in async_pieces(params, rows)])
+
+        size = asyncio.run(consume())
+    return time.perf_counter() - started, size
+
+
+def _median(label: str, chunk_kb: int, rows: int, runs: list[tuple[float, int]]) -> Measurement:
+    seconds = statistics.median(run[0] for run in runs)
+    return Measurement(label, chunk_kb, rows / seconds, runs[0][1] / seconds / 1e6)
+
+
+def measure(
+    rows: int, repeat: int, stacks: Sequence[str], chunk_sizes: Sequence[int]
+) -> list[Measurement]:
+    """Measure in-process and through each stack, interleaved, for each chunk size."""
+    results: list[Measurement] = []
+    servers = [ServerProcess(get_stack(name)) for name in stacks]
+    try:
+        for server in servers:
+            server.start()
+        for chunk_kb in chunk_sizes:
+            runs: dict[str, list[tuple[float, int]]] = {}
+            jobs: list[tuple[str, Callable[[], tuple[float, int]]]] = [
+                ("in-process sync", partial(_in_process, rows, chunk_kb, "sync")),
+                ("in-process async", partial(_in_process, rows, chunk_kb, "async")),
+            ]
+            for server in servers:
+                url = f"{server.base_url}/export.csv?rows={rows}&chunk_kb={chunk_kb}"
+                jobs.append((server.spec.name, partial(_served, url, rows)))
+            for _ in range(repeat):
+                for label, job in jobs:
+                    runs.setdefault(label, []).append(job())
+            results += [_median(label, chunk_kb, rows, r) for label, r in runs.items()]
+    finally:
+        for server in servers:
+            server.stop()
+    return results
+
+
+def _served(url: str, rows: int) -> tuple[float, int]:
+    result = download(url)
+    if result.status != 200 or result.lines != rows + 1:
+        raise CompareError(f"{url}: status {result.status}, {result.lines - 1} rows of {rows}")
+    return result.total, result.body_bytes
+
+
+def render(results: Sequence[Measurement]) -> str:
+    """Format measurements as a table with each row's share of the in-process sync rate."""
+    ceiling = {m.chunk_kb: m.rows_per_s for m in results if m.label == "in-process sync"}
+    lines = [f"{'path':<18} {'chunk_kb':>8} {'rows/s':>12} {'MB/s':>8} {'of in-process':>14}"]
+    for m in results:
+        share = m.rows_per_s / ceiling[m.chunk_kb]
+        rate = f"{m.rows_per_s:>12,.0f} {m.mb_per_s:>8.1f}"
+        lines.append(f"{m.label:<18} {m.chunk_kb:>8} {rate} {share:>13.0%}")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the encode benchmark and print the table."""
+    parser = argparse.ArgumentParser(prog="python -m compare.encode_bench", description=__doc__)
+    parser.add_argument(
+        "--rows", type=int, default=100_000, help="rows per export (default 100000)"
+    )
+    parser.add_argument("--repeat", type=int, default=7, help="runs per cell; the median is shown")
+    parser.add_argument(
+        "--stacks",
+        default=",".join(DEFAULT_STACKS),
+        help="comma-separated stacks to serve through ('' for in-process only)",
+    )
+    args = parser.parse_args(argv)
+    stacks = [name for name in args.stacks.split(",") if name]
+    unknown = [name for name in stacks if name not in STACKS]
+    if unknown or args.rows < 1 or args.repeat < 1:
+        problem = f"unknown stack {unknown[0]!r}" if unknown else "--rows and --repeat must be >= 1"
+        print(f"encode_bench: {problem}", file=sys.stderr)
+        return 2
+    try:
+        results = measure(args.rows, args.repeat, stacks, (0, 64))
+    except CompareError as error:
+        print(f"encode_bench: {error}", file=sys.stderr)
+        return 1
+    print(render(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

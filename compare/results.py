@@ -1,0 +1,126 @@
+"""The versioned results document: written as cells finish, loaded and checked for reports."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from compare.errors import CompareError
+
+SCHEMA = "django-stream-compare/results"
+SCHEMA_VERSION = 1
+RESULTS_FILE = "results.json"
+Document = dict[str, Any]
+
+
+class ResultsError(CompareError):
+    """A results document that cannot be read, or is not one of ours."""
+
+
+def now_iso() -> str:
+    """The current UTC time in ISO 8601, seconds precision."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def new_document(
+    environment: dict[str, Any], config: dict[str, Any], command: list[str]
+) -> Document:
+    """Start a results document: metadata stored once, then cells as they finish."""
+    return {
+        "schema": SCHEMA,
+        "schema_version": SCHEMA_VERSION,
+        "status": "running",
+        "started": now_iso(),
+        "finished": None,
+        "command": command,
+        "environment": environment,
+        "config": config,
+        "stacks": {},
+        "cells": [],
+        "sweep": [],
+        "events": [],
+    }
+
+
+class ResultsWriter:
+    """Owns one results directory; every change rewrites results.json atomically."""
+
+    def __init__(self, directory: Path, document: Document) -> None:
+        self.directory = directory
+        self.path = directory / RESULTS_FILE
+        self.document = document
+        self._lock = threading.Lock()
+        directory.mkdir(parents=True, exist_ok=True)
+        self.flush()
+
+    def add_stack(self, name: str, description: dict[str, Any]) -> None:
+        """Record a stack's spec and command line once."""
+        self.document["stacks"][name] = description
+        self.flush()
+
+    def add_cell(self, cell: dict[str, Any]) -> None:
+        """Append a load-test cell and save."""
+        self.document["cells"].append(cell)
+        self.flush()
+
+    def add_sweep_point(self, point: dict[str, Any]) -> None:
+        """Append one size-sweep measurement and save."""
+        self.document["sweep"].append(point)
+        self.flush()
+
+    def add_event(self, message: str) -> None:
+        """Record something that happened to the run (an interruption, a skipped stack)."""
+        self.document["events"].append({"at": now_iso(), "message": message})
+        self.flush()
+
+    def finish(self, status: str) -> None:
+        """Mark the run complete, interrupted or failed, and save."""
+        self.document["status"] = status
+        self.document["finished"] = now_iso()
+        self.flush()
+
+    def flush(self) -> None:
+        """Write the document to a temporary file and rename it over results.json."""
+        with self._lock:
+            data = json.dumps(self.document, indent=1, sort_keys=False, allow_nan=False)
+            fd, tmp = tempfile.mkstemp(prefix=".results-", dir=self.directory)
+            try:
+                with os.fdopen(fd, "w") as handle:
+                    handle.write(data)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                os.replace(tmp, self.path)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+
+
+def load_results(path: Path) -> Document:
+    """Load a results document (a directory or the file itself); raise ResultsError if unusable."""
+    file = path / RESULTS_FILE if path.is_dir() else path
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ResultsError(f"cannot read {file}: {error.strerror or error}") from None
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ResultsError(
+            f"{file} is not valid JSON ({error.msg} at line {error.lineno})"
+        ) from None
+    if not isinstance(document, dict) or document.get("schema") != SCHEMA:
+        raise ResultsError(f"{file} is not a django-stream-compare results document")
+    version = document.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise ResultsError(
+            f"{file} has schema version {version!r}; this version reads {SCHEMA_VERSION}"
+        )
+    for key, kind in (("cells", list), ("sweep", list), ("stacks", dict), ("environment", dict)):
+        if not isinstance(document.get(key), kind):
+            raise ResultsError(f"{file} is missing its {key!r} section")
+    return document

@@ -1,0 +1,289 @@
+"""Memory and CPU of a whole process tree, sampled on a background thread."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import statistics
+import threading
+import time
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Self
+
+import psutil
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_INTERVAL = 0.1
+ProcessKey = tuple[int, float]  # (pid, create_time): a reused pid is another process
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessSample:
+    """One process at one instant: memory in bytes, CPU in seconds since it started."""
+
+    pid: int
+    ppid: int
+    create_time: float
+    rss: int
+    uss: int
+    pss: int
+    cpu_user: float
+    cpu_system: float
+
+    @property
+    def key(self) -> ProcessKey:
+        """Identity across samples, safe against pid reuse."""
+        return (self.pid, self.create_time)
+
+    @property
+    def cpu(self) -> float:
+        """User plus system CPU seconds."""
+        return self.cpu_user + self.cpu_system
+
+
+@dataclass(frozen=True, slots=True)
+class TreeSample:
+    """The whole tree at one instant; ``t`` is time.monotonic(), ``wall`` is time.time()."""
+
+    t: float
+    wall: float
+    processes: tuple[ProcessSample, ...]
+
+    @property
+    def pss(self) -> int:
+        """Sum of PSS over the tree: shared pages counted once in total."""
+        return sum(p.pss for p in self.processes)
+
+    @property
+    def uss(self) -> int:
+        """Sum of USS over the tree: memory that would be freed if the tree exited."""
+        return sum(p.uss for p in self.processes)
+
+    @property
+    def rss(self) -> int:
+        """Sum of RSS over the tree (counts shared pages once per process)."""
+        return sum(p.rss for p in self.processes)
+
+    @property
+    def cpu(self) -> float:
+        """CPU seconds used so far by the processes alive in this sample."""
+        return sum(p.cpu for p in self.processes)
+
+    def as_dict(self) -> dict[str, object]:
+        """A plain JSON-ready dict, tree totals included."""
+        return {
+            "t": self.t,
+            "wall": self.wall,
+            "pss": self.pss,
+            "uss": self.uss,
+            "rss": self.rss,
+            "cpu": self.cpu,
+            "processes": [dataclasses.asdict(p) for p in self.processes],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Peaks:
+    """Highest values over a window, in bytes."""
+
+    pss: int
+    uss: int
+    rss: int
+    process_uss: int  # the largest single process (a worker holding a buffered body shows here)
+
+
+def _read(proc: psutil.Process) -> ProcessSample | None:
+    """Sample one process, or None when it vanished or cannot be read."""
+    try:
+        with proc.oneshot():
+            # memory_full_info reads /proc/PID/smaps_rollup on Linux: cheap enough at 10 Hz.
+            mem = proc.memory_full_info()
+            cpu = proc.cpu_times()
+            return ProcessSample(
+                pid=proc.pid,
+                ppid=proc.ppid(),
+                create_time=proc.create_time(),
+                rss=mem.rss,
+                uss=mem.uss,
+                pss=getattr(mem, "pss", mem.uss),
+                cpu_user=cpu.user,
+                cpu_system=cpu.system,
+            )
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return None
+
+
+def _running(proc: psutil.Process) -> bool:
+    try:
+        status: str = proc.status()
+    except psutil.Error:
+        return False
+    return bool(status != psutil.STATUS_ZOMBIE)
+
+
+class ProcessTreeSampler:
+    """Samples a root pid and all its descendants every ``interval`` seconds until stopped."""
+
+    def __init__(self, root_pid: int, interval: float = DEFAULT_INTERVAL) -> None:
+        self.root_pid = root_pid
+        self.interval = interval
+        self._samples: list[TreeSample] = []
+        self._cond = threading.Condition()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._procs: dict[int, psutil.Process] = {}
+        self._root = psutil.Process(root_pid)  # raises NoSuchProcess now rather than later
+        self.root_exited = False
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def start(self) -> Self:
+        """Take a first sample now, then keep sampling on a daemon thread."""
+        if self._thread is not None:
+            raise RuntimeError("sampler already started")
+        self.sample_once()
+        self._thread = threading.Thread(target=self._run, name="tree-sampler", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop the thread after a final sample; idempotent."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    def _run(self) -> None:
+        next_at = time.monotonic() + self.interval
+        # Deadline-based: a slow sample shortens the next wait instead of drifting the clock.
+        while not self._stop.wait(max(0.0, next_at - time.monotonic())):
+            next_at += self.interval
+            if self.sample_once() is None:
+                return
+        self.sample_once()
+
+    def sample_once(self) -> TreeSample | None:
+        """Sample the tree now and record it; None once the root process is gone."""
+        if self.root_exited:
+            return None
+        try:
+            tree = [self._root, *self._root.children(recursive=True)]
+        except (psutil.NoSuchProcess, psutil.ZombieProcess):
+            self._root_gone()
+            return None
+        # Reuse Process objects: psutil keeps per-process state, and it is cheaper.
+        procs = {p.pid: self._procs.get(p.pid, p) for p in tree}
+        self._procs = procs
+        found = [s for s in (_read(p) for p in procs.values()) if s is not None]
+        if not _running(self._root):
+            self._root_gone()  # an exited but unreaped root still answers children()
+            return None
+        sample = TreeSample(t=time.monotonic(), wall=time.time(), processes=tuple(found))
+        with self._cond:
+            self._samples.append(sample)
+            self._cond.notify_all()
+        return sample
+
+    def _root_gone(self) -> None:
+        with self._cond:
+            self.root_exited = True
+            self._cond.notify_all()
+
+    def wait_for(self, count: int, timeout: float) -> None:
+        """Block until ``count`` samples exist (TimeoutError; ProcessLookupError if root exits)."""
+        with self._cond:
+            self._cond.wait_for(lambda: len(self._samples) >= count or self.root_exited, timeout)
+            have = len(self._samples)
+        if have >= count:
+            return
+        if self.root_exited:
+            raise ProcessLookupError(f"pid {self.root_pid} exited after {have} of {count} samples")
+        raise TimeoutError(f"{have} of {count} samples after {timeout:g} s")
+
+    @property
+    def samples(self) -> list[TreeSample]:
+        """A copy of every sample so far, oldest first."""
+        with self._cond:
+            return list(self._samples)
+
+    def window(self, t0: float | None = None, t1: float | None = None) -> list[TreeSample]:
+        """Samples with ``t0 <= t <= t1`` (monotonic clock); open ends mean everything."""
+        return window(self.samples, t0, t1)
+
+    def baseline(self, t0: float | None = None, t1: float | None = None) -> int:
+        """Median tree PSS over an idle window: the level an increase is measured against."""
+        return baseline_pss(self.window(t0, t1))
+
+    def peaks(self, t0: float | None = None, t1: float | None = None) -> Peaks:
+        """Highest tree PSS, USS, RSS and single-process USS over a window."""
+        return peaks(self.window(t0, t1))
+
+    def cpu_seconds(self, t0: float, t1: float) -> float:
+        """CPU seconds the whole tree used between t0 and t1 (monotonic clock)."""
+        return cpu_seconds(self.samples, t0, t1)
+
+    def as_dicts(self) -> list[dict[str, object]]:
+        """Every sample as a plain dict, for JSON."""
+        return [s.as_dict() for s in self.samples]
+
+
+def window(samples: list[TreeSample], t0: float | None, t1: float | None) -> list[TreeSample]:
+    """Samples with ``t0 <= t <= t1``; None leaves that end open."""
+    lo = float("-inf") if t0 is None else t0
+    hi = float("inf") if t1 is None else t1
+    return [s for s in samples if lo <= s.t <= hi]
+
+
+def baseline_pss(samples: list[TreeSample]) -> int:
+    """Median tree PSS: robust to the odd sample taken while something was busy."""
+    if not samples:
+        raise ValueError("no samples in the baseline window")
+    return int(statistics.median(s.pss for s in samples))
+
+
+def peaks(samples: list[TreeSample]) -> Peaks:
+    """Highest tree PSS, USS, RSS and single-process USS over the samples."""
+    if not samples:
+        raise ValueError("no samples in the window")
+    return Peaks(
+        pss=max(s.pss for s in samples),
+        uss=max(s.uss for s in samples),
+        rss=max(s.rss for s in samples),
+        process_uss=max((p.uss for s in samples for p in s.processes), default=0),
+    )
+
+
+def cpu_seconds(samples: list[TreeSample], t0: float, t1: float) -> float:
+    """CPU seconds used between t0 and t1, summed per process so that exits and births count."""
+    before = next((s for s in reversed(samples) if s.t <= t0), None)
+    start = {p.key: p.cpu for p in before.processes} if before else {}
+    first: dict[ProcessKey, float] = {}
+    last: dict[ProcessKey, float] = {}
+    for sample in samples:
+        if t0 < sample.t <= t1:
+            for p in sample.processes:
+                first.setdefault(p.key, p.cpu)
+                last[p.key] = p.cpu
+    total = 0.0
+    for key, end in last.items():
+        if key in start:
+            begin = start[key]
+        elif before is not None:
+            begin = 0.0  # born inside the window while we watched: all of its CPU counts
+        else:
+            begin = first[key]  # sampling began inside the window: count from first sight
+        total += end - begin
+    # CPU burned between a process's last sample and its exit is not seen: at most one
+    # interval's worth per exiting process.
+    return total

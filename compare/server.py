@@ -1,0 +1,374 @@
+"""One running server stack: start it, wait until it answers, stop it leaving nothing behind."""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import http.client
+import json
+import logging
+import os
+import re
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Self
+
+import psutil
+
+from compare.errors import CompareError
+from compare.ports import LOOPBACK, free_port, port_in_use
+from compare.stacks import Interface, StackSpec
+
+logger = logging.getLogger(__name__)
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+ALLOWED_HOSTS = "127.0.0.1,localhost,[::1]"
+POLL_INTERVAL = 0.05
+# Python's "SomeError: message", then any line a server flags as an error.
+_EXCEPTION_LINE = re.compile(r"^[\w.]*(Error|Exception|Exit)\b:")
+_ERROR_WORD = re.compile(r"\b(ERROR|Error|CRITICAL|FATAL)\b")
+TAIL_LINES = 200
+# Ready means idle: the tree used under a quarter of a core over the last quarter second.
+SETTLE_WINDOW = 0.25
+SETTLE_CPU_SHARE = 0.25
+
+# Servers still running at interpreter exit get stopped: the last line of defence for callers
+# that forget (or never reach) their own stop.
+_LIVE: set[ServerProcess] = set()
+
+
+class ServerStartError(CompareError):
+    """A stack did not come up; the message is one line with the log's last lines."""
+
+    def __init__(self, stack: str, reason: str, log_tail: str = "", log_path: Path | None = None):
+        self.stack = stack
+        self.reason = reason
+        self.log_tail = log_tail
+        self.log_path = log_path
+        message = f"{stack}: {reason}"
+        if log_tail:
+            message += f"; log tail: {_one_line(log_tail)}"
+        if log_path is not None:
+            message += f" (full log: {log_path})"
+        super().__init__(message)
+
+
+def _one_line(tail: str, keep: int = 3) -> str:
+    """Squeeze a log tail into one line: the last error-looking line plus the last few lines."""
+    lines = [line.strip() for line in tail.splitlines() if line.strip()]
+    picked = lines[-keep:]
+    exceptions = [line for line in lines if _EXCEPTION_LINE.match(line)]
+    # The last exception is the one that ended things; without one, the first error is the cause.
+    flagged = [line for line in lines if _ERROR_WORD.search(line)]
+    cause = exceptions[-1] if exceptions else (flagged[0] if flagged else None)
+    if cause is not None and cause not in picked:
+        picked.insert(0, cause)
+    return " | ".join(picked)
+
+
+def server_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """Build the environment a stack runs with: the project's settings, a fresh secret key."""
+    env = dict(os.environ)
+    env.pop("DJANGO_DEBUG", None)
+    pythonpath = [str(REPO_ROOT), *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
+    env.update(
+        DJANGO_SETTINGS_MODULE="project.settings",
+        DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
+        DJANGO_ALLOWED_HOSTS=ALLOWED_HOSTS,
+        PYTHONPATH=os.pathsep.join(pythonpath),
+        # Without it a crash's last words can sit in a buffer that dies with the process.
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(extra or {})
+    return env
+
+
+class ServerProcess:
+    """A stack running in its own process group on a loopback port; a context manager."""
+
+    def __init__(
+        self,
+        spec: StackSpec,
+        *,
+        host: str = LOOPBACK,
+        port: int | None = None,
+        env: dict[str, str] | None = None,
+        run_dir: Path | None = None,
+        start_timeout: float = 30.0,
+        stop_grace: float = 10.0,
+    ) -> None:
+        self.spec = spec
+        self.host = host
+        self._requested_port = port
+        self.port = port or 0
+        self._extra_env = env
+        self._own_run_dir = run_dir is None
+        self._run_dir = run_dir
+        self.start_timeout = start_timeout
+        self.stop_grace = stop_grace
+        self.argv: list[str] = []
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+        self._seen: dict[int, psutil.Process] = {}
+        self._root: psutil.Process | None = None
+
+    @property
+    def interface(self) -> Interface:
+        """The interface the stack serves: wsgi or asgi."""
+        return self.spec.interface
+
+    @property
+    def pid(self) -> int:
+        """The pid of the server's root process (also its process group id)."""
+        if self._proc is None:
+            raise RuntimeError(f"{self.spec.name} is not started")
+        return self._proc.pid
+
+    @property
+    def base_url(self) -> str:
+        """The URL the stack answers on, without a trailing slash."""
+        host = f"[{self.host.strip('[]')}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def run_dir(self) -> Path:
+        """The per-instance directory holding the log (and gunicorn's heartbeat files)."""
+        if self._run_dir is None:
+            raise RuntimeError(f"{self.spec.name} is not started")
+        return self._run_dir
+
+    @property
+    def log_path(self) -> Path:
+        """The file the server's stdout and stderr go to."""
+        return self.run_dir / "server.log"
+
+    def log_tail(self, lines: int = 20) -> str:
+        """Return the last ``lines`` lines of the server's log."""
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except (OSError, RuntimeError):
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def running(self) -> bool:
+        """Tell whether the root process is still alive."""
+        return self._proc is not None and self._proc.poll() is None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def start(self) -> Self:
+        """Launch the stack and return once /healthz answers; raise ServerStartError otherwise."""
+        if self._proc is not None:
+            raise RuntimeError(f"{self.spec.name} is already started")
+        name = self.spec.name
+        missing = self.spec.missing()
+        if missing is not None:
+            raise ServerStartError(name, missing)
+        if not self._requested_port:
+            self.port = free_port(self.host)
+        elif port_in_use(self.host, self._requested_port):
+            raise ServerStartError(name, f"port {self._requested_port} on {self.host} is in use")
+        if self._run_dir is None:
+            self._run_dir = Path(tempfile.mkdtemp(prefix=f"dsc-{name}-"))
+        self.argv = self.spec.argv(self.host, self.port, self.run_dir)
+        logger.info("starting %s: %s", name, " ".join(self.argv))
+        self._log = self.log_path.open("wb")
+        try:
+            self._proc = subprocess.Popen(
+                self.argv,
+                cwd=REPO_ROOT,
+                env=server_env(self._extra_env),
+                stdin=subprocess.DEVNULL,
+                stdout=self._log,
+                stderr=subprocess.STDOUT,
+                # Its own group: one signal reaches every worker, and Ctrl-C in our terminal
+                # does not hit the server behind our back.
+                start_new_session=True,
+            )
+        except OSError as exc:
+            self._close_log()
+            raise ServerStartError(name, f"cannot run {self.argv[0]}: {exc}") from exc
+        _LIVE.add(self)
+        with contextlib.suppress(psutil.Error):
+            self._root = psutil.Process(self._proc.pid)
+        try:
+            self._wait_ready()
+        except ServerStartError:
+            self.stop(keep_run_dir=True)  # the message points at the full log
+            raise
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + self.start_timeout
+        while True:
+            assert self._proc is not None
+            self._descendants()  # remembered now, so stop() finds them even if the root dies
+            code = self._proc.poll()
+            if code is not None:
+                raise self._start_error(f"exited with code {code} while starting")
+            problem = self._probe()
+            if not problem:
+                break
+            if time.monotonic() > deadline:
+                raise self._start_error(f"not ready after {self.start_timeout:g} s ({problem})")
+            time.sleep(POLL_INTERVAL)
+        self._wait_settled(deadline)
+
+    def _wait_settled(self, deadline: float) -> None:
+        """Wait until the tree is nearly idle: the first worker answering says nothing of the rest.
+
+        A worker still importing Django would skew the first measurements, and gunicorn loses a
+        SIGTERM that reaches a worker before it installs its handlers.
+        """
+        t0, cpu0 = time.monotonic(), self._tree_cpu()
+        while time.monotonic() < deadline:
+            time.sleep(POLL_INTERVAL)
+            now, cpu = time.monotonic(), self._tree_cpu()
+            if now - t0 < SETTLE_WINDOW:
+                continue
+            if (cpu - cpu0) / (now - t0) < SETTLE_CPU_SHARE:
+                return
+            t0, cpu0 = now, cpu
+        logger.warning("%s: still busy at the start deadline; going on", self.spec.name)
+
+    def _tree_cpu(self) -> float:
+        total = 0.0
+        for proc in [*self._root_as_list(), *self._descendants()]:
+            with contextlib.suppress(psutil.Error):
+                times = proc.cpu_times()
+                total += times.user + times.system
+        return total
+
+    def _probe(self) -> str:
+        """Return '' when /healthz says ok for our interface and all workers exist, else why not."""
+        conn = http.client.HTTPConnection(self.host.strip("[]"), self.port, timeout=2)
+        try:
+            conn.request("GET", "/healthz")
+            resp = conn.getresponse()
+            body = resp.read()
+        except (OSError, http.client.HTTPException) as exc:
+            return f"/healthz: {exc.__class__.__name__}"
+        finally:
+            conn.close()
+        if resp.status != 200:
+            return f"/healthz answered {resp.status}"
+        try:
+            interface = json.loads(body).get("interface")
+        except (ValueError, AttributeError):
+            return "/healthz did not answer JSON"
+        if interface != self.spec.interface:
+            raise self._start_error(f"/healthz reports interface {interface!r}")
+        workers, expected = len(self._descendants()), self.spec.child_processes()
+        if workers < expected:
+            return f"{workers} of {expected} worker processes up"
+        return ""
+
+    def _start_error(self, reason: str) -> ServerStartError:
+        if self._log is not None:
+            self._log.flush()
+        path = self.log_path if self._run_dir is not None else None
+        return ServerStartError(self.spec.name, reason, self.log_tail(TAIL_LINES), path)
+
+    def _descendants(self) -> list[psutil.Process]:
+        """Every live process under the root; remembered so stop() finds even orphaned ones."""
+        children: list[psutil.Process] = []
+        if self._root is not None:
+            with contextlib.suppress(psutil.Error):
+                children = self._root.children(recursive=True)
+        for child in children:
+            self._seen.setdefault(child.pid, child)
+        return children
+
+    def stop(self, *, keep_run_dir: bool = False) -> None:
+        """Stop the whole tree: SIGTERM to the group, SIGKILL after the grace period; idempotent."""
+        proc = self._proc
+        if proc is None:
+            return
+        try:
+            self._descendants()
+            if proc.poll() is None:
+                self._signal_group(signal.SIGTERM)
+                self._wait_gone(time.monotonic() + self.stop_grace)
+        finally:
+            # Runs even when Ctrl-C lands mid-stop: whatever is left dies now.
+            self._kill_leftovers()
+            self._proc = None
+            self._root = None
+            _LIVE.discard(self)
+            self._close_log()
+            if self._own_run_dir and not keep_run_dir and self._run_dir is not None:
+                shutil.rmtree(self._run_dir, ignore_errors=True)
+                self._run_dir = None
+
+    def _signal_group(self, sig: signal.Signals) -> None:
+        assert self._proc is not None
+        if self._proc.returncode is None:
+            # Not reaped yet, so its pid still names our group and nobody else's.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self._proc.pid, sig)
+        # Each Process checks its pid was not reused before signalling.
+        for proc in self._alive():
+            with contextlib.suppress(psutil.Error):
+                proc.send_signal(sig)
+
+    def _alive(self) -> list[psutil.Process]:
+        alive = []
+        for proc in [*self._seen.values(), *self._root_as_list()]:
+            with contextlib.suppress(psutil.Error):
+                if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
+                    alive.append(proc)
+        return alive
+
+    def _root_as_list(self) -> list[psutil.Process]:
+        return [] if self._root is None else [self._root]
+
+    def _wait_gone(self, deadline: float) -> None:
+        while self._alive() and time.monotonic() < deadline:
+            self._descendants()
+            time.sleep(POLL_INTERVAL)
+
+    def _kill_leftovers(self) -> None:
+        assert self._proc is not None
+        # Also reaches a process that left our group (setsid): psutil still knows its pid.
+        self._signal_group(signal.SIGKILL)
+        # Orphans are reaped by init (or stay zombies, which hold nothing): wait for "not running".
+        deadline = time.monotonic() + 5
+        while self._alive() and time.monotonic() < deadline:
+            time.sleep(POLL_INTERVAL)
+        try:
+            self._proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            logger.warning("%s: root pid %d did not exit after SIGKILL", self.spec.name, self.pid)
+        self._seen.clear()
+
+    def _close_log(self) -> None:
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+
+@atexit.register
+def _stop_all() -> None:
+    for server in list(_LIVE):
+        with contextlib.suppress(Exception):
+            print(f"stopping {server.spec.name} left running at exit", file=sys.stderr)
+            server.stop()

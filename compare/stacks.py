@@ -1,0 +1,270 @@
+"""Server stacks as data: what each one runs and the exact command line it builds."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.metadata
+import importlib.util
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from compare.errors import CompareError
+
+Interface = Literal["wsgi", "asgi"]
+Server = Literal["gunicorn", "uvicorn", "granian"]
+
+APPS: Mapping[Interface, str] = {
+    "wsgi": "project.wsgi:application",
+    "asgi": "project.asgi:application",
+}
+
+DEFAULT_WORKERS = 2
+DEFAULT_THREADS = 4
+# Gunicorn's sync worker kills a request that outlives --timeout, mid-body; 2M rows over a slow
+# client can take minutes, so it gets ten. Workers that heartbeat while busy keep the default 30.
+SYNC_TIMEOUT = 600
+HEARTBEAT_TIMEOUT = 30
+KEEPALIVE_SECONDS = 5
+# The same shutdown grace everywhere, so stopping a stack mid-download costs the same on each.
+GRACEFUL_TIMEOUT = 5
+
+GRANIAN_HINT = "pip install 'granian>=2.8,<2.9' (or pip install -e '.[granian]')"
+
+
+class UnknownStackError(CompareError, LookupError):
+    """A stack name that is not in the registry."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(f"unknown stack {name!r}; valid stacks: {', '.join(STACKS)}")
+
+
+@dataclass(frozen=True)
+class StackSpec:
+    """One server stack: interface, server, worker model, and the settings a report must show."""
+
+    name: str
+    interface: Interface
+    server: Server
+    worker_class: str
+    app: str
+    loop: str | None
+    http_parser: str
+    workers: int = DEFAULT_WORKERS
+    threads: int | None = None  # None: this worker model has no thread setting
+    keepalive: bool = True
+    keepalive_timeout: int | None = KEEPALIVE_SECONDS  # None: the server has no such setting
+    timeout: int | None = None  # worker timeout in seconds; None: the server has none
+    graceful_timeout: int = GRACEFUL_TIMEOUT
+    requires: tuple[str, ...] = ()
+    install_hint: str = "pip install -e ."
+    notes: tuple[str, ...] = ()
+
+    def argv(self, host: str, port: int, run_dir: Path, python: str = sys.executable) -> list[str]:
+        """Build the exact command line that serves this stack on ``host:port``."""
+        if self.server == "gunicorn":
+            return [python, "-m", "gunicorn", *self._gunicorn_args(host, port, run_dir), self.app]
+        if self.server == "uvicorn":
+            return [python, "-m", "uvicorn", *self._uvicorn_args(host, port), self.app]
+        return [python, "-m", "granian", *self._granian_args(host, port), self.app]
+
+    def _gunicorn_args(self, host: str, port: int, run_dir: Path) -> list[str]:
+        bind = f"[{host.strip('[]')}]:{port}" if ":" in host else f"{host}:{port}"
+        args = ["--bind", bind, "--workers", str(self.workers), "--worker-class", self.worker_class]
+        if self.threads is not None:
+            args += ["--threads", str(self.threads)]
+        if self.timeout is not None:
+            args += ["--timeout", str(self.timeout)]
+        if self.keepalive_timeout is not None:
+            args += ["--keep-alive", str(self.keepalive_timeout)]
+        args += ["--graceful-timeout", str(self.graceful_timeout)]
+        # Gunicorn 27 opens a control socket under $XDG_RUNTIME_DIR or ~/.gunicorn by default:
+        # a second instance would fight over it, and nothing here uses it.
+        args += ["--no-control-socket", "--worker-tmp-dir", str(run_dir), "--log-level", "info"]
+        if self.worker_class == "asgi":
+            args += ["--asgi-loop", "uvloop", "--asgi-lifespan", "off"]
+        return args
+
+    def _uvicorn_args(self, host: str, port: int) -> list[str]:
+        args = ["--host", host.strip("[]"), "--port", str(port), "--workers", str(self.workers)]
+        args += ["--loop", "uvloop", "--http", "httptools", "--interface", "asgi3"]
+        # Django does not speak the lifespan protocol; "auto" would only log that it failed.
+        args += ["--lifespan", "off", "--no-access-log"]
+        args += ["--timeout-keep-alive", str(self.keepalive_timeout)]
+        args += ["--timeout-graceful-shutdown", str(self.graceful_timeout)]
+        return args
+
+    def _granian_args(self, host: str, port: int) -> list[str]:
+        args = ["--interface", self.interface, "--host", host.strip("[]"), "--port", str(port)]
+        args += ["--workers", str(self.workers), "--http", "1", "--no-ws", "--no-access-log"]
+        args += ["--workers-kill-timeout", str(self.graceful_timeout)]
+        if self.threads is not None:
+            args += ["--blocking-threads", str(self.threads)]
+        if self.loop is not None:
+            args += ["--loop", self.loop]
+        return args
+
+    def child_processes(self) -> int:
+        """How many worker processes to expect under the root once the stack is up."""
+        # uvicorn runs a single worker in its own process, with no supervisor above it.
+        if self.server == "uvicorn" and self.workers == 1:
+            return 0
+        return self.workers
+
+    def missing(self) -> str | None:
+        """Say what to install when a module this stack needs is absent, else None."""
+        absent = [mod for mod in self.requires if importlib.util.find_spec(mod) is None]
+        if not absent:
+            return None
+        verb = "is" if len(absent) == 1 else "are"
+        return f"{', '.join(absent)} {verb} not installed: {self.install_hint}"
+
+    def available(self) -> bool:
+        """Tell whether every module this stack needs is installed."""
+        return self.missing() is None
+
+    def server_version(self) -> str | None:
+        """Return the installed version of the server package, or None."""
+        try:
+            return importlib.metadata.version(self.server)
+        except importlib.metadata.PackageNotFoundError:
+            return None
+
+    def with_options(self, workers: int | None = None, threads: int | None = None) -> StackSpec:
+        """Return a copy with another worker or thread count; threads only where they exist."""
+        if workers is not None and workers < 1:
+            raise ValueError(f"{self.name}: workers must be at least 1, not {workers}")
+        if threads is not None:
+            if self.threads is None:
+                raise ValueError(
+                    f"{self.name} has no thread setting (its workers are not threaded)"
+                )
+            if threads < 1:
+                raise ValueError(f"{self.name}: threads must be at least 1, not {threads}")
+        return dataclasses.replace(
+            self,
+            workers=self.workers if workers is None else workers,
+            threads=self.threads if threads is None else threads,
+        )
+
+
+_GUNICORN = ("gunicorn",)
+_STACKS = (
+    StackSpec(
+        name="gunicorn-sync",
+        interface="wsgi",
+        server="gunicorn",
+        worker_class="sync",
+        app=APPS["wsgi"],
+        loop=None,
+        http_parser="gunicorn (pure Python)",
+        keepalive=False,
+        keepalive_timeout=None,
+        timeout=SYNC_TIMEOUT,
+        requires=_GUNICORN,
+        notes=(
+            "one request at a time per worker; closes the connection after every response",
+            f"kills a request that outlives --timeout (set to {SYNC_TIMEOUT} s for long streams)",
+        ),
+    ),
+    StackSpec(
+        name="gunicorn-gthread",
+        interface="wsgi",
+        server="gunicorn",
+        worker_class="gthread",
+        app=APPS["wsgi"],
+        loop=None,
+        http_parser="gunicorn (pure Python)",
+        threads=DEFAULT_THREADS,
+        timeout=HEARTBEAT_TIMEOUT,
+        requires=_GUNICORN,
+        notes=("a thread pool per worker; the worker heartbeats while threads are busy",),
+    ),
+    StackSpec(
+        name="uvicorn",
+        interface="asgi",
+        server="uvicorn",
+        worker_class="uvicorn",
+        app=APPS["asgi"],
+        loop="uvloop",
+        http_parser="httptools",
+        requires=("uvicorn", "uvloop", "httptools"),
+        notes=(
+            "uvicorn's own supervisor spawns the workers (no copy-on-write sharing with it)",
+            "no worker timeout",
+        ),
+    ),
+    StackSpec(
+        name="gunicorn-uvicorn",
+        interface="asgi",
+        server="gunicorn",
+        worker_class="uvicorn_worker.UvicornWorker",
+        app=APPS["asgi"],
+        loop="uvloop",
+        http_parser="httptools",
+        timeout=HEARTBEAT_TIMEOUT,
+        requires=("gunicorn", "uvicorn_worker", "uvloop", "httptools"),
+        notes=(
+            "gunicorn forks uvicorn workers; its 'auto' picks uvloop and httptools when installed",
+            "the worker runs lifespan 'auto' (no command-line switch for it)",
+        ),
+    ),
+    StackSpec(
+        name="gunicorn-asgi",
+        interface="asgi",
+        server="gunicorn",
+        worker_class="asgi",
+        app=APPS["asgi"],
+        loop="uvloop",
+        http_parser="gunicorn (pure Python; gunicorn_h1c when installed)",
+        timeout=HEARTBEAT_TIMEOUT,
+        requires=("gunicorn", "uvloop"),
+        notes=("gunicorn's own asyncio worker (new in 24), HTTP parsing in gunicorn",),
+    ),
+    StackSpec(
+        name="granian-wsgi",
+        interface="wsgi",
+        server="granian",
+        worker_class="granian",
+        app=APPS["wsgi"],
+        loop=None,
+        http_parser="hyper (Rust)",
+        threads=DEFAULT_THREADS,
+        keepalive_timeout=None,
+        requires=("granian",),
+        install_hint=GRANIAN_HINT,
+        notes=(
+            "Rust I/O; the WSGI app runs on --blocking-threads per worker",
+            "no worker timeout; no keep-alive idle setting",
+        ),
+    ),
+    StackSpec(
+        name="granian-asgi",
+        interface="asgi",
+        server="granian",
+        worker_class="granian",
+        app=APPS["asgi"],
+        loop="uvloop",
+        http_parser="hyper (Rust)",
+        keepalive_timeout=None,
+        requires=("granian", "uvloop"),
+        install_hint=GRANIAN_HINT,
+        notes=(
+            "Rust I/O, the app on a uvloop event loop",
+            "no worker timeout; no keep-alive idle setting",
+        ),
+    ),
+)
+
+STACKS: Mapping[str, StackSpec] = {spec.name: spec for spec in _STACKS}
+
+
+def get_stack(name: str) -> StackSpec:
+    """Return the registered stack called ``name`` or raise UnknownStackError."""
+    try:
+        return STACKS[name]
+    except KeyError:
+        raise UnknownStackError(name) from None

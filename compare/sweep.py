@@ -1,0 +1,98 @@
+"""The size sweep: one client, export sizes from small to huge, stream vs buffered vs mismatch."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from compare.config import BenchConfig, SweepVariant
+from compare.download import download
+from compare.errors import CompareError
+from compare.lifecycle import MeasuredServer, django_warnings
+from compare.stacks import StackSpec
+
+logger = logging.getLogger(__name__)
+
+
+def sweep_query(variant: SweepVariant, rows: int, spec: StackSpec, source: str) -> str:
+    """The export query for one sweep point (mismatch forces the other iterator kind)."""
+    query = f"rows={rows}&source={source}"
+    if variant == "buffered":
+        query += "&mode=buffered"
+    elif variant == "mismatch":
+        query += "&iterator=" + ("async" if spec.interface == "wsgi" else "sync")
+    return query
+
+
+def measure_point(
+    config: BenchConfig,
+    spec: StackSpec,
+    variant: SweepVariant,
+    rows: int,
+    repetition: int,
+    run_dir: Path,
+    server_env: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Start the stack fresh, take its idle baseline, download once, and describe what happened."""
+    point: dict[str, Any] = {
+        "stack": spec.name,
+        "variant": variant,
+        "rows": rows,
+        "repetition": repetition,
+        "status": "failed",
+        "error": None,
+    }
+    try:
+        with MeasuredServer(config, spec, run_dir, server_env) as measured:
+            query = sweep_query(variant, rows, spec, config.source)
+            point["url"] = f"{measured.server.base_url}/export.csv?{query}"
+            t0 = time.monotonic()
+            result = download(point["url"], timeout=max(120.0, rows / 20_000))
+            t1 = time.monotonic()
+            measured.settle_after(t1)
+            point.update(measured.memory_and_cpu(t0, t1))
+            point.update(
+                http_status=result.status,
+                ttfb_s=result.ttfb,
+                total_s=result.total,
+                body_bytes=result.body_bytes,
+                body_rows=max(result.lines - 1, 0),
+                chunked=result.chunked,
+            )
+            point["warnings"] = django_warnings(measured.server.log_path)
+            announced = result.headers.get("x-export-rows")
+            if result.status != 200:
+                point["error"] = f"HTTP {result.status}"
+            elif announced != str(rows) or result.lines != rows + 1:
+                point["error"] = f"body has {result.lines - 1} rows, {announced} announced"
+            elif not result.complete_last_line:
+                point["error"] = "body ends mid-row (truncated)"
+            else:
+                point["status"] = "ok"
+    except (CompareError, OSError) as error:
+        point["error"] = str(error)
+    return point
+
+
+def run_sweep(
+    config: BenchConfig,
+    specs: list[StackSpec],
+    out_dir: Path,
+    record: Callable[[dict[str, Any]], None],
+    progress: Callable[[str], None] = lambda _: None,
+) -> None:
+    """Run every sweep point, interleaving stacks innermost so machine drift hits all alike."""
+    for repetition in range(config.sweep_repeat):
+        for rows in config.sweep_sizes:
+            for variant in config.sweep_variants:
+                for spec in specs:
+                    label = f"sweep r{repetition + 1} {spec.name} {variant} {rows:,} rows"
+                    progress(label)
+                    run_dir = out_dir / "sweep" / f"r{repetition + 1}-{spec.name}-{variant}-{rows}"
+                    point = measure_point(config, spec, variant, rows, repetition, run_dir)
+                    if point["status"] != "ok":
+                        logger.warning("%s failed: %s", label, point["error"])
+                    record(point)

@@ -1,0 +1,1 @@
+"""Locust scenarios for the comparison; ``catalog``, ``options`` and ``body`` import no locust."""

@@ -1,0 +1,155 @@
+"""The scenario catalog as plain data: importable by the runner without locust (no gevent patching).
+
+Each scenario names the locust user classes that make it up (pass them as positional arguments to
+``locust``), the request types it reports (the stats rows read "<type> <scenario>", e.g.
+"TTFB download") and the parameters the runner should use unless told otherwise.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+
+from loadtests.options import OPTIONS
+
+# Request types fired by the scenarios (the "Type" column of locust's stats).
+TTFB = "TTFB"  # request sent -> first byte of the body (not of the headers); no bytes counted
+DOWNLOAD = "DOWNLOAD"  # request sent -> last byte of a verified body; response_length = body bytes
+PING = "PING"  # the head-of-line probe: request sent -> whole "pong" response
+HEALTHZ = "HEALTHZ"  # only as a failure: the mismatch scenario could not learn the interface
+
+LOCUSTFILE = Path(__file__).resolve().with_name("locustfile.py")
+
+
+@dataclass(frozen=True)
+class ScenarioInfo:
+    """One scenario: its user classes, what it reports and the parameters it runs with."""
+
+    name: str
+    user_classes: tuple[str, ...]
+    description: str
+    request_types: tuple[str, ...]
+    # Custom locust options (dest names of loadtests.options.OPTIONS) the runner should pass.
+    params: Mapping[str, int | float | str] = field(default_factory=dict)
+    users: int = 4  # a sensible default concurrency
+    min_users: int = 1  # fewer and the scenario does not do what it says
+
+
+_BODY = (TTFB, DOWNLOAD)
+
+SCENARIOS: Mapping[str, ScenarioInfo] = MappingProxyType(
+    {
+        info.name: info
+        for info in (
+            ScenarioInfo(
+                "download",
+                ("DownloadUser",),
+                "Download a large export in full, back to back: throughput, TTFB, last byte.",
+                _BODY,
+            ),
+            ScenarioInfo(
+                "first-byte",
+                ("FirstByteUser",),
+                "Request a huge export, read the first body byte, hang up: TTFB whatever the size.",
+                (TTFB,),
+            ),
+            ScenarioInfo(
+                "slow-client",
+                ("SlowClientUser",),
+                "More users than workers, reading at --read-kbps: worker occupancy, backpressure.",
+                _BODY,
+                # On loopback the kernel absorbs about 3.7 MB per connection (the server's send
+                # buffer grows to ~3.5 MB, the client's receive buffer ~0.2 MB) before the
+                # server's write blocks: 100k rows (~5.9 MB, ~23 s at 256 KiB/s) hold a worker
+                # for about 9 s of each download.
+                params={"rows": 100_000},
+                users=8,
+            ),
+            ScenarioInfo(
+                "head-of-line",
+                ("HeadOfLineDownloadUser", "PingProbeUser"),
+                "Background downloads plus one probe user on /ping at --ping-rate: probe p50/p99.",
+                (*_BODY, PING),
+                users=5,
+                min_users=2,  # the probe is one user (fixed_count = 1); the rest download
+            ),
+            ScenarioInfo(
+                "upstream-latency",
+                ("UpstreamLatencyUser",),
+                "Downloads with --delay-ms of server-side wait per piece: the I/O-bound case.",
+                _BODY,
+            ),
+            ScenarioInfo(
+                "buffered",
+                ("BufferedUser",),
+                "download with mode=buffered (Content-Length): the baseline, TTFB grows with size.",
+                _BODY,
+            ),
+            ScenarioInfo(
+                "mismatch",
+                ("MismatchUser",),
+                "download with the iterator forced to the other kind than the server's interface.",
+                _BODY,
+            ),
+        )
+    }
+)
+
+# What the size sweep runs at each size (one user, --rows varied).
+SWEEP_SCENARIOS: tuple[str, ...] = ("download", "buffered", "mismatch")
+
+
+def user_classes(scenarios: Sequence[str]) -> list[str]:
+    """Return the user class names that make up ``scenarios``, in order, without repeats."""
+    names: list[str] = []
+    for scenario in scenarios:
+        try:
+            info = SCENARIOS[scenario]
+        except KeyError:
+            raise KeyError(
+                f"unknown scenario {scenario!r}; known: {', '.join(SCENARIOS)}"
+            ) from None
+        names += [name for name in info.user_classes if name not in names]
+    return names
+
+
+def option_args(params: Mapping[str, int | float | str]) -> list[str]:
+    """Turn custom option values (by dest name, e.g. ``read_kbps``) into command-line arguments."""
+    args: list[str] = []
+    for dest, value in params.items():
+        if dest not in OPTIONS:
+            raise KeyError(f"unknown loadtest option {dest!r}; known: {', '.join(OPTIONS)}")
+        args += [OPTIONS[dest].flag, str(value)]
+    return args
+
+
+def locust_command(
+    scenarios: Sequence[str],
+    *,
+    host: str,
+    users: int,
+    run_time_s: float,
+    csv_prefix: str | Path | None = None,
+    spawn_rate: float | None = None,
+    params: Mapping[str, int | float | str] | None = None,
+    python: str = sys.executable,
+) -> list[str]:
+    """Build the headless locust command line for ``scenarios`` (catalog params, then ours)."""
+    merged: dict[str, int | float | str] = {}
+    for scenario in scenarios:
+        merged.update(SCENARIOS[scenario].params)
+    merged.update(params or {})
+    argv = [python, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--host", host]
+    argv += ["--users", str(users), "--spawn-rate", f"{spawn_rate or users:g}"]
+    argv += ["--run-time", f"{max(1, round(run_time_s))}s", "--only-summary"]
+    # Stopped users are killed mid-download (no half-measured sample is reported) ...
+    argv += ["--stop-timeout", "0"]
+    # ... and a run with failures still exits 1 by default: the caller reads the stats instead.
+    argv += ["--exit-code-on-error", "0"]
+    if csv_prefix is not None:
+        argv += ["--csv", str(csv_prefix)]
+    argv += option_args(merged)
+    return [*argv, *user_classes(scenarios)]

@@ -1,0 +1,84 @@
+"""django-stream-compare load scenarios: the single ``-f`` entry point.
+
+Scenarios and their user classes (pass the class names as positional arguments to pick one;
+in the web UI use ``--class-picker``); ``loadtests.catalog`` holds the same as plain data:
+
+    download          DownloadUser                          full downloads, back to back
+    first-byte        FirstByteUser                         first body byte of a huge export
+    slow-client       SlowClientUser                        full downloads read at --read-kbps
+    head-of-line      HeadOfLineDownloadUser PingProbeUser  downloads + one /ping probe (-u >= 2)
+    upstream-latency  UpstreamLatencyUser                   downloads with --delay-ms per piece
+    buffered          BufferedUser                          downloads with mode=buffered
+    mismatch          MismatchUser                          iterator forced to the other kind
+
+Request types (stats rows read "<type> <scenario>"): TTFB (request sent -> first body byte),
+DOWNLOAD (request sent -> last byte of a verified body; its content size is the body's bytes),
+PING (the probe), HEALTHZ (failures only: mismatch could not learn the interface).
+
+Custom options (also LOCUST_<NAME> environment variables and locust.conf keys; ``locust --help``
+does not list them, because locust prints its help before it loads the locustfile):
+
+    --rows N              data rows per export (200000)
+    --chunk-kb N          server piece size, KiB (64)
+    --mode M              stream|buffered (stream; buffered forces buffered)
+    --iterator I          auto|sync|async (auto; mismatch forces the other kind)
+    --source S            synthetic|db (synthetic)
+    --delay-ms N          upstream-latency: delay per piece (5)
+    --read-kbps N         slow-client: read rate per user, KiB/s (256)
+    --ping-rate R         head-of-line: probe requests per second (10)
+    --first-byte-rows N   first-byte: rows of the export hung up on (5000000)
+    --network-timeout S   longest wait for data on a socket, seconds (300)
+
+Example: locust -f loadtests/locustfile.py --headless -H http://127.0.0.1:8000 -u 4 -r 4 -t 30s
+--csv out/download --only-summary --rows 200000 DownloadUser
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+# locust imports this file by path; make the package importable from any working directory.
+_ROOT = str(Path(__file__).resolve().parent.parent)
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
+
+from locust import events  # noqa: E402
+
+from loadtests.options import LoadOptions, add_arguments  # noqa: E402
+from loadtests.scenarios import (  # noqa: E402
+    BufferedUser,
+    DownloadUser,
+    FirstByteUser,
+    HeadOfLineDownloadUser,
+    MismatchUser,
+    PingProbeUser,
+    SlowClientUser,
+    UpstreamLatencyUser,
+)
+
+__all__ = [
+    "BufferedUser",
+    "DownloadUser",
+    "FirstByteUser",
+    "HeadOfLineDownloadUser",
+    "MismatchUser",
+    "PingProbeUser",
+    "SlowClientUser",
+    "UpstreamLatencyUser",
+]
+
+
+@events.init_command_line_parser.add_listener
+def _add_options(parser: Any, **_kwargs: Any) -> None:
+    add_arguments(parser)
+
+
+@events.init.add_listener
+def _check_options(environment: Any, **_kwargs: Any) -> None:
+    # Fail at start-up with a plain message, not in every spawned user.
+    try:
+        LoadOptions.from_namespace(environment.parsed_options)
+    except ValueError as exc:
+        raise SystemExit(f"locust: error: {exc}") from None

@@ -1,0 +1,149 @@
+"""The scenarios' custom locust options, as data; registered on locust's parser by the locustfile.
+
+Every option also reads ``LOCUST_<DEST>`` from the environment (e.g. ``LOCUST_READ_KBPS``) and a
+``locust.conf`` key, like locust's own, and shows in the web UI's start form.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from types import MappingProxyType
+from typing import Any, Literal, Protocol, cast
+
+Mode = Literal["stream", "buffered"]
+IteratorKind = Literal["auto", "sync", "async"]
+Source = Literal["synthetic", "db"]
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    """One custom command-line option."""
+
+    dest: str
+    default: int | float | str
+    help: str
+    choices: tuple[str, ...] | None = None
+
+    @property
+    def flag(self) -> str:
+        """The command-line spelling, e.g. ``--read-kbps``."""
+        return "--" + self.dest.replace("_", "-")
+
+    @property
+    def env_var(self) -> str:
+        """The environment variable locust reads it from, e.g. ``LOCUST_READ_KBPS``."""
+        return "LOCUST_" + self.dest.upper()
+
+
+OPTIONS: Mapping[str, OptionSpec] = MappingProxyType(
+    {
+        spec.dest: spec
+        for spec in (
+            OptionSpec("rows", 200_000, "Data rows per export (every downloading scenario)."),
+            OptionSpec("chunk_kb", 64, "Server-side piece size in KiB (0: one row per piece)."),
+            OptionSpec(
+                "mode",
+                "stream",
+                "Response mode for download, slow-client, head-of-line, upstream-latency "
+                "(buffered forces buffered).",
+                ("stream", "buffered"),
+            ),
+            OptionSpec(
+                "iterator",
+                "auto",
+                "Iterator kind for the same scenarios (mismatch forces the other kind).",
+                ("auto", "sync", "async"),
+            ),
+            OptionSpec("source", "synthetic", "Row source.", ("synthetic", "db")),
+            OptionSpec("delay_ms", 5, "upstream-latency: server-side wait per piece, in ms."),
+            OptionSpec("read_kbps", 256, "slow-client: reading rate per user, in KiB/s."),
+            OptionSpec("ping_rate", 10.0, "head-of-line: /ping requests per second of the probe."),
+            OptionSpec("first_byte_rows", 5_000_000, "first-byte: rows of the export hung up on."),
+            OptionSpec(
+                "network_timeout",
+                300.0,
+                "Seconds a read may wait for data (buffered 5M rows take tens of seconds).",
+            ),
+        )
+    }
+)
+
+
+class ArgumentParserLike(Protocol):
+    """The part of locust's parser (configargparse, plus ``include_in_web_ui``) that we use."""
+
+    def add_argument(self, *args: Any, **kwargs: Any) -> Any: ...
+
+
+def add_arguments(parser: ArgumentParserLike) -> None:
+    """Register every option on locust's parser (directly: only there do they reach the web UI)."""
+    for spec in OPTIONS.values():
+        parser.add_argument(
+            spec.flag,
+            dest=spec.dest,
+            type=type(spec.default),
+            default=spec.default,
+            choices=spec.choices,
+            env_var=spec.env_var,
+            help=f"{spec.help} Default: {spec.default}.",
+            include_in_web_ui=True,
+        )
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """The validated option values one run uses."""
+
+    rows: int = cast(int, OPTIONS["rows"].default)
+    chunk_kb: int = cast(int, OPTIONS["chunk_kb"].default)
+    mode: Mode = "stream"
+    iterator: IteratorKind = "auto"
+    source: Source = "synthetic"
+    delay_ms: int = cast(int, OPTIONS["delay_ms"].default)
+    read_kbps: int = cast(int, OPTIONS["read_kbps"].default)
+    ping_rate: float = cast(float, OPTIONS["ping_rate"].default)
+    first_byte_rows: int = cast(int, OPTIONS["first_byte_rows"].default)
+    network_timeout: float = cast(float, OPTIONS["network_timeout"].default)
+
+    def __post_init__(self) -> None:
+        problems = [
+            f"{OPTIONS[name].flag} must be at least {low}, got {getattr(self, name)}"
+            for name, low in (("rows", 0), ("chunk_kb", 0), ("delay_ms", 0), ("first_byte_rows", 1))
+            if getattr(self, name) < low
+        ]
+        problems += [
+            f"{OPTIONS[name].flag} must be positive, got {getattr(self, name)}"
+            for name in ("read_kbps", "ping_rate", "network_timeout")
+            if not getattr(self, name) > 0
+        ]
+        for name in ("mode", "iterator", "source"):
+            choices = OPTIONS[name].choices or ()
+            if getattr(self, name) not in choices:
+                problems.append(
+                    f"{OPTIONS[name].flag} must be one of {', '.join(choices)}, "
+                    f"got {getattr(self, name)!r}"
+                )
+        if problems:
+            raise ValueError("; ".join(problems))
+
+    @classmethod
+    def from_namespace(cls, namespace: object | None) -> LoadOptions:
+        """Read the options from locust's parsed options (None or missing ones: the defaults)."""
+        values = {
+            f.name: getattr(namespace, f.name) for f in fields(cls) if hasattr(namespace, f.name)
+        }
+        return cls(**values)
+
+    def export_query(self, **overrides: int | str) -> dict[str, int | str]:
+        """The export's query parameters with these options, then ``overrides``."""
+        query: dict[str, int | str] = {
+            "rows": self.rows,
+            "chunk_kb": self.chunk_kb,
+            "mode": self.mode,
+            "iterator": self.iterator,
+            "source": self.source,
+            "delay_ms": 0,
+        }
+        query.update(overrides)
+        return query

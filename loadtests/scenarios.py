@@ -1,0 +1,171 @@
+"""One locust user class per scenario (names as in loadtests.catalog.SCENARIOS)."""
+
+from __future__ import annotations
+
+import time
+from typing import ClassVar
+from urllib.parse import urlsplit
+
+import gevent
+from locust import constant, task
+from locust.contrib.fasthttp import FastHttpUser
+from locust.env import Environment
+from locust.user.users import User
+
+from loadtests.measure import Meter
+from loadtests.options import LoadOptions
+
+
+class ExportUser(FastHttpUser):
+    """Base: one connection per user, a Meter on it, tasks back to back."""
+
+    abstract = True
+    scenario: ClassVar[str]
+    wait_time = constant(0)
+    # One connection per user, like one browser tab downloading one file; a response not
+    # released would block the next request at once instead of leaking sockets quietly.
+    concurrency = 1
+
+    def __init__(self, environment: Environment) -> None:
+        self.options = LoadOptions.from_namespace(environment.parsed_options)
+        self.network_timeout = self.options.network_timeout
+        self.connection_timeout = min(30.0, self.options.network_timeout)
+        super().__init__(environment)
+        assert self.host is not None  # FastHttpUser stops the test without one
+        # The pool locust's FastHttpSession holds: the raw geventhttpclient client for the host.
+        http = self.client.client.clientpool.get_client(self.host)
+        base_path = urlsplit(self.host).path
+        self.meter = Meter(http, environment.events.request.fire, self.scenario, base_path)
+
+    # The one task, defined here only: locust copies a base class's task functions into every
+    # subclass, so a @task overridden in a subclass would run beside the base's, not instead.
+    @task
+    def scenario_step(self) -> None:
+        """One step of the scenario."""
+        self.step()
+
+    def step(self) -> None:
+        """What the scenario does, once; the task loop repeats it."""
+        raise NotImplementedError
+
+
+class DownloadUser(ExportUser):
+    """download: full exports, back to back."""
+
+    scenario = "download"
+
+    def query(self) -> dict[str, int | str]:
+        """The export's query parameters for this scenario."""
+        return self.options.export_query()
+
+    def step(self) -> None:
+        """Download one export in full and verify it."""
+        self.meter.download(self.query())
+
+
+class FirstByteUser(ExportUser):
+    """first-byte: a huge streamed export, hung up on after its first body byte."""
+
+    scenario = "first-byte"
+
+    def step(self) -> None:
+        """Time the first body byte, then close the connection."""
+        query = self.options.export_query(
+            rows=self.options.first_byte_rows, mode="stream", iterator="auto"
+        )
+        self.meter.first_byte(query)
+
+
+class SlowClientUser(DownloadUser):
+    """slow-client: full exports read at --read-kbps."""
+
+    scenario = "slow-client"
+
+    def step(self) -> None:
+        """Download one export at the throttled rate and verify it."""
+        self.meter.download(self.query(), read_kbps=self.options.read_kbps)
+
+
+class HeadOfLineDownloadUser(DownloadUser):
+    """head-of-line: the background downloads."""
+
+    scenario = "head-of-line"
+
+
+class PingProbeUser(ExportUser):
+    """head-of-line: one probe on /ping at --ping-rate requests per second."""
+
+    scenario = "head-of-line"
+    fixed_count = 1
+
+    def on_start(self) -> None:
+        """Start the schedule now."""
+        self._interval = 1.0 / self.options.ping_rate
+        self._due = time.perf_counter()
+
+    def wait_time(self) -> float:
+        """Keep a steady rate; when a probe was late, restart the schedule (no catch-up burst)."""
+        now = time.perf_counter()
+        self._due = max(self._due + self._interval, now)
+        return self._due - now
+
+    def step(self) -> None:
+        """One probe request."""
+        self.meter.ping()
+
+
+class UpstreamLatencyUser(DownloadUser):
+    """upstream-latency: downloads with --delay-ms of server-side wait per piece."""
+
+    scenario = "upstream-latency"
+
+    def query(self) -> dict[str, int | str]:
+        """The export with the per-piece delay."""
+        return self.options.export_query(delay_ms=self.options.delay_ms)
+
+
+class BufferedUser(DownloadUser):
+    """buffered: downloads of mode=buffered exports (the baseline)."""
+
+    scenario = "buffered"
+
+    def query(self) -> dict[str, int | str]:
+        """The export, buffered by the server."""
+        return self.options.export_query(mode="buffered")
+
+
+class MismatchUser(DownloadUser):
+    """mismatch: downloads with the iterator forced to the other kind than the interface's."""
+
+    scenario = "mismatch"
+    OTHER_KIND: ClassVar[dict[str, str]] = {"wsgi": "async", "asgi": "sync"}
+
+    def on_start(self) -> None:
+        """Nothing known yet: the first task asks /healthz."""
+        self.iterator: str | None = None
+
+    def query(self) -> dict[str, int | str]:
+        """The export, streamed with the wrong kind of iterator for this server."""
+        assert self.iterator is not None
+        return self.options.export_query(mode="stream", iterator=self.iterator)
+
+    def step(self) -> None:
+        """Learn the server's interface once, then download like DownloadUser."""
+        if self.iterator is None:
+            interface = self.meter.interface()
+            if interface is None:
+                gevent.sleep(1.0)  # reported as a HEALTHZ failure; do not spin on a dead server
+                return
+            self.iterator = self.OTHER_KIND[interface]
+        self.meter.download(self.query())
+
+
+SCENARIOS: dict[str, tuple[type[User], ...]] = {
+    "download": (DownloadUser,),
+    "first-byte": (FirstByteUser,),
+    "slow-client": (SlowClientUser,),
+    "head-of-line": (HeadOfLineDownloadUser, PingProbeUser),
+    "upstream-latency": (UpstreamLatencyUser,),
+    "buffered": (BufferedUser,),
+    "mismatch": (MismatchUser,),
+}

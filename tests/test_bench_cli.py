@@ -1,0 +1,206 @@
+"""`python -m compare bench` end to end, as a subprocess: results, interruption, failed stacks."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from compare.results import load_results
+from compare.server import REPO_ROOT
+from compare.stacks import get_stack
+
+pytestmark = pytest.mark.server
+
+BENCH = [sys.executable, "-m", "compare", "bench"]
+
+
+def _bench(out: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 240):
+    return subprocess.run(
+        [*BENCH, "--out", str(out), *args],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def test_quick_bench_writes_a_complete_results_document(tmp_path: Path) -> None:
+    done = _bench(
+        tmp_path,
+        "--quick",
+        "--stacks",
+        "gunicorn-sync,uvicorn",
+        "--scenarios",
+        "download",
+        "--duration",
+        "3",
+        "--rows",
+        "20000",
+        "--sweep-sizes",
+        "10000",
+        "--sweep-variants",
+        "stream,buffered",
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    document = load_results(tmp_path / "latest")
+    assert document["status"] == "complete"
+    assert document["environment"]["packages"]["Django"].startswith("5.2")
+    assert set(document["stacks"]) == {"gunicorn-sync", "uvicorn"}
+    assert [(c["stack"], c["status"]) for c in document["cells"]] == [
+        ("gunicorn-sync", "ok"),
+        ("uvicorn", "ok"),
+    ]
+    for cell in document["cells"]:
+        types = {row["Type"] for row in cell["stats"]}
+        assert {"TTFB", "DOWNLOAD"} <= types
+        download = next(row for row in cell["stats"] if row["Type"] == "DOWNLOAD")
+        assert int(download["Failure Count"]) == 0 and int(download["Request Count"]) > 0
+        assert float(download["Average Content Size"]) > 20000 * 50
+        assert cell["timeline"] and cell["baseline_pss"] > 0
+        assert Path(cell["dir"], "locust_stats.csv").is_file()
+    assert sorted((p["stack"], p["variant"], p["status"]) for p in document["sweep"]) == [
+        ("gunicorn-sync", "buffered", "ok"),
+        ("gunicorn-sync", "stream", "ok"),
+        ("uvicorn", "buffered", "ok"),
+        ("uvicorn", "stream", "ok"),
+    ]
+    assert "download" in done.stdout and "wall time" in done.stdout
+
+
+def _alive(pids: set[int]) -> list[int]:
+    alive = []
+    for pid in pids:
+        try:
+            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                alive.append(pid)
+        except psutil.NoSuchProcess:
+            pass
+    return alive
+
+
+def test_sigint_mid_run_keeps_finished_cells_and_leaves_no_process(tmp_path: Path) -> None:
+    proc = subprocess.Popen(
+        [
+            *BENCH,
+            "--out",
+            str(tmp_path),
+            "--quick",
+            "--stacks",
+            "gunicorn-sync,uvicorn",
+            "--scenarios",
+            "download,head-of-line",
+            "--duration",
+            "3",
+            "--rows",
+            "20000",
+            "--sweep-sizes",
+            "",
+        ],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    seen: set[int] = set()
+    results = tmp_path / "latest" / "results.json"
+    deadline = time.monotonic() + 120
+    try:
+        while True:
+            assert proc.poll() is None, proc.communicate()[1][-2000:]
+            assert time.monotonic() < deadline, "no cell finished in time"
+            with contextlib.suppress(psutil.NoSuchProcess):
+                seen |= {p.pid for p in psutil.Process(proc.pid).children(recursive=True)}
+            if results.exists() and json.loads(results.read_text())["cells"]:
+                # Let the next cell start its server and locust before interrupting.
+                time.sleep(1.5)
+                seen |= {p.pid for p in psutil.Process(proc.pid).children(recursive=True)}
+                break
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, stderr[-2000:]
+    assert len(seen) >= 2  # servers and locust were running when the signal came
+    assert _alive(seen) == []
+    document = load_results(results)
+    assert document["status"] == "interrupted"
+    assert document["cells"] and all(c["status"] == "ok" for c in document["cells"])
+    assert "partial results kept" in stderr
+
+
+def test_a_stack_that_cannot_start_is_a_failed_cell_and_the_run_goes_on(tmp_path: Path) -> None:
+    # A setting that makes Django fail at import: every worker dies while booting.
+    done = _bench(
+        tmp_path,
+        "--quick",
+        "--stacks",
+        "gunicorn-sync,uvicorn",
+        "--scenarios",
+        "download",
+        "--duration",
+        "2",
+        "--sweep-sizes",
+        "",
+        env={"EXPORT_MAX_ROWS": "lots"},
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    document = load_results(tmp_path / "latest")
+    assert document["status"] == "complete"
+    assert [c["status"] for c in document["cells"]] == ["failed", "failed"]
+    for cell in document["cells"]:
+        assert "EXPORT_MAX_ROWS must be an integer" in cell["error"]
+        assert "\n" not in cell["error"]
+
+
+@pytest.mark.skipif(get_stack("granian-wsgi").missing() is None, reason="granian is installed")
+def test_an_unavailable_stack_is_recorded_as_failed_with_the_install_hint(tmp_path: Path) -> None:
+    done = _bench(
+        tmp_path,
+        "--quick",
+        "--stacks",
+        "granian-wsgi",
+        "--scenarios",
+        "download",
+        "--duration",
+        "2",
+        "--sweep-sizes",
+        "10000",
+        "--sweep-variants",
+        "stream",
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    document = load_results(tmp_path / "latest")
+    cell, point = document["cells"][0], document["sweep"][0]
+    assert cell["status"] == point["status"] == "failed"
+    assert "pip install" in cell["error"]
+    assert any("granian-wsgi is unavailable" in e["message"] for e in document["events"])
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--stacks", "tomcat"], "unknown stack 'tomcat'; valid: gunicorn-sync"),
+        (["--scenarios", "download,nap"], "unknown scenario 'nap'"),
+        (["--duration", "0"], "--duration must be positive"),
+        (["--sweep-sizes", "10k"], "--sweep-sizes must be comma-separated whole numbers"),
+        (["--server-cpus", "99"], "--server-cpus (99,) is not within this machine's CPUs"),
+    ],
+)
+def test_bad_arguments_are_one_line_errors(tmp_path: Path, args: list[str], message: str) -> None:
+    done = _bench(tmp_path, *args, timeout=60)
+    assert done.returncode != 0
+    assert message in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert not any(tmp_path.iterdir())  # nothing was created for a refused run

@@ -1,0 +1,117 @@
+"""``python -m compare stacks`` and ``serve`` as subprocesses, the way a person runs them."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import IO
+
+import psutil
+import pytest
+
+from compare.download import download
+from compare.stacks import STACKS
+from tests.fixtures_servers import assert_gone, no_new_children
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "compare", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_stacks_lists_every_stack_with_its_command_line() -> None:
+    done = run_cli("stacks")
+    assert done.returncode == 0, done.stderr
+    for name, spec in STACKS.items():
+        assert f"{name}  [{spec.interface}]" in done.stdout
+    assert "--no-control-socket" in done.stdout
+    assert "-m uvicorn" in done.stdout and "--loop uvloop" in done.stdout
+
+
+def test_stacks_json_is_machine_readable() -> None:
+    done = run_cli("stacks", "--json")
+    assert done.returncode == 0, done.stderr
+    stacks = {entry["name"]: entry for entry in json.loads(done.stdout)}
+    assert set(stacks) == set(STACKS)
+    assert stacks["gunicorn-sync"]["timeout"] == STACKS["gunicorn-sync"].timeout
+    assert stacks["uvicorn"]["argv"][1:3] == ["-m", "uvicorn"]
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["serve", "nginx-magic"], "unknown stack 'nginx-magic'; valid stacks: gunicorn-sync"),
+        (["serve", "gunicorn-sync", "--threads", "4"], "gunicorn-sync has no thread setting"),
+        (["serve", "uvicorn", "--workers", "0"], "workers must be at least 1"),
+    ],
+)
+def test_bad_input_is_one_line_and_nonzero(args: list[str], expected: str) -> None:
+    done = run_cli(*args)
+    assert done.returncode == 1
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert done.stderr.startswith("compare: error: ")
+    assert expected in done.stderr
+
+
+def _pump(stream: IO[str], lines: queue.Queue[str]) -> None:
+    for line in stream:
+        lines.put(line)
+
+
+@pytest.mark.server
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_serve_runs_until_signalled_and_leaves_nothing(sig: signal.Signals) -> None:
+    lines: queue.Queue[str] = queue.Queue()
+    with no_new_children():
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "compare", "serve", "gunicorn-gthread", "--port", "0"],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            # As a terminal would: Ctrl-C is a SIGINT that Python turns into KeyboardInterrupt.
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.default_int_handler),
+        )
+        try:
+            assert proc.stdout is not None
+            threading.Thread(target=_pump, args=(proc.stdout, lines), daemon=True).start()
+            url = ""
+            while not url:
+                line = lines.get(timeout=30)
+                if " serving at " in line:
+                    url = line.split(" serving at ")[1].split("/ ")[0]
+            assert download(f"{url}/healthz").status == 200
+            pids = {c.pid for c in psutil.Process(proc.pid).children(recursive=True)}
+            assert len(pids) >= 3  # gunicorn master and two workers
+            os.kill(proc.pid, sig)
+            assert proc.wait(timeout=20) == 0
+        finally:
+            proc.kill()
+            proc.wait()
+            if proc.stdout is not None:
+                proc.stdout.close()
+        assert_gone(pids)
+
+
+def test_serve_on_a_taken_port_is_one_line() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        done = run_cli("serve", "uvicorn", "--port", str(port))
+    assert done.returncode == 1
+    assert done.stderr == f"compare: error: uvicorn: port {port} on 127.0.0.1 is in use\n"

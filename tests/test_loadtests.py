@@ -1,0 +1,340 @@
+"""The locust scenarios (loadtests/): pure rules here, locust itself always as a subprocess.
+
+``import locust`` monkey-patches the standard library with gevent, so nothing in this process
+imports it (nor loadtests.scenarios / measure / locustfile); the pure modules are fine.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from compare.ports import free_port
+from compare.server import ServerProcess
+from compare.stacks import get_stack
+from loadtests import catalog
+from loadtests.body import (
+    BadHeader,
+    BadStatus,
+    BodyTally,
+    TruncatedBody,
+    WrongBody,
+    WrongRowCount,
+    announced_rows,
+    check_export,
+    check_ping,
+)
+from loadtests.options import OPTIONS, LoadOptions
+from tests import loadtest_fakeserver as fake
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+LOCUST_TIMEOUT = 60  # seconds beyond --run-time before a locust subprocess counts as hung
+
+StatsRow = dict[str, str]
+
+
+# --- locust as a subprocess -------------------------------------------------------------------
+
+
+def run_locust(argv: list[str], run_time_s: float) -> subprocess.CompletedProcess[str]:
+    """Run a locust command line to completion; fail with its output if it errs or hangs."""
+    proc = subprocess.run(
+        argv,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=run_time_s + LOCUST_TIMEOUT,
+        check=False,
+    )
+    assert proc.returncode == 0, f"locust exited {proc.returncode}:\n{proc.stderr[-4000:]}"
+    return proc
+
+
+def read_stats(prefix: Path) -> dict[str, StatsRow]:
+    """Locust's <prefix>_stats.csv rows by "<Type> <Name>" (as the console table shows them)."""
+    with open(f"{prefix}_stats.csv", newline="") as handle:
+        return {f"{row['Type']} {row['Name']}".strip(): row for row in csv.DictReader(handle)}
+
+
+def read_failures(prefix: Path) -> list[StatsRow]:
+    """Locust's <prefix>_failures.csv rows."""
+    with open(f"{prefix}_failures.csv", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def read_exceptions(prefix: Path) -> list[StatsRow]:
+    """Locust's <prefix>_exceptions.csv rows: errors raised inside users (bugs, not failures)."""
+    with open(f"{prefix}_exceptions.csv", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def count(row: StatsRow) -> tuple[int, int]:
+    """(requests, failures) of a stats row."""
+    return int(row["Request Count"]), int(row["Failure Count"])
+
+
+# --- pure modules: catalog, options, body checks ----------------------------------------------
+
+
+def test_pure_modules_import_without_locust_or_gevent() -> None:
+    code = (
+        "import sys, loadtests.catalog, loadtests.options, loadtests.body\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('locust', 'gevent'))\n"
+        "assert not bad, bad\n"
+    )
+    subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, check=True, timeout=30)
+
+
+def test_catalog_matches_the_locustfile_classes() -> None:
+    """The catalog's class names are exactly the locustfile's runnable classes, per scenario."""
+    code = (
+        "import json\n"
+        "from loadtests import scenarios\n"
+        "print(json.dumps({name: [[c.__name__, c.scenario, c.abstract] for c in classes]\n"
+        "    for name, classes in scenarios.SCENARIOS.items()}))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO_ROOT, check=True, timeout=60, capture_output=True
+    )
+    classes = json.loads(out.stdout)
+    assert list(classes) == list(catalog.SCENARIOS)
+    for name, info in catalog.SCENARIOS.items():
+        assert [c[0] for c in classes[name]] == list(info.user_classes)
+        assert all(c[1] == name and c[2] is False for c in classes[name])
+    listed = subprocess.run(
+        [sys.executable, "-m", "locust", "-f", str(catalog.LOCUSTFILE), "--list"],
+        cwd="/",  # the locustfile finds its package from anywhere
+        check=True,
+        timeout=60,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    runnable = {word for word in listed if word.endswith("User")}
+    assert runnable == set(catalog.user_classes(list(catalog.SCENARIOS)))
+
+
+def test_locust_command_picks_classes_and_passes_options() -> None:
+    argv = catalog.locust_command(
+        ["head-of-line", "slow-client"],
+        host="http://127.0.0.1:1",
+        users=6,
+        run_time_s=12.4,
+        csv_prefix="/tmp/x",
+        params={"read_kbps": 512},
+    )
+    assert argv[-3:] == ["HeadOfLineDownloadUser", "PingProbeUser", "SlowClientUser"]
+    joined = " ".join(argv)
+    assert "--headless" in argv and "--run-time 12s" in joined and "--csv /tmp/x" in joined
+    assert "--rows 100000" in joined  # the slow-client catalog default
+    assert "--read-kbps 512" in joined
+    with pytest.raises(KeyError, match="unknown scenario"):
+        catalog.user_classes(["nope"])
+    with pytest.raises(KeyError, match="unknown loadtest option"):
+        catalog.option_args({"rowz": 1})
+
+
+def test_load_options_defaults_namespace_and_validation() -> None:
+    assert LoadOptions.from_namespace(None) == LoadOptions()
+    namespace = SimpleNamespace(rows=7, read_kbps=64, host="ignored")
+    options = LoadOptions.from_namespace(namespace)
+    assert (options.rows, options.read_kbps, options.mode) == (7, 64, "stream")
+    assert options.export_query(mode="buffered")["mode"] == "buffered"
+    assert options.export_query()["delay_ms"] == 0  # only upstream-latency sends a delay
+    assert {spec.flag for spec in OPTIONS.values()} >= {"--rows", "--read-kbps", "--ping-rate"}
+    with pytest.raises(ValueError, match="--rows must be at least 0"):
+        LoadOptions(rows=-1)
+    with pytest.raises(ValueError, match="--ping-rate must be positive"):
+        LoadOptions(ping_rate=0)
+    with pytest.raises(ValueError, match="--mode must be one of"):
+        LoadOptions(mode="fast")  # type: ignore[arg-type]
+
+
+def tally_of(*pieces: bytes) -> BodyTally:
+    tally = BodyTally()
+    for piece in pieces:
+        tally.add(piece)
+    return tally
+
+
+def test_check_export_accepts_a_whole_body_in_any_pieces() -> None:
+    body = fake.csv_body(3)
+    check_export(tally_of(body[:5], b"", body[5:]), rows=3, content_length=None, complete=True)
+    check_export(tally_of(body), rows=3, content_length=len(body), complete=True)
+
+
+@pytest.mark.parametrize(
+    ("body", "content_length", "complete", "error"),
+    [
+        (fake.csv_body(3), None, False, TruncatedBody),  # the parser never saw the end
+        (fake.csv_body(3), 999, True, TruncatedBody),
+        (fake.csv_body(2), None, True, WrongRowCount),
+        (fake.csv_body(4), None, True, WrongRowCount),
+        (fake.csv_body(3) + b"1,x", None, True, TruncatedBody),  # a stray partial line
+        (b"", None, True, WrongRowCount),
+    ],
+)
+def test_check_export_rejects_wrong_bodies(
+    body: bytes, content_length: int | None, complete: bool, error: type[Exception]
+) -> None:
+    with pytest.raises(error):
+        check_export(tally_of(body), rows=3, content_length=content_length, complete=complete)
+
+
+def test_rows_header_and_ping_checks() -> None:
+    assert announced_rows("42") == 42
+    for bad in (None, "", "-1", "4 2", "x", ["1", "2"]):
+        with pytest.raises(BadHeader):
+            announced_rows(bad)
+    check_ping(200, b"pong\n")
+    with pytest.raises(BadStatus, match=r"HTTP 503: busy"):
+        check_ping(503, b"busy\nmore")
+    with pytest.raises(WrongBody):
+        check_ping(200, b"pon")
+
+
+# --- locust against tiny fake servers --------------------------------------------------------
+
+
+def test_ttfb_is_the_first_body_byte_not_the_headers(tmp_path: Path) -> None:
+    """Headers at once, the chunk-size line 0.3 s later, the first body byte 0.3 s after that."""
+    gap = 0.3
+    with fake.FakeExportServer([fake.honest(first_gap_s=gap)]) as server:
+        argv = catalog.locust_command(
+            ["download", "first-byte"],
+            host=server.url,
+            users=2,
+            run_time_s=3,
+            csv_prefix=tmp_path / "ttfb",
+            params={"rows": 2000, "first_byte_rows": 2000},
+        )
+        run_locust(argv, 3)
+    stats = read_stats(tmp_path / "ttfb")
+    for key in ("TTFB download", "DOWNLOAD download", "TTFB first-byte"):
+        requests, failures = count(stats[key])
+        assert requests >= 2 and failures == 0, (key, stats[key])
+        assert float(stats[key]["Min Response Time"]) >= 2 * gap * 1000 - 5, (key, stats[key])
+    assert float(stats["TTFB download"]["Average Content Size"]) == 0
+    assert float(stats["DOWNLOAD download"]["Average Content Size"]) == len(fake.csv_body(2000))
+    assert not read_exceptions(tmp_path / "ttfb")
+
+
+def test_lying_servers_count_as_failures_never_successes(tmp_path: Path) -> None:
+    with fake.FakeExportServer(fake.LIES) as server:
+        argv = catalog.locust_command(
+            ["download"],
+            host=server.url,
+            users=2,
+            run_time_s=3,
+            csv_prefix=tmp_path / "lies",
+            params={"rows": 1000},
+        )
+        run_locust(argv, 3)
+    stats = read_stats(tmp_path / "lies")
+    requests, failures = count(stats["DOWNLOAD download"])
+    assert requests >= len(fake.LIES) and failures == requests, stats["DOWNLOAD download"]
+    # Failures before the first body byte (HTTP 500, no X-Export-Rows) fail TTFB as well.
+    ttfb_requests, ttfb_failures = count(stats["TTFB download"])
+    assert ttfb_requests == requests and 0 < ttfb_failures < requests
+    errors = " | ".join(row["Error"] for row in read_failures(tmp_path / "lies"))
+    for expected in (
+        "WrongRowCount",  # short and extra rows, short until close
+        "Incomplete response",  # cut mid-chunk, before the last chunk, short Content-Length
+        "does not end with a line end",
+        "HTTP 500: export failed",
+        "no X-Export-Rows header",
+    ):
+        assert expected in errors, errors
+    assert not read_exceptions(tmp_path / "lies")
+
+
+def test_distributed_master_sends_custom_options_to_workers(tmp_path: Path) -> None:
+    port = free_port()
+    with fake.FakeExportServer([fake.honest()]) as server:
+        master = catalog.locust_command(
+            ["download"],
+            host=server.url,
+            users=2,
+            run_time_s=3,
+            csv_prefix=tmp_path / "dist",
+            params={"rows": 777},
+        )
+        at = master.index("--headless")
+        master[at:at] = ["--master", "--master-bind-host", "127.0.0.1"]
+        master[at:at] = ["--master-bind-port", str(port), "--expect-workers", "1"]
+        worker_argv = [sys.executable, "-m", "locust", "-f", str(catalog.LOCUSTFILE), "--worker"]
+        worker_argv += ["--master-host", "127.0.0.1", "--master-port", str(port)]
+        worker = subprocess.Popen(
+            worker_argv,
+            cwd=REPO_ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        try:
+            run_locust(master, 3)
+            worker.wait(timeout=30)  # a worker quits when its master does
+        finally:
+            if worker.poll() is None:
+                os.killpg(worker.pid, 9)
+                worker.wait()
+    stats = read_stats(tmp_path / "dist")
+    requests, failures = count(stats["DOWNLOAD download"])
+    assert requests > 0 and failures == 0
+    exports = [path for path in server.paths if path.startswith("/export.csv")]
+    assert exports and all("rows=777" in path for path in exports), exports[:3]
+
+
+# --- locust against the real stacks ----------------------------------------------------------
+
+STACK_NAMES = ["gunicorn-sync", "uvicorn"]
+ROWS = 20_000
+READ_KBPS = 2048
+
+
+@pytest.fixture(scope="module", params=STACK_NAMES)
+def server(request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
+    with ServerProcess(get_stack(request.param)) as running:
+        yield running
+
+
+@pytest.mark.server
+def test_every_scenario_against_a_real_stack(server: ServerProcess, tmp_path: Path) -> None:
+    """One locust run, one user per class: every scenario reports right-sized, clean rows."""
+    with urllib.request.urlopen(f"{server.base_url}/export.csv?rows={ROWS}", timeout=30) as reply:
+        expected_bytes = len(reply.read())
+    scenarios = list(catalog.SCENARIOS)
+    classes = catalog.user_classes(scenarios)
+    run_time = 6
+    argv = catalog.locust_command(
+        scenarios,
+        host=server.base_url,
+        users=len(classes),
+        run_time_s=run_time,
+        csv_prefix=tmp_path / "all",
+        params={"rows": ROWS, "read_kbps": READ_KBPS, "delay_ms": 2},
+    )
+    run_locust(argv, run_time)
+    stats = read_stats(tmp_path / "all")
+    assert not read_failures(tmp_path / "all"), read_failures(tmp_path / "all")
+    assert not read_exceptions(tmp_path / "all"), read_exceptions(tmp_path / "all")
+    for name, info in catalog.SCENARIOS.items():
+        for request_type in info.request_types:
+            row = stats.get(f"{request_type} {name}")
+            assert row is not None, f"no {request_type} {name} in {sorted(stats)}"
+            requests, failures = count(row)
+            assert requests > 0 and failures == 0, row
+        if catalog.DOWNLOAD in info.request_types:
+            assert float(stats[f"DOWNLOAD {name}"]["Average Content Size"]) == expected_bytes
+    assert float(stats["PING head-of-line"]["Average Content Size"]) == len(b"pong\n")
+    # The slow client really reads at its rate.
+    slowest_possible_ms = expected_bytes / (READ_KBPS * 1024) * 1000
+    assert float(stats["DOWNLOAD slow-client"]["Min Response Time"]) >= slowest_possible_ms * 0.95

@@ -1,0 +1,49 @@
+"""The sampler on live stacks: a matched stream stays flat, a buffered body shows up."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from compare.download import download
+from compare.sampler import ProcessTreeSampler
+from compare.server import ServerProcess
+from compare.stacks import STACKS
+from tests.fixtures_servers import MB
+
+pytestmark = pytest.mark.server
+
+ROWS = 2_000_000  # about 110 MB of CSV
+FLAT_BOUND = 30 * MB
+IDLE_SAMPLES = 8
+
+CASES = [
+    pytest.param("gunicorn-sync", "", False, id="wsgi-stream"),
+    pytest.param("gunicorn-sync", "&mode=buffered", True, id="wsgi-buffered"),
+    pytest.param("uvicorn", "", False, id="asgi-stream"),
+    pytest.param("uvicorn", "&iterator=sync", True, id="asgi-sync-iterator-mismatch"),
+]
+
+
+@pytest.mark.parametrize(("name", "extra", "buffers"), CASES)
+def test_tree_memory_and_cpu_during_a_2m_row_export(name: str, extra: str, buffers: bool) -> None:
+    # A fresh server per case: a heap grown by an earlier buffered body would hide the next one.
+    with ServerProcess(STACKS[name]) as server, ProcessTreeSampler(server.pid) as sampler:
+        sampler.wait_for(IDLE_SAMPLES, timeout=10)
+        t_idle = sampler.samples[0].t
+        t0 = time.monotonic()
+        result = download(f"{server.base_url}/export.csv?rows={ROWS}{extra}")
+        t1 = time.monotonic()
+        sampler.sample_once()
+    assert result.status == 200 and result.lines == ROWS + 1
+    assert result.body_bytes > 100 * MB
+    baseline = sampler.baseline(t1=t0)
+    increase = sampler.peaks(t0, t1 + 1).pss - baseline
+    if buffers:
+        assert increase > result.body_bytes / 2, f"grew {increase / MB:.0f} MB"
+    else:
+        assert increase < FLAT_BOUND, f"grew {increase / MB:.0f} MB while streaming"
+    idle_cpu = sampler.cpu_seconds(t_idle, t0)
+    busy_cpu = sampler.cpu_seconds(t0, t1 + 1)
+    assert busy_cpu > 1.0 and busy_cpu > 5 * idle_cpu, (idle_cpu, busy_cpu)

@@ -1,0 +1,149 @@
+"""Stacks as data: the registry and the command lines, without starting anything."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from compare.stacks import (
+    DEFAULT_WORKERS,
+    STACKS,
+    StackSpec,
+    UnknownStackError,
+    get_stack,
+)
+
+RUN_DIR = Path("/tmp/dsc-run")
+REQUIRED = {
+    "gunicorn-sync",
+    "gunicorn-gthread",
+    "uvicorn",
+    "gunicorn-uvicorn",
+    "gunicorn-asgi",
+    "granian-wsgi",
+    "granian-asgi",
+}
+
+
+def argv(name: str, host: str = "127.0.0.1", port: int = 8123) -> list[str]:
+    return STACKS[name].argv(host, port, RUN_DIR, python="py")
+
+
+def option(args: list[str], flag: str) -> str:
+    """The value after ``flag`` in an argv."""
+    assert flag in args, f"{flag} missing from {args}"
+    return args[args.index(flag) + 1]
+
+
+def test_registry_has_every_required_stack() -> None:
+    assert set(STACKS) >= REQUIRED
+    assert all(name == spec.name for name, spec in STACKS.items())
+
+
+@pytest.mark.parametrize("name", sorted(STACKS))
+def test_same_worker_count_and_app_per_interface(name: str) -> None:
+    spec = STACKS[name]
+    assert spec.workers == DEFAULT_WORKERS
+    assert spec.app == f"project.{spec.interface}:application"
+    args = argv(name)
+    assert args[:3] == ["py", "-m", spec.server]
+    assert args[-1] == spec.app
+    assert option(args, "--workers") == str(DEFAULT_WORKERS)
+
+
+@pytest.mark.parametrize("name", sorted(STACKS))
+def test_binds_the_given_port_and_logs_no_access(name: str) -> None:
+    args = argv(name)
+    assert "--access-logfile" not in args  # gunicorn logs no access without it
+    if STACKS[name].server == "gunicorn":
+        assert option(args, "--bind") == "127.0.0.1:8123"
+    else:
+        assert option(args, "--host") == "127.0.0.1"
+        assert option(args, "--port") == "8123"
+        assert "--no-access-log" in args
+
+
+@pytest.mark.parametrize("name", [n for n, s in STACKS.items() if s.server == "gunicorn"])
+def test_gunicorn_instances_do_not_share_a_control_socket_or_tmp_dir(name: str) -> None:
+    args = argv(name)
+    assert "--no-control-socket" in args
+    assert option(args, "--worker-tmp-dir") == str(RUN_DIR)
+    assert option(args, "--worker-class") == STACKS[name].worker_class
+
+
+def test_sync_worker_timeout_is_long_and_recorded() -> None:
+    spec = STACKS["gunicorn-sync"]
+    assert spec.timeout is not None and spec.timeout >= 300
+    assert option(argv("gunicorn-sync"), "--timeout") == str(spec.timeout)
+    assert not spec.keepalive
+    assert any("timeout" in note for note in spec.notes)
+
+
+def test_uvicorn_names_uvloop_and_httptools() -> None:
+    args = argv("uvicorn")
+    assert option(args, "--loop") == "uvloop"
+    assert option(args, "--http") == "httptools"
+    assert option(args, "--timeout-keep-alive") == str(STACKS["uvicorn"].keepalive_timeout)
+
+
+def test_asgi_workers() -> None:
+    assert option(argv("gunicorn-uvicorn"), "--worker-class") == "uvicorn_worker.UvicornWorker"
+    args = argv("gunicorn-asgi")
+    assert option(args, "--worker-class") == "asgi"
+    assert option(args, "--asgi-loop") == "uvloop"
+
+
+def test_granian_interfaces_and_threads() -> None:
+    assert option(argv("granian-wsgi"), "--interface") == "wsgi"
+    assert option(argv("granian-wsgi"), "--blocking-threads") == "4"
+    assert option(argv("granian-asgi"), "--interface") == "asgi"
+    assert "--blocking-threads" not in argv("granian-asgi")
+
+
+def test_ipv6_host_is_bracketed_for_gunicorn_only() -> None:
+    assert option(argv("gunicorn-sync", host="::1"), "--bind") == "[::1]:8123"
+    assert option(argv("uvicorn", host="::1"), "--host") == "::1"
+
+
+def test_with_options_changes_counts_where_they_exist() -> None:
+    spec = STACKS["gunicorn-gthread"].with_options(workers=3, threads=8)
+    assert (spec.workers, spec.threads) == (3, 8)
+    args = spec.argv("127.0.0.1", 1, RUN_DIR)
+    assert option(args, "--workers") == "3"
+    assert option(args, "--threads") == "8"
+    assert STACKS["gunicorn-gthread"].threads == 4  # the registry entry is untouched
+
+
+def test_with_options_refuses_threads_on_unthreaded_workers() -> None:
+    # gunicorn quietly turns sync workers into gthread ones when given threads.
+    with pytest.raises(ValueError, match="no thread setting"):
+        STACKS["gunicorn-sync"].with_options(threads=2)
+    with pytest.raises(ValueError, match="at least 1"):
+        STACKS["uvicorn"].with_options(workers=0)
+
+
+def test_unknown_stack_lists_the_valid_ones() -> None:
+    with pytest.raises(UnknownStackError) as info:
+        get_stack("nginx-magic")
+    message = str(info.value)
+    assert "nginx-magic" in message and "\n" not in message
+    assert all(name in message for name in STACKS)
+
+
+def test_missing_module_says_what_to_install() -> None:
+    spec: StackSpec = dataclasses.replace(
+        STACKS["granian-wsgi"], requires=("dsc_not_installed_module",)
+    )
+    assert not spec.available()
+    reason = spec.missing()
+    assert reason is not None
+    assert "dsc_not_installed_module" in reason and "pip install" in reason
+    assert STACKS["gunicorn-sync"].missing() is None
+
+
+def test_child_processes_expected() -> None:
+    assert STACKS["uvicorn"].child_processes() == DEFAULT_WORKERS
+    assert STACKS["uvicorn"].with_options(workers=1).child_processes() == 0
+    assert STACKS["gunicorn-sync"].with_options(workers=1).child_processes() == 1
