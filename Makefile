@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test lint typecheck serve-wsgi serve-asgi encode-bench clean
+.PHONY: venv test lint typecheck system-packages bench serve-wsgi serve-asgi encode-bench measure-once clean
 
 venv: $(STAMP)
 
@@ -22,8 +22,16 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-test: lint typecheck
+# nginx and chromium for the proxy and browser tests; without them those tests skip.
+system-packages: $(STAMP)
+	$(BIN)/python -m tests.system_packages
+
+test: lint typecheck system-packages
 	$(BIN)/python -m pytest
+
+# make bench QUICK=1 for a short run; BENCH_ARGS='--stacks all' and the like for more.
+bench: $(STAMP)
+	$(BIN)/python -m compare bench $(if $(QUICK),--quick) $(BENCH_ARGS)
 
 serve-wsgi: $(STAMP)
 	$(BIN)/python -m compare serve gunicorn-sync --port $(or $(PORT),8000)
@@ -33,6 +41,9 @@ serve-asgi: $(STAMP)
 
 encode-bench: $(STAMP)
 	$(BIN)/python -m compare.encode_bench
+
+measure-once: $(STAMP)
+	$(BIN)/python -m compare.measure_once --repeat 3
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -85,19 +85,29 @@ class ResultsWriter:
         self.flush()
 
     def flush(self) -> None:
-        """Write the document to a temporary file and rename it over results.json."""
+        """Write the document to a temporary file and rename it over results.json.
+
+        The rename is atomic: a full or read-only disk leaves the last good document in place.
+        """
         with self._lock:
-            data = json.dumps(self.document, indent=1, sort_keys=False, allow_nan=False)
-            fd, tmp = tempfile.mkstemp(prefix=".results-", dir=self.directory)
+            data = json.dumps(self.document, indent=1, allow_nan=False)
+            tmp: str | None = None
             try:
+                fd, tmp = tempfile.mkstemp(prefix=".results-", dir=self.directory)
                 with os.fdopen(fd, "w") as handle:
                     handle.write(data)
                     handle.flush()
                     os.fsync(handle.fileno())
                 os.replace(tmp, self.path)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+                tmp = None
+            except OSError as error:
+                raise ResultsError(
+                    f"cannot write {self.path}: {error.strerror or error}"
+                    " (the last saved document is kept)"
+                ) from None
+            finally:
+                if tmp is not None:
+                    Path(tmp).unlink(missing_ok=True)
 
 
 def load_results(path: Path) -> Document:

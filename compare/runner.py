@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -11,7 +12,7 @@ from typing import Any
 
 from compare.config import BenchConfig
 from compare.loadcell import run_load_cell
-from compare.results import ResultsWriter
+from compare.results import ResultsError, ResultsWriter
 from compare.stacks import StackSpec, get_stack
 from compare.sweep import run_sweep
 
@@ -82,14 +83,19 @@ def run_bench(config: BenchConfig, writer: ResultsWriter, progress: Progress) ->
                 lambda label: progress(clock.line(label)),
             )
     except KeyboardInterrupt:
-        writer.add_event("interrupted: the results hold every cell that finished")
-        writer.finish("interrupted")
+        _close(writer, "interrupted", "interrupted: the results hold every cell that finished")
         raise
     except BaseException as error:
-        writer.add_event(f"stopped by an error: {error!r}")
-        writer.finish("failed")
+        _close(writer, "failed", f"stopped by an error: {error}")
         raise
     writer.finish("complete")
+
+
+def _close(writer: ResultsWriter, status: str, message: str) -> None:
+    """Mark how the run ended, if the disk still lets us; the original error matters more."""
+    with contextlib.suppress(ResultsError):
+        writer.add_event(message)
+        writer.finish(status)
 
 
 class _Eta:

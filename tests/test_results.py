@@ -1,0 +1,93 @@
+"""The results document: written atomically as it grows, refused clearly when unusable."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from compare.results import (
+    RESULTS_FILE,
+    SCHEMA_VERSION,
+    ResultsError,
+    ResultsWriter,
+    load_results,
+    new_document,
+)
+
+
+def _writer(directory: Path) -> ResultsWriter:
+    return ResultsWriter(directory, new_document({"python": "3.11"}, {"repeat": 1}, ["bench"]))
+
+
+def test_every_change_is_saved_and_loads_back(tmp_path: Path) -> None:
+    writer = _writer(tmp_path / "run")
+    assert load_results(tmp_path / "run")["status"] == "running"
+    writer.add_stack("uvicorn", {"interface": "asgi"})
+    writer.add_cell({"stack": "uvicorn", "scenario": "download", "status": "ok"})
+    writer.add_sweep_point({"stack": "uvicorn", "rows": 10, "status": "ok"})
+    writer.add_event("something happened")
+    loaded = load_results(tmp_path / "run" / RESULTS_FILE)
+    assert loaded["cells"][0]["scenario"] == "download"
+    assert loaded["sweep"][0]["rows"] == 10 and loaded["stacks"]["uvicorn"]["interface"] == "asgi"
+    writer.finish("complete")
+    loaded = load_results(tmp_path / "run")
+    assert loaded["status"] == "complete" and loaded["finished"]
+    assert [p.name for p in (tmp_path / "run").iterdir()] == [RESULTS_FILE]  # no temp files
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes to read-only directories")
+def test_read_only_directory_is_a_one_line_error_and_keeps_the_last_document(
+    tmp_path: Path,
+) -> None:
+    writer = _writer(tmp_path)
+    writer.add_cell({"stack": "a", "scenario": "download", "status": "ok"})
+    tmp_path.chmod(0o500)
+    try:
+        with pytest.raises(ResultsError, match=r"cannot write .*the last saved document is kept"):
+            writer.add_cell({"stack": "b", "scenario": "download", "status": "ok"})
+    finally:
+        tmp_path.chmod(0o700)
+    assert len(load_results(tmp_path)["cells"]) == 1
+
+
+def test_unwritable_directory_is_a_one_line_error_even_for_root(tmp_path: Path) -> None:
+    writer = _writer(tmp_path)
+    writer.add_cell({"stack": "a", "scenario": "download", "status": "ok"})
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    writer.directory = blocker  # the temporary file cannot be created there, whoever we are
+    with pytest.raises(ResultsError, match="cannot write"):
+        writer.add_cell({"stack": "b", "scenario": "download", "status": "ok"})
+    assert len(load_results(tmp_path)["cells"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "cannot read"),
+        ("{not json", "is not valid JSON"),
+        ('{"hello": "world"}', "is not a django-stream-compare results document"),
+        ("[1, 2]", "is not a django-stream-compare results document"),
+        (
+            json.dumps({"schema": "django-stream-compare/results", "schema_version": 99}),
+            f"has schema version 99; this version reads {SCHEMA_VERSION}",
+        ),
+        (
+            json.dumps(
+                {"schema": "django-stream-compare/results", "schema_version": SCHEMA_VERSION}
+            ),
+            "is missing its 'cells' section",
+        ),
+    ],
+)
+def test_unusable_documents_are_refused_in_one_line(
+    tmp_path: Path, content: str | None, message: str
+) -> None:
+    if content is not None:
+        (tmp_path / RESULTS_FILE).write_text(content)
+    with pytest.raises(ResultsError, match=message) as caught:
+        load_results(tmp_path)
+    assert "\n" not in str(caught.value)
