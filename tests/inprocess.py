@@ -40,7 +40,7 @@ def _connections_kept() -> Iterator[None]:
         request_finished.connect(close_old_connections)
 
 
-def wsgi_call(url: str, method: str = "GET") -> Reply:
+def wsgi_call(url: str, method: str = "GET", host: str = "127.0.0.1") -> Reply:
     """Call project.wsgi.application like a WSGI server: iterate the body, then close it."""
     from project.wsgi import application
 
@@ -50,6 +50,7 @@ def wsgi_call(url: str, method: str = "GET") -> Reply:
         "PATH_INFO": parts.path,
         "QUERY_STRING": parts.query,
     }
+    environ["HTTP_HOST"] = host
     setup_testing_defaults(environ)
     started: list[Any] = []
 
@@ -69,7 +70,9 @@ def wsgi_call(url: str, method: str = "GET") -> Reply:
     )
 
 
-async def asgi_call(url: str, method: str = "GET", timeout: float = 60) -> Reply:
+async def asgi_call(
+    url: str, method: str = "GET", timeout: float = 60, host: str = "127.0.0.1"
+) -> Reply:
     """Call project.asgi.application like an ASGI server and collect the whole response."""
     from project.asgi import application
 
@@ -84,7 +87,7 @@ async def asgi_call(url: str, method: str = "GET", timeout: float = 60) -> Reply
         "raw_path": parts.path.encode(),
         "query_string": parts.query.encode(),
         "root_path": "",
-        "headers": [(b"host", b"127.0.0.1")],
+        "headers": [(b"host", host.encode("latin-1"))],
         "client": ("127.0.0.1", 40000),
         "server": ("127.0.0.1", 80),
     }

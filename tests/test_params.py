@@ -18,6 +18,10 @@ def test_defaults() -> None:
     )
 
 
+def test_default_rows_respect_a_lower_limit() -> None:
+    assert _parse("", max_rows=500).rows == 500
+
+
 def test_every_parameter_read() -> None:
     params = _parse("rows=0&chunk_kb=0&mode=buffered&iterator=async&source=db&delay_ms=1000")
     assert params == ExportParams(0, 0, "buffered", "async", "db", 1000)

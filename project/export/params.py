@@ -71,7 +71,8 @@ def parse_export_params(query: QueryDict, max_rows: int) -> ExportParams:
     if repeated:
         raise BadParameter(f"parameter {repeated[0]!r} is given more than once")
     return ExportParams(
-        rows=_integer(query, "rows", ExportParams.rows, 0, max_rows),
+        # The default too stays within the server's limit.
+        rows=_integer(query, "rows", min(ExportParams.rows, max_rows), 0, max_rows),
         chunk_kb=_integer(query, "chunk_kb", ExportParams.chunk_kb, 0, MAX_CHUNK_KB),
         mode=cast(Mode, _choice(query, "mode", MODES)),
         iterator=cast(IteratorKind, _choice(query, "iterator", ITERATORS)),
