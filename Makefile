@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test lint typecheck system-packages bench serve-wsgi serve-asgi encode-bench measure-once clean
+.PHONY: venv test lint typecheck system-packages bench report serve-wsgi serve-asgi encode-bench measure-once clean
 
 venv: $(STAMP)
 
@@ -32,6 +32,10 @@ test: lint typecheck system-packages
 # make bench QUICK=1 for a short run; BENCH_ARGS='--stacks all' and the like for more.
 bench: $(STAMP)
 	$(BIN)/python -m compare bench $(if $(QUICK),--quick) $(BENCH_ARGS)
+
+# Re-render report.html and report.md from a results directory (default: the newest run).
+report: $(STAMP)
+	$(BIN)/python -m compare report $(or $(RESULTS),results/latest)
 
 serve-wsgi: $(STAMP)
 	$(BIN)/python -m compare serve gunicorn-sync --port $(or $(PORT),8000)

@@ -1,13 +1,21 @@
-"""The short verdict table printed at the end of a run (plain text, pure)."""
+"""The verdict on the terminal: findings per scenario and the short tables (plain text, pure)."""
 
 from __future__ import annotations
 
+import textwrap
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
 from compare.metrics import CellFigures, figures
-from compare.stats import Spread, spread
+from compare.report.model import build
+from compare.report.page import title
+from compare.report.tables import short_notes
+from compare.report.text import format_table, plus_minus
+from compare.report.verdict import verdicts
+from compare.stats import spread
+
+__all__ = ["format_table", "group_figures", "sweep_table", "terminal_verdict", "verdict_table"]
 
 Column = tuple[str, Callable[[CellFigures], float | None], str]
 
@@ -23,51 +31,45 @@ COLUMNS: tuple[Column, ...] = (
 def group_figures(document: dict[str, Any]) -> dict[tuple[str, str], list[CellFigures]]:
     """Figures of every cell, grouped by (scenario, stack), in document order."""
     groups: dict[tuple[str, str], list[CellFigures]] = defaultdict(list)
-    for cell in document["cells"]:
+    for cell in document.get("cells") or []:
         groups[(cell["scenario"], cell["stack"])].append(figures(cell))
     return groups
 
 
 def _cell_text(values: list[float], fmt: str) -> str:
-    if not values:
-        return "-"
-    s: Spread = spread(values)
-    text = fmt.format(s.median)
-    return text + (f" ±{s.relative:.0%}" if s.n > 1 and s.relative >= 0.005 else "")
+    return plus_minus(spread(values) if values else None, fmt)
 
 
 def verdict_table(document: dict[str, Any]) -> str:
     """One row per scenario and stack: medians over repetitions (± half the range), caveats."""
-    groups = group_figures(document)
+    model = build(document)
     header = ["scenario", "stack", *[c[0] for c in COLUMNS], "failed", "notes"]
     rows: list[list[str]] = [header]
-    for (scenario, stack), cells in groups.items():
-        ok = [f for f in cells if f.ok]
-        notes = []
-        if len(ok) < len(cells):
-            notes.append(f"{len(cells) - len(ok)} of {len(cells)} cells failed")
-        bound = sum(f.client_bound for f in cells)
-        if bound:
-            notes.append(f"client-bound in {bound}")
-        row = [scenario, stack]
-        for _, pick, fmt in COLUMNS:
-            row.append(_cell_text([v for f in ok if (v := pick(f)) is not None], fmt))
-        failures = sum(f.failures for f in cells)
-        requests = sum(f.requests for f in cells)
-        row.append(f"{failures}/{requests}" if requests else "-")
-        row.append("; ".join(notes))
-        rows.append(row)
+    for scenario in model.scenarios:
+        for stack in model.stacks:
+            group = model.group(scenario, stack)
+            if group is None:
+                rows.append([scenario, stack, *["-"] * (len(COLUMNS) + 1), "not measured"])
+                continue
+            row = [scenario, stack]
+            for _, pick, fmt in COLUMNS:
+                row.append(_cell_text([v for f in group.ok if (v := pick(f)) is not None], fmt))
+            failures = sum(f.failures for f in group.cells)
+            requests = sum(f.requests for f in group.cells)
+            row.append(f"{failures}/{requests}" if requests else "-")
+            row.append(short_notes(group))
+            rows.append(row)
     return format_table(rows)
 
 
 def sweep_table(document: dict[str, Any]) -> str:
     """Body TTFB and peak memory increase by size, variant and stack (medians)."""
     groups: dict[tuple[int, str, str], list[dict[str, Any]]] = defaultdict(list)
-    for point in document["sweep"]:
+    for point in document.get("sweep") or []:
         groups[(point["rows"], point["variant"], point["stack"])].append(point)
     rows = [["rows", "variant", "stack", "TTFB s", "total s", "peak mem +MB", "status"]]
     for (size, variant, stack), points in sorted(groups.items()):
-        ok = [p for p in points if p["status"] == "ok"]
+        ok = [p for p in points if p.get("status") == "ok"]
         ttfb = _cell_text([p["ttfb_s"] for p in ok], "{:.3f}")
         total = _cell_text([p["total_s"] for p in ok], "{:.2f}")
         memory = _cell_text([p["peak_pss_increase"] / 1e6 for p in ok], "{:.1f}")
@@ -78,9 +80,27 @@ def sweep_table(document: dict[str, Any]) -> str:
     return format_table(rows)
 
 
-def format_table(rows: list[list[str]]) -> str:
-    """Align rows of text in columns, the first row as the header."""
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
+def _wrap(text: str, bullet: str) -> str:
+    return textwrap.fill(
+        text,
+        width=100,
+        initial_indent=f"  {bullet} ",
+        subsequent_indent=" " * (len(bullet) + 3),
+        break_on_hyphens=False,
+    )
+
+
+def terminal_verdict(document: dict[str, Any]) -> str:
+    """The verdict for the terminal: run notes, findings per scenario, the two tables."""
+    model = build(document)
+    lines = [title(model), ""]
+    lines += [textwrap.fill(f"NOTE: {n}", width=100, break_on_hyphens=False) for n in model.notes]
+    if model.notes:
+        lines.append("")
+    for v in verdicts(model):
+        lines.append(f"{v.scenario}" + (f" ({v.users} users)" if v.users else ""))
+        lines += [_wrap(f, "-") for f in v.findings]
+        lines += [_wrap(c, "!") for c in v.caveats]
+        lines.append("")
+    lines += [verdict_table(document), "", sweep_table(document)]
     return "\n".join(lines)

@@ -16,11 +16,12 @@ from typing import Any, cast
 from compare.config import DEFAULT_STACKS, ENV_PREFIX, SWEEP_VARIANTS, BenchConfig, SweepVariant
 from compare.environment import describe
 from compare.errors import CompareError
+from compare.report import write_reports
 from compare.results import ResultsWriter, new_document
 from compare.runner import run_bench
 from compare.server import REPO_ROOT
 from compare.stacks import STACKS
-from compare.summary import sweep_table, verdict_table
+from compare.summary import terminal_verdict
 from loadtests.catalog import SCENARIOS
 
 FULL_SWEEP = (10_000, 100_000, 1_000_000, 5_000_000)
@@ -53,7 +54,7 @@ def register(subparsers: Any) -> None:
         help="concurrent users per cell (default: each scenario's own)",
     )
     parser.add_argument(
-        "--duration", type=float, default=None, help="seconds of load per cell (default 6, quick 3)"
+        "--duration", type=float, default=None, help="seconds of load per cell (default 6, quick 4)"
     )
     parser.add_argument(
         "--repeat", type=int, default=None, help="repetitions, interleaved (default 3, quick 1)"
@@ -152,7 +153,7 @@ def build_config(args: argparse.Namespace) -> BenchConfig:
         stacks=stacks,
         scenarios=scenarios,
         users=args.users or 0,
-        duration_s=_positive(args.duration, 3.0 if args.quick else 6.0, "--duration"),
+        duration_s=_positive(args.duration, 4.0 if args.quick else 6.0, "--duration"),
         warmup_s=0.5 if args.quick else 1.0,
         repeat=int(_positive(args.repeat, 1 if args.quick else 3, "--repeat")),
         sweep_sizes=sizes,
@@ -222,12 +223,21 @@ def run(args: argparse.Namespace) -> int:
         run_bench(config, writer, progress)
     except KeyboardInterrupt:
         print(f"\ninterrupted; partial results kept in {writer.path}", file=sys.stderr)
+        _report(config.out_dir)
         return 130
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
     minutes = (time.monotonic() - started) / 60
-    print(verdict_table(writer.document))
-    print()
-    print(sweep_table(writer.document))
+    print(terminal_verdict(writer.document))
+    _report(config.out_dir)
     print(f"\nwall time {minutes:.1f} min; results: {writer.path}")
     return 0
+
+
+def _report(out_dir: Path) -> None:
+    """Render the reports; a failure there must not lose or hide the results."""
+    try:
+        for path in write_reports(out_dir):
+            print(f"report: {path}")
+    except CompareError as error:
+        print(f"note: report not written: {error}", file=sys.stderr)

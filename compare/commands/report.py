@@ -1,0 +1,46 @@
+"""``report``: render report.html and report.md from a results directory; print the verdict."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import Any
+
+from compare.config import ENV_PREFIX
+from compare.report import write_reports
+from compare.results import load_results
+from compare.summary import terminal_verdict
+
+
+def default_results() -> str:
+    """results/latest under the bench's output directory (DSC_OUT, default 'results')."""
+    return str(Path(os.environ.get(ENV_PREFIX + "OUT", "results")) / "latest")
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``report`` subcommand."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "report", help="write report.html and report.md beside a run's results.json"
+    )
+    parser.add_argument(
+        "results",
+        nargs="?",
+        default=default_results(),
+        metavar="RESULTS_DIR",
+        help="a run's directory or its results.json (default %(default)s)",
+    )
+    parser.add_argument("--quiet", action="store_true", help="print only the report paths")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Write both reports, print where they are and the verdict."""
+    path = Path(args.results)
+    paths = write_reports(path)
+    if not args.quiet:
+        print(terminal_verdict(load_results(path)))
+        print()
+    for written in paths:
+        print(f"wrote {written}")
+    return 0

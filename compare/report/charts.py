@@ -1,0 +1,324 @@
+"""Charts as inline SVG drawn by matplotlib's SVG backend (no pyplot, no GUI, no network)."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from compare.report.model import Group, Model
+from compare.stats import Spread, spread
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+# matplotlib is imported when a chart is drawn, not with this module: every `python -m compare`
+# command imports the report package, and matplotlib takes most of a second to import.
+
+MB = 1e6
+MEMORY_FLOOR_MB = 0.1  # log axes cannot show zero; smaller increases are drawn at this floor
+VARIANT_STYLE: dict[str, Any] = {
+    "font.size": 8.5,
+    "axes.titlesize": 9.5,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "legend.frameon": False,
+    "svg.fonttype": "none",  # text stays text: small, searchable, selectable
+}
+
+
+@contextmanager
+def _style(name: str) -> Iterator[None]:
+    """Chart styling; a fixed salt per chart makes SVG ids deterministic and distinct."""
+    import matplotlib
+
+    with matplotlib.rc_context(
+        {
+            "font.size": 8.5,
+            "axes.titlesize": 9.5,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "axes.grid": True,
+            "grid.alpha": 0.3,
+            "legend.frameon": False,
+            "svg.fonttype": "none",  # text stays text: small, searchable, selectable
+            "svg.hashsalt": f"dsc-{name}",
+            "svg.id": f"chart-{name}",
+        }
+    ):
+        yield
+
+
+def _figure(figsize: tuple[float, float]) -> Figure:
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=figsize, layout="constrained")
+
+
+def _svg(figure: Figure) -> str:
+    buffer = io.StringIO()
+    figure.savefig(buffer, format="svg", metadata={"Date": None})
+    text = buffer.getvalue()
+    return text[text.index("<svg") :]
+
+
+def color(model: Model, stack: str) -> str:
+    """A stack's colour, the same in every chart."""
+    index = model.stacks.index(stack) if stack in model.stacks else len(model.stacks)
+    return f"C{index % 10}"
+
+
+def _bars(
+    ax: Axes,
+    model: Model,
+    groups: list[Group],
+    value: Callable[[Group], Spread | None],
+    title: str,
+    log: bool = False,
+) -> bool:
+    """Grouped bars: scenarios along x, one bar per stack, whiskers over the repetitions' range."""
+    scenarios = list(dict.fromkeys(g.scenario for g in groups if value(g) is not None))
+    if not scenarios:
+        return False
+    width = 0.8 / max(len(model.stacks), 1)
+    for i, stack in enumerate(model.stacks):
+        xs, heights, low, high = [], [], [], []
+        for x, scenario in enumerate(scenarios):
+            group = model.group(scenario, stack)
+            s = value(group) if group is not None else None
+            if s is None:
+                continue
+            xs.append(x + (i - (len(model.stacks) - 1) / 2) * width)
+            heights.append(s.median)
+            low.append(s.median - s.low)
+            high.append(s.high - s.median)
+        if xs:
+            ax.bar(xs, heights, width * 0.9, color=color(model, stack), label=stack)
+            if any(low) or any(high):
+                ax.errorbar(xs, heights, yerr=[low, high], fmt="none", ecolor="black", lw=0.8)
+    ax.set_xticks(range(len(scenarios)), scenarios)
+    ax.set_title(title)
+    if log:
+        _plain_log(ax)
+    ax.grid(axis="x", visible=False)
+    return True
+
+
+def _plain_log(ax: Axes, axis: str = "y") -> None:
+    """Log scale with ticks as plain numbers (0.01, 20, 1000), not powers of ten."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    target = ax.yaxis if axis == "y" else ax.xaxis
+    (ax.set_yscale if axis == "y" else ax.set_xscale)("log")
+    target.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 3.0, 5.0)))
+    target.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.10g}"))
+    target.set_minor_formatter(NullFormatter())
+
+
+def _measured(model: Model) -> list[Group]:
+    return [g for sc in model.scenarios for g in model.scenario_groups(sc)]
+
+
+def _finish(figure: Figure, axes: list[Axes], model: Model) -> None:
+    handles, labels = [], []
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            if label not in labels:
+                handles.append(handle)
+                labels.append(label)
+    figure.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 6))
+
+
+def bar_chart(
+    name: str,
+    model: Model,
+    panels: list[tuple[str, Callable[[Group], Spread | None], bool]],
+    groups: list[Group] | None = None,
+) -> str | None:
+    """A row of grouped-bar panels, one per (title, figure, log axis); None if nothing to draw."""
+    groups = _measured(model) if groups is None else groups
+    with _style(name):
+        figure = _figure(figsize=(3.6 * len(panels), 3.0))
+        axes = list(figure.subplots(1, len(panels), squeeze=False)[0])
+        drawn = [
+            _bars(ax, model, groups, value, title, log)
+            for ax, (title, value, log) in zip(axes, panels, strict=True)
+        ]
+        if not any(drawn):
+            return None
+        for ax, ok in zip(axes, drawn, strict=True):
+            if not ok:
+                ax.set_axis_off()
+                ax.text(0.5, 0.5, "not measured", ha="center", transform=ax.transAxes)
+            else:
+                ax.tick_params(axis="x", labelrotation=20)
+        _finish(figure, axes, model)
+        return _svg(figure)
+
+
+def spread_of(key: str) -> Callable[[Group], Spread | None]:
+    """The figure picker for a CellFigures attribute."""
+    return lambda g: g.spread(key)
+
+
+def throughput_chart(model: Model) -> str | None:
+    """MB/s, TTFB p50 and time-to-last-byte p50 per scenario and stack."""
+    return bar_chart(
+        "throughput",
+        model,
+        [
+            ("throughput, MB/s (higher is better)", spread_of("mb_per_s"), False),
+            ("TTFB p50, ms (log; lower is better)", spread_of("ttfb_p50_ms"), True),
+            ("last byte p50, ms (log; lower is better)", spread_of("ttlb_p50_ms"), True),
+        ],
+    )
+
+
+def cost_chart(model: Model) -> str | None:
+    """Server CPU seconds per GB and peak memory per concurrent download."""
+    return bar_chart(
+        "cost",
+        model,
+        [
+            ("server CPU s per GB served", spread_of("server_cpu_s_per_gb"), False),
+            (
+                "peak memory increase per download user, MB",
+                spread_of("peak_mb_per_download"),
+                False,
+            ),
+        ],
+    )
+
+
+def probe_chart(model: Model, scenario: str) -> str | None:
+    """The head-of-line probe's p50, p90, p99 and max per stack."""
+    groups = model.scenario_groups(scenario)
+    with _style(f"probe-{scenario}"):
+        figure = _figure(figsize=(5.5, 3.0))
+        ax = figure.subplots()
+        quantiles = ("p50", "p90", "p99", "max")
+        width = 0.8 / max(len(groups), 1)
+        drawn = False
+        for i, g in enumerate(groups):
+            spreads = [g.spread(f"ping_{q}_ms") for q in quantiles]
+            points = [(x, s) for x, s in enumerate(spreads) if s is not None]
+            if not points:
+                continue
+            drawn = True
+            xs = [x + (i - (len(groups) - 1) / 2) * width for x, _ in points]
+            heights = [s.median for _, s in points]
+            ax.bar(xs, heights, width * 0.9, color=color(model, g.stack), label=g.stack)
+            yerr = [[s.median - s.low for _, s in points], [s.high - s.median for _, s in points]]
+            ax.errorbar(xs, heights, yerr=yerr, fmt="none", ecolor="black", lw=0.8)
+        if not drawn:
+            return None
+        ax.set_xticks(range(len(quantiles)), quantiles)
+        _plain_log(ax)
+        ax.set_ylabel("probe response time, ms (log)")
+        ax.set_title(f"/ping while exports stream ({scenario})")
+        ax.grid(axis="x", visible=False)
+        _finish(figure, [ax], model)
+        return _svg(figure)
+
+
+def _sweep_series(model: Model) -> dict[tuple[str, str], dict[int, list[dict[str, Any]]]]:
+    series: dict[tuple[str, str], dict[int, list[dict[str, Any]]]] = {}
+    for point in model.document.get("sweep") or []:
+        if point.get("status") != "ok":
+            continue
+        key = (str(point["stack"]), str(point["variant"]))
+        series.setdefault(key, {}).setdefault(int(point["rows"]), []).append(point)
+    return series
+
+
+def sweep_chart(model: Model) -> str | None:
+    """Body TTFB and peak memory increase against export size, log axes, per stack and variant."""
+    series = _sweep_series(model)
+    if not series:
+        return None
+    with _style("sweep"):
+        figure = _figure(figsize=(9.0, 3.6))
+        ttfb_ax, memory_ax = figure.subplots(1, 2)
+        floored = False
+        for (stack, variant), by_rows in sorted(series.items()):
+            sizes = sorted(by_rows)
+            ttfb = [spread([p["ttfb_s"] for p in by_rows[n]]).median for n in sizes]
+            memory = [
+                spread([p["peak_pss_increase"] / MB for p in by_rows[n]]).median for n in sizes
+            ]
+            floored = floored or any(m < MEMORY_FLOOR_MB for m in memory)
+            memory = [max(m, MEMORY_FLOOR_MB) for m in memory]
+            line, marker = VARIANT_STYLE.get(variant, ("-.", "x"))
+            style = {"color": color(model, stack), "linestyle": line, "marker": marker}
+            ttfb_ax.plot(sizes, ttfb, label=f"{stack} {variant}", **style)
+            memory_ax.plot(sizes, memory, label=f"{stack} {variant}", **style)
+        for ax in (ttfb_ax, memory_ax):
+            _plain_log(ax, "x")
+            _plain_log(ax, "y")
+            ax.set_xlabel("rows in the export (log)")
+        ttfb_ax.set_ylabel("seconds to the first body byte (log)")
+        ttfb_ax.set_title("body TTFB by export size")
+        memory_ax.set_ylabel("peak server memory increase, MB (log)")
+        title = "peak memory (PSS of the tree) over idle"
+        if floored:
+            title += f"\n(values below {MEMORY_FLOOR_MB} MB drawn at {MEMORY_FLOOR_MB})"
+        memory_ax.set_title(title)
+        _finish(figure, [ttfb_ax], model)
+        return _svg(figure)
+
+
+def timeline_chart(model: Model, scenario: str) -> str | None:
+    """Server memory (PSS of the tree) over each cell of a scenario, one panel per stack."""
+    groups = [g for g in model.scenario_groups(scenario) if _timelines(model, g)]
+    if not groups:
+        return None
+    duration = model.config.get("duration_s")
+    with _style(f"timeline-{scenario}"):
+        figure = _figure(figsize=(min(4.2 * len(groups), 10.0), 2.8))
+        axes = list(figure.subplots(1, len(groups), sharey=True, squeeze=False)[0])
+        for ax, group in zip(axes, groups, strict=True):
+            for rep, cell in enumerate(_timelines(model, group)):
+                alpha = 1.0 if rep == 0 else 0.55
+                timeline = cell["timeline"]
+                ax.plot(
+                    [s["t"] for s in timeline],
+                    [s["pss"] / MB for s in timeline],
+                    color=color(model, group.stack),
+                    alpha=alpha,
+                    lw=1.2,
+                    label=f"repetition {int(cell.get('repetition', rep)) + 1}",
+                )
+                if isinstance(cell.get("baseline_pss"), int | float):
+                    ax.axhline(cell["baseline_pss"] / MB, color="grey", ls="--", lw=0.8)
+                window = cell.get("baseline_window")
+                if rep == 0 and isinstance(window, list) and len(window) == 2:
+                    ax.axvspan(window[0], window[1], color="grey", alpha=0.15, lw=0)
+                    ax.text(
+                        window[0],
+                        0.98,
+                        " idle baseline",
+                        transform=ax.get_xaxis_transform(),
+                        va="top",
+                        fontsize=7,
+                        color="dimgrey",
+                    )
+            if isinstance(duration, int | float):
+                ax.axvspan(0, duration, color=color(model, group.stack), alpha=0.06, lw=0)
+            ax.set_title(f"{group.stack}")
+            ax.set_xlabel("seconds since the load started")
+        axes[0].set_ylabel("server memory, PSS MB")
+        return _svg(figure)
+
+
+def _timelines(model: Model, group: Group) -> list[dict[str, Any]]:
+    return [
+        c
+        for c in model.document.get("cells") or []
+        if c.get("scenario") == group.scenario
+        and c.get("stack") == group.stack
+        and c.get("timeline")
+    ]

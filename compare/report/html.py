@@ -1,0 +1,180 @@
+"""The HTML report: one self-contained page (inline CSS, inline SVG charts, no scripts)."""
+
+from __future__ import annotations
+
+from html import escape
+
+from compare.report import charts, method, tables
+from compare.report.model import Document, Model, build
+from compare.report.page import CSS, DEFINITIONS, SECTIONS, title
+from compare.report.tables import Table, Value
+from compare.report.verdict import ScenarioVerdict, verdicts
+
+# Columns of prose, allowed to wrap (figures never wrap).
+WRAPPED = ("notes", "error", "status")
+
+
+def _e(text: object) -> str:
+    return escape(str(text), quote=True)
+
+
+def table_html(table: Table, caption: str = "") -> str:
+    """A table with flagged rows marked by class; ranges shown small beside the median."""
+    if not table.rows:
+        return '<p class="empty">Nothing measured.</p>'
+    head = "".join(f"<th>{_e(h)}</th>" for h in table.header)
+    body = []
+    for row, mark in zip(table.rows, table.marks, strict=True):
+        cells = []
+        for name, cell in zip(table.header, row, strict=True):
+            if isinstance(cell, Value):
+                cells.append(f"<td>{_e(cell.main)} <small>{_e(cell.detail)}</small></td>")
+            elif name in WRAPPED:
+                cells.append(f'<td class="wrap">{_e(cell)}</td>')
+            else:
+                cells.append(f"<td>{_e(cell)}</td>")
+        attr = f' class="{_e(mark)}"' if mark else ""
+        body.append(f"<tr{attr}>{''.join(cells)}</tr>")
+    cap = f"<caption>{_e(caption)}</caption>" if caption else ""
+    return (
+        f'<div class="scroll"><table>{cap}<thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table></div>"
+    )
+
+
+def _chart(svg: str | None, label: str) -> str:
+    if svg is None:
+        return f'<p class="empty">No data for this chart: {_e(label)}.</p>'
+    return f'<figure role="img" aria-label="{_e(label)}">{svg}</figure>'
+
+
+def _pairs(rows: list[tuple[str, str]]) -> str:
+    items = "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in rows)
+    return f"<dl>{items}</dl>"
+
+
+def _list(items: list[str], css: str = "") -> str:
+    if not items:
+        return ""
+    attr = f' class="{css}"' if css else ""
+    return f"<ul{attr}>" + "".join(f"<li>{_e(i)}</li>" for i in items) + "</ul>"
+
+
+def _verdict_card(v: ScenarioVerdict) -> str:
+    users = f' <span class="users">{v.users} users</span>' if v.users else ""
+    css = "card missing" if not v.findings and v.caveats else "card"
+    return (
+        f'<article class="{css}"><h3>{_e(v.scenario)}{users}</h3>'
+        f'<p class="what">{_e(v.description)}</p>'
+        f"{_list(list(v.findings))}{_list(list(v.caveats), 'caveats')}</article>"
+    )
+
+
+def _verdict(model: Model) -> str:
+    cards = "".join(_verdict_card(v) for v in verdicts(model))
+    return (
+        f"{cards}<h3>All scenarios at a glance</h3>"
+        "<p>Medians over the repetitions, their range in small type. "
+        "Red rows: a cell failed; amber: the load generator was saturated; "
+        "yellow: see the notes.</p>"
+        f"{table_html(tables.overview(model))}"
+    )
+
+
+def _sweep(model: Model) -> str:
+    return (
+        "<p>One client downloads one export at a time from a freshly started stack, at each size: "
+        "streamed, buffered (plain HttpResponse) and with the iterator kind mismatched to the "
+        "interface, which makes Django buffer the whole body.</p>"
+        f"{_chart(charts.sweep_chart(model), 'size sweep')}"
+        f"{table_html(tables.sweep(model))}"
+    )
+
+
+def _throughput(model: Model) -> str:
+    return (
+        f"{_chart(charts.throughput_chart(model), 'throughput and latency')}"
+        f"{table_html(tables.throughput(model), 'Throughput (complete downloads only)')}"
+        f"{table_html(tables.latency(model), 'Latency percentiles, ms')}"
+    )
+
+
+def _memory(model: Model) -> str:
+    parts = [
+        "<p>PSS of the whole server process tree, sampled during each cell. "
+        "The grey band is the idle window the baseline (dashed) was taken over; the tinted band "
+        "is the load. Later repetitions are drawn lighter.</p>"
+    ]
+    for scenario in model.scenarios:
+        parts.append(f"<h3>{_e(scenario)}</h3>")
+        parts.append(_chart(charts.timeline_chart(model, scenario), f"memory during {scenario}"))
+    parts.append(table_html(tables.memory(model), "Server memory (medians over repetitions)"))
+    return "".join(parts)
+
+
+def _cost(model: Model) -> str:
+    return f"{_chart(charts.cost_chart(model), 'cost')}{table_html(tables.cost(model))}"
+
+
+def _head_of_line(model: Model) -> str:
+    parts = []
+    probed = tables.head_of_line(model)
+    for scenario in dict.fromkeys(str(row[0]) for row in probed.rows):
+        parts.append(_chart(charts.probe_chart(model, scenario), f"probe latency, {scenario}"))
+    parts.append(table_html(probed, "Probe (/ping) latency while exports stream"))
+    slow = tables.slow_clients(model)
+    parts.append(table_html(slow, "Users served a first byte within the cell"))
+    return "".join(parts)
+
+
+def _environment(model: Model) -> str:
+    commands = "".join(
+        f"<dt>{_e(label)}</dt><dd><pre>{_e(line)}</pre></dd>"
+        for label, line in method.command_lines(model)
+    )
+    events = method.events(model)
+    warnings = method.warnings(model)
+    return (
+        f"<h3>Machine and software</h3>{_pairs(method.environment(model))}"
+        f"<h3>Method</h3>{_pairs(method.method(model))}{_list(list(DEFINITIONS))}"
+        f"<h3>Stacks</h3>{table_html(method.stacks(model))}"
+        f'<h3>Command lines</h3><dl class="commands">{commands}</dl>'
+        f"<h3>Events</h3>{_list(events) or '<p>None: the run went as planned.</p>'}"
+        f"<h3>Warnings logged by the servers</h3>{_list(warnings) or '<p>None.</p>'}"
+        f"<h3>Every cell</h3>{table_html(tables.cells(model))}"
+    )
+
+
+BODIES = {
+    "verdict": _verdict,
+    "size-sweep": _sweep,
+    "throughput": _throughput,
+    "memory": _memory,
+    "cost": _cost,
+    "head-of-line": _head_of_line,
+    "environment": _environment,
+}
+
+
+def render_html(document: Document) -> str:
+    """The whole report as one HTML page (pure: the same document gives the same bytes)."""
+    model = build(document)
+    heading = title(model)
+    nav = "".join(f'<a href="#{key}">{_e(name)}</a>' for key, name in SECTIONS)
+    notes = _list(list(model.notes), "run-notes")
+    sections = "".join(
+        f'<section id="{key}"><h2>{_e(name)}</h2>{BODIES[key](model)}</section>'
+        for key, name in SECTIONS
+    )
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{_e(heading)}</title><style>{CSS}</style></head><body><main>"
+        f'<header><h1>{_e(heading)}</h1><p class="meta">{_e(_meta(model))}</p>{notes}'
+        f"<nav>{nav}</nav></header>{sections}</main></body></html>\n"
+    )
+
+
+def _meta(model: Model) -> str:
+    doc = model.document
+    return f"Run started {doc.get('started', '?')}, status {doc.get('status', '?')}."

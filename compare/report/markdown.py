@@ -1,0 +1,96 @@
+"""The Markdown report: the verdict and the main tables, to paste into a pull request or issue."""
+
+from __future__ import annotations
+
+from compare.report import method, tables
+from compare.report.model import Document, Model, build
+from compare.report.page import DEFINITIONS, SECTIONS, title
+from compare.report.tables import Table
+from compare.report.verdict import verdicts
+
+NAMES = dict(SECTIONS)
+
+
+def _cell(value: object) -> str:
+    return str(value).replace("|", "\\|").replace("\n", " ") or " "
+
+
+def table_markdown(table: Table, caption: str = "") -> str:
+    """A GitHub-flavoured Markdown table (rows flagged in the reader's words, not colours)."""
+    if not table.rows:
+        return "_Nothing measured._\n"
+    lines = [f"**{caption}**\n"] if caption else []
+    lines.append("| " + " | ".join(_cell(h) for h in table.header) + " |")
+    lines.append("|" + "|".join("---" for _ in table.header) + "|")
+    for row in table.rows:
+        lines.append("| " + " | ".join(_cell(c) for c in row) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _verdict(model: Model) -> list[str]:
+    out = []
+    for v in verdicts(model):
+        users = f" ({v.users} users)" if v.users else ""
+        out.append(f"### {v.scenario}{users}\n\n_{v.description}_\n")
+        out += [f"- {line}" for line in v.findings]
+        out += [f"- **Caveat:** {line}" for line in v.caveats]
+        out.append("")
+    out.append(
+        table_markdown(tables.overview(model), "All scenarios (median, range over repetitions)")
+    )
+    return out
+
+
+def _sections(model: Model) -> dict[str, list[str]]:
+    slow = tables.slow_clients(model)
+    commands = [f"- {label}: `{line}`" for label, line in method.command_lines(model)]
+    warnings = method.warnings(model)
+    events = method.events(model)
+    return {
+        "verdict": _verdict(model),
+        "size-sweep": [table_markdown(tables.sweep(model))],
+        "throughput": [
+            table_markdown(tables.throughput(model), "Throughput (complete downloads only)"),
+            table_markdown(tables.latency(model), "Latency percentiles, ms"),
+        ],
+        "memory": [
+            table_markdown(tables.memory(model), "Server memory (timelines: see report.html)")
+        ],
+        "cost": [table_markdown(tables.cost(model))],
+        "head-of-line": [
+            table_markdown(
+                tables.head_of_line(model), "Probe (/ping) latency while exports stream"
+            ),
+            table_markdown(slow, "Users served a first byte within the cell") if slow.rows else "",
+        ],
+        "environment": [
+            *(f"- {k}: {v}" for k, v in method.environment(model)),
+            *(f"- {k}: {v}" for k, v in method.method(model)),
+            "",
+            table_markdown(method.stacks(model)),
+            "Command lines:\n",
+            *commands,
+            "",
+            "Events: " + ("; ".join(events) if events else "none") + "\n",
+            "Warnings logged by the servers:\n",
+            *([f"- {w}" for w in warnings] or ["- none"]),
+            "",
+            "Definitions:\n",
+            *(f"- {d}" for d in DEFINITIONS),
+        ],
+    }
+
+
+def render_markdown(document: Document) -> str:
+    """The report as Markdown (pure: the same document gives the same text)."""
+    model = build(document)
+    doc = model.document
+    lines = [f"# {title(model)}", ""]
+    lines.append(f"Run started {doc.get('started', '?')}, status {doc.get('status', '?')}.\n")
+    for note in model.notes:  # one quote each: consecutive quoted lines would run together
+        lines += [f"> **Note:** {note}", ""]
+    for key, body in _sections(model).items():
+        lines.append(f"## {NAMES[key]}\n")
+        lines += body
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"

@@ -1,0 +1,156 @@
+"""Environment and method: what ran, where, how, and what happened along the way."""
+
+from __future__ import annotations
+
+import shlex
+from typing import Any
+
+from compare.report.model import Model
+from compare.report.tables import Table
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, list | tuple):
+        return ", ".join(_text(v) for v in value) or "-"
+    return str(value)
+
+
+def _gb(value: Any) -> str:
+    return f"{value / 2**30:.1f} GiB" if isinstance(value, int | float) else "-"
+
+
+def environment(model: Model) -> list[tuple[str, str]]:
+    """Where and with what the run was made, one (label, value) pair per line."""
+    doc = model.document
+    env: dict[str, Any] = doc.get("environment") or {}
+    git = env.get("git") or {}
+    placement = env.get("placement") or {}
+    packages = env.get("packages") or {}
+    commit = _text(git.get("commit"))
+    if git.get("dirty"):
+        commit += " (with uncommitted changes)"
+    rows = [
+        ("status", _text(doc.get("status"))),
+        ("started / finished (UTC)", f"{_text(doc.get('started'))} / {_text(doc.get('finished'))}"),
+        ("Python", f"{_text(env.get('python'))} ({_text(env.get('python_implementation'))})"),
+        ("platform", _text(env.get("platform"))),
+        ("CPU", f"{_text(env.get('cpu_model'))}, {_text(env.get('cpu_count'))} logical CPUs"),
+        ("CPUs available to the run", _text(env.get("cpu_affinity"))),
+        ("memory", _gb(env.get("memory_total"))),
+        (
+            "placement",
+            f"servers on CPUs {_text(placement.get('server_cpus') or 'any')}, "
+            f"load generator on CPUs {_text(placement.get('client_cpus') or 'any')}",
+        ),
+        ("git commit", commit),
+    ]
+    installed = [f"{name} {version}" for name, version in packages.items() if version]
+    absent = [name for name, version in packages.items() if not version]
+    rows.append(("packages", ", ".join(installed) or "-"))
+    if absent:
+        rows.append(("not installed", ", ".join(absent)))
+    return rows
+
+
+def method(model: Model) -> list[tuple[str, str]]:
+    """How the run measured: repetitions, durations, sizes, sampling."""
+    c = model.config
+
+    def get(key: str) -> str:
+        return _text(c.get(key))
+
+    users = c.get("users") or "each scenario's own"
+    rows = c.get("rows") or "each scenario's own"
+    return [
+        ("stacks", get("stacks")),
+        ("scenarios", get("scenarios")),
+        ("repetitions", f"{get('repeat')} (stacks alternate within each, to spread drift)"),
+        ("load per cell", f"{get('duration_s')} s after {get('warmup_s')} s of warm-up"),
+        ("users per cell", _text(users)),
+        ("rows per export", f"{rows:,}" if isinstance(rows, int) else rows),
+        ("workers per stack", get("workers")),
+        ("row source", get("source")),
+        (
+            "size sweep",
+            f"{get('sweep_sizes')} rows; {get('sweep_variants')}; x{get('sweep_repeat')}",
+        ),
+        (
+            "memory sampling",
+            f"every {get('sample_interval_s')} s; idle baseline over {get('idle_s')} s "
+            "before the load",
+        ),
+        ("client-bound when", f"locust's mean CPU >= {get('client_bound_pct')}% of a core"),
+    ]
+
+
+def stacks(model: Model) -> Table:
+    """Each stack's settings as stored in the document."""
+    table = Table(("stack", "interface", "server", "worker", "loop / parser", "workers", "notes"))
+    for name, spec in (model.document.get("stacks") or {}).items():
+        if not isinstance(spec, dict):
+            continue
+        version = spec.get("server_version")
+        server = f"{_text(spec.get('server'))} {version}" if version else _text(spec.get("server"))
+        worker = _text(spec.get("worker_class"))
+        if spec.get("threads"):
+            worker += f", {spec['threads']} threads"
+        if spec.get("timeout"):
+            worker += f", timeout {spec['timeout']} s"
+        notes = list(spec.get("notes") or [])
+        if spec.get("available") is False:
+            notes.insert(0, f"UNAVAILABLE: {spec.get('missing')}")
+        table.add(
+            name,
+            _text(spec.get("interface")),
+            server,
+            worker,
+            f"{_text(spec.get('loop'))} / {_text(spec.get('http_parser'))}",
+            _text(spec.get("workers")),
+            "; ".join(str(n) for n in notes),
+            mark="failed" if spec.get("available") is False else "",
+        )
+    return table
+
+
+def command_lines(model: Model) -> list[tuple[str, str]]:
+    """The exact command lines: the run itself, each stack, one locust line per scenario."""
+    doc = model.document
+    lines: list[tuple[str, str]] = []
+    if doc.get("command"):
+        lines.append(("this run", shlex.join(str(a) for a in doc["command"])))
+    for name, spec in (doc.get("stacks") or {}).items():
+        if isinstance(spec, dict) and spec.get("argv_example"):
+            lines.append((name, shlex.join(str(a) for a in spec["argv_example"])))
+    seen: set[str] = set()
+    for cell in doc.get("cells") or []:
+        scenario = str(cell.get("scenario"))
+        if scenario not in seen and cell.get("locust_argv"):
+            seen.add(scenario)
+            lines.append((f"locust, {scenario}", shlex.join(str(a) for a in cell["locust_argv"])))
+    return lines
+
+
+def events(model: Model) -> list[str]:
+    """What happened to the run (interruptions, skipped stacks), with times."""
+    return [
+        f"{_text(e.get('at'))}: {_text(e.get('message'))}"
+        for e in model.document.get("events") or []
+        if isinstance(e, dict)
+    ]
+
+
+def warnings(model: Model) -> list[str]:
+    """Every distinct warning a server logged, and where it appeared."""
+    where: dict[str, list[str]] = {}
+    for cell in model.document.get("cells") or []:
+        for text in cell.get("warnings") or []:
+            where.setdefault(text, []).append(f"{cell.get('scenario')} on {cell.get('stack')}")
+    for point in model.document.get("sweep") or []:
+        for text in point.get("warnings") or []:
+            label = f"sweep {point.get('variant')} on {point.get('stack')}"
+            where.setdefault(text, []).append(label)
+    return [
+        f"\u201c{text}\u201d ({', '.join(dict.fromkeys(places))})" for text, places in where.items()
+    ]

@@ -1,0 +1,152 @@
+"""A results document grouped for reporting: cells by scenario and stack, with their caveats."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from compare.metrics import CellFigures, figures
+from compare.stats import Spread, spread
+from loadtests.catalog import SCENARIOS
+
+Document = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Group:
+    """Every repetition of one scenario on one stack."""
+
+    scenario: str
+    stack: str
+    cells: tuple[CellFigures, ...]
+
+    @property
+    def ok(self) -> tuple[CellFigures, ...]:
+        """The cells that completed (only these feed the figures)."""
+        return tuple(c for c in self.cells if c.ok)
+
+    def spread(self, key: str) -> Spread | None:
+        """Median and range of a figure, or None when no repetition measured it."""
+        values = [v for c in self.ok if (v := getattr(c, key)) is not None]
+        return spread(values) if values else None
+
+    @property
+    def starved(self) -> int:
+        """The most downloading users left without a first byte in any repetition."""
+        return max((c.starved for c in self.ok), default=0)
+
+    @property
+    def caveats(self) -> list[str]:
+        """What makes this group's figures incomplete or suspect, in plain words."""
+        notes: list[str] = []
+        failed = [c for c in self.cells if not c.ok]
+        if failed:
+            errors = "; ".join(dict.fromkeys(c.error or "unknown error" for c in failed))
+            notes.append(f"{len(failed)} of {len(self.cells)} cells failed ({errors})")
+        bound = sum(c.client_bound for c in self.cells)
+        if bound:
+            notes.append(
+                f"client-bound in {bound} of {len(self.cells)} cells: locust saturated a core, "
+                "so these figures understate the server"
+            )
+        failures = sum(c.failures for c in self.cells)
+        if failures:
+            requests = sum(c.requests for c in self.cells)
+            notes.append(f"{failures} of {requests} requests failed")
+        ok = self.ok
+        if ok and ok[0].expects_downloads and not any(c.downloads for c in ok):
+            notes.append("no download completed within a cell: throughput not measured")
+        if self.starved:
+            users = max(c.downloaders for c in ok)
+            notes.append(
+                f"{self.starved} of {users} users got no first byte within a cell; "
+                "TTFB percentiles cover only those served"
+            )
+        return notes
+
+
+@dataclass(frozen=True)
+class Model:
+    """The document in the shape the renderers need."""
+
+    document: Document
+    scenarios: tuple[str, ...]  # in run order, planned ones first
+    stacks: tuple[str, ...]
+    groups: dict[tuple[str, str], Group]
+    missing: tuple[tuple[str, str], ...]  # planned (scenario, stack) pairs with no cell
+    notes: tuple[str, ...] = field(default=())  # run-level caveats
+
+    def group(self, scenario: str, stack: str) -> Group | None:
+        """The group of a scenario on a stack, if it ran."""
+        return self.groups.get((scenario, stack))
+
+    def scenario_groups(self, scenario: str) -> list[Group]:
+        """Groups of one scenario in stack order."""
+        return [g for s in self.stacks if (g := self.groups.get((scenario, s))) is not None]
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The run's configuration as stored (empty if absent)."""
+        config: dict[str, Any] = self.document.get("config") or {}
+        return config
+
+
+def _ordered(planned: Any, seen: list[str]) -> tuple[str, ...]:
+    names = [str(n) for n in planned] if isinstance(planned, list | tuple) else []
+    return tuple(dict.fromkeys([*names, *seen]))
+
+
+def _run_notes(document: Document, missing: list[tuple[str, str]]) -> list[str]:
+    notes: list[str] = []
+    status = document.get("status")
+    if status == "interrupted":
+        notes.append("The run was interrupted: this report holds only what finished before.")
+    elif status == "failed":
+        notes.append("The run stopped with an error: this report holds only what finished before.")
+    elif status == "running":
+        notes.append("The run had not finished when this report was made (status 'running').")
+    elif status != "complete":
+        notes.append(f"The run's status is {status!r}.")
+    for name, stack in sorted((document.get("stacks") or {}).items()):
+        if isinstance(stack, dict) and stack.get("available") is False:
+            notes.append(f"Stack {name} was unavailable: {stack.get('missing')}.")
+    if missing:
+        pairs = ", ".join(f"{scenario} on {stack}" for scenario, stack in missing)
+        notes.append(f"Not measured: {pairs}.")
+    config = document.get("config") or {}
+    repeat = config.get("repeat")
+    if isinstance(repeat, int) and repeat < 2:
+        notes.append(
+            "One repetition per cell: there is no run-to-run spread, so no difference "
+            "can be called clear."
+        )
+    return notes
+
+
+def build(document: Document) -> Model:
+    """Group a results document's cells for the renderers (pure)."""
+    cells: dict[tuple[str, str], list[CellFigures]] = defaultdict(list)
+    for cell in document.get("cells") or []:
+        cells[(cell["scenario"], cell["stack"])].append(figures(cell))
+    config = document.get("config") or {}
+    scenarios = _ordered(config.get("scenarios"), [s for s, _ in cells])
+    stacks = _ordered(
+        config.get("stacks") or list(document.get("stacks") or {}), [s for _, s in cells]
+    )
+    groups = {key: Group(key[0], key[1], tuple(value)) for key, value in cells.items()}
+    missing = [(sc, st) for sc in scenarios for st in stacks if (sc, st) not in groups]
+    return Model(
+        document=document,
+        scenarios=scenarios,
+        stacks=stacks,
+        groups=groups,
+        missing=tuple(missing),
+        notes=tuple(_run_notes(document, missing)),
+    )
+
+
+def describe_scenario(name: str) -> str:
+    """The catalog's one-line description of a scenario (or a plain note for unknown ones)."""
+    info = SCENARIOS.get(name)
+    return info.description if info is not None else "(not in this version's scenario catalog)"

@@ -1,0 +1,33 @@
+"""Turning figures into short text: values with their spread, aligned plain-text tables."""
+
+from __future__ import annotations
+
+from compare.stats import Spread
+
+MISSING = "-"
+
+
+def with_range(s: Spread | None, fmt: str) -> str:
+    """'12.3 (11.0-13.1)' for repeated measurements, '12.3' for one, '-' for none."""
+    if s is None:
+        return MISSING
+    text = fmt.format(s.median)
+    if s.n > 1 and fmt.format(s.low) != fmt.format(s.high):
+        text += f" ({fmt.format(s.low)}-{fmt.format(s.high)})"
+    return text
+
+
+def plus_minus(s: Spread | None, fmt: str) -> str:
+    """'12.3 ±5%' (half the range as a share of the median): compact, for the terminal."""
+    if s is None:
+        return MISSING
+    text = fmt.format(s.median)
+    return text + (f" ±{s.relative:.0%}" if s.n > 1 and s.relative >= 0.005 else "")
+
+
+def format_table(rows: list[list[str]]) -> str:
+    """Align rows of text in columns, the first row as the header."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)

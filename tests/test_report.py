@@ -1,0 +1,318 @@
+"""The report renderers on a committed fixture from a real quick run, and on damaged documents."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from compare.report import charts, render_html, render_markdown, write_reports
+from compare.report import writer as report_writer
+from compare.report.model import build
+from compare.report.page import SECTIONS
+from compare.results import load_results
+from compare.server import REPO_ROOT
+from compare.summary import terminal_verdict
+
+FIXTURE = Path(__file__).parent / "fixtures" / "report"
+GOLDEN = FIXTURE / "expected-report.md"
+# UPDATE_GOLDEN=1 pytest tests/test_report.py rewrites the golden file from the fixture.
+UPDATE_GOLDEN = os.environ.get("UPDATE_GOLDEN") == "1"
+VOID = {"meta", "br", "img", "input", "link", "hr", "col", "area", "base", "wbr", "source"}
+
+
+@pytest.fixture(scope="module")
+def document() -> dict[str, Any]:
+    return load_results(FIXTURE)
+
+
+@pytest.fixture(scope="module")
+def page(document: dict[str, Any]) -> str:
+    return render_html(document)
+
+
+class Outline(HTMLParser):
+    """Collects headings, external references and scripts, and checks that tags nest."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.stack: list[str] = []
+        self.headings: dict[str, list[str]] = {"h1": [], "h2": [], "h3": []}
+        self.references: list[str] = []
+        self.scripts = 0
+        self.row_classes: list[str] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        for name in ("href", "src", "xlink:href"):
+            if values.get(name) and not str(values[name]).startswith("#"):
+                self.references.append(str(values[name]))
+        self.scripts += tag == "script"
+        if tag == "tr" and values.get("class"):
+            self.row_classes.append(str(values["class"]))
+        if tag not in VOID:
+            self.stack.append(tag)
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        pass
+
+    def handle_endtag(self, tag: str) -> None:
+        assert self.stack and self.stack[-1] == tag, f"</{tag}> closes {self.stack[-1:]}"
+        self.stack.pop()
+
+    def handle_data(self, data: str) -> None:
+        for level, texts in self.headings.items():
+            if level in self.stack:
+                texts.append(data)
+        if "svg" not in self.stack:
+            self.text.append(data)
+
+
+def outline(html: str) -> Outline:
+    parser = Outline()
+    parser.feed(html)
+    parser.close()
+    assert parser.stack == [], f"unclosed: {parser.stack}"
+    return parser
+
+
+def test_html_parses_and_has_every_section(page: str) -> None:
+    parsed = outline(page)
+    assert [h.strip() for h in parsed.headings["h2"]] == [name for _, name in SECTIONS]
+    assert "gunicorn-sync vs uvicorn" in parsed.headings["h1"][0]
+    assert page.count("<svg") >= 5  # sweep, throughput, timelines, cost, probe
+
+
+def test_html_is_self_contained(page: str) -> None:
+    parsed = outline(page)
+    assert parsed.scripts == 0
+    assert parsed.references == []
+    assert "<link" not in page and "@import" not in page
+    assert re.findall(r"url\((?!#)", page) == []  # only references within the page
+
+
+def test_charts_are_deterministic(document: dict[str, Any], page: str) -> None:
+    # Rendering again must give the same bytes (fixed SVG hash salt, no dates): checked on one
+    # chart, as a whole page takes seconds.
+    chart = charts.sweep_chart(build(copy.deepcopy(document)))
+    assert chart is not None and chart in page
+
+
+def test_html_states_figures_from_the_document(page: str) -> None:
+    text = " ".join(outline(page).text)
+    # The fixture's slow-client cells: gunicorn's two sync workers served 2 of the 8 users.
+    assert "gunicorn-sync 2 of 8" in text
+    assert "uvicorn 8 of 8" in text
+    assert "StreamingHttpResponse must consume synchronous iterators" in text
+    assert "Django 5.2.19" in text and "AMD EPYC" in text
+
+
+def test_markdown_matches_the_golden_file(document: dict[str, Any]) -> None:
+    markdown = render_markdown(document)
+    if UPDATE_GOLDEN:
+        GOLDEN.write_text(markdown, encoding="utf-8")
+    assert GOLDEN.exists(), "no golden file; run UPDATE_GOLDEN=1 pytest tests/test_report.py"
+    assert markdown == GOLDEN.read_text(encoding="utf-8"), (
+        "report.md changed; if intended, run UPDATE_GOLDEN=1 pytest tests/test_report.py"
+    )
+
+
+def damaged(document: dict[str, Any]) -> dict[str, Any]:
+    """The fixture with a failed cell, a client-bound cell, a missing scenario, interrupted."""
+    doc = copy.deepcopy(document)
+    doc["status"] = "interrupted"
+    doc["events"].append({"at": "2026-01-01T00:00:00+00:00", "message": "interrupted: <Ctrl-C>"})
+    doc["config"]["scenarios"].append("first-byte")
+    cells = doc["cells"]
+    failed = next(c for c in cells if c["scenario"] == "download" and c["stack"] == "uvicorn")
+    failed.update(status="failed", error="the server exited during the cell", stats=[])
+    for key in ("timeline", "peak_pss_increase", "server_cpu_s", "client"):
+        failed.pop(key, None)
+    bound = next(c for c in cells if c["scenario"] == "mismatch" and c["stack"] == "gunicorn-sync")
+    bound["client"]["bound"] = True
+    # buffered never ran on uvicorn: missing cells, not failed ones.
+    doc["cells"] = [
+        c for c in cells if not (c["scenario"] == "buffered" and c["stack"] == "uvicorn")
+    ]
+    return doc
+
+
+def test_damaged_document_renders_with_everything_marked(document: dict[str, Any]) -> None:
+    doc = damaged(document)
+    page = render_html(doc)
+    parsed = outline(page)
+    text = " ".join(parsed.text)
+    assert {"failed", "bound", "missing"} <= set(parsed.row_classes)
+    assert "The run was interrupted" in text
+    assert "1 of 3 cells failed (the server exited during the cell)" in text
+    assert "client-bound in 1 of 3 cells" in text
+    assert (
+        "Not measured: buffered on uvicorn, first-byte on gunicorn-sync, first-byte on uvicorn"
+        in text
+    )
+    assert "interrupted: <Ctrl-C>" in text  # escaped in the page, plain again once parsed
+    assert "interrupted: <Ctrl-C>" not in page
+    markdown = render_markdown(doc)
+    assert "> **Note:** The run was interrupted" in markdown
+    assert "| first-byte | uvicorn | - |" in markdown
+    assert "**Caveat:** uvicorn: 1 of 3 cells failed" in markdown
+    verdict = terminal_verdict(doc)
+    assert "NOTE: The run was interrupted" in verdict
+    assert "client-bound 1/3" in verdict
+
+
+def test_hostile_text_is_escaped(document: dict[str, Any]) -> None:
+    doc = copy.deepcopy(document)
+    evil = "<script>alert(1)</script>"
+    doc["cells"] = doc["cells"][:2]
+    doc["sweep"] = []
+    doc["cells"][0].update(status="failed", error=evil)
+    doc["environment"]["cpu_model"] = evil
+    doc["stacks"]["uvicorn"]["notes"] = [evil]
+    page = render_html(doc)
+    assert evil not in page
+    assert outline(page).scripts == 0
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        {"cells": [], "sweep": [], "stacks": {}, "environment": {}},
+        {
+            "status": "failed",
+            "cells": [{"stack": "uvicorn", "scenario": "download", "repetition": 0}],
+            "sweep": [{"stack": "uvicorn", "variant": "stream", "rows": 10, "status": "failed"}],
+            "stacks": {"uvicorn": {"available": False, "missing": "pip install uvicorn"}},
+            "environment": {},
+            "config": {"scenarios": ["download", "no-such-scenario"], "repeat": 1},
+        },
+    ],
+    ids=["empty", "nothing-worked"],
+)
+def test_sparse_documents_render(doc: dict[str, Any]) -> None:
+    outline(render_html(doc))
+    markdown = render_markdown(doc)
+    assert markdown.startswith("# Django streaming export")
+    terminal_verdict(doc)
+
+
+def test_write_reports_writes_both_files_beside_the_results(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shutil.copy(FIXTURE / "results.json", tmp_path / "results.json")
+    monkeypatch.setattr(report_writer, "render_html", lambda document: "<html>stub</html>")
+    paths = write_reports(tmp_path)
+    assert paths == [tmp_path / "report.html", tmp_path / "report.md"]
+    assert (tmp_path / "report.md").read_text() == GOLDEN.read_text()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "report.html",
+        "report.md",
+        "results.json",
+    ]
+    # A path to the file itself works too, and a rewrite replaces the old report.
+    (tmp_path / "report.md").write_text("old")
+    assert write_reports(tmp_path / "results.json") == paths
+    assert (tmp_path / "report.md").read_text() == GOLDEN.read_text()
+
+
+def test_a_failed_render_leaves_earlier_reports_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shutil.copy(FIXTURE / "results.json", tmp_path / "results.json")
+    (tmp_path / "report.html").write_text("earlier")
+
+    def broken(document: dict[str, Any]) -> str:
+        raise RuntimeError("renderer bug")
+
+    monkeypatch.setattr(report_writer, "render_html", lambda document: "<html>new</html>")
+    monkeypatch.setattr(report_writer, "render_markdown", broken)
+    with pytest.raises(RuntimeError):
+        write_reports(tmp_path)
+    assert (tmp_path / "report.html").read_text() == "earlier"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html", "results.json"]
+
+
+# Until compare/cli.py registers the report and diff commands, run them through its main().
+_WRAPPER = (
+    "import sys, compare.cli as c; from compare.commands import diff, report; "
+    "c.COMMANDS = (*c.COMMANDS, report, diff); sys.exit(c.main())"
+)
+
+
+def compare_cli() -> list[str]:
+    """The command line that runs `python -m compare` with report and diff available."""
+    from compare import cli
+
+    names = {command.__name__.rsplit(".", 1)[-1] for command in cli.COMMANDS}
+    if {"report", "diff"} <= names:
+        return [sys.executable, "-m", "compare"]
+    return [sys.executable, "-c", _WRAPPER]
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*compare_cli(), *args],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_cli_registers_report_and_diff() -> None:
+    if compare_cli()[1] != "-m":
+        pytest.skip("compare/cli.py does not list report and diff in COMMANDS yet")
+
+
+def test_cli_report_writes_and_prints(tmp_path: Path) -> None:
+    shutil.copy(FIXTURE / "results.json", tmp_path / "results.json")
+    done = run_cli("report", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert f"wrote {tmp_path / 'report.html'}" in done.stdout
+    assert f"wrote {tmp_path / 'report.md'}" in done.stdout
+    assert "uvicorn 8 of 8" in done.stdout
+    assert (tmp_path / "report.html").stat().st_size > 10_000
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "cannot read"),
+        ("{not json", "is not valid JSON"),
+        ('{"schema": "something/else"}', "is not a django-stream-compare results document"),
+        (
+            '{"schema": "django-stream-compare/results", "schema_version": 99}',
+            "has schema version 99; this version reads 1",
+        ),
+    ],
+    ids=["missing", "not-json", "foreign", "wrong-version"],
+)
+def test_cli_report_on_a_bad_document_is_a_one_line_error(
+    tmp_path: Path, content: str | None, message: str
+) -> None:
+    if content is not None:
+        (tmp_path / "results.json").write_text(content)
+    done = run_cli("report", str(tmp_path))
+    assert done.returncode == 1
+    assert done.stdout == ""
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("compare: error: ") and message in lines[0]
+    assert not (tmp_path / "report.html").exists()
+
+
+def test_fixture_is_small_and_real() -> None:
+    raw = (FIXTURE / "results.json").read_text()
+    assert len(raw) < 200_000
+    doc = json.loads(raw)
+    assert doc["status"] == "complete" and doc["config"]["repeat"] == 3

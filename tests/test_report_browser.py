@@ -1,0 +1,66 @@
+"""The HTML report in a real browser: headless Chromium loads it without console errors."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from compare.report import render_html
+from compare.results import load_results
+
+CHROMIUM = Path("/usr/bin/chromium")
+FIXTURE = Path(__file__).parent / "fixtures" / "report"
+# Chromium logs every console message (and uncaught exception) of the page as INFO:CONSOLE.
+CONSOLE = re.compile(r":CONSOLE[(:]\d+\)?\] (.*)")
+
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason="Debian's chromium is not installed (/usr/bin/chromium); "
+    "`make test` tries to install it",
+)
+
+
+def load_in_chromium(page: Path, profile: Path) -> tuple[str, list[str]]:
+    """Open a local page headless (no network, no sync); return its DOM and console messages."""
+    done = subprocess.run(
+        [
+            str(CHROMIUM),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={profile}",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--dump-dom",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout, [m.group(1) for m in CONSOLE.finditer(done.stderr)]
+
+
+def test_the_console_check_catches_errors(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.html"
+    bad.write_text("<!DOCTYPE html><p>x</p><script>console.error('boom'); nothing();</script>")
+    _, messages = load_in_chromium(bad, tmp_path / "profile")
+    assert any("boom" in m for m in messages)
+    assert any("Uncaught ReferenceError" in m for m in messages)
+
+
+def test_report_renders_without_console_errors(tmp_path: Path) -> None:
+    page = tmp_path / "report.html"
+    page.write_text(render_html(load_results(FIXTURE)), encoding="utf-8")
+    dom, messages = load_in_chromium(page, tmp_path / "profile")
+    assert messages == []
+    assert "<h1>Django streaming export: gunicorn-sync vs uvicorn</h1>" in dom
+    assert dom.count("<svg") >= 5
