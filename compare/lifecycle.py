@@ -93,8 +93,9 @@ class MeasuredServer:
     def settle_after(self, t: float) -> None:
         """Wait for one sample taken after t, so a window ending at t is fully covered."""
         assert self.sampler is not None
-        after = len(self.sampler.window(t, None))
-        if not after:
+        if self.sampler.window(t, None) or self.sampler.root_exited:
+            return
+        with contextlib.suppress(ProcessLookupError):  # the server died: nothing more to sample
             self.sampler.wait_for(len(self.sampler.samples) + 1, timeout=5)
 
     def memory_and_cpu(self, t0: float, t1: float) -> dict[str, Any]:
@@ -111,6 +112,16 @@ class MeasuredServer:
             "server_cpu_s": self.sampler.cpu_seconds(t0, t1),
             "window_s": t1 - t0,
         }
+
+    def vanished(self, t0: float) -> list[int]:
+        """Pids of processes that died after t0: no stack here restarts workers on its own."""
+        assert self.sampler is not None
+        samples = self.sampler.window(t0, None)
+        if not samples:
+            return []
+        alive = {p.key for p in samples[-1].processes}
+        gone = {p.key: p.pid for s in samples for p in s.processes if p.key not in alive}
+        return sorted(gone.values())
 
     def samples(self) -> list[TreeSample]:
         """Every sample so far."""

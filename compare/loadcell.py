@@ -170,6 +170,7 @@ def run_load_cell(
             cell["exceptions"] = read_locust_csv(cell_dir / "locust_exceptions.csv")
             cell["warnings"] = django_warnings(server.log_path)
             cell["server_survived"] = server.running()
+            cell["processes_died"] = measured.vanished(t0)
             cell["status"], cell["error"] = _verdict(cell)
     except (CompareError, OSError, psutil.Error) as error:
         cell["error"] = str(error)
@@ -187,6 +188,9 @@ def export_rows(scenario: str, params: dict[str, int | float | str]) -> int:
 def _verdict(cell: dict[str, Any]) -> tuple[str, str | None]:
     if not cell["server_survived"]:
         return "failed", "the server exited during the cell"
+    if cell["processes_died"]:
+        pids = ", ".join(map(str, cell["processes_died"]))
+        return "failed", f"server processes died during the cell (pid {pids}); figures unreliable"
     if cell["locust_exit_code"] not in (0, None):
         return "failed", f"locust exited with code {cell['locust_exit_code']}"
     aggregated = [row for row in cell["stats"] if row.get("Name") == "Aggregated"]

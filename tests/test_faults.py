@@ -1,0 +1,117 @@
+"""A server killed mid-scenario: the cell fails with the reason, the run goes on, nothing leaks."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from compare.results import load_results
+from compare.server import REPO_ROOT
+
+pytestmark = pytest.mark.server
+
+
+def _descendants(pid: int) -> list[psutil.Process]:
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+
+
+def _cell_master(bench: subprocess.Popen[str], cell: str) -> psutil.Process | None:
+    """The gunicorn master of a running cell, once locust is running too."""
+    procs = _descendants(bench.pid)
+    cmdlines: dict[int, str] = {}
+    parents: dict[int, int] = {}
+    for proc in procs:
+        with contextlib.suppress(psutil.Error):
+            cmdlines[proc.pid] = " ".join(proc.cmdline())
+            parents[proc.pid] = proc.ppid()
+    if not any("locust" in c and cell in c for c in cmdlines.values()):
+        return None
+    for proc in procs:
+        line = cmdlines.get(proc.pid, "")
+        if "gunicorn" in line and cell in line and proc.pid in parents:
+            parent = cmdlines.get(parents[proc.pid], "")
+            if "gunicorn" not in parent:
+                return proc
+    return None
+
+
+def _wait_for_master(bench: subprocess.Popen[str], cell: str, seen: set[int]) -> psutil.Process:
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        assert bench.poll() is None, "bench ended early"
+        seen |= {p.pid for p in _descendants(bench.pid)}
+        master = _cell_master(bench, cell)
+        if master is not None:
+            time.sleep(1.0)  # downloads are under way
+            seen |= {p.pid for p in _descendants(bench.pid)}
+            return master
+        time.sleep(0.1)
+    raise AssertionError(f"cell {cell} never started")
+
+
+def test_killed_worker_and_killed_master_fail_their_cells_and_the_run_goes_on(
+    tmp_path: Path,
+) -> None:
+    bench = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "compare",
+            "bench",
+            "--out",
+            str(tmp_path),
+            "--stacks",
+            "gunicorn-sync",
+            "--scenarios",
+            "download",
+            "--repeat",
+            "3",
+            "--duration",
+            "5",
+            "--rows",
+            "50000",
+            "--sweep-sizes",
+            "",
+        ],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    seen: set[int] = set()
+    try:
+        master = _wait_for_master(bench, "r1-download-gunicorn-sync", seen)
+        worker = master.children()[0]
+        os.kill(worker.pid, signal.SIGKILL)
+        master = _wait_for_master(bench, "r2-download-gunicorn-sync", seen)
+        os.kill(master.pid, signal.SIGKILL)
+        _, stderr = bench.communicate(timeout=180)
+    finally:
+        if bench.poll() is None:
+            bench.kill()
+    assert bench.returncode == 0, stderr[-3000:]
+    document = load_results(tmp_path / "latest")
+    first, second, third = document["cells"]
+    assert first["status"] == "failed"
+    assert f"pid {worker.pid}" in first["error"] and "died" in first["error"]
+    assert second["status"] == "failed" and "exited during the cell" in second["error"]
+    assert third["status"] == "ok"  # the run went on
+    leftovers = [
+        pid
+        for pid in seen
+        if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    ]
+    assert leftovers == []
+    report = (tmp_path / "latest" / "report.md").read_text()
+    assert "failed" in report
