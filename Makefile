@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test lint typecheck system-packages bench report serve-wsgi serve-asgi encode-bench measure-once clean
+.PHONY: venv test lint typecheck system-packages bench report locust-ui docker-up docker-down serve-wsgi serve-asgi encode-bench measure-once clean
 
 venv: $(STAMP)
 
@@ -37,6 +37,10 @@ bench: $(STAMP)
 report: $(STAMP)
 	$(BIN)/python -m compare report $(or $(RESULTS),results/latest)
 
+# make locust-ui STACKS=gunicorn-gthread,uvicorn PORT=8090 UI_ARGS='-- --rows 1000000'
+locust-ui: $(STAMP)
+	$(BIN)/python -m compare ui $(if $(STACKS),--stacks $(STACKS)) --port $(or $(PORT),8089) $(UI_ARGS)
+
 serve-wsgi: $(STAMP)
 	$(BIN)/python -m compare serve gunicorn-sync --port $(or $(PORT),8000)
 
@@ -48,6 +52,16 @@ encode-bench: $(STAMP)
 
 measure-once: $(STAMP)
 	$(BIN)/python -m compare.measure_once --repeat 3
+
+COMPOSE := docker compose -f docker/compose.yaml
+
+# Stacks behind nginx + locust UI on http://127.0.0.1:8089/; MORE=1 every stack, WORKERS=N.
+docker-up: $(STAMP)
+	$(BIN)/python -m compare.nginx docker --check
+	$(COMPOSE) $(if $(MORE),--profile more) up --build --detach --scale locust-worker=$(or $(WORKERS),1)
+
+docker-down:
+	$(COMPOSE) --profile more down --remove-orphans
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

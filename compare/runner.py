@@ -28,6 +28,7 @@ def describe_stack(spec: StackSpec, config: BenchConfig) -> dict[str, Any]:
     description["available"] = sized.missing() is None
     description["missing"] = sized.missing()
     description["server_version"] = sized.server_version()
+    description["front_version"] = sized.front_version()
     description["argv_example"] = sized.argv("127.0.0.1", 0, Path("RUN_DIR"))
     return description
 

@@ -24,12 +24,13 @@ import psutil
 
 from compare.errors import CompareError
 from compare.ports import LOOPBACK, free_port, port_in_use
-from compare.stacks import Interface, StackSpec
+from compare.stacks import UPSTREAM_HOST, Interface, StackSpec
 
 logger = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ALLOWED_HOSTS = "127.0.0.1,localhost,[::1]"
+ALLOWED_HOSTS_ENV = "DSC_ALLOWED_HOSTS"
 POLL_INTERVAL = 0.05
 # Python's "SomeError: message", then any line a server flags as an error.
 _EXCEPTION_LINE = re.compile(r"^[\w.]*(Error|Exception|Exit)\b:")
@@ -73,6 +74,12 @@ def _one_line(tail: str, keep: int = 3) -> str:
     return " | ".join(picked)
 
 
+def allowed_hosts() -> str:
+    """Loopback names, plus any in $DSC_ALLOWED_HOSTS (docker: the service names)."""
+    extra = [h.strip() for h in os.environ.get(ALLOWED_HOSTS_ENV, "").split(",") if h.strip()]
+    return ",".join([ALLOWED_HOSTS, *extra])
+
+
 def server_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """Build the environment a stack runs with: the project's settings, a fresh secret key."""
     env = dict(os.environ)
@@ -81,7 +88,7 @@ def server_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env.update(
         DJANGO_SETTINGS_MODULE="project.settings",
         DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
-        DJANGO_ALLOWED_HOSTS=ALLOWED_HOSTS,
+        DJANGO_ALLOWED_HOSTS=allowed_hosts(),
         PYTHONPATH=os.pathsep.join(pythonpath),
         # Without it a crash's last words can sit in a buffer that dies with the process.
         PYTHONUNBUFFERED="1",
@@ -114,6 +121,8 @@ class ServerProcess:
         self.start_timeout = start_timeout
         self.stop_grace = stop_grace
         self.argv: list[str] = []
+        # A fronted stack: the server's own port behind nginx (None without a front).
+        self.upstream_port: int | None = None
         self._proc: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
         self._seen: dict[int, psutil.Process] = {}
@@ -126,7 +135,11 @@ class ServerProcess:
 
     @property
     def pid(self) -> int:
-        """The pid of the server's root process (also its process group id)."""
+        """The pid of the root process (its group id); for a fronted stack, the supervisor's.
+
+        That supervisor (compare.proxy) is the parent of both nginx and the server, so the tree
+        under this pid holds every process the stack runs.
+        """
         if self._proc is None:
             raise RuntimeError(f"{self.spec.name} is not started")
         return self._proc.pid
@@ -136,6 +149,13 @@ class ServerProcess:
         """The URL the stack answers on, without a trailing slash."""
         host = f"[{self.host.strip('[]')}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
+
+    @property
+    def upstream_url(self) -> str | None:
+        """A fronted stack's server, bypassing nginx; None for a stack without a front."""
+        if self.upstream_port is None:
+            return None
+        return f"http://{UPSTREAM_HOST}:{self.upstream_port}"
 
     @property
     def run_dir(self) -> Path:
@@ -186,7 +206,13 @@ class ServerProcess:
             raise ServerStartError(name, f"port {self._requested_port} on {self.host} is in use")
         if self._run_dir is None:
             self._run_dir = Path(tempfile.mkdtemp(prefix=f"dsc-{name}-"))
-        self.argv = self.spec.argv(self.host, self.port, self.run_dir)
+        if self.spec.front is not None:
+            self.upstream_port = free_port(UPSTREAM_HOST)
+            while self.upstream_port == self.port:
+                self.upstream_port = free_port(UPSTREAM_HOST)
+        self.argv = self.spec.argv(
+            self.host, self.port, self.run_dir, upstream_port=self.upstream_port
+        )
         logger.info("starting %s: %s", name, " ".join(self.argv))
         self._log = self.log_path.open("wb")
         try:
@@ -260,7 +286,22 @@ class ServerProcess:
 
     def _probe(self) -> str:
         """Return '' when /healthz says ok for our interface and all workers exist, else why not."""
-        conn = http.client.HTTPConnection(self.host.strip("[]"), self.port, timeout=2)
+        if self.upstream_port is not None:
+            # The server first, directly: asking nginx before would only log a 502 per poll.
+            problem = self._probe_healthz(UPSTREAM_HOST, self.upstream_port)
+            if problem:
+                return f"server behind nginx: {problem}"
+        problem = self._probe_healthz(self.host.strip("[]"), self.port)
+        if problem:
+            return problem
+        workers, expected = len(self._descendants()), self.spec.child_processes()
+        if workers < expected:
+            return f"{workers} of {expected} worker processes up"
+        return ""
+
+    def _probe_healthz(self, host: str, port: int) -> str:
+        """Return '' when host:port answers /healthz for our interface, else why not."""
+        conn = http.client.HTTPConnection(host, port, timeout=2)
         try:
             conn.request("GET", "/healthz")
             resp = conn.getresponse()
@@ -277,9 +318,6 @@ class ServerProcess:
             return "/healthz did not answer JSON"
         if interface != self.spec.interface:
             raise self._start_error(f"/healthz reports interface {interface!r}")
-        workers, expected = len(self._descendants()), self.spec.child_processes()
-        if workers < expected:
-            return f"{workers} of {expected} worker processes up"
         return ""
 
     def _start_error(self, reason: str) -> ServerStartError:

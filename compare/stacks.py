@@ -12,9 +12,15 @@ from pathlib import Path
 from typing import Literal
 
 from compare.errors import CompareError
+from compare.nginx import INSTALL_HINT as NGINX_HINT
+from compare.nginx import NGINX_WORKERS, find_nginx, nginx_version
 
 Interface = Literal["wsgi", "asgi"]
 Server = Literal["gunicorn", "uvicorn", "granian"]
+# A reverse proxy in front of the server: nginx with proxy_buffering on or off.
+Front = Literal["nginx-buffered", "nginx-unbuffered"]
+FRONTS: tuple[Front, ...] = ("nginx-buffered", "nginx-unbuffered")
+UPSTREAM_HOST = "127.0.0.1"  # a fronted server listens here, whatever the front's address
 
 APPS: Mapping[Interface, str] = {
     "wsgi": "project.wsgi:application",
@@ -62,14 +68,48 @@ class StackSpec:
     requires: tuple[str, ...] = ()
     install_hint: str = "pip install -e ."
     notes: tuple[str, ...] = ()
+    front: Front | None = None  # None: clients talk to the server directly
 
-    def argv(self, host: str, port: int, run_dir: Path, python: str = sys.executable) -> list[str]:
-        """Build the exact command line that serves this stack on ``host:port``."""
+    def argv(
+        self,
+        host: str,
+        port: int,
+        run_dir: Path,
+        python: str = sys.executable,
+        upstream_port: int | None = None,
+    ) -> list[str]:
+        """Build the exact command line that serves this stack on ``host:port``.
+
+        A fronted stack runs ``compare.proxy``: nginx on ``host:port`` and the server on
+        127.0.0.1:``upstream_port`` (ServerProcess picks a free one; without it, an example:
+        the port after ``port``, or 0 for an example with port 0).
+        """
+        if self.front is not None:
+            if upstream_port is None:
+                upstream_port = port + 1 if port else 0
+            return self._front_argv(host, port, run_dir, python, upstream_port)
         if self.server == "gunicorn":
             return [python, "-m", "gunicorn", *self._gunicorn_args(host, port, run_dir), self.app]
         if self.server == "uvicorn":
             return [python, "-m", "uvicorn", *self._uvicorn_args(host, port), self.app]
         return [python, "-m", "granian", *self._granian_args(host, port), self.app]
+
+    def _front_argv(
+        self, host: str, port: int, run_dir: Path, python: str, upstream_port: int
+    ) -> list[str]:
+        buffering = "on" if self.front == "nginx-buffered" else "off"
+        args = [python, "-m", "compare.proxy", "--host", host.strip("[]"), "--port", str(port)]
+        args += ["--upstream-port", str(upstream_port), "--buffering", buffering]
+        args += ["--prefix", str(run_dir / "nginx"), "--nginx", find_nginx() or "nginx"]
+        inner = self.upstream().argv(UPSTREAM_HOST, upstream_port, run_dir, python)
+        return [*args, "--", *inner]
+
+    def upstream(self) -> StackSpec:
+        """The server behind the front (this stack itself when it has none)."""
+        if self.front is None:
+            return self
+        notes = tuple(note for note in self.notes if note != _FRONT_NOTES[self.front])
+        return dataclasses.replace(self, name=self.name.partition("+")[2], front=None, notes=notes)
 
     def _gunicorn_args(self, host: str, port: int, run_dir: Path) -> list[str]:
         bind = f"[{host.strip('[]')}]:{port}" if ":" in host else f"{host}:{port}"
@@ -109,6 +149,9 @@ class StackSpec:
 
     def child_processes(self) -> int:
         """How many worker processes to expect under the root once the stack is up."""
+        if self.front is not None:
+            # compare.proxy's children: the server's root, its workers, nginx's master and workers.
+            return 1 + self.upstream().child_processes() + 1 + NGINX_WORKERS
         # uvicorn runs a single worker in its own process, with no supervisor above it.
         if self.server == "uvicorn" and self.workers == 1:
             return 0
@@ -117,10 +160,12 @@ class StackSpec:
     def missing(self) -> str | None:
         """Say what to install when a module this stack needs is absent, else None."""
         absent = [mod for mod in self.requires if importlib.util.find_spec(mod) is None]
-        if not absent:
-            return None
-        verb = "is" if len(absent) == 1 else "are"
-        return f"{', '.join(absent)} {verb} not installed: {self.install_hint}"
+        if absent:
+            verb = "is" if len(absent) == 1 else "are"
+            return f"{', '.join(absent)} {verb} not installed: {self.install_hint}"
+        if self.front is not None and find_nginx() is None:
+            return f"nginx is not installed: {NGINX_HINT}"
+        return None
 
     def available(self) -> bool:
         """Tell whether every module this stack needs is installed."""
@@ -132,6 +177,12 @@ class StackSpec:
             return importlib.metadata.version(self.server)
         except importlib.metadata.PackageNotFoundError:
             return None
+
+    def front_version(self) -> str | None:
+        """Return the version of the front's nginx, or None (no front, or nginx missing)."""
+        binary = find_nginx() if self.front is not None else None
+        version = nginx_version(binary) if binary is not None else None
+        return None if version is None else ".".join(map(str, version))
 
     def with_options(self, workers: int | None = None, threads: int | None = None) -> StackSpec:
         """Return a copy with another worker or thread count; threads only where they exist."""
@@ -259,7 +310,30 @@ _STACKS = (
     ),
 )
 
-STACKS: Mapping[str, StackSpec] = {spec.name: spec for spec in _STACKS}
+_FRONT_NOTES: Mapping[Front, str] = {
+    "nginx-buffered": (
+        "nginx in front, proxy_buffering on (X-Accel-Buffering ignored): nginx reads the body "
+        "as fast as the server sends it, spooling past its buffers to a temp file"
+    ),
+    "nginx-unbuffered": (
+        "nginx in front, proxy_buffering off: each piece is passed on as it arrives"
+    ),
+}
+
+
+def fronted(spec: StackSpec, front: Front) -> StackSpec:
+    """The stack ``FRONT+NAME``: ``spec`` behind nginx on loopback (see compare.proxy)."""
+    if spec.front is not None:
+        raise ValueError(f"{spec.name} already has a front")
+    return dataclasses.replace(
+        spec, name=f"{front}+{spec.name}", front=front, notes=(_FRONT_NOTES[front], *spec.notes)
+    )
+
+
+STACKS: Mapping[str, StackSpec] = {
+    spec.name: spec
+    for spec in (*_STACKS, *(fronted(base, front) for base in _STACKS for front in FRONTS))
+}
 
 
 def get_stack(name: str) -> StackSpec:

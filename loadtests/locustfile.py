@@ -31,6 +31,10 @@ does not list them, because locust prints its help before it loads the locustfil
 
 Example: locust -f loadtests/locustfile.py --headless -H http://127.0.0.1:8000 -u 4 -r 4 -t 30s
 --csv out/download --only-summary --rows 200000 DownloadUser
+
+Web UI: ``python -m compare ui`` starts the stacks and this file with ``--class-picker``; the
+process with the web UI (the master in distributed mode) gets a "Server" tab showing each
+stack's memory and CPU (loadtests.servertab, fed by $DSC_SERVER_FEED_URL).
 """
 
 from __future__ import annotations
@@ -82,3 +86,12 @@ def _check_options(environment: Any, **_kwargs: Any) -> None:
         LoadOptions.from_namespace(environment.parsed_options)
     except ValueError as exc:
         raise SystemExit(f"locust: error: {exc}") from None
+
+
+@events.init.add_listener
+def _add_server_tab(environment: Any, **_kwargs: Any) -> None:
+    # Only the process serving the web UI has one (not headless runs, not workers).
+    if environment.web_ui is not None:
+        from loadtests import servertab  # Flask is only needed here
+
+        servertab.install(environment.web_ui)

@@ -191,7 +191,10 @@ def test_an_unavailable_stack_is_recorded_as_failed_with_the_install_hint(tmp_pa
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--stacks", "tomcat"], "unknown stack 'tomcat'; valid: gunicorn-sync"),
+        (
+            ["--stacks", "tomcat"],
+            "unknown stack 'tomcat'; valid: all, nginx, everything, gunicorn-sync",
+        ),
         (["--scenarios", "download,nap"], "unknown scenario 'nap'"),
         (["--duration", "0"], "--duration must be positive"),
         (["--sweep-sizes", "10k"], "--sweep-sizes must be comma-separated whole numbers"),

@@ -9,6 +9,7 @@ import pytest
 
 from compare.stacks import (
     DEFAULT_WORKERS,
+    FRONTS,
     STACKS,
     StackSpec,
     UnknownStackError,
@@ -27,6 +28,10 @@ REQUIRED = {
 }
 
 
+# The servers themselves; their nginx-fronted variants are tested in test_nginx.py.
+BASE = sorted(name for name, spec in STACKS.items() if spec.front is None)
+
+
 def argv(name: str, host: str = "127.0.0.1", port: int = 8123) -> list[str]:
     return STACKS[name].argv(host, port, RUN_DIR, python="py")
 
@@ -38,11 +43,12 @@ def option(args: list[str], flag: str) -> str:
 
 
 def test_registry_has_every_required_stack() -> None:
-    assert set(STACKS) >= REQUIRED
+    assert set(BASE) >= REQUIRED
+    assert {f"{front}+{name}" for name in REQUIRED for front in FRONTS} <= set(STACKS)
     assert all(name == spec.name for name, spec in STACKS.items())
 
 
-@pytest.mark.parametrize("name", sorted(STACKS))
+@pytest.mark.parametrize("name", BASE)
 def test_same_worker_count_and_app_per_interface(name: str) -> None:
     spec = STACKS[name]
     assert spec.workers == DEFAULT_WORKERS
@@ -53,7 +59,7 @@ def test_same_worker_count_and_app_per_interface(name: str) -> None:
     assert option(args, "--workers") == str(DEFAULT_WORKERS)
 
 
-@pytest.mark.parametrize("name", sorted(STACKS))
+@pytest.mark.parametrize("name", BASE)
 def test_binds_the_given_port_and_logs_no_access(name: str) -> None:
     args = argv(name)
     assert "--access-logfile" not in args  # gunicorn logs no access without it
@@ -65,7 +71,7 @@ def test_binds_the_given_port_and_logs_no_access(name: str) -> None:
         assert "--no-access-log" in args
 
 
-@pytest.mark.parametrize("name", [n for n, s in STACKS.items() if s.server == "gunicorn"])
+@pytest.mark.parametrize("name", [n for n in BASE if STACKS[n].server == "gunicorn"])
 def test_gunicorn_instances_do_not_share_a_control_socket_or_tmp_dir(name: str) -> None:
     args = argv(name)
     assert "--no-control-socket" in args

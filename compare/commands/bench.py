@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
@@ -40,7 +41,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--stacks",
         default=_env("STACKS", ",".join(DEFAULT_STACKS)),
-        help="comma-separated stack names, or 'all' (default %(default)s)",
+        help="comma-separated stack names or aliases: all (every server), nginx (the default "
+        "pair behind nginx, buffered and not), everything (default %(default)s)",
     )
     parser.add_argument(
         "--scenarios",
@@ -95,16 +97,34 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(handler=run)
 
 
-def _names(raw: str, known: dict[str, Any] | Any, what: str) -> tuple[str, ...]:
-    names = tuple(dict.fromkeys(n.strip() for n in raw.split(",") if n.strip()))
-    if names == ("all",):
-        return tuple(known)
+def _names(
+    raw: str, known: Mapping[str, Any], what: str, aliases: Mapping[str, tuple[str, ...]]
+) -> tuple[str, ...]:
+    """Comma-separated names, each a known one or an alias for several, without repeats."""
+    expanded: list[str] = []
+    for name in (n.strip() for n in raw.split(",")):
+        if name:
+            expanded += aliases.get(name, (name,))
+    names = tuple(dict.fromkeys(expanded))
     unknown = [n for n in names if n not in known]
     if unknown:
-        raise CompareError(f"unknown {what} {unknown[0]!r}; valid: {', '.join(known)}")
+        valid = ", ".join([*aliases, *known])
+        raise CompareError(f"unknown {what} {unknown[0]!r}; valid: {valid}")
     if not names:
         raise CompareError(f"no {what} given")
     return names
+
+
+# 'all' means every server stack on its own; nginx-fronted ones are asked for by name or alias.
+STACK_ALIASES = {
+    "all": tuple(name for name, spec in STACKS.items() if spec.front is None),
+    "nginx": tuple(
+        name
+        for name, spec in STACKS.items()
+        if spec.front and spec.upstream().name in DEFAULT_STACKS
+    ),
+    "everything": tuple(STACKS),
+}
 
 
 def _ints(raw: str | None, what: str) -> tuple[int, ...]:
@@ -128,9 +148,9 @@ def _positive(value: float | None, default: float, what: str) -> float:
 
 def build_config(args: argparse.Namespace) -> BenchConfig:
     """Validate the arguments into the run's one frozen configuration."""
-    stacks = _names(args.stacks, STACKS, "stack")
-    scenarios = _names(args.scenarios, SCENARIOS, "scenario")
-    variants = _names(args.sweep_variants, {v: v for v in SWEEP_VARIANTS}, "sweep variant")
+    stacks = _names(args.stacks, STACKS, "stack", STACK_ALIASES)
+    scenarios = _names(args.scenarios, SCENARIOS, "scenario", {"all": tuple(SCENARIOS)})
+    variants = _names(args.sweep_variants, {v: v for v in SWEEP_VARIANTS}, "sweep variant", {})
     sizes = (
         _ints(args.sweep_sizes, "--sweep-sizes")
         if args.sweep_sizes is not None

@@ -1,0 +1,365 @@
+"""``ui``: the stacks, their memory and CPU feed, and locust's web UI, until Ctrl-C or SIGTERM.
+
+This process (no gevent) starts each stack and a ProcessTreeSampler on it, serves the samples on
+a loopback port (loadtests.serverfeed), then runs locust's web UI as a child with the feed's URL
+in its environment; the locustfile adds the "Server" tab that draws them. Stopping it stops
+locust, the stacks and the feed, leaving no process behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Sequence
+from types import FrameType
+from typing import Any
+
+from compare.config import DEFAULT_STACKS, ENV_PREFIX
+from compare.errors import CompareError
+from compare.ports import LOOPBACK, free_port, port_in_use
+from compare.sampler import ProcessTreeSampler
+from compare.server import REPO_ROOT, ServerProcess
+from compare.stacks import STACKS, StackSpec, get_stack
+from loadtests.catalog import LOCUSTFILE
+from loadtests.serverfeed import BASELINE_SAMPLES, FEED_ENV, FeedStack, ServerFeed
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_PORT = 8089
+DEFAULT_INTERVAL = 0.25  # the runner samples faster; a person watching needs no more than this
+DEFAULT_USERS = 4  # what the start form proposes (the catalog's usual concurrency)
+READY_TIMEOUT_S = 60.0
+POLL_S = 0.2
+STOP_GRACE_S = 10.0
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``ui`` options (shared by the subcommand and this module's own entry point)."""
+    parser.add_argument(
+        "--stacks",
+        default=os.environ.get(ENV_PREFIX + "STACKS", ",".join(DEFAULT_STACKS)),
+        help="comma-separated stack names, or 'all' (default %(default)s); the first is the "
+        "default host",
+    )
+    parser.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help="web UI port (default %(default)s)"
+    )
+    parser.add_argument(
+        "--web-host", default=LOOPBACK, help="web UI address to bind (default %(default)s)"
+    )
+    parser.add_argument("--workers", type=int, help="worker processes per stack (default: 2)")
+    parser.add_argument(
+        "--locust-workers",
+        type=int,
+        default=0,
+        help="run locust distributed: a master with the UI plus this many workers (default 0)",
+    )
+    parser.add_argument(
+        "--sample-interval",
+        type=float,
+        default=DEFAULT_INTERVAL,
+        help="seconds between memory and CPU samples (default %(default)s)",
+    )
+    parser.add_argument(
+        "locust_args",
+        nargs="*",
+        metavar="-- LOCUST_ARGS",
+        help="passed to locust after '--', e.g. -- --rows 1000000 --mode buffered",
+    )
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``ui`` subcommand."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "ui", help="start stacks and the locust web UI with a live Server tab, until Ctrl-C"
+    )
+    add_arguments(parser)
+    parser.set_defaults(handler=run)
+
+
+def stack_names(raw: str) -> tuple[str, ...]:
+    """Validate ``--stacks``: known names, in order, without repeats; 'all' is every stack."""
+    names = tuple(dict.fromkeys(n.strip() for n in raw.split(",") if n.strip()))
+    if names == ("all",):
+        return tuple(STACKS)
+    if not names:
+        raise CompareError("no stack given")
+    for name in names:
+        get_stack(name)  # UnknownStackError names the valid ones
+    return names
+
+
+def installed(specs: Sequence[StackSpec], *, every: bool) -> list[StackSpec]:
+    """The stacks that can run; asked for 'all', skip the others, else refuse before starting."""
+    usable = []
+    for spec in specs:
+        missing = spec.missing()
+        if missing is None:
+            usable.append(spec)
+        elif every:
+            print(f"skipping {spec.name}: {missing}", file=sys.stderr)
+        else:
+            raise CompareError(f"{spec.name}: {missing}")
+    if not usable:
+        raise CompareError("none of the stacks can run here")
+    return usable
+
+
+def locust_argv(
+    *,
+    host_url: str,
+    web_host: str,
+    web_port: int,
+    master_port: int | None = None,
+    extra: Sequence[str] = (),
+    python: str = sys.executable,
+) -> list[str]:
+    """The web UI's locust command line (the master's, when ``master_port`` is given)."""
+    argv = [python, "-m", "locust", "-f", str(LOCUSTFILE), "--class-picker", "--host", host_url]
+    argv += ["--web-host", web_host, "--web-port", str(web_port)]
+    argv += ["--users", str(DEFAULT_USERS), "--spawn-rate", str(DEFAULT_USERS)]
+    # Stop kills users mid-download, as in the batch runner: no half-measured sample.
+    argv += ["--stop-timeout", "0"]
+    if master_port is not None:
+        argv += ["--master", "--master-bind-host", LOOPBACK, "--master-bind-port", str(master_port)]
+    return [*argv, *extra]  # last: the person's own arguments win
+
+
+def worker_argv(master_port: int, python: str = sys.executable) -> list[str]:
+    """A locust worker's command line; the master sends it the options of each test."""
+    return [
+        *(python, "-m", "locust", "-f", str(LOCUSTFILE), "--worker"),
+        *("--master-host", LOOPBACK, "--master-port", str(master_port)),
+    ]
+
+
+def probe_host(web_host: str) -> str:
+    """The address to reach a UI bound to ``web_host`` from this machine."""
+    if web_host in ("", "0.0.0.0", "*"):
+        return LOOPBACK
+    if web_host.strip("[]") == "::":
+        return "[::1]"
+    return f"[{web_host.strip('[]')}]" if ":" in web_host else web_host
+
+
+class LocustProcess:
+    """One locust process in its own session; stop() signals its group, then kills it."""
+
+    def __init__(self, argv: list[str], env: dict[str, str]) -> None:
+        self.argv = argv
+        logger.info("starting %s", " ".join(argv))
+        self.proc = subprocess.Popen(
+            argv, cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL, start_new_session=True
+        )
+
+    def poll(self) -> int | None:
+        """The exit code, or None while it runs."""
+        return self.proc.poll()
+
+    def stop(self) -> None:
+        """SIGTERM (locust's clean shutdown), SIGKILL after the grace period; idempotent."""
+        for sig, wait in ((signal.SIGTERM, STOP_GRACE_S), (signal.SIGKILL, 5.0)):
+            if self.proc.poll() is not None:
+                break
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.proc.pid, sig)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout=wait)
+        # Its group outlives it when locust forked (-- --processes N): never leave those behind.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+
+
+def _get_json(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=2) as resp:
+        return json.loads(resp.read())
+
+
+def wait_for_ui(ui_url: str, children: Sequence[LocustProcess], workers: int) -> None:
+    """Return once the UI answers (and sees every worker); raise CompareError if locust exits."""
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    problem = "no answer yet"
+    while time.monotonic() < deadline:
+        for child in children:
+            code = child.poll()
+            if code is not None:
+                raise CompareError(f"locust exited with code {code} while starting (see above)")
+        try:
+            if workers:
+                count = _get_json(ui_url + "worker-count").get("worker_count", 0)
+                problem = f"{count} of {workers} locust workers connected"
+                if count >= workers:
+                    return
+            else:
+                with urllib.request.urlopen(ui_url, timeout=2) as resp:
+                    resp.read()
+                return
+        except (OSError, ValueError) as exc:
+            problem = f"{exc.__class__.__name__}: {exc}"
+        time.sleep(POLL_S)
+    raise CompareError(
+        f"locust web UI at {ui_url} not ready after {READY_TIMEOUT_S:g} s ({problem})"
+    )
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    # Unwinds through every context manager below, like Ctrl-C.
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _signals_stop_us() -> Iterator[None]:
+    """SIGTERM and SIGHUP act like Ctrl-C while we run; the old handlers come back after."""
+    stopping = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    previous = {sig: signal.getsignal(sig) for sig in stopping}
+    # Even when started with SIGINT ignored (a background job of a non-interactive shell, where
+    # Python keeps the SIG_IGN it inherits): SIGINT is how this command is meant to be stopped.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGHUP, _interrupt)
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _describe(server: ServerProcess) -> str:
+    return f"{server.spec.name:<22} {server.base_url}  ({server.interface}, pid {server.pid})"
+
+
+def serve_ui(args: argparse.Namespace, specs: Sequence[StackSpec]) -> int:
+    """Run everything until locust exits or we are interrupted; return locust's exit code."""
+    t0 = time.monotonic()
+    with contextlib.ExitStack() as stack:
+        try:
+            return _serve(stack, args, specs, t0)
+        except KeyboardInterrupt:
+            # Clean-up (the ExitStack, next) is not to be cut short by an impatient second Ctrl-C.
+            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+                signal.signal(sig, signal.SIG_IGN)
+            print("\nstopping locust and the stacks ...", file=sys.stderr, flush=True)
+            raise
+    return 1  # unreachable: the with block returns or raises (mypy cannot tell)
+
+
+def _serve(
+    stack: contextlib.ExitStack, args: argparse.Namespace, specs: Sequence[StackSpec], t0: float
+) -> int:
+    servers = []
+    feed_stacks = []
+    samplers = []
+    for spec in specs:
+        server = stack.enter_context(ServerProcess(spec, host=LOOPBACK))
+        sampler = stack.enter_context(ProcessTreeSampler(server.pid, args.sample_interval))
+        servers.append(server)
+        samplers.append(sampler)
+        feed_stacks.append(
+            FeedStack(spec.name, server.base_url, spec.interface, server.pid, sampler)
+        )
+        print(f"started {_describe(server)}", flush=True)
+    for sampler in samplers:  # the first samples are the idle baseline: taken before any load
+        sampler.wait_for(BASELINE_SAMPLES, timeout=BASELINE_SAMPLES * 5 + 5)
+    feed = stack.enter_context(
+        ServerFeed(feed_stacks, interval=args.sample_interval, t0=t0, host=LOOPBACK)
+    )
+    env = {**os.environ, FEED_ENV: feed.url, "PYTHONUNBUFFERED": "1"}
+    master_port = free_port(LOOPBACK) if args.locust_workers else None
+    argv = locust_argv(
+        host_url=servers[0].base_url,
+        web_host=args.web_host,
+        web_port=args.port,
+        master_port=master_port,
+        extra=args.locust_args,
+    )
+    children: list[LocustProcess] = []
+    stack.callback(_stop_all, children)  # registered first: a Ctrl-C right after Popen is covered
+    children.append(LocustProcess(argv, env))
+    if master_port is not None:
+        for _ in range(args.locust_workers):
+            children.append(LocustProcess(worker_argv(master_port), env))
+    ui_url = f"http://{probe_host(args.web_host)}:{args.port}/"
+    wait_for_ui(ui_url, children, args.locust_workers)
+    print("\nStacks (paste an address into the Host field to target it):")
+    for server in servers:
+        print(f"  {_describe(server)}")
+    print(f"\nLocust web UI: {ui_url}  (the Server tab: {ui_url}?tab=server)")
+    print("Ctrl-C stops locust and every stack.", flush=True)
+    return _watch(children, servers)
+
+
+def _stop_all(children: Sequence[LocustProcess]) -> None:
+    for child in reversed(children):  # workers first, then the master
+        child.stop()
+
+
+def _watch(children: Sequence[LocustProcess], servers: Sequence[ServerProcess]) -> int:
+    """Wait until locust exits; say so when a stack dies meanwhile."""
+    dead: set[str] = set()
+    while True:
+        code = children[0].poll()
+        if code is not None:
+            print(f"locust exited with code {code}; stopping the stacks", file=sys.stderr)
+            return code
+        for child in children[1:]:
+            if child.poll() is not None and "worker" not in dead:
+                dead.add("worker")
+                print("a locust worker exited; the master goes on without it", file=sys.stderr)
+        for server in servers:
+            if server.spec.name not in dead and not server.running():
+                dead.add(server.spec.name)
+                print(
+                    f"{server.spec.name} exited on its own; its log: {server.log_tail(5)}",
+                    file=sys.stderr,
+                )
+        time.sleep(POLL_S)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Validate, then serve until Ctrl-C or SIGTERM; stop everything on the way out."""
+    names = stack_names(args.stacks)
+    specs = [get_stack(name).with_options(workers=args.workers) for name in names]
+    specs = installed(specs, every=args.stacks.strip() == "all")
+    if args.locust_workers < 0:
+        raise CompareError(f"--locust-workers must not be negative, got {args.locust_workers}")
+    if not args.sample_interval > 0:
+        raise CompareError(f"--sample-interval must be positive, got {args.sample_interval}")
+    if port_in_use(args.web_host or "0.0.0.0", args.port):
+        raise CompareError(f"port {args.port} on {args.web_host} is in use; pick another: --port")
+    with _signals_stop_us():
+        try:
+            return serve_ui(args, specs)
+        except KeyboardInterrupt:
+            # The context managers of serve_ui already stopped everything.
+            print("stopped", file=sys.stderr)
+            return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``ui`` on its own (``python -m compare.commands.ui``), as the CLI would."""
+    parser = argparse.ArgumentParser(prog="python -m compare ui", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what the harness does")
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return run(args)
+    except (CompareError, ValueError) as exc:
+        print(f"compare: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
