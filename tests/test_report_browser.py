@@ -10,31 +10,22 @@ import pytest
 
 from compare.report import render_html
 from compare.results import load_results
+from tests.browser import CHROMIUM_FLAGS, MISSING, chromium_binary
 
-CHROMIUM = Path("/usr/bin/chromium")
+BINARY = chromium_binary()
 FIXTURE = Path(__file__).parent / "fixtures" / "report"
 # Chromium logs every console message (and uncaught exception) of the page as INFO:CONSOLE.
 CONSOLE = re.compile(r":CONSOLE[(:]\d+\)?\] (.*)")
 
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(),
-    reason="Debian's chromium is not installed (/usr/bin/chromium); "
-    "`make test` tries to install it",
-)
+pytestmark = pytest.mark.skipif(BINARY is None, reason=MISSING)
 
 
 def load_in_chromium(page: Path, profile: Path) -> tuple[str, list[str]]:
     """Open a local page headless (no network, no sync); return its DOM and console messages."""
     done = subprocess.run(
         [
-            str(CHROMIUM),
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
+            str(BINARY),
+            *CHROMIUM_FLAGS,
             f"--user-data-dir={profile}",
             "--enable-logging=stderr",
             "--v=0",

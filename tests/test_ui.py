@@ -17,7 +17,6 @@ import fcntl
 import json
 import os
 import select
-import shutil
 import signal
 import subprocess
 import sys
@@ -34,23 +33,14 @@ import pytest
 
 from compare.ports import free_port
 from compare.server import REPO_ROOT
+from tests.browser import CHROMIUM_FLAGS, MISSING, chromium_binary
 from tests.fixtures_servers import alive, assert_gone
 
 pytestmark = pytest.mark.server
 
 # The subcommand's own entry point: the same code as `python -m compare ui`.
 UI = [sys.executable, "-m", "compare", "ui"]
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--hide-scrollbars",
-    "--remote-debugging-pipe",
-]
+UI_BROWSER_FLAGS = [*CHROMIUM_FLAGS, "--hide-scrollbars", "--remote-debugging-pipe"]
 READY_S = 45.0
 
 
@@ -151,7 +141,7 @@ class Chromium:
             "os.dup2(r, 3); os.dup2(w, 4)\n"
             "os.execv(sys.argv[3], sys.argv[3:])\n"
         )
-        argv = [binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}"]
+        argv = [binary, *UI_BROWSER_FLAGS, f"--user-data-dir={profile}"]
         argv += [f"--window-size={width},{height}", "about:blank"]
         self.proc = subprocess.Popen(
             [sys.executable, "-c", trampoline, str(to_read), str(from_write), *argv],
@@ -252,10 +242,6 @@ class Chromium:
         os.close(self._from_browser)
 
 
-def chromium_binary() -> str | None:
-    return shutil.which("chromium") or shutil.which("chromium-browser")
-
-
 @contextlib.contextmanager
 def browser(binary: str, width: int = 1400, height: int = 1000) -> Iterator[Chromium]:
     with tempfile.TemporaryDirectory(prefix="dsc-chromium-") as profile:
@@ -336,7 +322,7 @@ KINDS = ("TTFB", "DOWNLOAD")
 def test_server_tab_loads_without_console_errors(live_ui: LiveUI) -> None:
     binary = chromium_binary()
     if binary is None:
-        pytest.skip("chromium is not installed (apt-get install chromium; make system-packages)")
+        pytest.skip(MISSING)
     if live_ui.json("/stats/requests")["state"] == "ready":
         # The tabs only show once a test has run.
         live_ui.swarm(stack_url(live_ui), 1, "DownloadUser", rows=1000)

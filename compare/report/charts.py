@@ -19,15 +19,11 @@ if TYPE_CHECKING:
 
 MB = 1e6
 MEMORY_FLOOR_MB = 0.1  # log axes cannot show zero; smaller increases are drawn at this floor
-VARIANT_STYLE: dict[str, Any] = {
-    "font.size": 8.5,
-    "axes.titlesize": 9.5,
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-    "axes.grid": True,
-    "grid.alpha": 0.3,
-    "legend.frameon": False,
-    "svg.fonttype": "none",  # text stays text: small, searchable, selectable
+# Line and marker per sweep variant; the colour says the stack.
+VARIANT_STYLE: dict[str, tuple[str, str]] = {
+    "stream": ("-", "o"),
+    "buffered": ("--", "s"),
+    "mismatch": (":", "^"),
 }
 
 
@@ -119,6 +115,20 @@ def _plain_log(ax: Axes, axis: str = "y") -> None:
     target.set_minor_formatter(NullFormatter())
 
 
+def _short_count(n: int) -> str:
+    """10000 -> 10k, 5000000 -> 5M."""
+    for size, suffix in ((1_000_000, "M"), (1_000, "k")):
+        if n >= size and n % (size // 10) == 0:
+            return f"{n / size:g}{suffix}"
+    return f"{n:,}"
+
+
+def _null_locator() -> Any:
+    from matplotlib.ticker import NullLocator
+
+    return NullLocator()
+
+
 def _measured(model: Model) -> list[Group]:
     return [g for sc in model.scenarios for g in model.scenario_groups(sc)]
 
@@ -130,7 +140,8 @@ def _finish(figure: Figure, axes: list[Axes], model: Model) -> None:
             if label not in labels:
                 handles.append(handle)
                 labels.append(label)
-    figure.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 6))
+    # Three to a row at most: a wider legend is clipped at the figure's edge.
+    figure.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 3))
 
 
 def bar_chart(
@@ -256,9 +267,13 @@ def sweep_chart(model: Model) -> str | None:
             style = {"color": color(model, stack), "linestyle": line, "marker": marker}
             ttfb_ax.plot(sizes, ttfb, label=f"{stack} {variant}", **style)
             memory_ax.plot(sizes, memory, label=f"{stack} {variant}", **style)
+        measured_sizes = sorted({n for by_rows in series.values() for n in by_rows})
         for ax in (ttfb_ax, memory_ax):
             _plain_log(ax, "x")
             _plain_log(ax, "y")
+            # Ticks at the sizes measured, short: log ticks at 2, 3 and 5 run into each other.
+            ax.set_xticks(measured_sizes, [_short_count(n) for n in measured_sizes])
+            ax.xaxis.set_minor_locator(_null_locator())
             ax.set_xlabel("rows in the export (log)")
         ttfb_ax.set_ylabel("seconds to the first body byte (log)")
         ttfb_ax.set_title("body TTFB by export size")
