@@ -175,6 +175,7 @@ def build_config(args: argparse.Namespace) -> BenchConfig:
         users=args.users or 0,
         duration_s=_positive(args.duration, 4.0 if args.quick else 6.0, "--duration"),
         warmup_s=0.5 if args.quick else 1.0,
+        idle_s=0.5 if args.quick else 1.0,
         repeat=int(_positive(args.repeat, 1 if args.quick else 3, "--repeat")),
         sweep_sizes=sizes,
         sweep_variants=cast(tuple[SweepVariant, ...], variants),
