@@ -49,17 +49,15 @@ def load_order(config: BenchConfig, specs: list[StackSpec]) -> list[tuple[int, s
 def run_bench(config: BenchConfig, writer: ResultsWriter, progress: Progress) -> None:
     """Run the whole matrix; KeyboardInterrupt leaves a valid document marked interrupted."""
     specs = [get_stack(name) for name in config.stacks]
-    for spec in specs:
-        writer.add_stack(spec.name, describe_stack(spec, config))
-    for spec in specs:
-        if spec.missing() is not None:
-            # Its cells are still run: each is recorded as failed, with the install hint.
-            writer.add_event(f"{spec.name} is unavailable: {spec.missing()}")
-            progress(f"note: {spec.name} is unavailable: {spec.missing()}")
     cells = load_order(config, specs)
-    total = len(cells) + config.sweep_points
-    clock = _Eta(total)
+    clock = _Eta(len(cells) + config.sweep_points)
     try:
+        for spec in specs:
+            writer.add_stack(spec.name, describe_stack(spec, config))
+            if spec.missing() is not None:
+                # Its cells are still run: each is recorded as failed, with the install hint.
+                writer.add_event(f"{spec.name} is unavailable: {spec.missing()}")
+                progress(f"note: {spec.name} is unavailable: {spec.missing()}")
         for repetition, scenario, spec in cells:
             progress(clock.line(f"r{repetition + 1} {scenario:<16} {spec.name}"))
             cell_dir = writer.directory / "cells" / f"r{repetition + 1}-{scenario}-{spec.name}"

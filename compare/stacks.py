@@ -34,6 +34,12 @@ DEFAULT_THREADS = 4
 SYNC_TIMEOUT = 600
 HEARTBEAT_TIMEOUT = 30
 KEEPALIVE_SECONDS = 5
+# Connections a worker takes on at once: gthread's --worker-connections default, made explicit,
+# and the same cap for uvicorn, whose own default is none. Past it gthread stops accepting and
+# uvicorn answers 503 at once; idle and dribbling connections count too, so a slow-loris client
+# gets a refusal for everyone instead of exhausting memory and file descriptors. nginx in front
+# is what stops slow clients (tests/test_slowloris.py has what each stack does).
+WORKER_CONNECTIONS = 1000
 # The same shutdown grace everywhere, so stopping a stack mid-download costs the same on each.
 GRACEFUL_TIMEOUT = 5
 
@@ -64,6 +70,8 @@ class StackSpec:
     keepalive: bool = True
     keepalive_timeout: int | None = KEEPALIVE_SECONDS  # None: the server has no such setting
     timeout: int | None = None  # worker timeout in seconds; None: the server has none
+    # Per-worker cap on concurrent connections; None: no cap, or the server has no such setting.
+    limit_concurrency: int | None = None
     graceful_timeout: int = GRACEFUL_TIMEOUT
     requires: tuple[str, ...] = ()
     install_hint: str = "pip install -e ."
@@ -120,6 +128,8 @@ class StackSpec:
             args += ["--timeout", str(self.timeout)]
         if self.keepalive_timeout is not None:
             args += ["--keep-alive", str(self.keepalive_timeout)]
+        if self.limit_concurrency is not None:
+            args += ["--worker-connections", str(self.limit_concurrency)]
         args += ["--graceful-timeout", str(self.graceful_timeout)]
         # Gunicorn 27 opens a control socket under $XDG_RUNTIME_DIR or ~/.gunicorn by default:
         # a second instance would fight over it, and nothing here uses it.
@@ -134,6 +144,8 @@ class StackSpec:
         # Django does not speak the lifespan protocol; "auto" would only log that it failed.
         args += ["--lifespan", "off", "--no-access-log"]
         args += ["--timeout-keep-alive", str(self.keepalive_timeout)]
+        if self.limit_concurrency is not None:
+            args += ["--limit-concurrency", str(self.limit_concurrency)]
         args += ["--timeout-graceful-shutdown", str(self.graceful_timeout)]
         return args
 
@@ -231,6 +243,7 @@ _STACKS = (
         http_parser="gunicorn (pure Python)",
         threads=DEFAULT_THREADS,
         timeout=HEARTBEAT_TIMEOUT,
+        limit_concurrency=WORKER_CONNECTIONS,
         requires=_GUNICORN,
         notes=("a thread pool per worker; the worker heartbeats while threads are busy",),
     ),
@@ -242,6 +255,7 @@ _STACKS = (
         app=APPS["asgi"],
         loop="uvloop",
         http_parser="httptools",
+        limit_concurrency=WORKER_CONNECTIONS,
         requires=("uvicorn", "uvloop", "httptools"),
         notes=(
             "uvicorn's own supervisor spawns the workers (no copy-on-write sharing with it)",
@@ -261,6 +275,7 @@ _STACKS = (
         notes=(
             "gunicorn forks uvicorn workers; its 'auto' picks uvloop and httptools when installed",
             "the worker runs lifespan 'auto' (no command-line switch for it)",
+            "no connection cap: the worker does not pass --worker-connections on to uvicorn",
         ),
     ),
     StackSpec(
@@ -273,7 +288,10 @@ _STACKS = (
         http_parser="gunicorn (pure Python; gunicorn_h1c when installed)",
         timeout=HEARTBEAT_TIMEOUT,
         requires=("gunicorn", "uvloop"),
-        notes=("gunicorn's own asyncio worker (new in 24), HTTP parsing in gunicorn",),
+        notes=(
+            "gunicorn's own asyncio worker (new in 24), HTTP parsing in gunicorn",
+            "no connection cap: gunicorn 27's asgi worker ignores --worker-connections",
+        ),
     ),
     StackSpec(
         name="granian-wsgi",

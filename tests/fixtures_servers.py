@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
+import subprocess
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -102,3 +104,20 @@ class BackgroundDownload:
             assert time.monotonic() < deadline, f"only {self.received} bytes after {timeout} s"
             time.sleep(0.02)
         assert self.received >= count, f"download ended after {self.received} bytes: {self.error}"
+
+
+def stop_run(proc: subprocess.Popen[str], seen: Iterable[int], timeout: float = 60.0) -> None:
+    """After a failed test: let a harness run stop its own servers, then kill whatever is left.
+
+    SIGKILL alone would orphan the servers, which run in sessions of their own.
+    """
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+    for pid in alive(seen):
+        with contextlib.suppress(psutil.Error):
+            psutil.Process(pid).kill()

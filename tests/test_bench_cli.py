@@ -17,6 +17,7 @@ import pytest
 from compare.results import load_results
 from compare.server import REPO_ROOT
 from compare.stacks import get_stack
+from tests.fixtures_servers import stop_run
 
 pytestmark = pytest.mark.server
 
@@ -129,8 +130,7 @@ def test_sigint_mid_run_keeps_finished_cells_and_leaves_no_process(tmp_path: Pat
         proc.send_signal(signal.SIGINT)
         _, stderr = proc.communicate(timeout=60)
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        stop_run(proc, seen)
     assert proc.returncode == 130, stderr[-2000:]
     assert len(seen) >= 2  # servers and locust were running when the signal came
     assert _alive(seen) == []

@@ -15,6 +15,7 @@ import pytest
 
 from compare.results import load_results
 from compare.server import REPO_ROOT
+from tests.fixtures_servers import stop_run
 
 pytestmark = pytest.mark.server
 
@@ -98,8 +99,7 @@ def test_killed_worker_and_killed_master_fail_their_cells_and_the_run_goes_on(
         os.kill(master.pid, signal.SIGKILL)
         _, stderr = bench.communicate(timeout=180)
     finally:
-        if bench.poll() is None:
-            bench.kill()
+        stop_run(bench, seen)
     assert bench.returncode == 0, stderr[-3000:]
     document = load_results(tmp_path / "latest")
     first, second, third = document["cells"]

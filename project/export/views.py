@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 
 from django.conf import settings
 from django.http import (
@@ -37,6 +37,29 @@ def _headers(params: ExportParams, announced: int, interface: str) -> dict[str, 
     return headers
 
 
+class ExportResponse(StreamingHttpResponse):
+    """A StreamingHttpResponse that closes an async body as soon as Django stops reading it.
+
+    Django's ASGI handler closes only the generator it iterates (this ``__aiter__``), never the
+    body under it. After a client hang-up on gunicorn's asgi worker that body was left suspended
+    in a reference cycle, so its cleanup (closing the row source and its database cursor, the
+    "export stopped" log line) waited for a cyclic garbage collection, which an idle worker may
+    never run. A sync body needs nothing: Django's ``close()`` calls its ``close()``.
+    """
+
+    def __init__(self, body: Iterator[bytes] | AsyncIterator[bytes], content_type: str) -> None:
+        super().__init__(body, content_type=content_type)
+        self._body = body
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        try:
+            async for part in super().__aiter__():
+                yield part
+        finally:
+            if isinstance(self._body, AsyncGenerator):
+                await self._body.aclose()
+
+
 def _empty_sync() -> Iterator[bytes]:
     yield from ()
 
@@ -52,7 +75,7 @@ def _response(
     interface: str,
     body: Iterator[bytes] | AsyncIterator[bytes],
 ) -> HttpResponseBase:
-    response = StreamingHttpResponse(body, content_type="text/csv; charset=utf-8")
+    response = ExportResponse(body, content_type="text/csv; charset=utf-8")
     for name, value in _headers(params, announced, interface).items():
         response[name] = value
     return response

@@ -1,0 +1,278 @@
+"""Slow-loris clients against each server stack: what each one does, asserted with generous bounds.
+
+Three kinds of slow client: one that dribbles its request headers a byte at a time and never ends
+them, one that connects and sends nothing, and one that asks for a large export and never reads
+it. None of these servers has a timeout for a request's headers or for a stalled write:
+
+- gunicorn-sync gives each such client a whole worker until --timeout (600 s here, because the
+  sync worker kills long streams at that timeout): as many slow clients as workers stop it.
+- gunicorn-gthread gives each a thread, for good (the worker heartbeats, so --timeout never
+  fires); an idle connection holds its thread only 5 s (gunicorn's wait for the first byte).
+- The asyncio stacks keep every such connection open for as long as the client likes, past the
+  keep-alive timeout (which starts only after a response), and go on serving everybody else.
+
+What stops slow clients is nginx in front (its client_header_timeout and send_timeout, and its
+buffering); the servers' own defaults only bound the damage (compare.stacks.WORKER_CONNECTIONS).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import re
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import pytest
+
+from compare.server import ServerProcess
+from compare.stacks import (
+    KEEPALIVE_SECONDS,
+    STACKS,
+    SYNC_TIMEOUT,
+    WORKER_CONNECTIONS,
+    StackSpec,
+)
+
+pytestmark = pytest.mark.server
+
+Kind = Literal["dribble", "idle", "no-read"]
+KINDS: tuple[Kind, ...] = ("dribble", "idle", "no-read")
+DRIBBLE_INTERVAL_S = 0.1
+DRIBBLE_HEAD = b"GET /ping HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "
+BIG_EXPORT = "/export.csv?rows=2000000"  # about 110 MB: far more than any socket buffer
+ANSWER_WITHIN_S = 2.0  # a server that is not held up answers /ping in milliseconds
+BLOCKED_FOR_S = 1.0  # and one that is held up does not answer in this long
+RECOVER_WITHIN_S = 5.0
+# Past the keep-alive timeout: that timer starts only once a response is complete.
+HOLD_S = KEEPALIVE_SECONDS + 1.0
+# gunicorn's gthread worker waits this long for a new connection's first byte, in a thread
+# (gunicorn/workers/gthread.py, DEFAULT_WORKER_DATA_TIMEOUT), then hands it back to its poller.
+GTHREAD_FIRST_BYTE_WAIT_S = 5.0
+_STOPPED = re.compile(r"export stopped iterator=\w+ rows_encoded=\d+ rows_announced=2000000")
+
+
+@dataclass(frozen=True)
+class Expected:
+    """What a stack, started as ``spec``, does with slow clients."""
+
+    spec: StackSpec
+    # How many slow clients of any kind stop it answering anybody else (None: a handful never).
+    blocked_by: int | None
+    header_limit: bool  # oversized request headers get 431 (else the server takes them all)
+
+
+EXPECTED = {
+    e.spec.name: e
+    for e in (
+        Expected(STACKS["gunicorn-sync"].with_options(workers=2), 2, True),
+        # workers x threads slow clients stop it: 1 x 2 here, 2 x 4 with the defaults.
+        Expected(STACKS["gunicorn-gthread"].with_options(workers=1, threads=2), 2, True),
+        Expected(STACKS["uvicorn"], None, False),  # httptools has no header size limit
+        Expected(STACKS["gunicorn-uvicorn"], None, False),
+        Expected(STACKS["gunicorn-asgi"], None, True),
+    )
+}
+BLOCKING = [name for name, e in EXPECTED.items() if e.blocked_by]
+ASYNC = [name for name, e in EXPECTED.items() if not e.blocked_by]
+
+
+def _start(name: str) -> Iterator[ServerProcess]:
+    with ServerProcess(EXPECTED[name].spec) as running:
+        yield running
+
+
+@pytest.fixture(scope="module", params=BLOCKING)
+def blocking_server(request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
+    yield from _start(request.param)
+
+
+@pytest.fixture(scope="module", params=ASYNC)
+def async_server(request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
+    yield from _start(request.param)
+
+
+def ping(server: ServerProcess, timeout: float) -> int | None:
+    """The status /ping answers on a new connection, or None if it does not within ``timeout``."""
+    deadline = time.monotonic() + timeout
+    try:
+        with socket.create_connection((server.host, server.port), timeout=timeout) as sock:
+            sock.sendall(b"GET /ping HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            data = b""
+            while b"\r\n" not in data:
+                sock.settimeout(max(deadline - time.monotonic(), 0.001))
+                chunk = sock.recv(4096)
+                if not chunk:
+                    return None
+                data += chunk
+    except TimeoutError:
+        return None
+    return int(data.split()[1])
+
+
+class SlowClients:
+    """``count`` connections of one kind; a thread dribbles header bytes into the dribbling ones."""
+
+    def __init__(self, server: ServerProcess, kind: Kind, count: int) -> None:
+        self.kind = kind
+        self.socks: list[socket.socket] = []
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        for _ in range(count):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            if kind == "no-read":
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sock.connect((server.host, server.port))
+            if kind == "no-read":
+                sock.sendall(f"GET {BIG_EXPORT} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+            self.socks.append(sock)
+        if kind == "dribble":
+            self._thread = threading.Thread(target=self._dribble, daemon=True)
+            self._thread.start()
+
+    def _dribble(self) -> None:
+        sent = 0
+        while not self._stop.wait(DRIBBLE_INTERVAL_S):
+            byte = DRIBBLE_HEAD[sent : sent + 1] or b"a"  # a header value that never ends
+            for sock in self.socks:
+                with contextlib.suppress(OSError):  # the server closed it: held() tells
+                    sock.send(byte)
+            sent += 1
+
+    def held(self) -> int:
+        """How many connections the server still holds open without having answered them."""
+        count = 0
+        for sock in self.socks:
+            try:
+                data = sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                count += 1  # open, nothing sent back
+                continue
+            except OSError:
+                continue  # reset by the server
+            # The export streaming to a non-reader counts as held; an answer to the others not.
+            count += bool(data) and self.kind == "no-read"
+        return count
+
+    def close(self) -> None:
+        """Stop dribbling and hang up every connection."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        for sock in self.socks:
+            sock.close()
+
+
+def _stopped_exports(server: ServerProcess) -> int:
+    return len(_STOPPED.findall(server.log_path.read_text(errors="replace")))
+
+
+def _wait_for_stopped(server: ServerProcess, count: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while _stopped_exports(server) < count:
+        assert time.monotonic() < deadline, f"exports still running (log: {server.log_path})"
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_as_many_slow_clients_as_workers_or_threads_stop_a_blocking_stack(
+    blocking_server: ServerProcess, kind: Kind
+) -> None:
+    server = blocking_server
+    expected = EXPECTED[server.spec.name]
+    assert expected.blocked_by is not None
+    stopped_before = _stopped_exports(server)
+    clients = SlowClients(server, kind, expected.blocked_by)
+    try:
+        time.sleep(0.3)  # the workers (or threads) take the connections
+        assert ping(server, BLOCKED_FOR_S) is None
+        if kind == "idle" and server.spec.worker_class == "gthread":
+            # An idle connection goes back to the poller after the first-byte wait: the thread
+            # is free again while the connection stays open.
+            assert ping(server, GTHREAD_FIRST_BYTE_WAIT_S + 3) == 200
+            assert clients.held() == expected.blocked_by
+        else:
+            assert clients.held() == expected.blocked_by
+    finally:
+        clients.close()
+    assert ping(server, RECOVER_WITHIN_S) == 200
+    if kind == "no-read":
+        # Once the client goes, so does the export.
+        _wait_for_stopped(server, stopped_before + expected.blocked_by)
+
+
+def test_asyncio_stacks_hold_slow_clients_and_serve_everybody_else(
+    async_server: ServerProcess,
+) -> None:
+    server = async_server
+    stopped_before = _stopped_exports(server)
+    started = time.monotonic()
+    clients = [SlowClients(server, kind, 3) for kind in KINDS]
+    try:
+        time.sleep(0.3)
+        assert ping(server, ANSWER_WITHIN_S) == 200
+        time.sleep(max(started + HOLD_S - time.monotonic(), 0))
+        # Past the keep-alive timeout, every slow client is still connected, the exports of the
+        # non-readers paused rather than abandoned, and the server still answers at once.
+        assert [c.held() for c in clients] == [3, 3, 3]
+        assert _stopped_exports(server) == stopped_before
+        assert ping(server, ANSWER_WITHIN_S) == 200
+    finally:
+        for group in clients:
+            group.close()
+    _wait_for_stopped(server, stopped_before + 3)
+
+
+def _oversized_header_status(server: ServerProcess) -> int:
+    big = b"GET /ping HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nX-Big: "
+    with socket.create_connection((server.host, server.port), timeout=10) as sock:
+        sock.sendall(big + b"a" * 1_000_000 + b"\r\n\r\n")
+        return int(sock.recv(100).split()[1])
+
+
+def test_oversized_headers_on_blocking_stacks(blocking_server: ServerProcess) -> None:
+    assert _oversized_header_status(blocking_server) == 431
+
+
+def test_oversized_headers_on_asyncio_stacks(async_server: ServerProcess) -> None:
+    expected = EXPECTED[async_server.spec.name]
+    assert _oversized_header_status(async_server) == (431 if expected.header_limit else 200)
+
+
+def test_the_sync_worker_timeout_is_what_frees_a_worker_held_by_a_slow_client() -> None:
+    # gunicorn-sync as it runs, with its 600 s timeout made 2 s so that the test can wait for it.
+    assert STACKS["gunicorn-sync"].timeout == SYNC_TIMEOUT
+    timeout = 2
+    spec = dataclasses.replace(STACKS["gunicorn-sync"].with_options(workers=1), timeout=timeout)
+    with ServerProcess(spec) as server:
+        clients = SlowClients(server, "dribble", 1)
+        try:
+            time.sleep(0.3)
+            assert ping(server, BLOCKED_FOR_S) is None
+            # The arbiter kills the silent worker at --timeout and boots another.
+            assert ping(server, timeout + 10) == 200
+            assert clients.held() == 0
+        finally:
+            clients.close()
+
+
+def test_uvicorn_connection_cap_answers_503_past_it() -> None:
+    assert STACKS["uvicorn"].limit_concurrency == WORKER_CONNECTIONS
+    assert "--limit-concurrency" in STACKS["uvicorn"].argv("127.0.0.1", 8000, Path("RUN_DIR"))
+    cap = 4
+    spec = dataclasses.replace(STACKS["uvicorn"].with_options(workers=1), limit_concurrency=cap)
+    with ServerProcess(spec) as server:
+        idle = SlowClients(server, "idle", cap - 1)
+        try:
+            time.sleep(0.3)
+            # Idle connections count: with the probe's own, the cap is reached.
+            assert ping(server, ANSWER_WITHIN_S) == 503
+        finally:
+            idle.close()
+        time.sleep(0.3)
+        assert ping(server, ANSWER_WITHIN_S) == 200
