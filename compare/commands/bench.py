@@ -222,27 +222,37 @@ def run(args: argparse.Namespace) -> int:
         config.out_dir.mkdir(parents=True, exist_ok=False)
     except OSError as error:
         raise CompareError(f"cannot create {config.out_dir}: {error.strerror or error}") from None
-    if config.source == "db":
-        _seed_database(config)
-    document = new_document(
-        describe(), config.as_dict(), [sys.executable, "-m", "compare", *sys.argv[1:]]
-    )
-    document["environment"]["placement"] = {
-        "server_cpus": config.server_cpus,
-        "client_cpus": config.client_cpus,
-    }
-    writer = ResultsWriter(config.out_dir, document)
-    _link_latest(config.out_dir)
+    # From here on SIGTERM unwinds like Ctrl-C, seeding included.
     signal.signal(signal.SIGTERM, _terminate)
+    writer: ResultsWriter | None = None
     started = time.monotonic()
 
     def progress(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
-    print(f"results: {config.out_dir}", file=sys.stderr, flush=True)
     try:
+        document = new_document(
+            describe(), config.as_dict(), [sys.executable, "-m", "compare", *sys.argv[1:]]
+        )
+        document["environment"]["placement"] = {
+            "server_cpus": config.server_cpus,
+            "client_cpus": config.client_cpus,
+        }
+        writer = ResultsWriter(config.out_dir, document)
+        _link_latest(config.out_dir)
+        print(f"results: {config.out_dir}", file=sys.stderr, flush=True)
+        if config.source == "db":
+            try:
+                _seed_database(config)
+            except KeyboardInterrupt:
+                writer.add_event("interrupted while seeding the database: nothing measured")
+                writer.finish("interrupted")
+                raise
         run_bench(config, writer, progress)
     except KeyboardInterrupt:
+        if writer is None:
+            print("\ninterrupted before anything was measured", file=sys.stderr)
+            return 130
         print(f"\ninterrupted; partial results kept in {writer.path}", file=sys.stderr)
         _report(config.out_dir)
         return 130
