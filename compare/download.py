@@ -22,6 +22,20 @@ class Download:
     lines: int  # newline count: a CSV with a header and N rows has N + 1
     complete_last_line: bool  # False when the body stops mid-line (a truncated stream)
 
+    def problem(self, expected_rows: int | None = None) -> str | None:
+        """Why this is not a complete export body (None when it is): status, row count, cut."""
+        if self.status != 200:
+            return f"HTTP {self.status}"
+        announced = self.headers.get("x-export-rows")
+        if announced is None or not announced.isdigit():
+            return "no X-Export-Rows header"
+        wanted = int(announced) if expected_rows is None else expected_rows
+        if int(announced) != wanted or self.lines != wanted + 1:
+            return f"body has {self.lines - 1} rows, {announced} announced"
+        if not self.complete_last_line:
+            return "body ends mid-row (truncated)"
+        return None
+
     @property
     def chunked(self) -> bool:
         """Whether the body came with chunked transfer encoding."""

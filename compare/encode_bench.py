@@ -89,8 +89,9 @@ def measure(
 
 def _served(url: str, rows: int) -> tuple[float, int]:
     result = download(url)
-    if result.status != 200 or result.lines != rows + 1:
-        raise CompareError(f"{url}: status {result.status}, {result.lines - 1} rows of {rows}")
+    problem = result.problem(expected_rows=rows)
+    if problem is not None:
+        raise CompareError(f"{url}: {problem}")
     return result.total, result.body_bytes
 
 

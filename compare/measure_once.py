@@ -48,12 +48,10 @@ def measure(spec: StackSpec, query: str) -> Measurement:
         result = download(f"{server.base_url}/export.csv?{query}")
         t1 = time.monotonic()
         sampler.sample_once()  # the end of the window is seen even if the download was short
-    rows = int(result.headers.get("x-export-rows", "0"))
-    if result.status != 200 or result.lines != rows + 1 or not result.complete_last_line:
-        raise CompareError(
-            f"{spec.name}: bad export (status {result.status}, {result.lines} lines "
-            f"for {rows} rows)"
-        )
+    problem = result.problem()
+    if problem is not None:
+        raise CompareError(f"{spec.name}: bad export ({problem})")
+    rows = int(result.headers["x-export-rows"])
     baseline = sampler.baseline(t1=t0)
     return Measurement(
         stack=spec.name,

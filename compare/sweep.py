@@ -63,14 +63,8 @@ def measure_point(
                 chunked=result.chunked,
             )
             point["warnings"] = django_warnings(measured.server.log_path)
-            announced = result.headers.get("x-export-rows")
-            if result.status != 200:
-                point["error"] = f"HTTP {result.status}"
-            elif announced != str(rows) or result.lines != rows + 1:
-                point["error"] = f"body has {result.lines - 1} rows, {announced} announced"
-            elif not result.complete_last_line:
-                point["error"] = "body ends mid-row (truncated)"
-            else:
+            point["error"] = result.problem(expected_rows=rows)
+            if point["error"] is None:
                 point["status"] = "ok"
     except (CompareError, OSError) as error:
         point["error"] = str(error)
