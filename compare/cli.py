@@ -7,11 +7,11 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from compare.commands import bench, diff, report, serve, stacks, ui
+from compare.commands import bench, diff, figures, report, serve, stacks, ui
 from compare.errors import CompareError
 
 # A new subcommand is a module with register(); add it here and nowhere else.
-COMMANDS = (stacks, serve, bench, report, diff, ui)
+COMMANDS = (stacks, serve, bench, report, figures, diff, ui)
 
 
 def build_parser() -> argparse.ArgumentParser:

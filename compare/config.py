@@ -31,11 +31,18 @@ class BenchConfig:
     out_dir: Path
     rows: int
     source: Literal["synthetic", "db"] = "synthetic"
+    placement: str = "shared"  # compare.placement: split, shared or custom
     server_cpus: tuple[int, ...] | None = None
     client_cpus: tuple[int, ...] | None = None
     sample_interval_s: float = 0.1
+    # The size sweep measures one download at a time: sampled faster, so a short peak is seen.
+    sweep_sample_interval_s: float = 0.02
     idle_s: float = 1.0
-    client_bound_pct: float = 90.0
+    # After every user was spawned, this long before the measurement window opens.
+    settle_s: float = 1.0
+    # After the window closes, requests that started in it get this long to finish (locust's
+    # --stop-timeout): their latency counts, and no new request starts.
+    drain_s: float = 10.0
     quick: bool = False
 
     def as_dict(self) -> dict[str, Any]:

@@ -37,6 +37,12 @@ class Download:
         return None
 
     @property
+    def worker(self) -> int | None:
+        """The server process that answered (its X-Server-Pid header), if it said."""
+        value = self.headers.get("x-server-pid", "")
+        return int(value) if value.isdigit() else None
+
+    @property
     def chunked(self) -> bool:
         """Whether the body came with chunked transfer encoding."""
         return self.headers.get("transfer-encoding", "").lower() == "chunked"

@@ -1,10 +1,18 @@
-"""A stack started for measurement: server process, CPU placement, sampler, idle baseline."""
+"""A stack started for measurement: server, CPU placement, sampler, warm-up, idle baselines.
+
+The one measuring path: bench cells, the size sweep and ``measure-once`` all go through
+``MeasuredServer``, so a figure means the same wherever it comes from.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import re
+import statistics
 import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -12,12 +20,28 @@ from typing import Any, Self
 import psutil
 
 from compare.config import BenchConfig
-from compare.sampler import ProcessTreeSampler, TreeSample
+from compare.download import download
+from compare.errors import CompareError
+from compare.sampler import (
+    ProcessTreeSampler,
+    TreeSample,
+    machine_busy,
+    peak_rss,
+    peaks,
+    process_cpu_seconds,
+    reset_peak_rss,
+    window,
+)
 from compare.server import ServerProcess
 from compare.stacks import StackSpec
 
 # Django's own words when it has to buffer a mismatched iterator (django/http/response.py).
 _DJANGO_WARNING = re.compile(r"StreamingHttpResponse must consume \w+ iterators[^\n]*")
+WARMUP_ROWS = 20_000
+# Processes in a server's tree that serve no requests: nginx (measured with the stack, but not
+# one of its workers) and multiprocessing's helpers (uvicorn --workers starts a resource
+# tracker; its workers themselves run "from multiprocessing.spawn import spawn_main").
+_HELPER = re.compile(r"^nginx|resource_tracker|forkserver")
 
 
 def django_warnings(log_path: Path) -> list[str]:
@@ -39,8 +63,70 @@ def pin(pid: int, cpus: tuple[int, ...] | None) -> None:
             proc.cpu_affinity(list(cpus))
 
 
+def worker_processes(root_pid: int) -> list[psutil.Process]:
+    """The processes of a server tree that serve requests: its leaves, without helpers."""
+    root = psutil.Process(root_pid)
+    tree = [root, *root.children(recursive=True)]
+    parents = set()
+    for proc in tree:
+        with contextlib.suppress(psutil.Error):
+            parents.add(proc.ppid())
+    workers = []
+    for proc in tree:
+        if proc.pid in parents:
+            continue
+        with contextlib.suppress(psutil.Error):
+            if not _HELPER.search(" ".join(proc.cmdline()[:4])):
+                workers.append(proc)
+    return workers
+
+
+@dataclass(frozen=True)
+class WarmUp:
+    """What the warm-up did: how long, how many requests, which workers answered."""
+
+    seconds: float
+    requests: int
+    workers_answered: tuple[int, ...]
+
+
+def warm_up(base_url: str, source: str, seconds: float, workers: int) -> WarmUp:
+    """Exports and pings, ``workers + 1`` at a time, until every worker answered and time is up.
+
+    Lazy imports and first-request costs then fall before the idle baseline, on every worker.
+    Gives up on reaching every worker after three times ``seconds`` (a stack whose kernel accept
+    queue favours one worker); the result says which answered.
+    """
+    started = time.monotonic()
+    soft, hard = started + seconds, started + 3 * seconds + 5
+    seen: set[int] = set()
+    count = 0
+    urls = [f"{base_url}/export.csv?rows={WARMUP_ROWS}&source={source}", f"{base_url}/ping"]
+    with ThreadPoolExecutor(max_workers=workers + 1) as pool:
+        while True:
+            batch = list(pool.map(lambda u: download(u, timeout=60), urls * (workers + 1)))
+            count += len(batch)
+            for result in batch:
+                if result.status != 200:
+                    raise CompareError(f"warm-up request failed with HTTP {result.status}")
+                if (pid := result.worker) is not None:
+                    seen.add(pid)
+            now = time.monotonic()
+            if (now >= soft and len(seen) >= workers) or now >= hard:
+                return WarmUp(now - started, count, tuple(sorted(seen)))
+
+
+@dataclass(frozen=True)
+class Idle:
+    """An idle baseline: median tree PSS over a quiet window (monotonic times)."""
+
+    pss: int
+    start: float
+    end: float
+
+
 class MeasuredServer:
-    """Start a stack, pin it, sample it, and measure its idle baseline; a context manager."""
+    """Start a stack, pin it, sample it, warm it up and take its idle baselines."""
 
     def __init__(
         self,
@@ -48,29 +134,32 @@ class MeasuredServer:
         spec: StackSpec,
         run_dir: Path,
         env: dict[str, str] | None = None,
+        *,
+        sample_interval_s: float | None = None,
     ) -> None:
         self.config = config
         run_dir.mkdir(parents=True, exist_ok=True)
-        self.server = ServerProcess(
-            spec.with_options(workers=config.workers), run_dir=run_dir, env=env
-        )
+        self.spec = spec.with_options(workers=config.workers)
+        self.server = ServerProcess(self.spec, run_dir=run_dir, env=env)
+        self.interval = sample_interval_s or config.sample_interval_s
         self.sampler: ProcessTreeSampler | None = None
-        self.baseline_pss = 0
-        self.baseline_window: tuple[float, float] = (0.0, 0.0)
+        self.cold: Idle | None = None  # before the warm-up
+        self.idle: Idle | None = None  # after it: the baseline every increase is measured from
+        self.warmup: WarmUp | None = None
+        self.workers: dict[int, float] = {}  # pid -> create time
+        self._rss_at_reset: dict[int, int] = {}
 
     def __enter__(self) -> Self:
         self.server.start()
         try:
             pin(self.server.pid, self.config.server_cpus)
-            self.sampler = ProcessTreeSampler(
-                self.server.pid, self.config.sample_interval_s
-            ).start()
-            t0 = time.monotonic()
-            wanted = max(3, round(self.config.idle_s / self.config.sample_interval_s))
-            self.sampler.wait_for(wanted, timeout=self.config.idle_s * 5 + 5)
-            t1 = time.monotonic()
-            self.baseline_window = (t0, t1)
-            self.baseline_pss = self.sampler.baseline(t0, t1)
+            self.sampler = ProcessTreeSampler(self.server.pid, self.interval).start()
+            self.workers = {p.pid: p.create_time() for p in worker_processes(self.server.pid)}
+            self.cold = self._idle(max(3 * self.interval, self.config.idle_s / 3))
+            self.warmup = warm_up(
+                self.server.base_url, self.config.source, self.config.warmup_s, len(self.workers)
+            )
+            self.idle = self._idle(self.config.idle_s)
         except BaseException:
             self.close()
             raise
@@ -90,6 +179,24 @@ class MeasuredServer:
             self.sampler.stop()
         self.server.stop()
 
+    def _idle(self, seconds: float) -> Idle:
+        assert self.sampler is not None
+        t0 = time.monotonic()
+        wanted = len(self.sampler.samples) + max(3, round(seconds / self.interval))
+        self.sampler.wait_for(wanted, timeout=seconds * 5 + 5)
+        t1 = time.monotonic()
+        return Idle(self.sampler.baseline(t0, t1), t0, t1)
+
+    def reset_peaks(self) -> None:
+        """Restart the kernel's per-process RSS high-water marks from now."""
+        assert self.sampler is not None
+        self._rss_at_reset = {}
+        last = self.sampler.samples[-1]
+        for p in last.processes:
+            rss = reset_peak_rss(p.pid)
+            if rss is not None:
+                self._rss_at_reset[p.pid] = rss
+
     def settle_after(self, t: float) -> None:
         """Wait for one sample taken after t, so a window ending at t is fully covered."""
         assert self.sampler is not None
@@ -98,19 +205,67 @@ class MeasuredServer:
         with contextlib.suppress(ProcessLookupError):  # the server died: nothing more to sample
             self.sampler.wait_for(len(self.sampler.samples) + 1, timeout=5)
 
-    def memory_and_cpu(self, t0: float, t1: float) -> dict[str, Any]:
-        """Baseline, peaks and CPU seconds of the tree over [t0, t1] (monotonic)."""
-        assert self.sampler is not None
-        end = t1 + self.config.sample_interval_s * 1.5
-        peaks = self.sampler.peaks(t0, end)
+    def memory(self, t0: float, t1: float) -> dict[str, Any]:
+        """Baselines and peaks of the tree over [t0, t1] (monotonic), in bytes."""
+        assert self.sampler is not None and self.idle is not None and self.cold is not None
+        inside = window(self.sampler.samples, t0, t1)
+        if not inside:  # a window shorter than the interval: the sample just after it
+            inside = window(self.sampler.samples, t0, None)[:1]
+        if not inside:
+            raise CompareError("the server tree was not sampled in the window (did it exit?)")
+        top = peaks(inside)
+        hwm = 0
+        for pid, rss in self._rss_at_reset.items():
+            high = peak_rss(pid)
+            if high is not None:
+                hwm += max(high - rss, 0)
+        gaps = [b.t - a.t for a, b in itertools.pairwise(inside)]
         return {
-            "baseline_pss": self.baseline_pss,
-            "peak_pss": peaks.pss,
-            "peak_pss_increase": peaks.pss - self.baseline_pss,
-            "peak_uss": peaks.uss,
-            "peak_process_uss": peaks.process_uss,
-            "server_cpu_s": self.sampler.cpu_seconds(t0, t1),
-            "window_s": t1 - t0,
+            "cold_pss": self.cold.pss,
+            "baseline_pss": self.idle.pss,
+            "warmup_pss_increase": self.idle.pss - self.cold.pss,
+            "peak_pss": top.pss,
+            "peak_pss_increase": top.pss - self.idle.pss,
+            "peak_uss": top.uss,
+            "peak_process_uss": top.process_uss,
+            # The kernel's exact per-process peaks since reset_peaks(), summed: an upper bound
+            # for the tree's peak RSS increase, and equal to it when one process grows.
+            "hwm_increase": hwm if self._rss_at_reset else None,
+            "sample_interval_s": self.interval,
+            "sample_gap_median_s": statistics.median(gaps) if gaps else None,
+            "samples": len(inside),
+        }
+
+    def cpu(self, t0: float, t1: float) -> dict[str, Any]:
+        """Server CPU over [t0, t1]: the tree's, each worker's, and the machine's busy share."""
+        assert self.sampler is not None
+        samples = self.sampler.samples
+        used = process_cpu_seconds(samples, t0, t1)
+        workers = [
+            {"pid": pid, "cpu_s": used.get((pid, created), 0.0)}
+            for pid, created in sorted(self.workers.items())
+        ]
+        busy = machine_busy(samples, t0, t1)
+        return {
+            "server_cpu_s": sum(used.values()),
+            "workers": workers,
+            "machine": {
+                "busy_pct": 100 * sum(busy) / len(busy) if busy else None,
+                "per_cpu_busy_pct": [round(100 * b, 1) for b in busy] if busy else None,
+            },
+        }
+
+    def describe(self) -> dict[str, Any]:
+        """The start-up facts a results document keeps: command, workers, warm-up, baselines."""
+        assert self.idle is not None and self.cold is not None and self.warmup is not None
+        return {
+            "server_argv": self.server.argv,
+            "worker_pids": sorted(self.workers),
+            "warmup": {
+                "seconds": round(self.warmup.seconds, 3),
+                "requests": self.warmup.requests,
+                "workers_answered": list(self.warmup.workers_answered),
+            },
         }
 
     def vanished(self, t0: float) -> list[int]:

@@ -1,24 +1,42 @@
-"""One load-test cell: a fresh stack, a warm-up, locust headless, the sampler, all recorded."""
+"""One load-test cell: a fresh, warmed stack, locust headless recording raw requests, samplers.
+
+Timeline of a cell (monotonic clock, shared by every process on the machine):
+
+    t0 locust launched .. users spawned .. +settle_s: WINDOW OPENS .. WINDOW CLOSES: locust
+    stops starting requests .. drain (requests of the window finish, at most drain_s) .. exit
+
+Every figure of the cell is computed over the window (compare.metrics) from what is stored
+here: the load generator's raw records, its body bytes per time bin, and the server samples.
+"""
 
 from __future__ import annotations
 
 import contextlib
-import csv
 import logging
+import math
 import os
 import signal
 import subprocess
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import psutil
 
 from compare.config import BenchConfig
-from compare.download import download
 from compare.errors import CompareError
 from compare.lifecycle import MeasuredServer, django_warnings, pin
+from compare.records import (
+    ARCHIVE,
+    archive,
+    byte_bins,
+    columns,
+    events,
+    failure_details,
+    measurement_window,
+    read_records,
+)
+from compare.sampler import ProcessTreeSampler, TreeSample, process_cpu_seconds
 from compare.server import REPO_ROOT
 from compare.stacks import StackSpec
 from loadtests.catalog import SCENARIOS, locust_command
@@ -26,40 +44,11 @@ from loadtests.options import OPTIONS
 
 logger = logging.getLogger(__name__)
 
-CLIENT_POLL_S = 0.25
-# Locust spends its first second or so importing gevent and starting users: not load.
-CLIENT_STARTUP_S = 1.5
+CLIENT_INTERVAL_S = 0.25
+# Locust's own start-up and spawning before the run-time clock matters: spawning N users at
+# N per second takes under a second.
+SPAWN_ALLOWANCE_S = 1.0
 LOCUST_GRACE_S = 30.0
-
-
-@dataclass(frozen=True)
-class ClientLoad:
-    """The load generator's own CPU use: a saturated client makes every figure suspect."""
-
-    mean_pct: float
-    max_pct: float
-    samples: list[tuple[float, float]]  # (seconds since start, CPU % of one core)
-
-
-def _poll_client(proc: subprocess.Popen[bytes], deadline: float) -> ClientLoad:
-    """Wait for locust to exit (killing it at the deadline) while sampling its CPU."""
-    watched = psutil.Process(proc.pid)
-    started = time.monotonic()
-    last_t, last_cpu = started, 0.0
-    samples: list[tuple[float, float]] = []
-    while proc.poll() is None:
-        if time.monotonic() > deadline:
-            _kill_group(proc)
-            raise CompareError(f"locust did not finish within {deadline - started:.0f} s")
-        time.sleep(CLIENT_POLL_S)
-        with contextlib.suppress(psutil.Error):
-            times = watched.cpu_times()
-            now, cpu = time.monotonic(), times.user + times.system
-            samples.append((now - started, 100 * (cpu - last_cpu) / (now - last_t)))
-            last_t, last_cpu = now, cpu
-    busy = [pct for t, pct in samples if t > CLIENT_STARTUP_S] or [pct for _, pct in samples]
-    mean = sum(busy) / len(busy) if busy else 0.0
-    return ClientLoad(mean, max(busy, default=0.0), samples)
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
@@ -69,25 +58,49 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(timeout=5)
 
 
-def read_locust_csv(path: Path) -> list[dict[str, str]]:
-    """Rows of one of locust's CSV files (empty when locust did not write it)."""
-    try:
-        with path.open(newline="") as handle:
-            return list(csv.DictReader(handle))
-    except OSError:
-        return []
+def run_time_s(config: BenchConfig) -> int:
+    """Locust's --run-time (whole seconds): spawning, settling, then the window itself."""
+    return math.ceil(SPAWN_ALLOWANCE_S + config.settle_s + config.duration_s)
 
 
-def warm_up(base_url: str, config: BenchConfig) -> None:
-    """A few requests so that lazy imports and first-request costs fall outside the window."""
-    deadline = time.monotonic() + config.warmup_s
-    while True:
-        result = download(f"{base_url}/export.csv?rows=20000&source={config.source}", timeout=60)
-        if result.status != 200:
-            raise CompareError(f"warm-up request failed with HTTP {result.status}")
-        download(f"{base_url}/ping", timeout=10)
-        if time.monotonic() >= deadline:
-            return
+def _run_locust(
+    argv: list[str], cell_dir: Path, config: BenchConfig, deadline_s: float
+) -> tuple[int | None, list[TreeSample]]:
+    """Run locust to its end (killed at the deadline) with its CPU sampled; (exit code, samples)."""
+    with (cell_dir / "locust.log").open("wb") as log:
+        proc = subprocess.Popen(
+            argv,
+            cwd=REPO_ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            pin(proc.pid, config.client_cpus)
+            with ProcessTreeSampler(proc.pid, CLIENT_INTERVAL_S, memory=False) as client:
+                deadline = time.monotonic() + deadline_s
+                while proc.poll() is None:
+                    if time.monotonic() > deadline:
+                        raise CompareError(f"locust did not finish within {deadline_s:.0f} s")
+                    with contextlib.suppress(subprocess.TimeoutExpired):
+                        proc.wait(timeout=CLIENT_INTERVAL_S)
+            return proc.returncode, client.samples
+        finally:
+            if proc.poll() is None:
+                _kill_group(proc)
+
+
+def client_load(samples: list[TreeSample], t0: float, t1: float) -> dict[str, Any]:
+    """The load generator's CPU over [t0, t1]: each process's share of one core, in percent."""
+    length = t1 - t0
+    used = process_cpu_seconds(samples, t0, t1) if length > 0 else {}
+    per_process = sorted((100 * s / length for s in used.values()), reverse=True)
+    return {
+        "window_max_pct": per_process[0] if per_process else None,
+        "window_pct": [round(p, 1) for p in per_process],
+        "processes": len(per_process),
+    }
 
 
 def run_load_cell(
@@ -112,69 +125,73 @@ def run_load_cell(
     }
     try:
         with MeasuredServer(config, spec, cell_dir) as measured:
-            server = measured.server
-            cell["server_argv"] = server.argv
-            warm_up(server.base_url, config)
+            cell.update(measured.describe())
             params: dict[str, int | float | str] = {"source": config.source}
             if config.rows:
                 params["rows"] = config.rows
             cell["export_rows"] = export_rows(scenario, params)
+            record_dir = cell_dir / "records"
             argv = locust_command(
                 [scenario],
-                host=server.base_url,
+                host=measured.server.base_url,
                 users=users,
-                run_time_s=config.duration_s,
+                run_time_s=run_time_s(config),
+                stop_timeout_s=config.drain_s if info.steady else 0,
                 csv_prefix=cell_dir / "locust",
-                params=params,
+                params={**params, "record_dir": str(record_dir)},
             )
             cell["locust_argv"] = argv
+            measured.reset_peaks()
             t0 = time.monotonic()
-            with (cell_dir / "locust.log").open("wb") as log:
-                proc = subprocess.Popen(
-                    argv,
-                    cwd=REPO_ROOT,
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-                try:
-                    pin(proc.pid, config.client_cpus)
-                    client = _poll_client(proc, t0 + config.duration_s + LOCUST_GRACE_S)
-                finally:
-                    if proc.poll() is None:
-                        _kill_group(proc)
-            t1 = time.monotonic()
-            measured.settle_after(t1)
-            cell.update(measured.memory_and_cpu(t0, t1))
-            cell["timeline"] = [
-                {
-                    "t": s.t - t0,
-                    "pss": s.pss,
-                    "uss": s.uss,
-                    "cpu": s.cpu,
-                    "processes": len(s.processes),
-                }
-                for s in measured.samples()
-            ]
-            cell["baseline_window"] = [w - t0 for w in measured.baseline_window]
-            cell["client"] = {
-                "mean_cpu_pct": client.mean_pct,
-                "max_cpu_pct": client.max_pct,
-                "samples": client.samples,
-                "bound": client.mean_pct >= config.client_bound_pct,
-            }
-            cell["locust_exit_code"] = proc.returncode
-            cell["stats"] = read_locust_csv(cell_dir / "locust_stats.csv")
-            cell["failures"] = read_locust_csv(cell_dir / "locust_failures.csv")
-            cell["exceptions"] = read_locust_csv(cell_dir / "locust_exceptions.csv")
-            cell["warnings"] = django_warnings(server.log_path)
-            cell["server_survived"] = server.running()
+            # Every relative time in the cell counts from here; kept to line up other logs.
+            cell["t0"] = t0
+            deadline = run_time_s(config) + config.drain_s + LOCUST_GRACE_S
+            code, client_samples = _run_locust(argv, cell_dir, config, deadline)
+            t_end = time.monotonic()
+            measured.settle_after(t_end)
+            cell["locust_exit_code"] = code
+            cell["warnings"] = django_warnings(measured.server.log_path)
+            cell["server_survived"] = measured.server.running()
             cell["processes_died"] = measured.vanished(t0)
+            records = read_records(record_dir)
+            archive(record_dir, cell_dir / ARCHIVE)
+            cell["requests"] = columns(records, t0)
+            cell["failure_details"] = failure_details(records)
+            cell["body_bytes"] = byte_bins(records, t0)
+            cell["events"] = events(records, t0)
+            cell["timeline"] = _timeline(measured.samples(), t0)
+            window = measurement_window(records, t0, config.settle_s, info.steady)
+            w0, w1 = t0 + window.start, t0 + window.end
+            cell["window"] = {"start": window.start, "end": window.end}
+            cell["client"] = client_load(client_samples, w0, w1)
+            if cell["server_survived"]:  # a tree that is gone has no peak or CPU to speak of
+                cell["memory"] = measured.memory(w0, w1)
+                cell.update(measured.cpu(w0, w1))
             cell["status"], cell["error"] = _verdict(cell)
     except (CompareError, OSError, psutil.Error) as error:
         cell["error"] = str(error)
     return cell
+
+
+def _timeline(samples: list[TreeSample], t0: float) -> list[dict[str, float | int]]:
+    """The server tree over the whole cell, for charts: memory, CPU, machine busy."""
+    points: list[dict[str, float | int]] = []
+    previous: TreeSample | None = None
+    for s in samples:
+        point: dict[str, float | int] = {
+            "t": round(s.t - t0, 4),
+            "pss": s.pss,
+            "uss": s.uss,
+            "cpu": round(s.cpu, 4),
+            "processes": len(s.processes),
+        }
+        if previous is not None and previous.machine and s.machine:
+            total = sum(c.total for c in s.machine) - sum(c.total for c in previous.machine)
+            busy = sum(c.busy for c in s.machine) - sum(c.busy for c in previous.machine)
+            point["machine_busy_pct"] = round(100 * busy / total, 1) if total > 0 else 0.0
+        points.append(point)
+        previous = s
+    return points
 
 
 def export_rows(scenario: str, params: dict[str, int | float | str]) -> int:
@@ -193,7 +210,12 @@ def _verdict(cell: dict[str, Any]) -> tuple[str, str | None]:
         return "failed", f"server processes died during the cell (pid {pids}); figures unreliable"
     if cell["locust_exit_code"] not in (0, None):
         return "failed", f"locust exited with code {cell['locust_exit_code']}"
-    aggregated = [row for row in cell["stats"] if row.get("Name") == "Aggregated"]
-    if not aggregated or int(aggregated[0].get("Request Count") or 0) == 0:
-        return "failed", "no request completed"
+    window, table = cell["window"], cell["requests"]
+    running = [
+        start
+        for start, end in zip(table["start"], table["end"], strict=True)
+        if start < window["end"] and end > window["start"]
+    ]
+    if not running:
+        return "failed", "no request was in progress in the measurement window"
     return "ok", None

@@ -1,91 +1,79 @@
-"""One client, one export per stack: TTFB, total time, rows/s and peak tree PSS increase.
+"""One client, one export per stack: TTFB, total time, MB/s and peak tree PSS increase.
 
 A quick look before the full benchmark: ``python -m compare.measure_once [STACK ...] [--rows N]``.
+It measures exactly like the bench's size sweep (compare.sweep.measure_point: a fresh stack,
+warm-up, idle baseline after it, fast sampling, the kernel's peak as a check) with the bench's
+default CPU placement. MB means 10^6 bytes.
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
-import time
+import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
 
-from compare.download import download
+from compare.config import SWEEP_VARIANTS, BenchConfig, SweepVariant
 from compare.errors import CompareError
-from compare.sampler import ProcessTreeSampler
-from compare.server import ServerProcess
-from compare.stacks import STACKS, StackSpec, get_stack
-
-MB = 1024 * 1024
-IDLE_SAMPLES = 10  # one second at the default 100 ms interval
+from compare.metrics import SweepFigures, sweep_figures
+from compare.placement import MODES, choose, pin_self
+from compare.stacks import STACKS, get_stack
+from compare.sweep import measure_point
 
 
-@dataclass(frozen=True, slots=True)
-class Measurement:
-    """One export on one freshly started stack."""
-
-    stack: str
-    rows: int
-    ttfb: float
-    total: float
-    body_bytes: int
-    baseline_pss: int
-    peak_pss_increase: int
-    cpu_seconds: float
-
-    @property
-    def rows_per_second(self) -> float:
-        """Data rows delivered per second of total time."""
-        return self.rows / self.total
-
-
-def measure(spec: StackSpec, query: str) -> Measurement:
-    """Start ``spec``, take an idle baseline, run one export, and stop the stack."""
-    with ServerProcess(spec) as server, ProcessTreeSampler(server.pid) as sampler:
-        sampler.wait_for(IDLE_SAMPLES, timeout=10)
-        t0 = time.monotonic()
-        result = download(f"{server.base_url}/export.csv?{query}")
-        t1 = time.monotonic()
-        sampler.sample_once()  # the end of the window is seen even if the download was short
-    problem = result.problem()
-    if problem is not None:
-        raise CompareError(f"{spec.name}: bad export ({problem})")
-    rows = int(result.headers["x-export-rows"])
-    baseline = sampler.baseline(t1=t0)
-    return Measurement(
-        stack=spec.name,
+def config_for(rows: int, placement: str, out_dir: Path) -> BenchConfig:
+    """The bench's settings for single downloads."""
+    chosen = choose(cast(Any, placement))
+    return BenchConfig(
+        stacks=(),
+        scenarios=(),
+        users=1,
+        duration_s=0.0,
+        warmup_s=1.0,
+        repeat=1,
+        sweep_sizes=(rows,),
+        sweep_variants=(),
+        sweep_repeat=1,
+        workers=2,
+        out_dir=out_dir,
         rows=rows,
-        ttfb=result.ttfb,
-        total=result.total,
-        body_bytes=result.body_bytes,
-        baseline_pss=baseline,
-        peak_pss_increase=sampler.peaks(t0, t1 + 1).pss - baseline,
-        cpu_seconds=sampler.cpu_seconds(t0, t1 + 1),
+        placement=chosen.mode,
+        server_cpus=chosen.server_cpus,
+        client_cpus=chosen.client_cpus,
     )
 
 
-def table(rows: Sequence[Measurement]) -> str:
+def table(rows: Sequence[SweepFigures]) -> str:
     """A Markdown table of measurements."""
     lines = [
-        "| stack | TTFB (ms) | total (s) | rows/s | MB/s | peak PSS increase (MB) "
-        "| server CPU (s) |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| stack | variant | rows | TTFB (ms) | total (s) | MB/s | peak PSS increase (MB) "
+        "| kernel peak (MB) | server CPU (s) |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
+
+    def num(value: float | None, fmt: str) -> str:
+        return "-" if value is None else fmt.format(value)
+
     for m in rows:
         lines.append(
-            f"| {m.stack} | {m.ttfb * 1000:.1f} | {m.total:.2f} | {m.rows_per_second:,.0f} | "
-            f"{m.body_bytes / MB / m.total:.1f} | {m.peak_pss_increase / MB:.1f} | "
-            f"{m.cpu_seconds:.2f} |"
+            f"| {m.stack} | {m.variant} | {m.rows:,} | {num(m.ttfb_ms, '{:.1f}')} | "
+            f"{num(m.total_s, '{:.2f}')} | {num(m.mb_per_s, '{:.1f}')} | "
+            f"{num(m.peak_pss_increase_mb, '{:.1f}')} | {num(m.peak_hwm_increase_mb, '{:.1f}')} | "
+            f"{num(m.server_cpu_s, '{:.2f}')} |"
         )
     return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Measure each named (or every available) stack once and print a Markdown table."""
+    """Measure each named (or every available) stack and print a Markdown table."""
     parser = argparse.ArgumentParser(prog="python -m compare.measure_once", description=__doc__)
     parser.add_argument("stacks", nargs="*", metavar="STACK", help="default: every available")
-    parser.add_argument("--query", default="rows=2000000", help="export query string")
+    parser.add_argument("--rows", type=int, default=1_000_000, help="rows of the export")
+    parser.add_argument("--variant", choices=SWEEP_VARIANTS, default="stream")
+    parser.add_argument("--placement", choices=MODES, default="split")
     parser.add_argument(
         "--repeat",
         type=int,
@@ -94,21 +82,47 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     try:
+        if args.rows < 0 or args.repeat < 1:
+            raise CompareError("--rows must not be negative and --repeat must be at least 1")
         specs = [get_stack(name) for name in args.stacks] or [
-            spec for spec in STACKS.values() if spec.available()
+            spec for spec in STACKS.values() if spec.available() and spec.front is None
         ]
         results = []
-        for spec in specs:
-            print(f"measuring {spec.name} ...", file=sys.stderr, flush=True)
-            runs = sorted(
-                (measure(spec, args.query) for _ in range(max(1, args.repeat))),
-                key=lambda m: m.total,
-            )
-            results.append(runs[len(runs) // 2])
+        with tempfile.TemporaryDirectory(prefix="dsc-measure-") as tmp:
+            config = config_for(args.rows, args.placement, Path(tmp))
+            pin_self(config.client_cpus)
+            for spec in specs:
+                print(f"measuring {spec.name} ...", file=sys.stderr, flush=True)
+                runs = []
+                for repetition in range(args.repeat):
+                    point = measure_point(
+                        config,
+                        spec,
+                        cast(SweepVariant, args.variant),
+                        args.rows,
+                        repetition,
+                        Path(tmp) / f"{spec.name}-{repetition}",
+                    )
+                    if point["status"] != "ok":
+                        raise CompareError(f"{spec.name}: {point['error']}")
+                    runs.append(sweep_figures(point))
+                totals = [r.total_s or 0.0 for r in runs]
+                runs.sort(key=lambda r: r.total_s or 0.0)
+                results.append(runs[len(runs) // 2])
+                if len(runs) > 1:
+                    print(
+                        f"  total s: median {statistics.median(totals):.2f}, "
+                        f"range {min(totals):.2f}-{max(totals):.2f}",
+                        file=sys.stderr,
+                    )
     except CompareError as exc:
         print(f"measure_once: error: {exc}", file=sys.stderr)
         return 1
-    print(f"query: /export.csv?{args.query}, median of {max(1, args.repeat)} run(s)\n")
+    print(
+        f"placement: {config.placement}, servers on CPUs {config.server_cpus or 'any'}, "
+        f"client on CPUs {config.client_cpus or 'any'}"
+    )
+    print(f"/export.csv?rows={args.rows} ({args.variant}), median of {args.repeat} run(s)\n")
     print(table(results))
     return 0
 

@@ -1,47 +1,133 @@
-"""Headline figures of one cell, computed from what the results document stores."""
+"""Headline figures of one cell, computed from its raw records over its measurement window.
+
+Definitions (the report's method section repeats them):
+
+- Latency samples are the requests that *started* inside the window. TTFB runs from sending the
+  request to the first body byte; time to last byte to the verified last byte. Failed requests
+  enter no percentile and no rate; each is counted once, by kind.
+- Throughput is body bytes received inside the window (partial downloads included) divided by
+  the window's length; rows/s is that divided by the bytes per row of the verified downloads.
+- Percentiles interpolate linearly between closest ranks (numpy's default, "type 7"). A tail
+  percentile needs enough samples to exist: p99 from fewer than 100 (p90 from fewer than 10)
+  is reported as the maximum, and flagged as such.
+- Server CPU and the memory peak are taken over the same window; memory is tree PSS minus the
+  idle baseline measured after the warm-up. MB means 10^6 bytes.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from typing import Any
 
+from compare.stats import percentile
 from loadtests.catalog import SCENARIOS
+from loadtests.record import OK, STOPPED
 
 TTFB = "TTFB"
 DOWNLOAD = "DOWNLOAD"
 PING = "PING"
+MB = 1e6
 
+# A cell is flagged when these hold over its window.
+CLIENT_BOUND_PCT = 90.0  # one load-generator process used this much of a core (gevent: one core)
+MACHINE_BOUND_PCT = 95.0  # the whole machine was this busy
+UNEVEN_SHARE = 1 / 3  # a worker did under this share of the busiest worker's CPU ...
+UNEVEN_MIN_BUSY = 0.05  # ... while the busiest used at least this share of a core
+PERCENTILE_METHOD = "linear interpolation between closest ranks (type 7)"
 
-def _number(row: dict[str, str], column: str) -> float | None:
-    raw = row.get(column, "")
-    if raw in ("", "N/A", None):
-        return None
-    try:
-        return float(raw)
-    except ValueError:
-        return None
-
-
-def stats_row(cell: dict[str, Any], request_type: str) -> dict[str, str] | None:
-    """The locust stats row of one request type in a cell, if it ran."""
-    for row in cell.get("stats") or []:
-        if row.get("Type") == request_type and row.get("Name") != "Aggregated":
-            return row  # type: ignore[no-any-return]
-    return None
+_BODY_KINDS = ("download", "first-byte")
 
 
 def request_types(scenario: str, cell: dict[str, Any] | None = None) -> tuple[str, ...]:
-    """What a scenario reports: from the catalog, else from the rows the cell holds."""
+    """What a scenario reports (TTFB, DOWNLOAD, PING), from the catalog or the cell's records."""
     info = SCENARIOS.get(scenario)
     if info is not None:
         return info.request_types
-    rows = (cell or {}).get("stats") or []
-    return tuple(dict.fromkeys(r.get("Type") for r in rows if r.get("Name") != "Aggregated"))
+    kinds = set(((cell or {}).get("requests") or {}).get("kind") or [])
+    types = [TTFB] if kinds & set(_BODY_KINDS) else []
+    types += [DOWNLOAD] if "download" in kinds else []
+    types += [PING] if "ping" in kinds else []
+    return tuple(types)
 
 
 def download_users(scenario: str, users: int) -> int:
     """Users that download (the head-of-line probe is one user that only pings)."""
     return max(users - 1, 0) if PING in request_types(scenario) else users
+
+
+def too_few(n: int, q: float) -> bool:
+    """Whether n samples are too few for a q-th percentile above the median to exist."""
+    return q > 50 and n < 100 / (100 - q)
+
+
+def tail(values: list[float], q: float) -> float | None:
+    """The q-th percentile, or the maximum when there are too few samples for it (see too_few)."""
+    if not values:
+        return None
+    return max(values) if too_few(len(values), q) else percentile(values, q)
+
+
+@dataclass(frozen=True)
+class Request:
+    """One raw record, times relative to the cell's start."""
+
+    kind: str
+    user: int
+    start: float
+    end: float
+    first_byte: float | None
+    bytes: int
+    outcome: str
+    worker: int | None
+    new_connection: bool
+
+
+def requests(cell: dict[str, Any]) -> list[Request]:
+    """The cell's raw records as objects (empty for a cell that recorded none)."""
+    table = cell.get("requests") or {}
+    if not table.get("start"):
+        return []
+    return [
+        Request(kind, user, start, end, first, size, outcome, worker, bool(new))
+        for kind, user, start, end, first, size, outcome, worker, new in zip(
+            table["kind"],
+            table["user"],
+            table["start"],
+            table["end"],
+            table["first_byte"],
+            table["bytes"],
+            table["outcome"],
+            table["worker"],
+            table["new_connection"],
+            strict=True,
+        )
+    ]
+
+
+def window_bytes(cell: dict[str, Any]) -> int:
+    """Body bytes received inside the window (bins lie exactly on its ends)."""
+    window, bins = cell.get("window"), cell.get("body_bytes")
+    if not window or not bins or not bins.get("counts"):
+        return 0
+    step = bins["bin_s"]
+    first = round((window["start"] - bins["start"]) / step)
+    last = round((window["end"] - bins["start"]) / step)
+    return int(sum(bins["counts"][max(first, 0) : max(last, 0)]))
+
+
+def in_flight_max(requests: list[Request], kind: str, start: float, end: float) -> int:
+    """The most requests of ``kind`` in progress at once within [start, end)."""
+    edges: list[tuple[float, int]] = []
+    for r in requests:
+        if r.kind == kind and r.start < end and r.end > start:
+            edges += [(max(r.start, start), 1), (r.end, -1)]
+    edges.sort(key=lambda e: (e[0], e[1]))  # an end before a start at the same instant
+    peak = current = 0
+    for _, step in edges:
+        current += step
+        peak = max(peak, current)
+    return peak
 
 
 @dataclass(frozen=True)
@@ -52,12 +138,12 @@ class CellFigures:
     scenario: str
     repetition: int
     ok: bool
-    client_bound: bool
-    requests: int
-    failures: int
+    users: int
+    window_s: float | None
+    flags: tuple[str, ...]
     mb_per_s: float | None
     rows_per_s: float | None
-    requests_per_s: float | None
+    requests_per_s: float | None  # verified downloads that ended in the window, per second
     ttfb_p50_ms: float | None
     ttfb_p90_ms: float | None
     ttfb_p99_ms: float | None
@@ -65,109 +151,198 @@ class CellFigures:
     ttlb_p90_ms: float | None
     ttlb_p99_ms: float | None
     ping_p50_ms: float | None
+    ping_p90_ms: float | None
     ping_p99_ms: float | None
-    peak_pss_increase_mb: float | None
+    ttfb_max_ms: float | None
+    ping_max_ms: float | None
+    failures_by_kind: dict[str, int]
+    requests: int  # requests that started in the window
+    downloads: int  # verified downloads that started in the window
+    first_bytes: int  # first body bytes of requests that started in the window
+    pings: int
+    users_served: int  # downloading users that got at least one first byte in the cell
+    waiting_at_end: int  # requests of the window still waiting for a first byte at the stop
+    unfinished_at_end: int  # downloads of the window cut by the stop after the drain
+    downloads_in_flight_max: int
+    served_mb: float  # body bytes received in the window
+    server_cpu_s: float | None
     server_cpu_s_per_gb: float | None
-    # Added for the reports; defaults keep older callers working.
-    users: int = 0
-    downloaders: int = 0  # users that download (not the head-of-line probe)
-    first_bytes: int = 0  # TTFB requests that got their first body byte
-    downloads: int = 0  # verified complete downloads
-    ttfb_max_ms: float | None = None
-    ping_p90_ms: float | None = None
-    ping_max_ms: float | None = None
-    pings: int = 0
-    served_mb: float = 0.0  # bytes of the complete downloads
-    server_cpu_s: float | None = None
-    peak_mb_per_download: float | None = None
-    client_cpu_pct: float | None = None
+    worker_cpu_s: tuple[float, ...]
+    machine_busy_pct: float | None
+    client_cpu_pct: float | None  # the busiest load-generator process, % of one core
+    baseline_mb: float | None
+    warmup_cost_mb: float | None
+    peak_mb: float | None
+    peak_pss_increase_mb: float | None
+    peak_hwm_increase_mb: float | None
+    peak_process_uss_mb: float | None
+    sample_interval_s: float | None
     error: str | None = None
     warnings: tuple[str, ...] = ()
     expects_downloads: bool = True
-    baseline_mb: float | None = None
-    peak_mb: float | None = None
-    peak_process_uss_mb: float | None = None
+    downloaders: int = 0
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def client_bound(self) -> bool:
+        """The load generator saturated a core: the figures understate the server."""
+        return "client-bound" in self.flags
+
+    @property
+    def failures(self) -> int:
+        """Failed requests that started in the window, all kinds together."""
+        return sum(self.failures_by_kind.values())
 
     @property
     def starved(self) -> int:
         """Downloading users that never got a first byte in the cell (their TTFB is unknown)."""
         if not self.ok or TTFB not in request_types(self.scenario):
             return 0
-        return max(self.downloaders - self.first_bytes, 0)
+        return max(self.downloaders - self.users_served, 0)
 
+    @property
+    def peak_mb_per_download(self) -> float | None:
+        """Peak memory increase per download in progress at the busiest moment."""
+        if self.peak_pss_increase_mb is None or not self.downloads_in_flight_max:
+            return None
+        return self.peak_pss_increase_mb / self.downloads_in_flight_max
 
-def _count(row: dict[str, str]) -> int:
-    return int((_number(row, "Request Count") or 0) - (_number(row, "Failure Count") or 0))
+    def n(self, key: str) -> int | None:
+        """How many samples a percentile figure comes from (None for other figures)."""
+        kind = key.partition("_p")[0]
+        return {"ttfb": self.first_bytes, "ttlb": self.downloads, "ping": self.pings}.get(kind)
 
-
-def figures(cell: dict[str, Any]) -> CellFigures:
-    """Compute a cell's headline figures from its stored locust stats and sampler figures."""
-    ttfb = stats_row(cell, TTFB) or {}
-    body = stats_row(cell, DOWNLOAD) or {}
-    ping = stats_row(cell, PING) or {}
-    downloads = _number(body, "Request Count") or 0
-    failures = sum(int(_number(r, "Failure Count") or 0) for r in (ttfb, body, ping))
-    requests = int(sum(_number(r, "Request Count") or 0 for r in (ttfb, body, ping)))
-    kinds = request_types(cell["scenario"], cell)
-    # A scenario without downloads (first-byte) counts its first bytes as its requests.
-    per_s = _number(body if DOWNLOAD in kinds else ttfb, "Requests/s")
-    size = _number(body, "Average Content Size")
-    rows = cell.get("export_rows")
-    mb_per_s = per_s * size / 1e6 if per_s is not None and size is not None else None
-    served_bytes = downloads * (size or 0)
-    cpu = cell.get("server_cpu_s")
-    increase = cell.get("peak_pss_increase")
-    users = int(cell.get("users") or 0)
-    downloaders = download_users(cell["scenario"], users)
-    client = cell.get("client") or {}
-    return CellFigures(
-        stack=cell["stack"],
-        scenario=cell["scenario"],
-        repetition=cell["repetition"],
-        ok=cell.get("status") == "ok",
-        client_bound=bool(client.get("bound")),
-        requests=requests,
-        failures=failures,
-        mb_per_s=mb_per_s if DOWNLOAD in kinds else None,
-        rows_per_s=per_s * rows if per_s is not None and rows and DOWNLOAD in kinds else None,
-        requests_per_s=per_s,
-        ttfb_p50_ms=_number(ttfb, "50%"),
-        ttfb_p90_ms=_number(ttfb, "90%"),
-        ttfb_p99_ms=_number(ttfb, "99%"),
-        ttlb_p50_ms=_number(body, "50%"),
-        ttlb_p90_ms=_number(body, "90%"),
-        ttlb_p99_ms=_number(body, "99%"),
-        ping_p50_ms=_number(ping, "50%"),
-        ping_p99_ms=_number(ping, "99%"),
-        peak_pss_increase_mb=increase / 1e6 if increase is not None else None,
-        server_cpu_s_per_gb=cpu / (served_bytes / 1e9)
-        if cpu is not None and served_bytes
-        else None,
-        users=users,
-        downloaders=downloaders,
-        first_bytes=_count(ttfb),
-        downloads=_count(body),
-        ttfb_max_ms=_number(ttfb, "Max Response Time"),
-        ping_p90_ms=_number(ping, "90%"),
-        ping_max_ms=_number(ping, "Max Response Time"),
-        pings=_count(ping),
-        served_mb=served_bytes / 1e6,
-        server_cpu_s=cpu,
-        peak_mb_per_download=increase / 1e6 / downloaders
-        if increase is not None and downloaders
-        else None,
-        client_cpu_pct=client.get("mean_cpu_pct"),
-        error=cell.get("error"),
-        warnings=tuple(cell.get("warnings") or ()),
-        expects_downloads=DOWNLOAD in kinds,
-        baseline_mb=_mb(cell.get("baseline_pss")),
-        peak_mb=_mb(cell.get("peak_pss")),
-        peak_process_uss_mb=_mb(cell.get("peak_process_uss")),
-    )
+    def is_max(self, key: str) -> bool:
+        """Whether a percentile figure is really the maximum of too few samples."""
+        n = self.n(key)
+        q = key.partition("_p")[2].removesuffix("_ms")
+        return n is not None and q.isdigit() and too_few(n, int(q))
 
 
 def _mb(value: Any) -> float | None:
-    return value / 1e6 if isinstance(value, int | float) else None
+    return value / MB if isinstance(value, int | float) else None
+
+
+def cell_flags(cell: dict[str, Any], reqs: list[Request], failures: int, starved: int) -> list[str]:
+    """Why a cell's figures need a second look, as short stable names."""
+    flags: list[str] = []
+    client = cell.get("client") or {}
+    if (client.get("window_max_pct") or 0) >= CLIENT_BOUND_PCT:
+        flags.append("client-bound")
+    machine = cell.get("machine") or {}
+    if (machine.get("busy_pct") or 0) >= MACHINE_BOUND_PCT:
+        flags.append("machine-bound")
+    workers = [w["cpu_s"] for w in cell.get("workers") or []]
+    window = cell.get("window") or {}
+    length = (window.get("end", 0) - window.get("start", 0)) or 0
+    connections = len({r.user for r in reqs if r.kind != "healthz"})
+    if (
+        len(workers) > 1
+        and connections >= len(workers)
+        and length > 0
+        and max(workers) >= UNEVEN_MIN_BUSY * length
+        and min(workers) < UNEVEN_SHARE * max(workers)
+    ):
+        flags.append("uneven")
+    if failures:
+        flags.append("failures")
+    if starved:
+        flags.append("unserved")
+    return flags
+
+
+def figures(cell: dict[str, Any]) -> CellFigures:
+    """Compute a cell's headline figures from its raw records and server samples."""
+    scenario = cell["scenario"]
+    kinds = request_types(scenario, cell)
+    window = cell.get("window")
+    everything = requests(cell)
+    start, end = (window["start"], window["end"]) if window else (0.0, 0.0)
+    length = end - start if window else None
+    inside = [r for r in everything if start <= r.start < end]
+    body = [r for r in inside if r.kind in _BODY_KINDS]
+    ttfb = [
+        (r.first_byte - r.start) * 1000
+        for r in body
+        if r.first_byte is not None and r.outcome in (OK, STOPPED)
+    ]
+    done = [r for r in inside if r.kind == "download" and r.outcome == OK]
+    ttlb = [(r.end - r.start) * 1000 for r in done]
+    pings = [(r.end - r.start) * 1000 for r in inside if r.kind == "ping" and r.outcome == OK]
+    failures = Counter(r.outcome for r in inside if r.outcome not in (OK, STOPPED))
+    received = window_bytes(cell)
+    every_done = [r for r in everything if r.kind == "download" and r.outcome == OK]
+    rows = cell.get("export_rows")
+    per_row = (
+        sum(r.bytes for r in every_done) / (len(every_done) * rows) if every_done and rows else None
+    )
+    users = int(cell.get("users") or 0)
+    downloaders = download_users(scenario, users)
+    served_users = len(
+        {r.user for r in everything if r.kind in _BODY_KINDS and r.first_byte is not None}
+    )
+    ok = cell.get("status") == "ok"
+    starved = max(downloaders - served_users, 0) if ok and TTFB in kinds else 0
+    cpu = cell.get("server_cpu_s")
+    memory = cell.get("memory") or {}
+    baseline = memory.get("baseline_pss")
+    peak = memory.get("peak_pss")
+    client = cell.get("client") or {}
+    machine = cell.get("machine") or {}
+    has_downloads = DOWNLOAD in kinds
+    return CellFigures(
+        stack=cell["stack"],
+        scenario=scenario,
+        repetition=cell["repetition"],
+        ok=ok,
+        users=users,
+        window_s=length,
+        flags=tuple(cell_flags(cell, inside, sum(failures.values()), starved)),
+        mb_per_s=received / length / MB if length and has_downloads else None,
+        rows_per_s=received / length / per_row if length and per_row and has_downloads else None,
+        requests_per_s=sum(1 for r in every_done if start <= r.end < end) / length
+        if length and has_downloads
+        else None,
+        ttfb_p50_ms=tail(ttfb, 50),
+        ttfb_p90_ms=tail(ttfb, 90),
+        ttfb_p99_ms=tail(ttfb, 99),
+        ttlb_p50_ms=tail(ttlb, 50),
+        ttlb_p90_ms=tail(ttlb, 90),
+        ttlb_p99_ms=tail(ttlb, 99),
+        ping_p50_ms=tail(pings, 50),
+        ping_p90_ms=tail(pings, 90),
+        ping_p99_ms=tail(pings, 99),
+        ttfb_max_ms=max(ttfb, default=None),
+        ping_max_ms=max(pings, default=None),
+        failures_by_kind=dict(failures),
+        requests=len(inside),
+        downloads=len(done),
+        first_bytes=len(ttfb),
+        pings=len(pings),
+        users_served=served_users,
+        waiting_at_end=sum(1 for r in body if r.first_byte is None and r.outcome == STOPPED),
+        unfinished_at_end=sum(1 for r in body if r.kind == "download" and r.outcome == STOPPED),
+        downloads_in_flight_max=in_flight_max(everything, "download", start, end),
+        served_mb=received / MB,
+        server_cpu_s=cpu,
+        server_cpu_s_per_gb=cpu / (received / 1e9) if cpu is not None and received else None,
+        worker_cpu_s=tuple(w["cpu_s"] for w in cell.get("workers") or []),
+        machine_busy_pct=machine.get("busy_pct"),
+        client_cpu_pct=client.get("window_max_pct"),
+        baseline_mb=_mb(baseline),
+        warmup_cost_mb=_mb(memory.get("warmup_pss_increase")),
+        peak_mb=_mb(peak),
+        peak_pss_increase_mb=_mb(peak - baseline)
+        if peak is not None and baseline is not None
+        else None,
+        peak_hwm_increase_mb=_mb(memory.get("hwm_increase")),
+        peak_process_uss_mb=_mb(memory.get("peak_process_uss")),
+        sample_interval_s=memory.get("sample_interval_s"),
+        error=cell.get("error"),
+        warnings=tuple(cell.get("warnings") or ()),
+        expects_downloads=has_downloads,
+        downloaders=downloaders,
+    )
 
 
 @dataclass(frozen=True)
@@ -201,7 +376,73 @@ HEADLINES: tuple[Headline, ...] = (
     Headline("ping_p50_ms", "probe p50", "ms", False, "{:.0f}"),
     Headline("ping_p99_ms", "probe p99", "ms", False, "{:.0f}"),
     Headline("peak_pss_increase_mb", "peak memory increase", "MB", False, "{:.1f}"),
-    Headline("peak_mb_per_download", "peak memory per download", "MB", False, "{:.2f}"),
+    Headline("peak_mb_per_download", "peak memory per download in progress", "MB", False, "{:.2f}"),
     Headline("server_cpu_s_per_gb", "server CPU per GB", "s/GB", False, "{:.1f}"),
 )
 HEADLINE = {h.key: h for h in HEADLINES}
+
+
+@dataclass(frozen=True)
+class SweepFigures:
+    """One size-sweep download: its TTFB, total time and memory, from the stored point."""
+
+    stack: str
+    variant: str
+    rows: int
+    repetition: int
+    ok: bool
+    ttfb_ms: float | None
+    total_s: float | None
+    mb_per_s: float | None
+    peak_pss_increase_mb: float | None  # the larger of the two below
+    peak_sampled_increase_mb: float | None
+    peak_hwm_increase_mb: float | None
+    warmup_cost_mb: float | None
+    server_cpu_s: float | None
+    sample_interval_s: float | None
+    chunked: bool | None
+    flags: tuple[str, ...]
+    error: str | None
+    warnings: tuple[str, ...]
+
+
+def sweep_figures(point: dict[str, Any]) -> SweepFigures:
+    """The figures of one size-sweep point.
+
+    Its peak is the larger of the sampled tree PSS and the kernel's high-water marks: a body
+    built and freed within milliseconds (bytes.join of the pieces) is seen by the kernel only,
+    and with one request in flight only one process grows, so the marks' sum is the tree's peak
+    (its new pages are private: they count the same in RSS and PSS).
+    """
+    ok = point.get("status") == "ok"
+    memory = point.get("memory") or {}
+    peak, baseline = memory.get("peak_pss"), memory.get("baseline_pss")
+    sampled = _mb(peak - baseline) if ok and peak is not None and baseline is not None else None
+    hwm = _mb(memory.get("hwm_increase")) if ok else None
+    known = [v for v in (sampled, hwm) if v is not None]
+    flags = []
+    machine = point.get("machine") or {}
+    if (machine.get("busy_pct") or 0) >= MACHINE_BOUND_PCT:
+        flags.append("machine-bound")
+    total = point.get("total_s") if ok else None
+    size = point.get("body_bytes")
+    return SweepFigures(
+        stack=str(point["stack"]),
+        variant=str(point["variant"]),
+        rows=int(point["rows"]),
+        repetition=int(point.get("repetition", 0)),
+        ok=ok,
+        ttfb_ms=point["ttfb_s"] * 1000 if ok else None,
+        total_s=total,
+        mb_per_s=size / total / MB if total and isinstance(size, int) else None,
+        peak_pss_increase_mb=max(known) if known else None,
+        peak_sampled_increase_mb=sampled,
+        peak_hwm_increase_mb=hwm,
+        warmup_cost_mb=_mb(memory.get("warmup_pss_increase")),
+        server_cpu_s=point.get("server_cpu_s") if ok else None,
+        sample_interval_s=memory.get("sample_interval_s"),
+        chunked=point.get("chunked"),
+        flags=tuple(flags),
+        error=point.get("error"),
+        warnings=tuple(point.get("warnings") or ()),
+    )

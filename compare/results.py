@@ -13,7 +13,9 @@ from typing import Any
 from compare.errors import CompareError
 
 SCHEMA = "django-stream-compare/results"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# The JSON Schema of the current version, shipped with the package and checked by the tests.
+SCHEMA_FILE = Path(__file__).with_name("results-v2.schema.json")
 RESULTS_FILE = "results.json"
 Document = dict[str, Any]
 
@@ -126,6 +128,11 @@ def load_results(path: Path) -> Document:
     if not isinstance(document, dict) or document.get("schema") != SCHEMA:
         raise ResultsError(f"{file} is not a django-stream-compare results document")
     version = document.get("schema_version")
+    if version == 1:
+        raise ResultsError(
+            f"{file} is a version-1 document (figures from locust's CSV, before the measurement "
+            "core v2): its figures are not comparable; re-run the bench for a version-2 one"
+        )
     if version != SCHEMA_VERSION:
         raise ResultsError(
             f"{file} has schema version {version!r}; this version reads {SCHEMA_VERSION}"

@@ -1,4 +1,4 @@
-"""Memory and CPU of a whole process tree, sampled on a background thread."""
+"""Memory and CPU of a whole process tree (and of the machine), sampled on a background thread."""
 
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ class ProcessSample:
     pss: int
     cpu_user: float
     cpu_system: float
+    name: str = ""
 
     @property
     def key(self) -> ProcessKey:
@@ -44,12 +45,21 @@ class ProcessSample:
 
 
 @dataclass(frozen=True, slots=True)
+class CpuTimes:
+    """One CPU's cumulative seconds since boot: busy (not idle nor waiting for I/O) and in all."""
+
+    busy: float
+    total: float
+
+
+@dataclass(frozen=True, slots=True)
 class TreeSample:
     """The whole tree at one instant; ``t`` is time.monotonic(), ``wall`` is time.time()."""
 
     t: float
     wall: float
     processes: tuple[ProcessSample, ...]
+    machine: tuple[CpuTimes, ...] = ()  # every CPU of the machine, at the same instant
 
     @property
     def pss(self) -> int:
@@ -81,6 +91,7 @@ class TreeSample:
             "rss": self.rss,
             "cpu": self.cpu,
             "processes": [dataclasses.asdict(p) for p in self.processes],
+            "machine": [dataclasses.asdict(c) for c in self.machine],
         }
 
 
@@ -94,25 +105,43 @@ class Peaks:
     process_uss: int  # the largest single process (a worker holding a buffered body shows here)
 
 
-def _read(proc: psutil.Process) -> ProcessSample | None:
+def _read(proc: psutil.Process, memory: bool = True) -> ProcessSample | None:
     """Sample one process, or None when it vanished or cannot be read."""
     try:
         with proc.oneshot():
-            # memory_full_info reads /proc/PID/smaps_rollup on Linux: cheap enough at 10 Hz.
-            mem = proc.memory_full_info()
             cpu = proc.cpu_times()
+            if memory:
+                # memory_full_info reads /proc/PID/smaps_rollup: about 1 ms per 40 MB resident,
+                # so a 500 MB worker costs ~12 ms a sample (the sampler's interval stretches).
+                mem = proc.memory_full_info()
+                rss, uss, pss = mem.rss, mem.uss, getattr(mem, "pss", mem.uss)
+            else:
+                rss = uss = pss = 0
             return ProcessSample(
                 pid=proc.pid,
                 ppid=proc.ppid(),
                 create_time=proc.create_time(),
-                rss=mem.rss,
-                uss=mem.uss,
-                pss=getattr(mem, "pss", mem.uss),
+                rss=rss,
+                uss=uss,
+                pss=pss,
                 cpu_user=cpu.user,
                 cpu_system=cpu.system,
+                name=proc.name(),
             )
     except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
         return None
+
+
+def machine_cpu_times() -> tuple[CpuTimes, ...]:
+    """Every CPU's busy and total seconds since boot (/proc/stat)."""
+    times = []
+    for cpu in psutil.cpu_times(percpu=True):
+        total = sum(cpu)
+        # guest time is already counted in user time on Linux; idle and iowait are not busy.
+        idle = cpu.idle + getattr(cpu, "iowait", 0.0)
+        total -= getattr(cpu, "guest", 0.0) + getattr(cpu, "guest_nice", 0.0)
+        times.append(CpuTimes(busy=total - idle, total=total))
+    return tuple(times)
 
 
 def _running(proc: psutil.Process) -> bool:
@@ -124,11 +153,18 @@ def _running(proc: psutil.Process) -> bool:
 
 
 class ProcessTreeSampler:
-    """Samples a root pid and all its descendants every ``interval`` seconds until stopped."""
+    """Samples a root pid and all its descendants every ``interval`` seconds until stopped.
 
-    def __init__(self, root_pid: int, interval: float = DEFAULT_INTERVAL) -> None:
+    ``memory=False`` reads CPU times only (the load generator's tree: its memory is not ours to
+    report, and reading smaps is the expensive part of a sample).
+    """
+
+    def __init__(
+        self, root_pid: int, interval: float = DEFAULT_INTERVAL, *, memory: bool = True
+    ) -> None:
         self.root_pid = root_pid
         self.interval = interval
+        self.memory = memory
         self._samples: list[TreeSample] = []
         self._cond = threading.Condition()
         self._stop = threading.Event()
@@ -185,11 +221,14 @@ class ProcessTreeSampler:
         # Reuse Process objects: psutil keeps per-process state, and it is cheaper.
         procs = {p.pid: self._procs.get(p.pid, p) for p in tree}
         self._procs = procs
-        found = [s for s in (_read(p) for p in procs.values()) if s is not None]
+        machine = machine_cpu_times()
+        found = [s for s in (_read(p, self.memory) for p in procs.values()) if s is not None]
         if not _running(self._root):
             self._root_gone()  # an exited but unreaped root still answers children()
             return None
-        sample = TreeSample(t=time.monotonic(), wall=time.time(), processes=tuple(found))
+        sample = TreeSample(
+            t=time.monotonic(), wall=time.time(), processes=tuple(found), machine=machine
+        )
         with self._cond:
             self._samples.append(sample)
             self._cond.notify_all()
@@ -266,6 +305,11 @@ def peaks(samples: list[TreeSample]) -> Peaks:
 
 def cpu_seconds(samples: list[TreeSample], t0: float, t1: float) -> float:
     """CPU seconds used between t0 and t1, summed per process so that exits and births count."""
+    return sum(process_cpu_seconds(samples, t0, t1).values())
+
+
+def process_cpu_seconds(samples: list[TreeSample], t0: float, t1: float) -> dict[ProcessKey, float]:
+    """CPU seconds each process used between t0 and t1 (processes seen in the window only)."""
     before = next((s for s in reversed(samples) if s.t <= t0), None)
     start = {p.key: p.cpu for p in before.processes} if before else {}
     first: dict[ProcessKey, float] = {}
@@ -275,7 +319,7 @@ def cpu_seconds(samples: list[TreeSample], t0: float, t1: float) -> float:
             for p in sample.processes:
                 first.setdefault(p.key, p.cpu)
                 last[p.key] = p.cpu
-    total = 0.0
+    used: dict[ProcessKey, float] = {}
     for key, end in last.items():
         if key in start:
             begin = start[key]
@@ -283,7 +327,50 @@ def cpu_seconds(samples: list[TreeSample], t0: float, t1: float) -> float:
             begin = 0.0  # born inside the window while we watched: all of its CPU counts
         else:
             begin = first[key]  # sampling began inside the window: count from first sight
-        total += end - begin
+        used[key] = end - begin
     # CPU burned between a process's last sample and its exit is not seen: at most one
     # interval's worth per exiting process.
-    return total
+    return used
+
+
+def machine_busy(samples: list[TreeSample], t0: float, t1: float) -> list[float] | None:
+    """Each CPU's busy share (0-1) between the last sample at or before t0 and the last by t1."""
+    before = next((s for s in reversed(samples) if s.t <= t0 and s.machine), None)
+    after = next((s for s in reversed(samples) if s.t <= t1 and s.machine), None)
+    if before is None or after is None or after.t <= before.t:
+        return None
+    shares = []
+    for a, b in zip(before.machine, after.machine, strict=False):
+        total = b.total - a.total
+        shares.append((b.busy - a.busy) / total if total > 0 else 0.0)
+    return shares
+
+
+def reset_peak_rss(pid: int) -> int | None:
+    """Reset the kernel's high-water mark of a process's RSS (VmHWM); return its RSS now.
+
+    Writing 5 to /proc/PID/clear_refs sets VmHWM to the current RSS: from then on VmHWM is the
+    exact peak, whatever a sampler's interval would have missed. None when not permitted.
+    """
+    try:
+        with open(f"/proc/{pid}/clear_refs", "w") as handle:
+            handle.write("5")
+        return _status_kb(pid, "VmRSS")
+    except OSError:
+        return None
+
+
+def peak_rss(pid: int) -> int | None:
+    """The kernel's high-water mark of a process's RSS in bytes (VmHWM), None if unreadable."""
+    return _status_kb(pid, "VmHWM")
+
+
+def _status_kb(pid: int, field: str) -> int | None:
+    try:
+        with open(f"/proc/{pid}/status") as handle:
+            for line in handle:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None

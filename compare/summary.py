@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
-from compare.metrics import CellFigures, figures
+from compare.metrics import CellFigures, SweepFigures, figures, sweep_figures
 from compare.report.model import build
 from compare.report.page import title
 from compare.report.tables import short_notes
@@ -64,16 +64,22 @@ def verdict_table(document: dict[str, Any]) -> str:
 
 def sweep_table(document: dict[str, Any]) -> str:
     """Body TTFB and peak memory increase by size, variant and stack (medians)."""
-    groups: dict[tuple[int, str, str], list[dict[str, Any]]] = defaultdict(list)
+    groups: dict[tuple[int, str, str], list[SweepFigures]] = defaultdict(list)
     for point in document.get("sweep") or []:
-        groups[(point["rows"], point["variant"], point["stack"])].append(point)
-    rows = [["rows", "variant", "stack", "TTFB s", "total s", "peak mem +MB", "status"]]
+        f = sweep_figures(point)
+        groups[(f.rows, f.variant, f.stack)].append(f)
+    rows = [["rows", "variant", "stack", "TTFB ms", "total s", "peak mem +MB", "status"]]
     for (size, variant, stack), points in sorted(groups.items()):
-        ok = [p for p in points if p.get("status") == "ok"]
-        ttfb = _cell_text([p["ttfb_s"] for p in ok], "{:.3f}")
-        total = _cell_text([p["total_s"] for p in ok], "{:.2f}")
-        memory = _cell_text([p["peak_pss_increase"] / 1e6 for p in ok], "{:.1f}")
+        ok = [p for p in points if p.ok]
+        ttfb = _cell_text([p.ttfb_ms for p in ok if p.ttfb_ms is not None], "{:.1f}")
+        total = _cell_text([p.total_s for p in ok if p.total_s is not None], "{:.2f}")
+        memory = _cell_text(
+            [p.peak_pss_increase_mb for p in ok if p.peak_pss_increase_mb is not None], "{:.1f}"
+        )
         status = "ok" if len(ok) == len(points) else f"{len(points) - len(ok)} failed"
+        flags = sorted({flag for p in ok for flag in p.flags})
+        if flags:
+            status += " (" + ", ".join(flags) + ")"
         rows.append([f"{size:,}", variant, stack, ttfb, total, memory, status])
     if len(rows) == 1:
         return "(no size sweep in this run)"

@@ -36,7 +36,11 @@ def measure_point(
     run_dir: Path,
     server_env: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Start the stack fresh, take its idle baseline, download once, and describe what happened."""
+    """Start the stack fresh, warm it up, take its idle baseline, download once, describe it.
+
+    The window is the download itself, from sending the request to its last byte; the tree is
+    sampled faster than in load cells, and the kernel's high-water marks check the peak.
+    """
     point: dict[str, Any] = {
         "stack": spec.name,
         "variant": variant,
@@ -46,14 +50,19 @@ def measure_point(
         "error": None,
     }
     try:
-        with MeasuredServer(config, spec, run_dir, server_env) as measured:
+        with MeasuredServer(
+            config, spec, run_dir, server_env, sample_interval_s=config.sweep_sample_interval_s
+        ) as measured:
+            point.update(measured.describe())
             query = sweep_query(variant, rows, spec, config.source)
             point["url"] = f"{measured.server.base_url}/export.csv?{query}"
+            measured.reset_peaks()
             t0 = time.monotonic()
             result = download(point["url"], timeout=max(120.0, rows / 20_000))
             t1 = time.monotonic()
             measured.settle_after(t1)
-            point.update(measured.memory_and_cpu(t0, t1))
+            point["memory"] = measured.memory(t0, t1)
+            point.update(measured.cpu(t0, t1))
             point.update(
                 http_status=result.status,
                 ttfb_s=result.ttfb,

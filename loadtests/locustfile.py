@@ -28,6 +28,7 @@ does not list them, because locust prints its help before it loads the locustfil
     --ping-rate R         head-of-line: probe requests per second (10)
     --first-byte-rows N   first-byte: rows of the export hung up on (5000000)
     --network-timeout S   longest wait for data on a socket, seconds (300)
+    --record-dir DIR      write raw request records there (what the harness measures from)
 
 Example: locust -f loadtests/locustfile.py --headless -H http://127.0.0.1:8000 -u 4 -r 4 -t 30s
 --csv out/download --only-summary --rows 200000 DownloadUser
@@ -50,7 +51,9 @@ if _ROOT not in sys.path:
 
 from locust import events  # noqa: E402
 
+from loadtests import recorder  # noqa: E402
 from loadtests.options import LoadOptions, add_arguments  # noqa: E402
+from loadtests.record import EVENTS  # noqa: E402
 from loadtests.scenarios import (  # noqa: E402
     BufferedUser,
     DownloadUser,
@@ -86,6 +89,23 @@ def _check_options(environment: Any, **_kwargs: Any) -> None:
         LoadOptions.from_namespace(environment.parsed_options)
     except ValueError as exc:
         raise SystemExit(f"locust: error: {exc}") from None
+
+
+@events.test_start.add_listener
+def _start_recording(environment: Any, **_kwargs: Any) -> None:
+    # Each process (headless, master, worker) writes its own records file into --record-dir.
+    # Not at init: a worker learns the master's options only when a test starts.
+    options = LoadOptions.from_namespace(environment.parsed_options)
+    recorder.install(Path(options.record_dir) if options.record_dir else None)
+
+
+def _note(name: str) -> Any:
+    return lambda *_args, **_kwargs: recorder.current_recorder().event(name)
+
+
+for _event in EVENTS:
+    getattr(events, _event).add_listener(_note(_event))
+events.quitting.add_listener(lambda **_kwargs: recorder.current_recorder().close())
 
 
 @events.init.add_listener

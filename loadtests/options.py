@@ -24,6 +24,7 @@ class OptionSpec:
     default: int | float | str
     help: str
     choices: tuple[str, ...] | None = None
+    web_ui: bool = True  # shown in the web UI's start form (harness plumbing is not)
 
     @property
     def flag(self) -> str:
@@ -61,6 +62,12 @@ OPTIONS: Mapping[str, OptionSpec] = MappingProxyType(
             OptionSpec("ping_rate", 10.0, "head-of-line: /ping requests per second of the probe."),
             OptionSpec("first_byte_rows", 5_000_000, "first-byte: rows of the export hung up on."),
             OptionSpec(
+                "record_dir",
+                "",
+                "Directory for the raw request records the harness reads (empty: keep none).",
+                web_ui=False,
+            ),
+            OptionSpec(
                 "network_timeout",
                 300.0,
                 "Seconds a read may wait for data (buffered 5M rows take tens of seconds).",
@@ -87,7 +94,7 @@ def add_arguments(parser: ArgumentParserLike) -> None:
             choices=spec.choices,
             env_var=spec.env_var,
             help=f"{spec.help} Default: {spec.default}.",
-            include_in_web_ui=True,
+            include_in_web_ui=spec.web_ui,
         )
 
 
@@ -105,6 +112,7 @@ class LoadOptions:
     ping_rate: float = cast(float, OPTIONS["ping_rate"].default)
     first_byte_rows: int = cast(int, OPTIONS["first_byte_rows"].default)
     network_timeout: float = cast(float, OPTIONS["network_timeout"].default)
+    record_dir: str = ""
 
     def __post_init__(self) -> None:
         problems = [

@@ -14,6 +14,7 @@ from locust.user.users import User
 
 from loadtests.measure import Meter
 from loadtests.options import LoadOptions
+from loadtests.recorder import current_recorder
 
 
 class ExportUser(FastHttpUser):
@@ -35,7 +36,9 @@ class ExportUser(FastHttpUser):
         # The pool locust's FastHttpSession holds: the raw geventhttpclient client for the host.
         http = self.client.client.clientpool.get_client(self.host)
         base_path = urlsplit(self.host).path
-        self.meter = Meter(http, environment.events.request.fire, self.scenario, base_path)
+        self.meter = Meter(
+            http, environment.events.request.fire, self.scenario, base_path, current_recorder()
+        )
 
     # The one task, defined here only: locust copies a base class's task functions into every
     # subclass, so a @task overridden in a subclass would run beside the base's, not instead.
@@ -101,17 +104,17 @@ class PingProbeUser(ExportUser):
     def on_start(self) -> None:
         """Start the schedule now."""
         self._interval = 1.0 / self.options.ping_rate
-        self._due = time.perf_counter()
+        self._due = time.monotonic()
 
     def wait_time(self) -> float:
         """Keep a steady rate; when a probe was late, restart the schedule (no catch-up burst)."""
-        now = time.perf_counter()
+        now = time.monotonic()
         self._due = max(self._due + self._interval, now)
         return self._due - now
 
     def step(self) -> None:
         """One probe request."""
-        self.meter.ping()
+        self.meter.ping(intended=self._due)
 
 
 class UpstreamLatencyUser(DownloadUser):

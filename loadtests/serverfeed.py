@@ -34,7 +34,7 @@ DATA_PATH = "/server-data"
 CSV_PATH = "/server-data.csv"
 MAX_POINTS = 2400  # per stack and answer: 10 minutes at the default 0.25 s
 BASELINE_SAMPLES = 4  # the first samples, taken while the stack is idle: its baseline
-MB = 1024 * 1024
+MB = 1_000_000  # 10^6 bytes, as in every report
 
 
 class SampleSource(Protocol):

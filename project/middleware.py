@@ -7,6 +7,7 @@ middleware sets the same headers without one, so both stacks pay the same per-re
 
 from __future__ import annotations
 
+import os
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -16,6 +17,8 @@ from django.http import HttpRequest, HttpResponseBase
 from django.utils.decorators import sync_and_async_middleware
 
 ASYNC_URLCONF = "project.urls_async"
+# Names the process that answered: the harness measures how evenly a stack's workers share work.
+WORKER_HEADER = "X-Server-Pid"
 
 
 def security_headers() -> tuple[tuple[str, str], ...]:
@@ -36,12 +39,14 @@ def security_headers() -> tuple[tuple[str, str], ...]:
 
 @sync_and_async_middleware
 def interface_middleware(get_response: Callable[[HttpRequest], Any]) -> Any:
-    """Check the host, route ASGI to async and WSGI to sync views, add security headers."""
+    """Check the host, route ASGI to async and WSGI to sync views, add security and pid headers."""
     headers = security_headers()
 
     def secure(response: HttpResponseBase) -> HttpResponseBase:
         for name, value in headers:
             response.setdefault(name, value)
+        # Asked per response, not at start-up: with --preload the middleware is built before fork.
+        response[WORKER_HEADER] = str(os.getpid())
         return response
 
     if not iscoroutinefunction(get_response):

@@ -17,7 +17,7 @@ import pytest
 
 from compare.stacks import STACKS
 
-MB = 1024 * 1024
+MB = 1_000_000  # 10^6 bytes, as everywhere in the project
 
 
 def stack_params(names: Iterable[str] | None = None) -> list[Any]:

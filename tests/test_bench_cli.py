@@ -11,10 +11,12 @@ import sys
 import time
 from pathlib import Path
 
+import jsonschema
 import psutil
 import pytest
 
-from compare.results import load_results
+from compare.metrics import figures
+from compare.results import SCHEMA_FILE, load_results
 from compare.server import REPO_ROOT
 from compare.stacks import get_stack
 from tests.fixtures_servers import stop_run
@@ -61,14 +63,17 @@ def test_quick_bench_writes_a_complete_results_document(tmp_path: Path) -> None:
         ("gunicorn-sync", "ok"),
         ("uvicorn", "ok"),
     ]
+    jsonschema.validate(document, json.loads(SCHEMA_FILE.read_text()))
+    assert document["environment"]["placement"]["mode"] == "split"
     for cell in document["cells"]:
-        types = {row["Type"] for row in cell["stats"]}
-        assert {"TTFB", "DOWNLOAD"} <= types
-        download = next(row for row in cell["stats"] if row["Type"] == "DOWNLOAD")
-        assert int(download["Failure Count"]) == 0 and int(download["Request Count"]) > 0
-        assert float(download["Average Content Size"]) > 20000 * 50
-        assert cell["timeline"] and cell["baseline_pss"] > 0
-        assert Path(cell["dir"], "locust_stats.csv").is_file()
+        f = figures(cell)
+        assert f.downloads > 0 and f.failures == 0 and f.mb_per_s and f.ttfb_p50_ms
+        assert f.window_s and f.window_s > 2.0
+        assert f.served_mb > f.downloads * 20000 * 50 / 1e6  # partial downloads count too
+        assert cell["timeline"] and cell["memory"]["baseline_pss"] > 0
+        assert len(cell["worker_pids"]) == 2 and set(cell["warmup"]["workers_answered"])
+        assert Path(cell["dir"], "records.jsonl.gz").is_file()
+        assert Path(cell["dir"], "locust_stats.csv").is_file()  # kept for those who like it
     assert sorted((p["stack"], p["variant"], p["status"]) for p in document["sweep"]) == [
         ("gunicorn-sync", "buffered", "ok"),
         ("gunicorn-sync", "stream", "ok"),
@@ -76,6 +81,18 @@ def test_quick_bench_writes_a_complete_results_document(tmp_path: Path) -> None:
         ("uvicorn", "stream", "ok"),
     ]
     assert "download" in done.stdout and "wall time" in done.stdout
+    shown = subprocess.run(
+        [sys.executable, "-m", "compare", "figures", str(tmp_path / "latest")],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    data = json.loads(shown.stdout)
+    assert [c["stack"] for c in data["cells"]] == ["gunicorn-sync", "uvicorn"]
+    assert all(c["n_downloads"] > 0 and c["mb_per_s"] > 0 for c in data["cells"])
+    assert len(data["sweep"]) == 4
 
 
 def _alive(pids: set[int]) -> list[int]:
@@ -198,7 +215,7 @@ def test_an_unavailable_stack_is_recorded_as_failed_with_the_install_hint(tmp_pa
         (["--scenarios", "download,nap"], "unknown scenario 'nap'"),
         (["--duration", "0"], "--duration must be positive"),
         (["--sweep-sizes", "10k"], "--sweep-sizes must be comma-separated whole numbers"),
-        (["--server-cpus", "99"], "--server-cpus (99,) is not within this machine's CPUs"),
+        (["--server-cpus", "99"], "--server-cpus [99] is not within this machine's CPUs"),
     ],
 )
 def test_bad_arguments_are_one_line_errors(tmp_path: Path, args: list[str], message: str) -> None:

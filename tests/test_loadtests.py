@@ -19,6 +19,7 @@ from types import SimpleNamespace
 import pytest
 
 from compare.ports import free_port
+from compare.records import read_records
 from compare.server import ServerProcess
 from compare.stacks import get_stack
 from loadtests import catalog
@@ -235,7 +236,7 @@ def test_lying_servers_count_as_failures_never_successes(tmp_path: Path) -> None
             users=2,
             run_time_s=3,
             csv_prefix=tmp_path / "lies",
-            params={"rows": 1000},
+            params={"rows": 1000, "record_dir": str(tmp_path / "records")},
         )
         run_locust(argv, 3)
     stats = read_stats(tmp_path / "lies")
@@ -254,6 +255,19 @@ def test_lying_servers_count_as_failures_never_successes(tmp_path: Path) -> None
     ):
         assert expected in errors, errors
     assert not read_exceptions(tmp_path / "lies")
+    # The raw records (what the harness measures from) hold each request once, by kind.
+    records = read_records(tmp_path / "records")
+    downloads = [r for r in records.requests if r.kind == "download"]
+    outcomes = {r.outcome for r in downloads}
+    assert {"wrong-rows", "truncated", "http-500", "bad-header"} <= outcomes, outcomes
+    assert "ok" not in outcomes
+    finished = [r for r in downloads if r.outcome != "stopped"]
+    # Locust's CSV misses the last second of a run (it is rewritten once a second, not at exit).
+    assert len(finished) >= requests
+    assert all(
+        r.end >= r.start and (r.first_byte is None or r.first_byte >= r.start) for r in downloads
+    )
+    assert {"test_start", "spawning_complete", "test_stopping"} <= set(records.events)
 
 
 def test_distributed_master_sends_custom_options_to_workers(tmp_path: Path) -> None:
@@ -265,7 +279,7 @@ def test_distributed_master_sends_custom_options_to_workers(tmp_path: Path) -> N
             users=2,
             run_time_s=3,
             csv_prefix=tmp_path / "dist",
-            params={"rows": 777},
+            params={"rows": 777, "record_dir": str(tmp_path / "records")},
         )
         at = master.index("--headless")
         master[at:at] = ["--master", "--master-bind-host", "127.0.0.1"]
@@ -291,6 +305,11 @@ def test_distributed_master_sends_custom_options_to_workers(tmp_path: Path) -> N
     assert requests > 0 and failures == 0
     exports = [path for path in server.paths if path.startswith("/export.csv")]
     assert exports and all("rows=777" in path for path in exports), exports[:3]
+    # Master and worker each wrote their own records file; merged, they hold every download.
+    assert len(list((tmp_path / "records").glob("records-*.jsonl"))) == 2
+    records = read_records(tmp_path / "records")
+    assert sum(r.outcome == "ok" for r in records.requests) >= requests
+    assert len(records.events["spawning_complete"]) == 2  # fired on the master and the worker
 
 
 # --- locust against the real stacks ----------------------------------------------------------

@@ -6,10 +6,12 @@ import json
 import os
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from compare.results import (
     RESULTS_FILE,
+    SCHEMA_FILE,
     SCHEMA_VERSION,
     ResultsError,
     ResultsWriter,
@@ -72,6 +74,10 @@ def test_unwritable_directory_is_a_one_line_error_even_for_root(tmp_path: Path) 
         ('{"hello": "world"}', "is not a django-stream-compare results document"),
         ("[1, 2]", "is not a django-stream-compare results document"),
         (
+            json.dumps({"schema": "django-stream-compare/results", "schema_version": 1}),
+            "is a version-1 document .* re-run the bench",
+        ),
+        (
             json.dumps({"schema": "django-stream-compare/results", "schema_version": 99}),
             f"has schema version 99; this version reads {SCHEMA_VERSION}",
         ),
@@ -91,3 +97,37 @@ def test_unusable_documents_are_refused_in_one_line(
     with pytest.raises(ResultsError, match=message) as caught:
         load_results(tmp_path)
     assert "\n" not in str(caught.value)
+
+
+FIXTURE = Path(__file__).parent / "fixtures" / "report"
+
+
+def test_the_schema_file_describes_the_documents_we_write(tmp_path: Path) -> None:
+    schema = json.loads(SCHEMA_FILE.read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    assert schema["properties"]["schema_version"]["const"] == SCHEMA_VERSION
+    # A real run (the report fixture) and a fresh, still empty one both validate ...
+    jsonschema.validate(load_results(FIXTURE), schema)
+    writer = ResultsWriter(
+        tmp_path,
+        new_document(
+            {"python": "3.11", "cpu_count": 2, "packages": {}, "git": {}},
+            {
+                "stacks": ["uvicorn"],
+                "scenarios": ["download"],
+                "duration_s": 6.0,
+                "repeat": 3,
+                "workers": 2,
+                "rows": 100_000,
+                "source": "synthetic",
+            },
+            ["bench"],
+        ),
+    )
+    jsonschema.validate(load_results(tmp_path), schema)
+    # ... and a damaged one does not.
+    broken = load_results(FIXTURE)
+    broken["cells"][0]["requests"]["kind"][0] = "teleport"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, schema)
+    del writer

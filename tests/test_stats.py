@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from compare.metrics import figures
 from compare.stats import Spread, change, percentile, ratio, spread
 
 
@@ -78,61 +77,3 @@ def test_change_is_beyond_the_spread_only_when_ranges_do_not_overlap() -> None:
     lone = change(spread([100]), spread([150]))
     assert not lone.known and not lone.beyond_spread
     assert change(spread([0, 0]), spread([1, 2])).relative is None
-
-
-def _row(
-    kind: str, count: int, failures: int = 0, columns: dict[str, str] | None = None
-) -> dict[str, str]:
-    row = {"Type": kind, "Name": "head-of-line", "Request Count": str(count)}
-    return {**row, "Failure Count": str(failures), **(columns or {})}
-
-
-def test_cell_figures_from_hand_computed_values() -> None:
-    cell = {
-        "stack": "uvicorn",
-        "scenario": "head-of-line",
-        "repetition": 0,
-        "users": 5,
-        "status": "ok",
-        "export_rows": 100_000,
-        "server_cpu_s": 1.0,
-        "peak_pss_increase": 8_000_000,
-        "client": {"mean_cpu_pct": 40.0, "bound": False},
-        "stats": [
-            _row("TTFB", 6, 1, {"50%": "30", "99%": "90", "Max Response Time": "95.5"}),
-            _row(
-                "DOWNLOAD",
-                4,
-                0,
-                {"Requests/s": "2.0", "Average Content Size": "5000000", "50%": "900"},
-            ),
-            _row("PING", 20, 0, {"50%": "3", "99%": "40"}),
-            {"Type": "", "Name": "Aggregated", "Request Count": "30", "Failure Count": "1"},
-        ],
-    }
-    f = figures(cell)
-    assert f.mb_per_s == pytest.approx(10.0)  # 2 downloads/s x 5 MB
-    assert f.rows_per_s == pytest.approx(200_000)
-    assert f.served_mb == pytest.approx(20.0)  # 4 downloads x 5 MB
-    assert f.server_cpu_s_per_gb == pytest.approx(50.0)  # 1 CPU s per 0.02 GB
-    assert f.downloaders == 4  # the fifth user is the probe
-    assert f.peak_mb_per_download == pytest.approx(2.0)
-    assert (f.first_bytes, f.downloads, f.pings) == (5, 4, 20)
-    assert (f.requests, f.failures) == (30, 1)
-    assert (f.ttfb_p50_ms, f.ttfb_p99_ms, f.ttfb_max_ms, f.ttlb_p50_ms) == (30, 90, 95.5, 900)
-    assert (f.ping_p50_ms, f.ping_p99_ms) == (3, 40)
-    assert f.starved == 0 and not f.client_bound
-
-
-def test_users_without_a_first_byte_are_counted_as_starved() -> None:
-    cell = {
-        "stack": "gunicorn-sync",
-        "scenario": "slow-client",
-        "repetition": 0,
-        "users": 8,
-        "status": "ok",
-        "stats": [_row("TTFB", 2)],
-    }
-    f = figures(cell)
-    assert (f.downloaders, f.first_bytes, f.downloads, f.starved) == (8, 2, 0, 6)
-    assert f.mb_per_s is None and f.server_cpu_s_per_gb is None

@@ -25,7 +25,7 @@ from compare.stacks import get_stack
 from loadtests import serverfeed, servertab
 from loadtests.catalog import LOCUSTFILE
 
-MB = 1024 * 1024
+MB = 1_000_000  # 10^6 bytes, as everywhere in the project
 
 
 def tree(t: float, *procs: tuple[int, int, float]) -> TreeSample:

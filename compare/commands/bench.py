@@ -17,6 +17,7 @@ from typing import Any, cast
 from compare.config import DEFAULT_STACKS, ENV_PREFIX, SWEEP_VARIANTS, BenchConfig, SweepVariant
 from compare.environment import describe
 from compare.errors import CompareError
+from compare.placement import MODES, choose, pin_self
 from compare.report import write_reports
 from compare.results import ResultsWriter, new_document
 from compare.runner import run_bench
@@ -85,6 +86,13 @@ def register(subparsers: Any) -> None:
         choices=("synthetic", "db"),
         default="synthetic",
         help="row source; db seeds SQLite first",
+    )
+    parser.add_argument(
+        "--placement",
+        choices=MODES,
+        default=_env("PLACEMENT", "split"),
+        help="split (default): servers on the first CPUs, locust and the harness on the last "
+        "quarter (at least one); shared: nothing pinned",
     )
     parser.add_argument("--server-cpus", default=None, help="pin servers to these CPUs, e.g. 0")
     parser.add_argument("--client-cpus", default=None, help="pin locust to these CPUs, e.g. 1")
@@ -156,14 +164,11 @@ def build_config(args: argparse.Namespace) -> BenchConfig:
         if args.sweep_sizes is not None
         else (QUICK_SWEEP if args.quick else FULL_SWEEP)
     )
-    cpus_server = _ints(args.server_cpus, "--server-cpus") or None
-    cpus_client = _ints(args.client_cpus, "--client-cpus") or None
-    available = set(os.sched_getaffinity(0))
-    for cpus, flag in ((cpus_server, "--server-cpus"), (cpus_client, "--client-cpus")):
-        if cpus and not set(cpus) <= available:
-            raise CompareError(
-                f"{flag} {cpus} is not within this machine's CPUs {sorted(available)}"
-            )
+    placement = choose(
+        args.placement,
+        _ints(args.server_cpus, "--server-cpus") or None,
+        _ints(args.client_cpus, "--client-cpus") or None,
+    )
     if args.users is not None and args.users < 1:
         raise CompareError(f"--users must be at least 1, got {args.users}")
     if args.workers < 1 or args.sweep_repeat < 1 or args.rows < 0:
@@ -176,6 +181,8 @@ def build_config(args: argparse.Namespace) -> BenchConfig:
         duration_s=_positive(args.duration, 4.0 if args.quick else 6.0, "--duration"),
         warmup_s=0.5 if args.quick else 1.0,
         idle_s=0.5 if args.quick else 1.0,
+        settle_s=0.5 if args.quick else 1.0,
+        drain_s=5.0 if args.quick else 10.0,
         repeat=int(_positive(args.repeat, 1 if args.quick else 3, "--repeat")),
         sweep_sizes=sizes,
         sweep_variants=cast(tuple[SweepVariant, ...], variants),
@@ -184,8 +191,9 @@ def build_config(args: argparse.Namespace) -> BenchConfig:
         out_dir=Path(args.out) / stamp,
         rows=args.rows,
         source=args.source,
-        server_cpus=cpus_server,
-        client_cpus=cpus_client,
+        placement=placement.mode,
+        server_cpus=placement.server_cpus,
+        client_cpus=placement.client_cpus,
         quick=args.quick,
     )
 
@@ -235,9 +243,11 @@ def run(args: argparse.Namespace) -> int:
             describe(), config.as_dict(), [sys.executable, "-m", "compare", *sys.argv[1:]]
         )
         document["environment"]["placement"] = {
+            "mode": config.placement,
             "server_cpus": config.server_cpus,
             "client_cpus": config.client_cpus,
         }
+        pin_self(config.client_cpus)
         writer = ResultsWriter(config.out_dir, document)
         _link_latest(config.out_dir)
         print(f"results: {config.out_dir}", file=sys.stderr, flush=True)

@@ -18,11 +18,8 @@ def default_results() -> str:
     return str(Path(os.environ.get(ENV_PREFIX + "OUT", "results")) / "latest")
 
 
-def register(subparsers: Any) -> None:
-    """Add the ``report`` subcommand."""
-    parser: argparse.ArgumentParser = subparsers.add_parser(
-        "report", help="write report.html and report.md beside a run's results.json"
-    )
+def add_results_argument(parser: argparse.ArgumentParser) -> None:
+    """The optional RESULTS_DIR positional every reading subcommand takes."""
     parser.add_argument(
         "results",
         nargs="?",
@@ -30,6 +27,14 @@ def register(subparsers: Any) -> None:
         metavar="RESULTS_DIR",
         help="a run's directory or its results.json (default %(default)s)",
     )
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``report`` subcommand."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "report", help="write report.html and report.md beside a run's results.json"
+    )
+    add_results_argument(parser)
     parser.add_argument("--quiet", action="store_true", help="print only the report paths")
     parser.set_defaults(handler=run)
 

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from compare.metrics import SweepFigures, sweep_figures
 from compare.report.model import Group, Model
 from compare.stats import Spread, spread
 
@@ -236,13 +237,13 @@ def probe_chart(model: Model, scenario: str) -> str | None:
         return _svg(figure)
 
 
-def _sweep_series(model: Model) -> dict[tuple[str, str], dict[int, list[dict[str, Any]]]]:
-    series: dict[tuple[str, str], dict[int, list[dict[str, Any]]]] = {}
+def _sweep_series(model: Model) -> dict[tuple[str, str], dict[int, list[SweepFigures]]]:
+    series: dict[tuple[str, str], dict[int, list[SweepFigures]]] = {}
     for point in model.document.get("sweep") or []:
-        if point.get("status") != "ok":
+        f = sweep_figures(point)
+        if not f.ok or f.ttfb_ms is None or f.peak_pss_increase_mb is None:
             continue
-        key = (str(point["stack"]), str(point["variant"]))
-        series.setdefault(key, {}).setdefault(int(point["rows"]), []).append(point)
+        series.setdefault((f.stack, f.variant), {}).setdefault(f.rows, []).append(f)
     return series
 
 
@@ -257,9 +258,11 @@ def sweep_chart(model: Model) -> str | None:
         floored = False
         for (stack, variant), by_rows in sorted(series.items()):
             sizes = sorted(by_rows)
-            ttfb = [spread([p["ttfb_s"] for p in by_rows[n]]).median for n in sizes]
+            ttfb = [
+                spread([p.ttfb_ms / 1000 for p in by_rows[n] if p.ttfb_ms]).median for n in sizes
+            ]
             memory = [
-                spread([p["peak_pss_increase"] / MB for p in by_rows[n]]).median for n in sizes
+                spread([p.peak_pss_increase_mb or 0.0 for p in by_rows[n]]).median for n in sizes
             ]
             floored = floored or any(m < MEMORY_FLOOR_MB for m in memory)
             memory = [max(m, MEMORY_FLOOR_MB) for m in memory]
@@ -291,7 +294,6 @@ def timeline_chart(model: Model, scenario: str) -> str | None:
     groups = [g for g in model.scenario_groups(scenario) if _timelines(model, g)]
     if not groups:
         return None
-    duration = model.config.get("duration_s")
     with _style(f"timeline-{scenario}"):
         figure = _figure(figsize=(min(4.2 * len(groups), 10.0), 2.8))
         axes = list(figure.subplots(1, len(groups), sharey=True, squeeze=False)[0])
@@ -307,24 +309,29 @@ def timeline_chart(model: Model, scenario: str) -> str | None:
                     lw=1.2,
                     label=f"repetition {int(cell.get('repetition', rep)) + 1}",
                 )
-                if isinstance(cell.get("baseline_pss"), int | float):
-                    ax.axhline(cell["baseline_pss"] / MB, color="grey", ls="--", lw=0.8)
-                window = cell.get("baseline_window")
-                if rep == 0 and isinstance(window, list) and len(window) == 2:
-                    ax.axvspan(window[0], window[1], color="grey", alpha=0.15, lw=0)
+                baseline = (cell.get("memory") or {}).get("baseline_pss")
+                if isinstance(baseline, int | float):
+                    ax.axhline(baseline / MB, color="grey", ls="--", lw=0.8)
+                window = cell.get("window")
+                if rep == 0 and isinstance(window, dict):
+                    ax.axvspan(
+                        window["start"],
+                        window["end"],
+                        color=color(model, group.stack),
+                        alpha=0.08,
+                        lw=0,
+                    )
                     ax.text(
-                        window[0],
+                        window["start"],
                         0.98,
-                        " idle baseline",
+                        " window",
                         transform=ax.get_xaxis_transform(),
                         va="top",
                         fontsize=7,
                         color="dimgrey",
                     )
-            if isinstance(duration, int | float):
-                ax.axvspan(0, duration, color=color(model, group.stack), alpha=0.06, lw=0)
             ax.set_title(f"{group.stack}")
-            ax.set_xlabel("seconds since the load started")
+            ax.set_xlabel("seconds since the load generator started")
         axes[0].set_ylabel("server memory, PSS MB")
         return _svg(figure)
 

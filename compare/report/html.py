@@ -10,6 +10,7 @@ from compare.report.page import CSS, DEFINITIONS, SECTIONS, title
 from compare.report.tables import Table, Value
 from compare.report.verdict import ScenarioVerdict, verdicts
 
+THROUGHPUT_CAPTION = "Throughput: body bytes received in each window (partial downloads count)"
 # Columns of prose, allowed to wrap (figures never wrap).
 WRAPPED = ("notes", "error", "status")
 
@@ -94,7 +95,7 @@ def _sweep(model: Model) -> str:
 def _throughput(model: Model) -> str:
     return (
         f"{_chart(charts.throughput_chart(model), 'throughput and latency')}"
-        f"{table_html(tables.throughput(model), 'Throughput (complete downloads only)')}"
+        f"{table_html(tables.throughput(model), THROUGHPUT_CAPTION)}"
         f"{table_html(tables.latency(model), 'Latency percentiles, ms')}"
     )
 

@@ -50,7 +50,10 @@ def _sections(model: Model) -> dict[str, list[str]]:
         "verdict": _verdict(model),
         "size-sweep": [table_markdown(tables.sweep(model))],
         "throughput": [
-            table_markdown(tables.throughput(model), "Throughput (complete downloads only)"),
+            table_markdown(
+                tables.throughput(model),
+                "Throughput: body bytes received in each window (partial downloads count)",
+            ),
             table_markdown(tables.latency(model), "Latency percentiles, ms"),
         ],
         "memory": [

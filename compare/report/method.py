@@ -5,6 +5,11 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
+from compare.metrics import (
+    CLIENT_BOUND_PCT,
+    MACHINE_BOUND_PCT,
+    PERCENTILE_METHOD,
+)
 from compare.report.model import Model
 from compare.report.tables import Table
 
@@ -41,8 +46,9 @@ def environment(model: Model) -> list[tuple[str, str]]:
         ("memory", _gb(env.get("memory_total"))),
         (
             "placement",
+            f"{_text(placement.get('mode') or 'as given')}: "
             f"servers on CPUs {_text(placement.get('server_cpus') or 'any')}, "
-            f"load generator on CPUs {_text(placement.get('client_cpus') or 'any')}",
+            f"load generator and harness on CPUs {_text(placement.get('client_cpus') or 'any')}",
         ),
         ("git commit", commit),
     ]
@@ -67,7 +73,17 @@ def method(model: Model) -> list[tuple[str, str]]:
         ("stacks", get("stacks")),
         ("scenarios", get("scenarios")),
         ("repetitions", f"{get('repeat')} (stacks alternate within each, to spread drift)"),
-        ("load per cell", f"{get('duration_s')} s after {get('warmup_s')} s of warm-up"),
+        (
+            "load per cell",
+            f"a window of about {get('duration_s')} s that opens {get('settle_s')} s after every "
+            f"user was spawned; requests started in it get up to {get('drain_s')} s to finish",
+        ),
+        (
+            "warm-up",
+            f"at least {get('warmup_s')} s of exports and pings until every worker answered, "
+            f"before each cell and sweep point; idle baselines ({get('idle_s')} s) before and "
+            "after it",
+        ),
         ("users per cell", _text(users)),
         ("rows per export", f"{rows:,}" if isinstance(rows, int) else rows),
         ("workers per stack", get("workers")),
@@ -78,10 +94,16 @@ def method(model: Model) -> list[tuple[str, str]]:
         ),
         (
             "memory sampling",
-            f"every {get('sample_interval_s')} s; idle baseline over {get('idle_s')} s "
-            "before the load",
+            f"tree PSS every {get('sample_interval_s')} s in load cells, every "
+            f"{get('sweep_sample_interval_s')} s in the size sweep; the kernel's per-process "
+            "high-water marks (VmHWM) as a check on the peak",
         ),
-        ("client-bound when", f"locust's mean CPU >= {get('client_bound_pct')}% of a core"),
+        ("percentiles", PERCENTILE_METHOD),
+        (
+            "flags",
+            f"client-bound: a load-generator process >= {CLIENT_BOUND_PCT:g}% of a core; "
+            f"machine-bound: all CPUs >= {MACHINE_BOUND_PCT:g}% busy (both over the window)",
+        ),
     ]
 
 

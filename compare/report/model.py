@@ -36,6 +36,21 @@ class Group:
         """The most downloading users left without a first byte in any repetition."""
         return max((c.starved for c in self.ok), default=0)
 
+    def flag_counts(self) -> dict[str, int]:
+        """How many of the group's cells carry each flag."""
+        counts: dict[str, int] = {}
+        for cell in self.cells:
+            for flag in cell.flags:
+                counts[flag] = counts.get(flag, 0) + 1
+        return counts
+
+    def flag_text(self, short: bool = False) -> str:
+        """The flags of this group's cells, e.g. 'uneven 1/3, machine-bound 3/3'."""
+        total = len(self.cells)
+        if short:
+            return ", ".join(f"{f} {n}/{total}" for f, n in self.flag_counts().items())
+        return ", ".join(f"{f} in {n} of {total}" for f, n in self.flag_counts().items())
+
     @property
     def caveats(self) -> list[str]:
         """What makes this group's figures incomplete or suspect, in plain words."""
@@ -44,19 +59,42 @@ class Group:
         if failed:
             errors = "; ".join(dict.fromkeys(c.error or "unknown error" for c in failed))
             notes.append(f"{len(failed)} of {len(self.cells)} cells failed ({errors})")
-        bound = sum(c.client_bound for c in self.cells)
-        if bound:
+        counts, total = self.flag_counts(), len(self.cells)
+        if counts.get("client-bound"):
             notes.append(
-                f"client-bound in {bound} of {len(self.cells)} cells: locust saturated a core, "
-                "so these figures understate the server"
+                f"client-bound in {counts['client-bound']} of {total} cells: a load-generator "
+                "process saturated its core, so these figures understate the server"
             )
-        failures = sum(c.failures for c in self.cells)
+        if counts.get("machine-bound"):
+            notes.append(
+                f"machine-bound in {counts['machine-bound']} of {total} cells: every CPU was "
+                ">= 95% busy, so client wake-ups (part of every latency) waited for a CPU"
+            )
+        if counts.get("uneven"):
+            shares = [
+                f"{min(c.worker_cpu_s):.1f} vs {max(c.worker_cpu_s):.1f} s"
+                for c in self.cells
+                if "uneven" in c.flags
+            ]
+            notes.append(
+                f"uneven in {counts['uneven']} of {total} cells: one worker did under a third "
+                f"of another's CPU work (worker CPU {', '.join(shares)}); keep-alive connections "
+                "stay on the worker that accepted them"
+            )
+        failures: dict[str, int] = {}
+        for c in self.cells:
+            for kind, n in c.failures_by_kind.items():
+                failures[kind] = failures.get(kind, 0) + n
         if failures:
             requests = sum(c.requests for c in self.cells)
-            notes.append(f"{failures} of {requests} requests failed")
+            kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(failures.items()))
+            notes.append(
+                f"{sum(failures.values())} of {requests} requests failed ({kinds}); "
+                "they enter no latency or rate"
+            )
         ok = self.ok
         if ok and ok[0].expects_downloads and not any(c.downloads for c in ok):
-            notes.append("no download completed within a cell: throughput not measured")
+            notes.append("no download started in the window completed: no last-byte time")
         if self.starved:
             users = max(c.downloaders for c in ok)
             notes.append(

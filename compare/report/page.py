@@ -15,18 +15,37 @@ SECTIONS: tuple[tuple[str, str], ...] = (
 )
 
 DEFINITIONS: tuple[str, ...] = (
+    "Every figure comes from the load generator's own raw record of each request (start, first "
+    "body byte, last byte, bytes, outcome, connection, answering worker) and from the server "
+    "samples, over one measurement window per cell: from a settling time after every user was "
+    "spawned until the load began to stop. Requests that started in the window and were still "
+    "running then were allowed to finish (the drain); their latency counts.",
     "TTFB: from sending the request to the first byte of the body (not of the headers).",
     "Last byte: from sending the request to the last byte of a verified complete body.",
-    "Throughput: complete downloads per second times their size, over the cell; downloads "
-    "cut off when a cell ends are not counted.",
-    "Percentiles are locust's (rounded to two significant digits above 100 ms); each figure is "
-    "the median over the repetitions, with their range (lowest-highest) beside it.",
+    "Throughput: body bytes received inside the window divided by its length; partial "
+    "downloads count. rows/s: that divided by the bytes per row of the verified downloads.",
+    "Latency samples: the requests that started in the window. Failed requests enter no "
+    "percentile and no rate; each is counted once, by kind (http-503, truncated, reset ...).",
+    "Percentiles are computed by the project from the raw values, interpolating linearly "
+    "between closest ranks; n is the number of samples. A p99 from fewer than 100 samples (a "
+    "p90 from fewer than 10) is the maximum, marked max. Each figure is the median over the "
+    "repetitions, with their range (lowest-highest) beside it.",
     "Ratios are bounded by both sides' ranges; when that interval includes 1 the report says "
     '"no clear difference". With one repetition there is no range, and it says so.',
-    "Peak memory increase: the highest PSS of the server's whole process tree during the load, "
-    "minus its idle baseline. Per download: that increase divided by the users that download.",
-    "Server CPU per GB: CPU seconds of the server tree during the load, per GB of complete "
-    "downloads.",
+    "Peak memory increase: the highest PSS of the server's whole process tree in the window, "
+    "minus its idle baseline taken after the warm-up (the warm-up's own cost is shown apart). "
+    "Per download: that increase divided by the most downloads in progress at once. "
+    "MB = 10^6 bytes.",
+    "Size sweep peak: one download on a fresh, warmed stack; the larger of the highest sampled "
+    "tree PSS (sampled every 20 ms) and the kernel's exact per-process high-water marks (VmHWM, "
+    "reset just before the download), which see a body joined and freed within milliseconds. "
+    "In load cells the kernel's sum is shown beside the sampled peak as an upper bound (workers "
+    "may peak at different moments).",
+    "Server CPU per GB: CPU seconds of the server tree in the window, per GB received in it.",
+    "Flags: client-bound (a load-generator process used >= 90% of a core), machine-bound (all "
+    "CPUs >= 95% busy), uneven (a worker did under a third of another's CPU work while there "
+    "were at least as many connections as workers), failures, unserved (users that never got "
+    "a first byte).",
 )
 
 

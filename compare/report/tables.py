@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from compare.metrics import HEADLINE, PING, request_types
+from compare.metrics import HEADLINE, PING, SweepFigures, figures, request_types, sweep_figures
 from compare.report.model import Group, Model
-from compare.report.text import MISSING
+from compare.report.text import MISSING, span
 from compare.stats import Spread, spread
 
 
@@ -45,7 +45,7 @@ def figure(s: Spread | None, fmt: str) -> Cell:
     low, high = fmt.format(s.low), fmt.format(s.high)
     if s.n < 2 or low == high:
         return fmt.format(s.median)
-    return Value(fmt.format(s.median), f"{low}-{high}")
+    return Value(fmt.format(s.median), span(low, high))
 
 
 def key_figure(group: Group, key: str) -> Cell:
@@ -53,10 +53,29 @@ def key_figure(group: Group, key: str) -> Cell:
     return figure(group.spread(key), HEADLINE[key].fmt)
 
 
+def percentile_figure(group: Group, key: str, fmt: str = "{:.0f}") -> Cell:
+    """A percentile with its range; 'max' when, in any cell, too few samples made it the max."""
+    cell = figure(group.spread(key), fmt)
+    if cell == MISSING or not any(c.is_max(key) for c in group.ok):
+        return cell
+    if isinstance(cell, Value):
+        return Value(f"max {cell.main}", cell.detail)
+    return f"max {cell}"
+
+
+def sample_count(group: Group, key: str) -> Cell:
+    """How many samples a percentile came from in each cell: '42' or '40-45'."""
+    counts = [n for c in group.ok if (n := c.n(key)) is not None]
+    if not counts:
+        return MISSING
+    low, high = min(counts), max(counts)
+    return f"{low}" if low == high else f"{low}-{high}"
+
+
 def _mark(group: Group) -> str:
     if len(group.ok) < len(group.cells):
         return "failed"
-    if any(c.client_bound for c in group.cells):
+    if any(c.client_bound or "machine-bound" in c.flags for c in group.cells):
         return "bound"
     if group.caveats:
         return "warn"
@@ -68,9 +87,8 @@ def short_notes(group: Group) -> str:
     notes = []
     if len(group.ok) < len(group.cells):
         notes.append(f"{len(group.cells) - len(group.ok)}/{len(group.cells)} cells failed")
-    bound = sum(c.client_bound for c in group.cells)
-    if bound:
-        notes.append(f"client-bound {bound}/{len(group.cells)}")
+    flags = {k: v for k, v in group.flag_counts().items() if k not in ("failures", "unserved")}
+    notes += [f"{flag} {n}/{len(group.cells)}" for flag, n in flags.items()]
     ok = group.ok
     if ok and ok[0].expects_downloads and not any(c.downloads for c in ok):
         notes.append("no download finished")
@@ -117,16 +135,11 @@ def overview(model: Model) -> Table:
                 scenario,
                 stack,
                 _users(group),
-                *(
-                    key_figure(group, k)
-                    for k in (
-                        "mb_per_s",
-                        "ttfb_p50_ms",
-                        "ttlb_p50_ms",
-                        "ping_p99_ms",
-                        "peak_pss_increase_mb",
-                    )
-                ),
+                key_figure(group, "mb_per_s"),
+                key_figure(group, "ttfb_p50_ms"),
+                key_figure(group, "ttlb_p50_ms"),
+                percentile_figure(group, "ping_p99_ms"),
+                key_figure(group, "peak_pss_increase_mb"),
                 _requests(group),
                 short_notes(group),
                 mark=_mark(group),
@@ -139,9 +152,20 @@ def _measured(model: Model) -> list[Group]:
 
 
 def throughput(model: Model) -> Table:
-    """MB/s, rows/s and downloads/s per scenario and stack."""
+    """MB/s (bytes received in the window), rows/s and downloads/s per scenario and stack."""
     table = Table(
-        ("scenario", "users", "stack", "cells ok", "MB/s", "rows/s", "downloads/s", "complete")
+        (
+            "scenario",
+            "users",
+            "stack",
+            "cells ok",
+            "window s",
+            "MB/s",
+            "rows/s",
+            "downloads/s",
+            "complete",
+            "notes",
+        )
     )
     for g in _measured(model):
         table.add(
@@ -149,55 +173,66 @@ def throughput(model: Model) -> Table:
             _users(g),
             g.stack,
             f"{len(g.ok)}/{len(g.cells)}",
+            figure(g.spread("window_s"), "{:.1f}"),
             key_figure(g, "mb_per_s"),
             key_figure(g, "rows_per_s"),
             key_figure(g, "requests_per_s"),
             figure(g.spread("downloads"), "{:.0f}"),
+            short_notes(g),
             mark=_mark(g),
         )
     return table
 
 
 def latency(model: Model) -> Table:
-    """TTFB and time-to-last-byte percentiles (ms) per scenario and stack."""
+    """TTFB and time-to-last-byte percentiles (ms) per scenario and stack, with sample counts."""
     table = Table(
         (
             "scenario",
             "stack",
+            "TTFB n",
             "TTFB p50",
             "TTFB p90",
             "TTFB p99",
+            "last n",
             "last p50",
             "last p90",
             "last p99",
+            "notes",
         )
     )
     for g in _measured(model):
-        table.add(
-            g.scenario,
-            g.stack,
-            *(
-                figure(g.spread(f"{kind}_p{q}_ms"), "{:.0f}")
-                for kind in ("ttfb", "ttlb")
-                for q in (50, 90, 99)
-            ),
-            mark=_mark(g),
-        )
+        row: list[Cell] = [g.scenario, g.stack]
+        for kind in ("ttfb", "ttlb"):
+            row.append(sample_count(g, f"{kind}_p50_ms"))
+            row += [percentile_figure(g, f"{kind}_p{q}_ms") for q in (50, 90, 99)]
+        table.add(*row, short_notes(g), mark=_mark(g))
     return table
 
 
 def memory(model: Model) -> Table:
-    """Server memory per scenario and stack: idle, peak, the increase, the largest process."""
+    """Server memory per scenario and stack: idle, warm-up cost, peak, increase, kernel peak."""
     table = Table(
-        ("scenario", "stack", "idle PSS MB", "peak PSS MB", "increase MB", "largest process USS MB")
+        (
+            "scenario",
+            "stack",
+            "idle PSS MB",
+            "warm-up cost MB",
+            "peak PSS MB",
+            "increase MB",
+            "kernel peak +MB",
+            "largest process USS MB",
+        )
     )
     for g in _measured(model):
         table.add(
             g.scenario,
             g.stack,
             figure(g.spread("baseline_mb"), "{:.1f}"),
+            figure(g.spread("warmup_cost_mb"), "{:.1f}"),
             figure(g.spread("peak_mb"), "{:.1f}"),
             key_figure(g, "peak_pss_increase_mb"),
+            figure(g.spread("peak_hwm_increase_mb"), "{:.1f}"),
             figure(g.spread("peak_process_uss_mb"), "{:.1f}"),
             mark=_mark(g),
         )
@@ -214,7 +249,7 @@ def cost(model: Model) -> Table:
             "server CPU s",
             "CPU s/GB",
             "peak mem +MB",
-            "downloading users",
+            "downloads in progress (most)",
             "MB per download",
         )
     )
@@ -226,7 +261,7 @@ def cost(model: Model) -> Table:
             figure(g.spread("server_cpu_s"), "{:.2f}"),
             key_figure(g, "server_cpu_s_per_gb"),
             key_figure(g, "peak_pss_increase_mb"),
-            "/".join(str(n) for n in sorted({c.downloaders for c in g.cells})) or MISSING,
+            figure(g.spread("downloads_in_flight_max"), "{:.0f}"),
             key_figure(g, "peak_mb_per_download"),
             mark=_mark(g),
         )
@@ -235,7 +270,7 @@ def cost(model: Model) -> Table:
 
 def head_of_line(model: Model) -> Table:
     """The probe's latency while exports stream, for the scenarios that probe."""
-    table = Table(("scenario", "stack", "probes", "p50 ms", "p90 ms", "p99 ms", "max ms", "MB/s"))
+    table = Table(("scenario", "stack", "probes n", "p50 ms", "p90 ms", "p99 ms", "max ms", "MB/s"))
     for g in _measured(model):
         if PING not in request_types(g.scenario):
             continue
@@ -243,7 +278,8 @@ def head_of_line(model: Model) -> Table:
             g.scenario,
             g.stack,
             figure(g.spread("pings"), "{:.0f}"),
-            *(figure(g.spread(f"ping_{q}_ms"), "{:.0f}") for q in ("p50", "p90", "p99", "max")),
+            *(percentile_figure(g, f"ping_{q}_ms") for q in ("p50", "p90", "p99")),
+            figure(g.spread("ping_max_ms"), "{:.0f}"),
             key_figure(g, "mb_per_s"),
             mark=_mark(g),
         )
@@ -273,7 +309,7 @@ def slow_clients(model: Model) -> Table:
                 g.scenario,
                 g.stack,
                 "/".join(str(n) for n in sorted({c.downloaders for c in g.cells})) or MISSING,
-                figure(g.spread("first_bytes"), "{:.0f}"),
+                figure(g.spread("users_served"), "{:.0f}"),
                 figure(spread([c.starved for c in g.ok]) if g.ok else None, "{:.0f}"),
                 figure(g.spread("downloads"), "{:.0f}"),
                 key_figure(g, "ttfb_p50_ms"),
@@ -286,11 +322,22 @@ def slow_clients(model: Model) -> Table:
 def sweep(model: Model) -> Table:
     """The size sweep: body TTFB, total time and peak memory by size, variant and stack."""
     table = Table(
-        ("rows", "variant", "stack", "TTFB s", "total s", "peak mem +MB", "chunked", "status")
+        (
+            "rows",
+            "variant",
+            "stack",
+            "TTFB ms",
+            "total s",
+            "peak mem +MB",
+            "kernel peak +MB",
+            "chunked",
+            "status",
+        )
     )
-    points: dict[tuple[int, str, str], list[dict[str, object]]] = {}
+    points: dict[tuple[int, str, str], list[SweepFigures]] = {}
     for p in model.document.get("sweep") or []:
-        points.setdefault((int(p["rows"]), str(p["variant"]), str(p["stack"])), []).append(p)
+        f = sweep_figures(p)
+        points.setdefault((f.rows, f.variant, f.stack), []).append(f)
     variants = ("stream", "buffered", "mismatch")
 
     def order(key: tuple[int, str, str]) -> tuple[int, int, int, str]:
@@ -300,50 +347,69 @@ def sweep(model: Model) -> Table:
         return (rows, v, s, variant + stack)
 
     for (rows, variant, stack), group in sorted(points.items(), key=lambda kv: order(kv[0])):
-        ok = [p for p in group if p.get("status") == "ok"]
+        ok = [p for p in group if p.ok]
 
-        def pick(key: str, scale: float = 1.0, ok: list[dict[str, object]] = ok) -> Spread | None:
-            values = [float(v) / scale for p in ok if isinstance(v := p.get(key), int | float)]
-            return spread(values) if values else None
+        def pick(values: list[float | None]) -> Spread | None:
+            present = [v for v in values if v is not None]
+            return spread(present) if present else None
 
-        failed = [p for p in group if p.get("status") != "ok"]
-        status = "ok" if not failed else f"{len(failed)} failed: {failed[0].get('error')}"
-        chunked = sorted({str(p.get("chunked")).lower() for p in ok if "chunked" in p})
+        failed = [p for p in group if not p.ok]
+        status = "ok" if not failed else f"{len(failed)} failed: {failed[0].error}"
+        flags = sorted({flag for p in ok for flag in p.flags})
+        if flags:
+            status += " (" + ", ".join(flags) + ")"
+        chunked = sorted({str(p.chunked).lower() for p in ok if p.chunked is not None})
         table.add(
             f"{rows:,}",
             variant,
             stack,
-            figure(pick("ttfb_s"), "{:.3f}"),
-            figure(pick("total_s"), "{:.2f}"),
-            figure(pick("peak_pss_increase", 1e6), "{:.1f}"),
+            figure(pick([p.ttfb_ms for p in ok]), "{:.1f}"),
+            figure(pick([p.total_s for p in ok]), "{:.2f}"),
+            figure(pick([p.peak_pss_increase_mb for p in ok]), "{:.1f}"),
+            figure(pick([p.peak_hwm_increase_mb for p in ok]), "{:.1f}"),
             "/".join(chunked) or MISSING,
             status,
-            mark="failed" if failed else "",
+            mark="failed" if failed else ("warn" if flags else ""),
         )
     return table
 
 
 def cells(model: Model) -> Table:
-    """Every cell as run, with its status and the load generator's CPU."""
+    """Every cell as run: status, window, requests, failures, CPU of client and machine, flags."""
     table = Table(
-        ("rep", "scenario", "stack", "status", "requests", "failed", "client CPU", "error")
+        (
+            "rep",
+            "scenario",
+            "stack",
+            "status",
+            "window s",
+            "requests",
+            "failed",
+            "client CPU",
+            "machine busy",
+            "worker CPU s",
+            "flags",
+            "error",
+        )
     )
     for cell in model.document.get("cells") or []:
-        client = cell.get("client") or {}
-        stats = [r for r in cell.get("stats") or [] if r.get("Name") == "Aggregated"]
-        agg = stats[0] if stats else {}
-        cpu = client.get("mean_cpu_pct")
-        bound = " (bound)" if client.get("bound") else ""
-        ok = cell.get("status") == "ok"
+        f = figures(cell)
+        client = f"{f.client_cpu_pct:.0f}%" if f.client_cpu_pct is not None else MISSING
+        machine = f"{f.machine_busy_pct:.0f}%" if f.machine_busy_pct is not None else MISSING
+        bound = f.client_bound or "machine-bound" in f.flags
         table.add(
-            str(int(cell.get("repetition", 0)) + 1),
-            str(cell.get("scenario")),
-            str(cell.get("stack")),
-            str(cell.get("status")),
-            str(agg.get("Request Count", MISSING)),
-            str(agg.get("Failure Count", MISSING)),
-            (f"{cpu:.0f}%" if isinstance(cpu, int | float) else MISSING) + bound,
-            str(cell.get("error") or ""),
-            mark="" if ok and not bound else ("failed" if not ok else "bound"),
+            str(f.repetition + 1),
+            f.scenario,
+            f.stack,
+            "ok" if f.ok else "failed",
+            f"{f.window_s:.2f}" if f.window_s is not None else MISSING,
+            str(f.requests),
+            str(f.failures),
+            client,
+            machine,
+            " / ".join(f"{c:.2f}" for c in f.worker_cpu_s) or MISSING,
+            ", ".join(f.flags),
+            str(f.error or ""),
+            mark="" if f.ok and not bound else ("failed" if not f.ok else "bound"),
         )
     return table

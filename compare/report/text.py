@@ -7,13 +7,18 @@ from compare.stats import Spread
 MISSING = "-"
 
 
+def span(low: str, high: str) -> str:
+    """'11.0-13.1', or '-1.7 to 1.3' where a minus sign would read as the dash."""
+    return f"{low} to {high}" if low.startswith("-") or high.startswith("-") else f"{low}-{high}"
+
+
 def with_range(s: Spread | None, fmt: str) -> str:
     """'12.3 (11.0-13.1)' for repeated measurements, '12.3' for one, '-' for none."""
     if s is None:
         return MISSING
     text = fmt.format(s.median)
     if s.n > 1 and fmt.format(s.low) != fmt.format(s.high):
-        text += f" ({fmt.format(s.low)}-{fmt.format(s.high)})"
+        text += f" ({span(fmt.format(s.low), fmt.format(s.high))})"
     return text
 
 

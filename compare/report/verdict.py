@@ -20,6 +20,19 @@ VERDICT_KEYS = (
 )
 # Figures that grow with the number of users a stack serves at once.
 LOAD_DEPENDENT = ("peak_pss_increase_mb", "mb_per_s")
+# Flags that make every figure of a cell suspect: said next to each finding they touch.
+SUSPECT_FLAGS = ("client-bound", "machine-bound", "uneven")
+
+
+def suspect(groups: list[Group]) -> str:
+    """' [flagged: uvicorn uneven in 1 of 3 cells]' for the findings of these groups, or ''."""
+    parts = []
+    for g in groups:
+        counts = {f: n for f, n in g.flag_counts().items() if f in SUSPECT_FLAGS}
+        if counts:
+            text = ", ".join(f"{f} in {n} of {len(g.cells)} cells" for f, n in counts.items())
+            parts.append(f"{g.stack} {text}")
+    return f" [flagged: {'; '.join(parts)}]" if parts else ""
 
 
 @dataclass(frozen=True)
@@ -74,7 +87,7 @@ def compare_figure(
             # Always best over other in the direction that reads as "better by this factor".
             r = ratio(best_s, other_s) if headline.higher_is_better else ratio(other_s, best_s)
         except ValueError:
-            result.statements.append(f"{label}: {values} (no ratio: a value is zero).")
+            result.statements.append(f"{label}: {values} (no ratio: a value is zero or below).")
             continue
         if r.clear:
             result.statements.append(
@@ -100,7 +113,7 @@ def _served(groups: list[Group], duration: object) -> str:
         if not ok:
             continue
         users = max(c.downloaders for c in ok)
-        served = sorted(min(c.first_bytes, c.downloaders) for c in ok)
+        served = sorted(min(c.users_served, c.downloaders) for c in ok)
         count = f"{served[0]}" if served[0] == served[-1] else f"{served[0]}-{served[-1]}"
         text = f"{g.stack} {count} of {users}"
         if g.starved:
@@ -134,6 +147,7 @@ def scenario_verdict(model: Model, scenario: str) -> ScenarioVerdict:
     findings: list[str] = []
     unclear: list[str] = []
     starved = [g.stack for g in groups if g.starved]
+    flags = suspect(groups)
     if starved or scenario == "slow-client":
         findings.append(_served(groups, model.config.get("duration_s")))
     for key in VERDICT_KEYS:
@@ -149,6 +163,8 @@ def scenario_verdict(model: Model, scenario: str) -> ScenarioVerdict:
         if starved and key in LOAD_DEPENDENT and len(measured) > 1:
             note = f" ({', '.join(starved)} served fewer users at once)"
             comparison.statements[:] = [t[:-1] + note + "." for t in comparison.statements]
+        if flags:
+            comparison.statements[:] = [t[:-1] + flags + "." for t in comparison.statements]
         findings += comparison.statements
         unclear += comparison.unclear
     if unclear:

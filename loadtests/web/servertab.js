@@ -261,7 +261,8 @@
     var parts = [];
     var note = "Memory: PSS summed over each stack's process tree (shared pages counted once), " +
       "sampled every " + (feed.interval || "?") + " s; 'over idle' is against the first " +
-      "samples, taken before any load. CPU: the tree's CPU time, in % of one core.";
+      "samples, taken before any load. MB = 10^6 bytes, as in the reports. " +
+      "CPU: the tree's CPU time, in % of one core.";
     parts.push(el("p", {}, note));
     if (feed.error) parts.push(el("p", { class: "dsc-error" }, feed.error));
     if (stacks.length) {

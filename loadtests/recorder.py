@@ -1,0 +1,119 @@
+"""One locust process's raw records, written to its own file as the load runs.
+
+Each process (a headless run, or each worker and the master of a distributed one) appends to
+``DIR/records-<pid>.jsonl``; the harness merges every file of the directory after the run. The
+file is flushed every FLUSH_S by a greenlet and once more when locust quits, so a process killed
+mid-run loses at most the last fraction of a second, never the whole cell.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import IO
+
+import gevent
+
+from loadtests.record import BIN_S, RequestRecord
+
+logger = logging.getLogger(__name__)
+
+FLUSH_S = 0.5
+
+
+class Recorder:
+    """Collects request records, byte counts per time bin and run events; None dir: keeps none."""
+
+    def __init__(self, directory: Path | None) -> None:
+        self.directory = directory
+        self._lines: list[str] = []
+        self._bins: defaultdict[int, int] = defaultdict(int)
+        self._file: IO[str] | None = None
+        self._flusher: gevent.Greenlet | None = None
+        self._users = 0
+
+    @property
+    def enabled(self) -> bool:
+        """Whether anything is kept (a run without --record-dir keeps nothing)."""
+        return self.directory is not None
+
+    def new_user(self) -> int:
+        """A number for a new simulated user, unique within this process."""
+        self._users += 1
+        return os.getpid() * 100_000 + self._users
+
+    def request(self, record: RequestRecord) -> None:
+        """Keep one finished request."""
+        if self.enabled:
+            self._lines.append(json.dumps({"request": record.as_json()}))
+
+    def body_bytes(self, count: int) -> None:
+        """Count body bytes that just arrived (the time bin is now)."""
+        if self.enabled and count:
+            self._bins[int(time.monotonic() / BIN_S)] += count
+
+    def event(self, name: str) -> None:
+        """Note when something happened to the run (spawning complete, stopping)."""
+        if self.enabled:
+            self._lines.append(json.dumps({"event": name, "t": time.monotonic()}))
+            self.flush()
+
+    def start(self) -> None:
+        """Open the file and flush it periodically from a greenlet."""
+        if self.directory is None or self._flusher is not None:
+            return
+        self.directory.mkdir(parents=True, exist_ok=True)
+        path = self.directory / f"records-{os.getpid()}.jsonl"
+        self._file = path.open("a", encoding="utf-8")
+        self._flusher = gevent.spawn(self._flush_loop)
+
+    def _flush_loop(self) -> None:
+        while True:
+            gevent.sleep(FLUSH_S)
+            self.flush()
+
+    def flush(self) -> None:
+        """Append what was collected since the last flush."""
+        if self._file is None:
+            return
+        lines, self._lines = self._lines, []
+        if self._bins:
+            bins, self._bins = self._bins, defaultdict(int)
+            lines.append(json.dumps({"bytes": {str(k): v for k, v in bins.items()}}))
+        if lines:
+            try:
+                self._file.write("\n".join(lines) + "\n")
+                self._file.flush()
+            except OSError as error:  # a full disk must not stop the load; the harness notices
+                logger.error("cannot write records: %s", error)
+
+    def close(self) -> None:
+        """Flush for the last time and close the file."""
+        if self._flusher is not None:
+            self._flusher.kill(block=False)
+            self._flusher = None
+        self.flush()
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+_CURRENT = Recorder(None)
+
+
+def install(directory: Path | None) -> Recorder:
+    """Make a recorder for this process (the locustfile calls it once, at locust's init)."""
+    global _CURRENT
+    _CURRENT.close()
+    _CURRENT = Recorder(directory)
+    _CURRENT.start()
+    return _CURRENT
+
+
+def current_recorder() -> Recorder:
+    """This process's recorder (one that keeps nothing until install() is called)."""
+    return _CURRENT

@@ -1,0 +1,156 @@
+"""The harness measured against a server whose timing is known exactly (tests/timed_server.py).
+
+A whole load cell runs through the real harness (fresh server, warm-up, locust recording raw
+requests, samplers, window); its figures are compared with the server's own log of what it sent
+and when, on the same monotonic clock: TTFB within 1 ms + 2%, throughput within 3%, failures
+excluded from latency and counted once.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from compare.config import BenchConfig
+from compare.loadcell import run_load_cell
+from compare.metrics import figures, requests
+from compare.placement import choose
+from compare.stacks import StackSpec
+
+pytestmark = pytest.mark.server
+
+DELAY_MS = 50.0
+RATE = 4e6  # body bytes per second per connection
+SIZE = 1_000_000
+
+
+@dataclass(frozen=True)
+class TimedStack(StackSpec):
+    """A 'stack' that runs tests/timed_server.py, so the harness can start it like any other."""
+
+    extra: tuple[str, ...] = ()
+
+    def argv(
+        self,
+        host: str,
+        port: int,
+        run_dir: Path,
+        python: str = sys.executable,
+        upstream_port: int | None = None,
+    ) -> list[str]:
+        """The timed server's command line, logging its ground truth into the run directory."""
+        args = ["--host", host, "--port", str(port), "--log", str(run_dir / "truth.jsonl")]
+        rates = ["--delay-ms", str(DELAY_MS), "--rate", str(RATE), "--size", str(SIZE)]
+        return [python, "-m", "tests.timed_server", *args, *rates, *self.extra]
+
+    def child_processes(self) -> int:
+        """One process, no workers under it."""
+        return 0
+
+
+def timed_stack(*extra: str) -> TimedStack:
+    return TimedStack(
+        name="timed",
+        interface="wsgi",
+        server="gunicorn",
+        worker_class="threads",
+        app="tests.timed_server",
+        loop=None,
+        http_parser="hand-written",
+        extra=extra,
+    )
+
+
+def run_cell(tmp_path: Path, *extra: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    placement = choose("split")
+    config = BenchConfig(
+        stacks=("timed",),
+        scenarios=("download",),
+        users=2,
+        duration_s=3.0,
+        warmup_s=0.2,
+        repeat=1,
+        sweep_sizes=(),
+        sweep_variants=(),
+        sweep_repeat=1,
+        workers=1,
+        out_dir=tmp_path,
+        rows=100_000,
+        idle_s=0.3,
+        settle_s=0.5,
+        drain_s=5.0,
+        placement=placement.mode,
+        server_cpus=placement.server_cpus,
+        client_cpus=placement.client_cpus,
+    )
+    cell = run_load_cell(config, timed_stack(*extra), "download", 0, tmp_path / "cell")
+    assert cell["status"] == "ok", cell["error"]
+    lines = (tmp_path / "cell" / "truth.jsonl").read_text().splitlines()
+    truth = [json.loads(line) for line in lines]
+    return cell, truth
+
+
+def window_abs(cell: dict[str, Any]) -> tuple[float, float]:
+    return cell["t0"] + cell["window"]["start"], cell["t0"] + cell["window"]["end"]
+
+
+def sent_in(truth: list[dict[str, Any]], start: float, end: float) -> int:
+    return sum(n for a in truth if a["status"] == 200 for t, n in a["pieces"] if start <= t < end)
+
+
+def within(measured: float, true: float, absolute: float, relative: float) -> bool:
+    return abs(measured - true) <= absolute + relative * true
+
+
+def test_ttfb_ttlb_and_throughput_match_the_server_log(tmp_path: Path) -> None:
+    cell, truth = run_cell(tmp_path)
+    f = figures(cell)
+    start, end = window_abs(cell)
+    answered = [a for a in truth if a["status"] == 200 and a["received"] >= cell["t0"]]
+    # TTFB: the server sent the first body byte exactly DELAY_MS after the request arrived.
+    assert f.ttfb_p50_ms is not None and within(f.ttfb_p50_ms, DELAY_MS, 1.0, 0.02)
+    ttfbs = [
+        (r.first_byte - r.start) * 1000
+        for r in requests(cell)
+        if r.first_byte is not None and r.outcome == "ok"
+    ]
+    assert min(ttfbs) >= DELAY_MS - 0.5  # never before the server sent it
+    # Time to last byte: the server's own first-to-last-piece time plus the delay.
+    true_ttlb = statistics.median((a["pieces"][-1][0] - a["received"]) * 1000 for a in answered)
+    assert f.ttlb_p50_ms is not None and within(f.ttlb_p50_ms, true_ttlb, 1.0, 0.02)
+    # Throughput: body bytes the server sent inside the window, per second of it.
+    true_rate = sent_in(truth, start, end) / (end - start) / 1e6
+    assert f.mb_per_s is not None and within(f.mb_per_s, true_rate, 0.0, 0.03), (
+        f.mb_per_s,
+        true_rate,
+    )
+    # Every export the server answered inside the window is one verified download.
+    in_window = sum(1 for a in answered if start <= a["received"] < end)
+    assert abs(f.downloads - in_window) <= 1
+    assert f.failures == 0 and f.flags == ()
+
+
+def test_failures_are_excluded_and_counted_once(tmp_path: Path) -> None:
+    cell, truth = run_cell(tmp_path, "--fail-every", "3")
+    f = figures(cell)
+    start, end = window_abs(cell)
+    refused = sum(1 for a in truth if a["status"] == 503 and start <= a["received"] < end)
+    assert refused >= 3
+    # One failure per refused request, of one kind, nothing else failed.
+    assert set(f.failures_by_kind) == {"http-503"}
+    assert abs(f.failures_by_kind["http-503"] - refused) <= 1
+    assert "failures" in f.flags
+    # The fast 503s enter no latency: every TTFB is still at least the server's delay ...
+    assert f.ttfb_p50_ms is not None and within(f.ttfb_p50_ms, DELAY_MS, 1.0, 0.02)
+    ok = [r for r in requests(cell) if r.outcome == "ok"]
+    assert all(r.first_byte is not None and r.first_byte - r.start >= 0.0495 for r in ok)
+    # ... and no rate: throughput is still exactly what the server sent in 200 bodies.
+    true_rate = sent_in(truth, start, end) / (end - start) / 1e6
+    assert f.mb_per_s is not None and within(f.mb_per_s, true_rate, 0.0, 0.03)
+    assert f.first_bytes + f.failures == f.requests

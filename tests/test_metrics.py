@@ -1,0 +1,168 @@
+"""Figures from raw records over an explicit window: hand-made cells, checked by hand."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+
+from compare.errors import CompareError
+from compare.figures import cell_figures, figures_document
+from compare.metrics import figures, in_flight_max, requests, sweep_figures, tail, too_few
+from compare.records import archive, measurement_window, read_records
+from tests.cells import Req, cell, download
+
+
+def test_headline_figures_from_hand_computed_records() -> None:
+    reqs = [
+        download(0.5, 0.010, 0.5),  # started before the window: no latency sample
+        download(1.0, 0.020, 0.8, user=1),
+        download(1.2, 0.030, 1.0, user=2, worker=12),
+        download(2.0, 0.040, 1.2, user=1),
+        Req("download", 2.5, 2.501, outcome="http-503", user=3),  # fast failure
+        Req("download", 4.5, 6.5, first_byte=4.55, bytes=900_000, outcome="stopped", user=4),
+        Req("download", 4.9, 6.5, outcome="stopped", user=2),  # no first byte by the stop
+    ]
+    # 250 kB every 50 ms = 5 MB/s over the whole cell, window [1, 5): 20 MB received in it.
+    f = figures(cell(reqs, bytes_per_bin=250_000))
+    assert f.window_s == pytest.approx(4.0)
+    assert f.mb_per_s == pytest.approx(5.0)
+    assert f.served_mb == pytest.approx(20.0)
+    # Bytes per row from the verified downloads (all four, window or not): 57 bytes a row.
+    assert f.rows_per_s == pytest.approx(5e6 / 57)
+    assert f.server_cpu_s_per_gb == pytest.approx(50.0)  # 1 CPU s per 0.02 GB
+    # TTFB: the three verified downloads plus the stopped one that got its first byte (50 ms);
+    # the failure and the request still waiting enter nothing.
+    assert f.first_bytes == 4
+    assert f.ttfb_p50_ms == pytest.approx(35.0)
+    assert f.ttlb_p50_ms == pytest.approx(1000.0) and f.downloads == 3
+    assert f.ttfb_p99_ms == pytest.approx(50.0) and f.is_max("ttfb_p99_ms")
+    assert f.failures_by_kind == {"http-503": 1} and f.failures == 1
+    assert f.requests == 6  # started in the window, every kind
+    assert (f.waiting_at_end, f.unfinished_at_end) == (1, 2)
+    assert f.downloads_in_flight_max == 2
+    assert f.peak_pss_increase_mb == pytest.approx(8.0)
+    assert f.warmup_cost_mb == pytest.approx(10.0)
+    assert f.peak_mb_per_download == pytest.approx(8.0 / 2)
+    # User 3 only ever got a 503: a downloading user never served a first byte.
+    assert f.flags == ("failures", "unserved") and f.starved == 1
+    assert f.requests_per_s == pytest.approx(4 / 4.0)  # verified downloads that ended inside
+
+
+def test_flags_client_machine_uneven_unserved() -> None:
+    f = figures(
+        cell(
+            [download(1.0, 0.01, 0.5, user=u) for u in (1, 2)],
+            users=2,
+            client={"window_max_pct": 93.0},
+            machine={"busy_pct": 97.0},
+            workers=[{"pid": 11, "cpu_s": 3.0}, {"pid": 12, "cpu_s": 0.5}],
+        )
+    )
+    assert f.flags == ("client-bound", "machine-bound", "uneven")
+    # Fewer connections than workers: one idle worker is expected, not uneven.
+    one = figures(
+        cell([download(1.0, 0.01, 0.5)], users=1, workers=[{"pid": 11, "cpu_s": 3.0}] * 1)
+    )
+    assert "uneven" not in one.flags
+    starved = figures(cell([download(1.0, 0.01, 0.5, user=1)], scenario="slow-client", users=8))
+    assert starved.starved == 7 and "unserved" in starved.flags
+
+
+def test_percentiles_need_enough_samples() -> None:
+    values = [float(v) for v in range(1, 51)]
+    assert too_few(50, 99) and not too_few(100, 99) and too_few(9, 90) and not too_few(1, 50)
+    assert tail(values, 99) == 50.0  # the maximum: 50 samples cannot have a p99
+    assert tail(values, 50) == pytest.approx(25.5)
+    assert tail([float(v) for v in range(1, 101)], 99) == pytest.approx(99.01)
+    assert tail([], 50) is None
+
+
+def test_in_flight_counts_overlaps_within_the_window() -> None:
+    reqs = [download(0.0, 0.1, 2.0), download(1.0, 0.1, 0.5), download(1.6, 0.1, 1.0)]
+    assert in_flight_max(reqs, "download", 0.0, 5.0) == 2
+    assert in_flight_max(reqs, "download", 2.5, 5.0) == 1
+    back_to_back = [download(0.0, 0.1, 1.0), download(1.0, 0.1, 1.0)]
+    assert in_flight_max(back_to_back, "download", 0.0, 5.0) == 1
+
+
+def test_window_from_the_load_generator_events(tmp_path: Path) -> None:
+    records_dir = tmp_path / "records"
+    records_dir.mkdir()
+    lines = [
+        {"event": "test_start", "t": 100.01},
+        {"event": "spawning_complete", "t": 100.62},
+        {"bytes": {"2020": 10, "2021": 20}},
+        {"request": download(101.0, 0.1, 0.5).__dict__},
+        {"event": "test_stopping", "t": 106.03},
+    ]
+    (records_dir / "records-1.jsonl").write_text(
+        "\n".join(json.dumps(line) for line in lines) + '\n{"request": {"kind": "dow'
+    )
+    (records_dir / "records-2.jsonl").write_text(json.dumps({"bytes": {"2021": 5}}) + "\n")
+    records = read_records(records_dir)
+    assert records.bad_lines == 1  # a process killed mid-line loses that line only
+    assert records.bins == {2020: 10, 2021: 25}
+    assert len(records.requests) == 1
+    steady = measurement_window(records, t0=100.0, settle_s=1.0)
+    # Opens on the first bin boundary after spawning + settle, closes on the last before the stop.
+    assert (steady.start, steady.end) == (pytest.approx(1.65), pytest.approx(6.0))
+    arrival = measurement_window(records, t0=100.0, settle_s=1.0, steady=False)
+    assert arrival.start == pytest.approx(0.0)
+    with pytest.raises(CompareError, match="settling"):
+        measurement_window(records, t0=100.0, settle_s=6.0)
+    archive(records_dir, tmp_path / "records.jsonl.gz")
+    assert not records_dir.exists()
+    with gzip.open(tmp_path / "records.jsonl.gz", "rt") as handle:
+        assert sum(1 for _ in handle) == 7
+
+
+def test_figures_document_names_and_sweep_points() -> None:
+    document = {
+        "status": "complete",
+        "config": {"stacks": ["uvicorn"], "scenarios": ["download"], "repeat": 1},
+        "environment": {"placement": {"mode": "split", "server_cpus": [0], "client_cpus": [1]}},
+        "cells": [cell([download(1.0, 0.02, 0.8)], bytes_per_bin=1000)],
+        "sweep": [
+            {
+                "stack": "uvicorn",
+                "variant": "buffered",
+                "rows": 1_000_000,
+                "repetition": 0,
+                "status": "ok",
+                "error": None,
+                "ttfb_s": 3.9,
+                "total_s": 4.0,
+                "body_bytes": 57_000_000,
+                "chunked": False,
+                "memory": {
+                    "baseline_pss": 80_000_000,
+                    "peak_pss": 180_000_000,
+                    "hwm_increase": 125_000_000,
+                    "warmup_pss_increase": 7_000_000,
+                    "sample_interval_s": 0.02,
+                },
+            }
+        ],
+    }
+    out = figures_document(document)
+    required = {
+        "stack", "scenario", "repetition", "users", "status", "mb_per_s", "ttfb_p50_ms",
+        "ttfb_p99_ms", "ttlb_p50_ms", "ttlb_p99_ms", "ping_p99_ms", "peak_pss_increase_mb",
+        "server_cpu_s_per_gb", "n_ttfb", "n_downloads", "flags",
+    }  # fmt: skip
+    assert required <= set(out["cells"][0])
+    assert out["cells"][0]["p99_is_max"] == ["ttfb", "ttlb"]
+    point = out["sweep"][0]
+    assert {"stack", "variant", "rows", "ttfb_ms", "total_s", "peak_pss_increase_mb"} <= set(point)
+    assert point["ttfb_ms"] == pytest.approx(3900.0)
+    # The sampled peak fell short of the kernel's exact high-water mark, which wins.
+    assert point["peak_sampled_increase_mb"] == pytest.approx(100.0)
+    assert point["peak_pss_increase_mb"] == pytest.approx(125.0)
+    assert point["flags"] == []
+    assert json.loads(json.dumps(out)) == out
+    assert cell_figures(figures(document["cells"][0]))["status"] == "ok"
+    assert sweep_figures(document["sweep"][0]).mb_per_s == pytest.approx(14.25)
+    assert requests({"requests": {}}) == []

@@ -1,0 +1,138 @@
+"""An HTTP/1.1 export server with exactly known timing, to check the harness's figures against.
+
+``python -m tests.timed_server --port P --delay-ms D --rate R --size S [--fail-every N]``
+
+``/export.csv`` sends its headers at once, the first body byte D ms after the request arrived,
+then the rest of a ~S-byte CSV body at R bytes/s on an absolute schedule (chunked, keep-alive).
+With ``--fail-every N``, every Nth export asking for more than WARMUP_ROWS rows is answered
+``503`` at once instead (the harness's warm-up asks for fewer, and must succeed). ``/healthz``
+and ``/ping`` answer like the real app. With ``--log FILE`` every piece of body sent and every
+answer is logged as a JSON line with its ``time.monotonic()`` instant: the ground truth.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import socket
+import threading
+import time
+from typing import IO
+from urllib.parse import parse_qs, urlsplit
+
+HEADER = b"id,payload\n"
+ROW_BYTES = 64
+PIECE = 8192
+WARMUP_ROWS = 20_000
+
+
+def body(size: int) -> tuple[bytes, int]:
+    """A CSV body of about ``size`` bytes (a header line and 64-byte rows) and its row count."""
+    rows = max(1, (size - len(HEADER)) // ROW_BYTES)
+    lines = [f"{i:08d},{'x' * (ROW_BYTES - 10)}\n".encode() for i in range(rows)]
+    return HEADER + b"".join(lines), rows
+
+
+class TimedServer:
+    """Serves connections on threads; one lock keeps the log lines whole."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.delay = args.delay_ms / 1000
+        self.rate = args.rate
+        self.body, self.rows = body(args.size)
+        self.fail_every = args.fail_every
+        self.exports = itertools.count(1)
+        self.lock = threading.Lock()
+        self.log: IO[str] | None = open(args.log, "a") if args.log else None  # noqa: SIM115
+
+    def note(self, **fields: object) -> None:
+        """Append one ground-truth line."""
+        if self.log is not None:
+            with self.lock:
+                self.log.write(json.dumps(fields) + "\n")
+                self.log.flush()
+
+    def serve(self, conn: socket.socket) -> None:
+        """Answer requests on one connection until the client closes it."""
+        buffered = b""
+        with conn:
+            while True:
+                while b"\r\n\r\n" not in buffered:
+                    data = conn.recv(65536)
+                    if not data:
+                        return
+                    buffered += data
+                received = time.monotonic()
+                head, _, buffered = buffered.partition(b"\r\n\r\n")
+                target = head.split(b"\r\n", 1)[0].split(b" ")[1].decode()
+                try:
+                    self.answer(conn, target, received)
+                except OSError:
+                    return  # the client hung up
+
+    def answer(self, conn: socket.socket, target: str, received: float) -> None:
+        """One response."""
+        url = urlsplit(target)
+        pid = f"X-Server-Pid: {os.getpid()}\r\n"
+        if url.path == "/healthz":
+            self._small(conn, 200, b'{"status": "ok", "interface": "wsgi"}', pid)
+        elif url.path == "/ping":
+            self._small(conn, 200, b"pong\n", pid)
+        elif url.path == "/export.csv":
+            rows = int(parse_qs(url.query).get("rows", ["0"])[0] or 0)
+            if self.fail_every and rows > WARMUP_ROWS and next(self.exports) % self.fail_every == 0:
+                self._small(conn, 503, b"busy\n", pid)
+                self.note(event="answer", status=503, received=received)
+                return
+            self._export(conn, received, pid)
+        else:
+            self._small(conn, 404, b"not found\n", pid)
+
+    def _small(self, conn: socket.socket, status: int, payload: bytes, pid: str) -> None:
+        conn.sendall(
+            f"HTTP/1.1 {status} X\r\nContent-Length: {len(payload)}\r\n{pid}\r\n".encode() + payload
+        )
+
+    def _export(self, conn: socket.socket, received: float, pid: str) -> None:
+        conn.sendall(
+            "HTTP/1.1 200 OK\r\nContent-Type: text/csv\r\nTransfer-Encoding: chunked\r\n"
+            f"X-Export-Rows: {self.rows}\r\nX-Export-Interface: wsgi\r\n{pid}\r\n".encode()
+        )
+        first = received + self.delay
+        sent = 0
+        pieces: list[tuple[float, int]] = []
+        while sent < len(self.body):
+            due = first + sent / self.rate
+            while (wait := due - time.monotonic()) > 0:
+                time.sleep(wait)
+            piece = self.body[sent : sent + PIECE]
+            conn.sendall(b"%x\r\n%s\r\n" % (len(piece), piece))
+            pieces.append((time.monotonic(), len(piece)))
+            sent += len(piece)
+        conn.sendall(b"0\r\n\r\n")
+        self.note(event="answer", status=200, received=received, first=pieces[0][0], pieces=pieces)
+
+
+def main() -> None:
+    """Listen and serve until killed."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--delay-ms", type=float, default=50.0)
+    parser.add_argument("--rate", type=float, default=4e6, help="body bytes per second")
+    parser.add_argument("--size", type=int, default=1_000_000, help="body bytes, about")
+    parser.add_argument("--fail-every", type=int, default=0)
+    parser.add_argument("--log", default=None)
+    args = parser.parse_args()
+    server = TimedServer(args)
+    listener = socket.create_server((args.host, args.port), backlog=128)
+    while True:
+        conn, _ = listener.accept()
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        threading.Thread(target=server.serve, args=(conn,), daemon=True).start()
+
+
+if __name__ == "__main__":
+    main()
