@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test lint typecheck system-packages bench report locust-ui docker-up docker-down serve-wsgi serve-asgi encode-bench measure-once clean
+.PHONY: venv test lint typecheck system-packages bench report diff locust-ui docker-up docker-down serve-wsgi serve-asgi encode-bench measure-once clean
 
 venv: $(STAMP)
 
@@ -36,6 +36,10 @@ bench: $(STAMP)
 # Re-render report.html and report.md from a results directory (default: the newest run).
 report: $(STAMP)
 	$(BIN)/python -m compare report $(or $(RESULTS),results/latest)
+
+# make diff OLD=results/A NEW=results/B: exit 1 on a regression, 2 on unusable input (for CI).
+diff: $(STAMP)
+	$(BIN)/python -m compare diff $(OLD) $(NEW) $(DIFF_ARGS)
 
 # make locust-ui STACKS=gunicorn-gthread,uvicorn PORT=8090 UI_ARGS='-- --rows 1000000'
 locust-ui: $(STAMP)

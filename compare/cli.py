@@ -38,7 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.handler(args)
     except (CompareError, ValueError) as exc:
         print(f"compare: error: {exc}", file=sys.stderr)
-        return 1
+        return exc.exit_code if isinstance(exc, CompareError) else 1
     except KeyboardInterrupt:
         return 130
     return code

@@ -3,3 +3,11 @@
 
 class CompareError(Exception):
     """An expected failure with a message meant for the person at the terminal."""
+
+    exit_code = 1
+
+
+class UsageError(CompareError):
+    """Bad input or unusable data where a caller (CI) must tell it from a finding: exit 2."""
+
+    exit_code = 2

@@ -16,6 +16,8 @@ from compare.metrics import (
     figures,
     sweep_figures,
 )
+from compare.report.comparisons import comparisons
+from compare.report.model import build
 from compare.results import Document
 
 FIGURES_SCHEMA = "django-stream-compare/figures"
@@ -123,4 +125,7 @@ def figures_document(document: Document) -> dict[str, Any]:
         },
         "cells": [cell_figures(figures(cell)) for cell in document.get("cells") or []],
         "sweep": [sweep_point(sweep_figures(p)) for p in document.get("sweep") or []],
+        # Exactly what the report's verdict sentences say: one object per scenario, figure and
+        # pair of stacks (estimate a / b for ratios, a - b for differences, 95% interval).
+        "comparisons": [c.as_dict() for c in comparisons(build(document))],
     }

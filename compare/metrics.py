@@ -20,7 +20,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from compare.stats import percentile
+from compare.stats import Kind, percentile
 from loadtests.catalog import SCENARIOS
 from loadtests.record import OK, STOPPED
 
@@ -347,13 +347,19 @@ def figures(cell: dict[str, Any]) -> CellFigures:
 
 @dataclass(frozen=True)
 class Headline:
-    """One figure a reader compares: where it lives, its unit, and which direction is better."""
+    """One figure a reader compares: its unit, which way is better, and how it is compared."""
 
     key: str  # a CellFigures attribute
     label: str
     unit: str
     higher_is_better: bool
     fmt: str
+    # Times and rates compare as ratios; memory as differences in MB (small values make
+    # absurd ratios: 0.4 against 6 MB is "15x", a 5.6 MB difference).
+    kind: Kind = "ratio"
+    floor: float = 0.0  # the smallest difference that matters, in the figure's unit
+    # Grows with the number of downloads a stack has in progress at once.
+    load_dependent: bool = False
 
     def pick(self, cell: CellFigures) -> float | None:
         """This figure of one cell."""
@@ -366,18 +372,35 @@ class Headline:
 
 
 HEADLINES: tuple[Headline, ...] = (
-    Headline("mb_per_s", "throughput", "MB/s", True, "{:.1f}"),
-    Headline("rows_per_s", "rows/s", "rows/s", True, "{:,.0f}"),
-    Headline("requests_per_s", "downloads/s", "/s", True, "{:.2f}"),
-    Headline("ttfb_p50_ms", "TTFB p50", "ms", False, "{:.0f}"),
-    Headline("ttfb_p99_ms", "TTFB p99", "ms", False, "{:.0f}"),
-    Headline("ttlb_p50_ms", "time to last byte p50", "ms", False, "{:.0f}"),
-    Headline("ttlb_p99_ms", "time to last byte p99", "ms", False, "{:.0f}"),
-    Headline("ping_p50_ms", "probe p50", "ms", False, "{:.0f}"),
-    Headline("ping_p99_ms", "probe p99", "ms", False, "{:.0f}"),
-    Headline("peak_pss_increase_mb", "peak memory increase", "MB", False, "{:.1f}"),
-    Headline("peak_mb_per_download", "peak memory per download in progress", "MB", False, "{:.2f}"),
-    Headline("server_cpu_s_per_gb", "server CPU per GB", "s/GB", False, "{:.1f}"),
+    Headline("mb_per_s", "throughput", "MB/s", True, "{:.1f}", floor=0.5, load_dependent=True),
+    Headline("rows_per_s", "rows/s", "rows/s", True, "{:,.0f}", load_dependent=True),
+    Headline("requests_per_s", "downloads/s", "/s", True, "{:.2f}", load_dependent=True),
+    Headline("ttfb_p50_ms", "TTFB p50", "ms", False, "{:.0f}", floor=2.0),
+    Headline("ttfb_p99_ms", "TTFB p99", "ms", False, "{:.0f}", floor=2.0),
+    Headline("ttlb_p50_ms", "time to last byte p50", "ms", False, "{:.0f}", floor=2.0),
+    Headline("ttlb_p99_ms", "time to last byte p99", "ms", False, "{:.0f}", floor=2.0),
+    Headline("ping_p50_ms", "probe p50", "ms", False, "{:.0f}", floor=2.0),
+    Headline("ping_p99_ms", "probe p99", "ms", False, "{:.0f}", floor=2.0),
+    Headline(
+        "peak_pss_increase_mb",
+        "peak memory increase",
+        "MB",
+        False,
+        "{:.1f}",
+        kind="difference",
+        floor=2.0,
+        load_dependent=True,
+    ),
+    Headline(
+        "peak_mb_per_download",
+        "peak memory per download in progress",
+        "MB",
+        False,
+        "{:.2f}",
+        kind="difference",
+        floor=1.0,
+    ),
+    Headline("server_cpu_s_per_gb", "server CPU per GB", "s/GB", False, "{:.1f}", floor=1.0),
 )
 HEADLINE = {h.key: h for h in HEADLINES}
 

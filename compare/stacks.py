@@ -355,8 +355,29 @@ STACKS: Mapping[str, StackSpec] = {
 
 
 def get_stack(name: str) -> StackSpec:
-    """Return the registered stack called ``name`` or raise UnknownStackError."""
+    """Return the registered stack called ``name`` or raise UnknownStackError.
+
+    ``uvicorn#2`` is the registry's ``uvicorn`` under that name: a stack named twice in one run
+    (an A/A calibration, the stack against itself) is started and reported as two stacks.
+    """
+    base, mark, copy = name.partition("#")
     try:
-        return STACKS[name]
+        spec = STACKS[base]
     except KeyError:
         raise UnknownStackError(name) from None
+    if not mark:
+        return spec
+    if not copy.isdigit():
+        raise UnknownStackError(name)
+    return dataclasses.replace(spec, name=name)
+
+
+def numbered(names: list[str]) -> tuple[str, ...]:
+    """Stack names with each one named more than once numbered: a,a,b -> a#1,a#2,b."""
+    seen: dict[str, int] = {}
+    counts = {name: names.count(name) for name in names}
+    out = []
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        out.append(f"{name}#{seen[name]}" if counts[name] > 1 else name)
+    return tuple(out)

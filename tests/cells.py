@@ -85,3 +85,42 @@ def cell(
 def download(start: float, ttfb: float, total: float, size: int = 5_700_000, **kw: Any) -> Req:
     """A verified download: first body byte ``ttfb`` s and last byte ``total`` s after start."""
     return Req("download", start, start + total, start + ttfb, size, **kw)
+
+
+def document(
+    repetitions: int = 5,
+    stacks: tuple[str, ...] = ("gunicorn-sync", "uvicorn"),
+    seed: int = 1,
+    jitter: float = 0.03,
+) -> dict[str, Any]:
+    """A whole results document of ``download`` cells whose figures vary by about ``jitter``."""
+    import random
+
+    rng = random.Random(seed)
+    cells = []
+    for repetition in range(repetitions):
+        for index, stack in enumerate(stacks):
+            scale = (1 + index) * (1 + rng.uniform(-jitter, jitter))
+            reqs = [
+                download(1.0 + 0.4 * i, 0.02 * scale, 0.8 * scale, user=1 + i % 4) for i in range(8)
+            ]
+            cells.append(
+                cell(
+                    reqs,
+                    stack=stack,
+                    repetition=repetition,
+                    bytes_per_bin=int(250_000 / scale),
+                    server_cpu_s=1.0 * scale,
+                )
+            )
+    return {
+        "schema": "django-stream-compare/results",
+        "schema_version": 2,
+        "status": "complete",
+        "config": {"stacks": list(stacks), "scenarios": ["download"], "repeat": repetitions},
+        "environment": {},
+        "stacks": {},
+        "cells": cells,
+        "sweep": [],
+        "events": [],
+    }

@@ -22,7 +22,7 @@ from compare.report import write_reports
 from compare.results import ResultsWriter, new_document
 from compare.runner import run_bench
 from compare.server import REPO_ROOT
-from compare.stacks import STACKS
+from compare.stacks import STACKS, numbered
 from compare.summary import terminal_verdict
 from loadtests.catalog import SCENARIOS
 
@@ -43,7 +43,9 @@ def register(subparsers: Any) -> None:
         "--stacks",
         default=_env("STACKS", ",".join(DEFAULT_STACKS)),
         help="comma-separated stack names or aliases: all (every server), nginx (the default "
-        "pair behind nginx, buffered and not), everything (default %(default)s)",
+        "pair behind nginx, buffered and not), everything (default %(default)s); a stack named "
+        "twice (uvicorn,uvicorn) runs against itself as uvicorn#1 and uvicorn#2: an A/A "
+        "calibration, whose report must find no difference",
     )
     parser.add_argument(
         "--scenarios",
@@ -106,15 +108,20 @@ def register(subparsers: Any) -> None:
 
 
 def _names(
-    raw: str, known: Mapping[str, Any], what: str, aliases: Mapping[str, tuple[str, ...]]
+    raw: str,
+    known: Mapping[str, Any],
+    what: str,
+    aliases: Mapping[str, tuple[str, ...]],
+    repeats: bool = False,
 ) -> tuple[str, ...]:
-    """Comma-separated names, each a known one or an alias for several, without repeats."""
+    """Comma-separated names, each a known one or an alias for several; repeats dropped, or
+    with ``repeats`` kept and numbered (uvicorn,uvicorn: uvicorn#1, uvicorn#2)."""
     expanded: list[str] = []
     for name in (n.strip() for n in raw.split(",")):
         if name:
             expanded += aliases.get(name, (name,))
-    names = tuple(dict.fromkeys(expanded))
-    unknown = [n for n in names if n not in known]
+    names = numbered(expanded) if repeats else tuple(dict.fromkeys(expanded))
+    unknown = [n for n in names if n.partition("#")[0] not in known]
     if unknown:
         valid = ", ".join([*aliases, *known])
         raise CompareError(f"unknown {what} {unknown[0]!r}; valid: {valid}")
@@ -156,7 +163,7 @@ def _positive(value: float | None, default: float, what: str) -> float:
 
 def build_config(args: argparse.Namespace) -> BenchConfig:
     """Validate the arguments into the run's one frozen configuration."""
-    stacks = _names(args.stacks, STACKS, "stack", STACK_ALIASES)
+    stacks = _names(args.stacks, STACKS, "stack", STACK_ALIASES, repeats=True)
     scenarios = _names(args.scenarios, SCENARIOS, "scenario", {"all": tuple(SCENARIOS)})
     variants = _names(args.sweep_variants, {v: v for v in SWEEP_VARIANTS}, "sweep variant", {})
     sizes = (

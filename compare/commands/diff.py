@@ -1,12 +1,17 @@
-"""``diff``: how each headline figure moved between two runs, against the run-to-run spread."""
+"""``diff``: how each headline figure moved between two runs, judged by the report's statistics.
+
+Exit status for CI: 0 no regression, 1 a regression, 2 bad arguments or unusable results.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
 from pathlib import Path
 from typing import Any
 
-from compare.errors import CompareError
+from compare.errors import CompareError, UsageError
 from compare.report.diff import DEFAULT_MIN_CHANGE, diff, render_diff
 from compare.results import load_results
 
@@ -14,31 +19,42 @@ from compare.results import load_results
 def register(subparsers: Any) -> None:
     """Add the ``diff`` subcommand."""
     parser: argparse.ArgumentParser = subparsers.add_parser(
-        "diff", help="compare two runs figure by figure (for regression checks)"
+        "diff",
+        help="compare two runs figure by figure; exit 1 on a regression (for CI)",
+        description=__doc__,
     )
     parser.add_argument("old", metavar="OLD_DIR", help="the reference run (directory or JSON)")
     parser.add_argument("new", metavar="NEW_DIR", help="the run to check")
     parser.add_argument(
         "--fail-on-regression",
         action="store_true",
-        help="exit 1 when a figure got worse beyond the run-to-run spread",
+        help="accepted for older scripts: a regression always exits 1",
     )
     parser.add_argument(
         "--min-change",
         type=float,
         default=DEFAULT_MIN_CHANGE * 100,
         metavar="PERCENT",
-        help="smallest change (in %%) called a regression or improvement (default %(default)g)",
+        help="smallest change (in %%) that counts as a regression or improvement "
+        "(default %(default)g)",
     )
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Print the comparison; with --fail-on-regression, exit 1 on a clear regression."""
+    """Print the comparison; exit 1 on a clear regression, 2 on unusable input."""
     if args.min_change < 0:
-        raise CompareError(f"--min-change must not be negative, got {args.min_change:g}")
-    old = load_results(Path(args.old))
-    new = load_results(Path(args.new))
+        raise UsageError(f"--min-change must not be negative, got {args.min_change:g}")
+    try:
+        old = load_results(Path(args.old))
+        new = load_results(Path(args.new))
+    except CompareError as error:
+        raise UsageError(str(error)) from None
     result = diff(old, new, args.min_change / 100)
-    print(render_diff(result))
-    return 1 if args.fail_on_regression and result.regressions else 0
+    if args.json:
+        json.dump(result.as_dict(), sys.stdout, indent=1, allow_nan=False)
+        sys.stdout.write("\n")
+    else:
+        print(render_diff(result))
+    return 1 if result.regressions else 0

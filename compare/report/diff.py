@@ -1,14 +1,19 @@
-"""Two runs compared: each headline figure's change, judged against the run-to-run spread."""
+"""Two runs compared: each headline figure's change, judged like the stacks within one run.
+
+The same permutation test over repetitions (compare.stats.judge) decides whether a figure moved
+between the old and the new run, with the same minimum effect; too few repetitions on either
+side and it refuses to judge, and says why.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from compare.metrics import HEADLINE, Headline
-from compare.report.model import Document, Model, build
+from compare.report.model import Document, Group, Model, build
 from compare.report.text import format_table, plus_minus
-from compare.stats import Spread, change
+from compare.stats import DEFAULT_MIN_RELATIVE, Judgement, Spread, judge, spread
 
 DIFF_KEYS = (
     "mb_per_s",
@@ -22,10 +27,22 @@ DIFF_KEYS = (
     "server_cpu_s_per_gb",
 )
 # Settings that change what the figures mean: runs that differ in them are compared with a warning.
-COMPARABLE = ("rows", "duration_s", "users", "workers", "source", "server_cpus", "client_cpus")
-DEFAULT_MIN_CHANGE = 0.05
+COMPARABLE = (
+    "rows",
+    "duration_s",
+    "users",
+    "workers",
+    "source",
+    "placement",
+    "server_cpus",
+    "client_cpus",
+)
+DEFAULT_MIN_CHANGE = DEFAULT_MIN_RELATIVE
+DIFF_SCHEMA = "django-stream-compare/diff"
 
-Verdict = Literal["regression", "improvement", "no clear difference", "spread unknown", "missing"]
+Verdict = Literal[
+    "regression", "improvement", "not-meaningful", "no-difference", "not-judged", "missing"
+]
 
 
 @dataclass(frozen=True)
@@ -39,13 +56,35 @@ class FigureChange:
     new: Spread | None
     verdict: Verdict
     statement: str
+    judgement: Judgement | None = None
 
     @property
     def relative(self) -> float | None:
         """The change of the medians as a share of the old one."""
-        if self.old is None or self.new is None:
+        if self.old is None or self.new is None or self.old.median == 0:
             return None
-        return change(self.old, self.new).relative
+        return (self.new.median - self.old.median) / abs(self.old.median)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready, for --json."""
+        j = self.judgement.as_dict() if self.judgement is not None else {}
+        return {
+            "scenario": self.scenario,
+            "stack": self.stack,
+            "figure": self.headline.key,
+            "unit": self.headline.unit,
+            "old_median": None if self.old is None else self.old.median,
+            "new_median": None if self.new is None else self.new.median,
+            "relative": self.relative,
+            "verdict": self.verdict,
+            "statement": self.statement,
+            "estimate": j.get("estimate"),
+            "low": j.get("low"),
+            "high": j.get("high"),
+            "p_value": j.get("p_value"),
+            "n_old": j.get("n_b", 0 if self.old is None else self.old.n),
+            "n_new": j.get("n_a", 0 if self.new is None else self.new.n),
+        }
 
 
 @dataclass(frozen=True)
@@ -57,32 +96,49 @@ class Diff:
 
     @property
     def regressions(self) -> list[FigureChange]:
-        """Changes for the worse beyond the run-to-run spread."""
+        """Clear changes for the worse, at least the minimum effect."""
         return [c for c in self.changes if c.verdict == "regression"]
 
+    def as_dict(self) -> dict[str, Any]:
+        """The machine-readable diff (``compare diff --json``)."""
+        return {
+            "schema": DIFF_SCHEMA,
+            "version": 1,
+            "regressions": len(self.regressions),
+            "counts": {v: sum(c.verdict == v for c in self.changes) for v in VERDICTS},
+            "changes": [c.as_dict() for c in self.changes],
+            "notes": self.notes,
+        }
 
-def judge(
-    headline: Headline, old: Spread | None, new: Spread | None, min_change: float
-) -> tuple[Verdict, str]:
-    """Classify one figure's change, with a plain statement of why."""
-    if old is None or new is None:
-        return "missing", "not measured in the " + ("old" if old is None else "new") + " run"
-    c = change(old, new)
-    relative = c.relative
-    if relative is None:
-        return "spread unknown", "old value is zero: no relative change"
-    better = (relative > 0) == headline.higher_is_better
-    direction = "better" if better else "worse"
-    if not c.known:
-        return "spread unknown", f"{direction}; spread unknown (one repetition in each run)"
-    if not c.beyond_spread:
-        return "no clear difference", "no clear difference (within the run-to-run spread)"
-    if abs(relative) < min_change:
-        return "no clear difference", (
-            f"no clear difference (beyond the spread, but under {min_change:.0%})"
-        )
-    verdict: Verdict = "improvement" if better else "regression"
-    return verdict, f"{direction}, beyond the run-to-run spread"
+
+VERDICTS: tuple[Verdict, ...] = (
+    "regression",
+    "improvement",
+    "not-meaningful",
+    "no-difference",
+    "not-judged",
+    "missing",
+)
+
+
+def judge_change(
+    headline: Headline, old: list[float], new: list[float], min_change: float
+) -> tuple[Verdict, str, Judgement | None]:
+    """Classify one figure's change between two runs, with a plain statement of why."""
+    if not old or not new:
+        return "missing", "not measured in the " + ("old" if not old else "new") + " run", None
+    j = judge(new, old, headline.kind, floor=headline.floor, min_relative=min_change)
+    if j.verdict == "not-judged":
+        return "not-judged", f"not judged: {j.reason}", j
+    if j.verdict == "no-difference":
+        return "no-difference", f"no difference ({j.reason})", j
+    assert j.estimate is not None
+    grew = j.estimate > 1 if j.kind == "ratio" else j.estimate > 0
+    direction = "better" if grew == headline.higher_is_better else "worse"
+    if j.verdict == "not-meaningful":
+        return "not-meaningful", f"{direction}, but under the minimum effect ({j.reason})", j
+    verdict: Verdict = "improvement" if direction == "better" else "regression"
+    return verdict, f"{direction}, clearly ({j.reason})", j
 
 
 def _config_notes(old: Document, new: Document) -> list[str]:
@@ -106,6 +162,12 @@ def _group_notes(label: str, model: Model) -> list[str]:
     ]
 
 
+def _values(group: Group | None, key: str) -> list[float]:
+    if group is None:
+        return []
+    return [v for c in group.ok if (v := getattr(c, key)) is not None]
+
+
 def diff(old: Document, new: Document, min_change: float = DEFAULT_MIN_CHANGE) -> Diff:
     """Compare two results documents figure by figure (pure)."""
     a, b = build(old), build(new)
@@ -118,13 +180,23 @@ def diff(old: Document, new: Document, min_change: float = DEFAULT_MIN_CHANGE) -
             if ga is None and gb is None:
                 continue
             for key in DIFF_KEYS:
-                headline = HEADLINE[key]
-                sa = ga.spread(key) if ga is not None else None
-                sb = gb.spread(key) if gb is not None else None
-                if sa is None and sb is None:
+                old_values, new_values = _values(ga, key), _values(gb, key)
+                if not old_values and not new_values:
                     continue
-                verdict, statement = judge(headline, sa, sb, min_change)
-                changes.append(FigureChange(scenario, stack, headline, sa, sb, verdict, statement))
+                headline = HEADLINE[key]
+                verdict, statement, j = judge_change(headline, old_values, new_values, min_change)
+                changes.append(
+                    FigureChange(
+                        scenario,
+                        stack,
+                        headline,
+                        spread(old_values) if old_values else None,
+                        spread(new_values) if new_values else None,
+                        verdict,
+                        statement,
+                        j,
+                    )
+                )
     notes = _config_notes(old, new) + _group_notes("old", a) + _group_notes("new", b)
     return Diff(changes, notes)
 
@@ -145,14 +217,12 @@ def render_diff(result: Diff) -> str:
                 c.statement,
             ]
         )
-    counts = {
-        verdict: sum(c.verdict == verdict for c in result.changes)
-        for verdict in ("regression", "improvement", "no clear difference", "spread unknown")
-    }
+    counts = result.as_dict()["counts"]
     summary = (
-        f"{counts['regression']} regressions and {counts['improvement']} improvements beyond "
-        f"the run-to-run spread; {counts['no clear difference']} figures with no clear "
-        f"difference; {counts['spread unknown']} with unknown spread."
+        f"{counts['regression']} regressions and {counts['improvement']} improvements "
+        f"(permutation test over repetitions at 5%, and at least the minimum effect); "
+        f"{counts['no-difference'] + counts['not-meaningful']} figures with no meaningful "
+        f"difference; {counts['not-judged']} not judged (too few repetitions)."
     )
     parts = [format_table(rows) if len(rows) > 1 else "(no figures in common)"]
     if result.notes:

@@ -12,6 +12,7 @@ from compare.metrics import (
 )
 from compare.report.model import Model
 from compare.report.tables import Table
+from compare.stats import ALPHA, DEFAULT_MIN_RELATIVE, MIN_REPETITIONS
 
 
 def _text(value: Any) -> str:
@@ -99,6 +100,16 @@ def method(model: Model) -> list[tuple[str, str]]:
             "high-water marks (VmHWM) as a check on the peak",
         ),
         ("percentiles", PERCENTILE_METHOD),
+        (
+            "verdicts",
+            f"two stacks differ when a two-sample permutation test over their repetitions "
+            f"(each repetition one value; logarithms for ratios, MB differences for memory) "
+            f"rejects 'no difference' at {ALPHA:g} and the difference is at least "
+            f"{DEFAULT_MIN_RELATIVE:.0%} and at least the figure's floor (2 ms, 2 MB, 0.5 MB/s); "
+            f"the 95% interval inverts the same test. At most {ALPHA:.0%} of the figures of an "
+            f"A/A run (a stack against itself) are called different. Fewer than "
+            f"{MIN_REPETITIONS} repetitions: shown, not judged",
+        ),
         (
             "flags",
             f"client-bound: a load-generator process >= {CLIENT_BOUND_PCT:g}% of a core; "

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from compare.metrics import CellFigures, figures
-from compare.stats import Spread, spread
+from compare.stats import ALPHA, MIN_REPETITIONS, Spread, spread
 from loadtests.catalog import SCENARIOS
 
 Document = dict[str, Any]
@@ -154,10 +154,22 @@ def _run_notes(document: Document, missing: list[tuple[str, str]]) -> list[str]:
         notes.append(f"Not measured: {pairs}.")
     config = document.get("config") or {}
     repeat = config.get("repeat")
-    if isinstance(repeat, int) and repeat < 2:
+    if isinstance(repeat, int) and repeat < MIN_REPETITIONS:
         notes.append(
-            "One repetition per cell: there is no run-to-run spread, so no difference "
-            "can be called clear."
+            f"{repeat} repetition{'s' if repeat != 1 else ''} per cell: a verdict needs at "
+            f"least {MIN_REPETITIONS} (fewer can never reach p <= {ALPHA:g}), so differences "
+            "are shown but not judged."
+        )
+    copies: dict[str, list[str]] = {}
+    for name in config.get("stacks") or []:
+        base, mark, _ = str(name).partition("#")
+        if mark:
+            copies.setdefault(base, []).append(str(name))
+    for base, names in copies.items():
+        notes.append(
+            f"A/A calibration: {' and '.join(names)} are the same stack ({base}) run as two. "
+            f"Any difference called clear between them is a false positive; the method allows "
+            f"at most {ALPHA:.0%} per figure."
         )
     return notes
 

@@ -5,32 +5,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from compare.metrics import HEADLINE, Headline
+from compare.report.comparisons import VERDICT_KEYS, FigureComparison, scenario_comparisons
 from compare.report.model import Group, Model, describe_scenario
 from compare.report.text import with_range
-from compare.stats import Spread, ratio
+from compare.stats import ALPHA, MIN_REPETITIONS, Spread, spread
 
-# The figures the verdict compares, in the order a reader cares about them.
-VERDICT_KEYS = (
-    "mb_per_s",
-    "ttfb_p50_ms",
-    "ttlb_p50_ms",
-    "ping_p99_ms",
-    "peak_pss_increase_mb",
-    "server_cpu_s_per_gb",
-)
-# Figures that grow with the number of users a stack serves at once.
-LOAD_DEPENDENT = ("peak_pss_increase_mb", "mb_per_s")
 # Flags that make every figure of a cell suspect: said next to each finding they touch.
 SUSPECT_FLAGS = ("client-bound", "machine-bound", "uneven")
 
 
 def suspect(groups: list[Group]) -> str:
-    """' [flagged: uvicorn uneven in 1 of 3 cells]' for the findings of these groups, or ''."""
+    """' [flagged: uvicorn uneven 1/3]' (cells) for the findings of these groups, or ''."""
     parts = []
     for g in groups:
         counts = {f: n for f, n in g.flag_counts().items() if f in SUSPECT_FLAGS}
         if counts:
-            text = ", ".join(f"{f} in {n} of {len(g.cells)} cells" for f, n in counts.items())
+            text = ", ".join(f"{f} {n}/{len(g.cells)}" for f, n in counts.items())
             parts.append(f"{g.stack} {text}")
     return f" [flagged: {'; '.join(parts)}]" if parts else ""
 
@@ -55,54 +45,51 @@ def factor(x: float) -> str:
     return f"{x:.2f}x" if x < 10 else f"{x:.0f}x"
 
 
-@dataclass(frozen=True)
-class Comparison:
-    """One figure compared: sentences about differences, and pairs with no clear difference."""
+def _stated(c: FigureComparison, side: str) -> str:
+    values = c.a_values if side == c.a else c.b_values
+    if not values:
+        return f"{side} -"
+    return f"{side} {_value(spread(values), c.headline)}"
 
-    statements: list[str]
-    unclear: list[str]
+
+def _interval(c: FigureComparison, a_better: bool) -> str:
+    """The 95% interval, in the sentence's direction."""
+    j = c.judgement
+    if j.low is None or j.high is None:
+        return ""
+    if j.kind == "ratio":
+        low, high = (
+            (j.low, j.high) if a_better == c.headline.higher_is_better else (1 / j.high, 1 / j.low)
+        )
+        return f"95% interval {factor(low)}-{factor(high)}"
+    low, high = sorted((abs(j.low), abs(j.high)))
+    return f"95% interval {c.headline.format(low)}-{c.headline.format(high)} {c.headline.unit}"
 
 
-def compare_figure(
-    headline: Headline, measured: list[tuple[str, Spread]], unmeasured: list[str] | None = None
-) -> Comparison:
-    """Compare the best stack on one figure with each of the others (unmeasured: ran, no value)."""
-    result = Comparison([], [])
-    if not measured:
-        return result
-    label = headline.label[0].upper() + headline.label[1:]
-    if len(measured) == 1:
-        stack, s = measured[0]
-        where = f"not measured on {', '.join(unmeasured)}" if unmeasured else "the only stack"
-        result.statements.append(f"{label}: {stack} {_value(s, headline)} ({where}).")
-        return result
-    pick = max if headline.higher_is_better else min
-    best, best_s = pick(measured, key=lambda item: item[1].median)
-    word = "higher" if headline.higher_is_better else "lower"
-    for other, other_s in measured:
-        if other == best:
-            continue
-        values = f"{best} {_value(best_s, headline)}, {other} {_value(other_s, headline)}"
-        try:
-            # Always best over other in the direction that reads as "better by this factor".
-            r = ratio(best_s, other_s) if headline.higher_is_better else ratio(other_s, best_s)
-        except ValueError:
-            result.statements.append(f"{label}: {values} (no ratio: a value is zero or below).")
-            continue
-        if r.clear:
-            result.statements.append(
-                f"{label}: {best} {factor(r.value)} {word} than {other} "
-                f"(range {factor(r.low)}-{factor(r.high)}): {values}."
-            )
-        elif not r.repeated:
-            result.statements.append(
-                f"{label}: {best} {factor(r.value)} {word} than {other} "
-                f"(one repetition, spread unknown): {values}."
-            )
-        else:
-            pair = "" if len(measured) == 2 else f" ({best} vs {other})"
-            result.unclear.append(f"{headline.label}{pair}")
-    return result
+def sentence(c: FigureComparison) -> str:
+    """A judged or unjudged difference in words, with both sides' values."""
+    h, j = c.headline, c.judgement
+    label = h.label[0].upper() + h.label[1:]
+    values = f"{_stated(c, c.a)}, {_stated(c, c.b)}"
+    if j.estimate is None:
+        return f"{label}: {values} (not judged: {j.reason})"
+    if j.kind == "ratio":
+        a_better = (j.estimate > 1) == h.higher_is_better
+        size = factor(max(j.estimate, 1 / j.estimate))
+    else:
+        a_better = (j.estimate > 0) == h.higher_is_better
+        size = f"{h.format(abs(j.estimate))} {h.unit}"
+    word = "higher" if h.higher_is_better else "lower"
+    better, worse = (c.a, c.b) if a_better else (c.b, c.a)
+    if j.verdict == "not-judged":
+        reason = "" if j.reason.startswith("needs at least") else f"; not judged: {j.reason}"
+        return f"{label}: {values} ({better} {size} {word}{reason})"
+    how = f"{_interval(c, a_better)}, p = {j.p_value:.3f}" if j.p_value is not None else ""
+    return f"{label}: {better} {size} {word} than {worse} ({how}): {values}"
+
+
+def _with_note(text: str, c: FigureComparison) -> str:
+    return f"{text}; {c.load_note}" if c.load_note else text
 
 
 def _served(groups: list[Group], duration: object) -> str:
@@ -145,31 +132,43 @@ def scenario_verdict(model: Model, scenario: str) -> ScenarioVerdict:
     if not groups:
         return ScenarioVerdict(scenario, description, None, (), ("not measured in this run",))
     findings: list[str] = []
-    unclear: list[str] = []
     starved = [g.stack for g in groups if g.starved]
     flags = suspect(groups)
     if starved or scenario == "slow-client":
         findings.append(_served(groups, model.config.get("duration_s")))
-    for key in VERDICT_KEYS:
-        measured = [
-            (g.stack, s)
-            for g in groups
-            if (s := g.spread(key)) is not None
-            # A TTFB over only the users that were served would flatter the stack that starved.
-            and not (starved and key.startswith("ttfb"))
-        ]
-        unmeasured = [g.stack for g in groups if g.stack not in {m[0] for m in measured}]
-        comparison = compare_figure(HEADLINE[key], measured, unmeasured)
-        if starved and key in LOAD_DEPENDENT and len(measured) > 1:
-            note = f" ({', '.join(starved)} served fewer users at once)"
-            comparison.statements[:] = [t[:-1] + note + "." for t in comparison.statements]
-        if flags:
-            comparison.statements[:] = [t[:-1] + flags + "." for t in comparison.statements]
-        findings += comparison.statements
-        unclear += comparison.unclear
-    if unclear:
+    if len(groups) == 1:
+        g = groups[0]
+        for key in VERDICT_KEYS:
+            s = g.spread(key)
+            if s is not None:
+                h = HEADLINE[key]
+                findings.append(f"{h.label[0].upper() + h.label[1:]}: {g.stack} {_value(s, h)}.")
+    by_verdict: dict[str, list[str]] = {"no-difference": [], "not-meaningful": []}
+    found = scenario_comparisons(model, scenario)
+    too_few = next(
+        (c.judgement for c in found if c.judgement.reason.startswith("needs at least")), None
+    )
+    if too_few is not None:
         findings.append(
-            "No clear difference (the repetitions' ranges overlap) in " + ", ".join(unclear) + "."
+            f"Not judged: {min(too_few.n_a, too_few.n_b)} repetitions of a stack, and a verdict "
+            f"needs at least {MIN_REPETITIONS} (fewer can never reach p <= {ALPHA:g}). What "
+            "was seen:"
+        )
+    for c in found:
+        pair = "" if len(groups) == 2 else f" ({c.a} vs {c.b})"
+        if c.verdict in by_verdict:
+            by_verdict[c.verdict].append(_with_note(f"{c.headline.label}{pair}", c))
+            continue
+        findings.append(_with_note(sentence(c), c) + flags + ".")
+    if by_verdict["not-meaningful"]:
+        findings.append(
+            "Clear but under the minimum effect that matters (5%, and 2 ms or 2 MB), so no "
+            "meaningful difference, in " + ", ".join(by_verdict["not-meaningful"]) + "."
+        )
+    if by_verdict["no-difference"]:
+        findings.append(
+            f"No difference beyond how repetitions of one stack vary (permutation test over "
+            f"repetitions, p > {ALPHA:g}) in " + ", ".join(by_verdict["no-difference"]) + "."
         )
     findings += _warnings(groups)
     caveats = [f"{g.stack}: {note}" for g in groups for note in g.caveats]

@@ -1,0 +1,120 @@
+"""Every pair of stacks judged on every verdict figure of every scenario, as data.
+
+The report's verdict sentences and ``compare figures`` (its ``comparisons``) are both made from
+these objects, so what the page says and what CI reads cannot disagree.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Any
+
+from compare.metrics import HEADLINE, Headline
+from compare.report.model import Group, Model
+from compare.stats import Judgement, judge
+
+# The figures the verdict compares, in the order a reader cares about them.
+VERDICT_KEYS = (
+    "mb_per_s",
+    "ttfb_p50_ms",
+    "ttlb_p50_ms",
+    "ping_p99_ms",
+    "peak_pss_increase_mb",
+    "peak_mb_per_download",
+    "server_cpu_s_per_gb",
+)
+
+
+@dataclass(frozen=True)
+class FigureComparison:
+    """Stack a against stack b on one figure of one scenario."""
+
+    scenario: str
+    headline: Headline
+    a: str
+    b: str
+    a_values: tuple[float, ...]
+    b_values: tuple[float, ...]
+    judgement: Judgement
+    # What makes the two sides unlike, said in the same sentence as the figure.
+    load_note: str = ""
+
+    @property
+    def verdict(self) -> str:
+        """clear, not-meaningful, no-difference or not-judged."""
+        return self.judgement.verdict
+
+    def as_dict(self) -> dict[str, Any]:
+        """The comparison under the names ``compare figures`` promises."""
+        return {
+            "scenario": self.scenario,
+            "figure": self.headline.key,
+            "unit": self.headline.unit,
+            "a": self.a,
+            "b": self.b,
+            **self.judgement.as_dict(),
+            "higher_is_better": self.headline.higher_is_better,
+            "a_values": [round(v, 6) for v in self.a_values],
+            "b_values": [round(v, 6) for v in self.b_values],
+            "load_note": self.load_note or None,
+        }
+
+
+def _values(group: Group, key: str) -> tuple[float, ...]:
+    return tuple(v for c in group.ok if (v := getattr(c, key)) is not None)
+
+
+def load_note(a: Group, b: Group) -> str:
+    """'gunicorn-sync had at most 2 downloads in progress, uvicorn 4', or '' when alike."""
+    loads = []
+    for g in (a, b):
+        in_flight = g.spread("downloads_in_flight_max")
+        loads.append(round(in_flight.median) if in_flight is not None else None)
+    if None in loads or loads[0] == loads[1]:
+        return ""
+    return f"{a.stack} had at most {loads[0]} downloads in progress, {b.stack} {loads[1]}"
+
+
+def compare_groups(scenario: str, a: Group, b: Group, key: str) -> FigureComparison | None:
+    """One figure of two stacks' repetitions, judged; None when neither measured it."""
+    headline = HEADLINE[key]
+    a_values, b_values = _values(a, key), _values(b, key)
+    if not a_values and not b_values:
+        return None
+    note = load_note(a, b) if headline.load_dependent else ""
+    if key.startswith("ttfb") and (a.starved or b.starved):
+        # A TTFB over only the users that were served would flatter the stack that starved.
+        starved = ", ".join(g.stack for g in (a, b) if g.starved)
+        judgement = Judgement(
+            headline.kind, None, None, None, None, len(a_values), len(b_values), "not-judged",
+            f"{starved} left users without a first byte: their TTFB is unknown",
+        )  # fmt: skip
+    elif not a_values or not b_values:
+        missing = a.stack if not a_values else b.stack
+        judgement = Judgement(
+            headline.kind, None, None, None, None, len(a_values), len(b_values), "not-judged",
+            f"not measured on {missing}",
+        )  # fmt: skip
+    else:
+        judgement = judge(a_values, b_values, headline.kind, floor=headline.floor)
+    return FigureComparison(
+        scenario, headline, a.stack, b.stack, a_values, b_values, judgement, note
+    )
+
+
+def scenario_comparisons(model: Model, scenario: str) -> list[FigureComparison]:
+    """Every pair of stacks of one scenario on every verdict figure, figure by figure."""
+    groups = model.scenario_groups(scenario)
+    found = []
+    for key in VERDICT_KEYS:
+        for a, b in itertools.combinations(groups, 2):
+            comparison = compare_groups(scenario, a, b, key)
+            if comparison is not None:
+                found.append(comparison)
+    return found
+
+
+def comparisons(model: Model) -> list[FigureComparison]:
+    """Every comparison of the run, scenario by scenario."""
+    return [c for scenario in model.scenarios for c in scenario_comparisons(model, scenario)]
