@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ALLOWED_HOSTS = "127.0.0.1,localhost,[::1]"
 ALLOWED_HOSTS_ENV = "DSC_ALLOWED_HOSTS"
+SECRET_KEY_ENV = "DSC_SECRET_KEY"
 # Python's "SomeError: message", then any line a server flags as an error.
 _EXCEPTION_LINE = re.compile(r"^[\w.]*(Error|Exception|Exit)\b:")
 _ERROR_WORD = re.compile(r"\b(ERROR|Error|CRITICAL|FATAL)\b")
@@ -81,13 +82,18 @@ def allowed_hosts() -> str:
 
 
 def server_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """Build the environment a stack runs with: the project's settings, a fresh secret key."""
+    """Build the environment a stack runs with: the project's settings, a fresh secret key.
+
+    The key is the run's $DSC_SECRET_KEY when there is one: sessions signed by the harness
+    (compare.appdata, the startproject profile) must verify on every stack of the run.
+    """
     env = dict(os.environ)
     env.pop("DJANGO_DEBUG", None)
     pythonpath = [str(REPO_ROOT), *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
+    run_key = (extra or {}).get(SECRET_KEY_ENV) or env.get(SECRET_KEY_ENV)
     env.update(
         DJANGO_SETTINGS_MODULE="project.settings",
-        DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
+        DJANGO_SECRET_KEY=run_key or secrets.token_urlsafe(50),
         DJANGO_ALLOWED_HOSTS=allowed_hosts(),
         PYTHONPATH=os.pathsep.join(pythonpath),
         # Without it a crash's last words can sit in a buffer that dies with the process.
