@@ -79,8 +79,11 @@ class RunData:
         app: AppProfile,
         rows: int,
         progress: Callable[[str], None] = _stderr,
+        database_url: str | None = None,
     ) -> None:
         self.source = source
+        # An existing database instead of $DATABASE_URL or the project's SQLite (not postgres).
+        self.database_url = database_url
         self.app = app
         self.rows = rows
         self.progress = progress
@@ -133,6 +136,8 @@ class RunData:
         env: dict[str, str] = {PROFILE_ENV: self.app, SECRET_KEY_ENV: self.secret_key}
         if self.postgres is not None:
             env["DATABASE_URL"] = self.postgres.url
+        elif self.database_url:
+            env["DATABASE_URL"] = self.database_url
         return env
 
     def client_env(self) -> dict[str, str]:
@@ -148,7 +153,8 @@ class RunData:
         if self.postgres is not None:
             database = self.postgres.describe()
         elif self.source == "db" or self.app == "startproject":
-            engine = os.environ.get("DATABASE_URL", "sqlite").partition(":")[0] or "sqlite"
+            url = self.database_url or os.environ.get("DATABASE_URL") or "sqlite"
+            engine = url.partition(":")[0]
             database = {"engine": engine}
         return {"app": self.app, "source": self.source, "database": database}
 
