@@ -171,6 +171,11 @@ def test_unknown_stack_lists_the_valid_ones() -> None:
     assert all(name in message for name in STACKS)
 
 
+def test_every_server_comes_with_the_project_dependencies() -> None:
+    # --stacks all on a fresh machine: pip install -e . (make bench's own setup) is enough.
+    assert {name: STACKS[name].missing() for name in BASE} == dict.fromkeys(BASE)
+
+
 def test_missing_module_says_what_to_install() -> None:
     spec: StackSpec = dataclasses.replace(
         STACKS["granian-wsgi"], requires=("dsc_not_installed_module",)
