@@ -16,8 +16,8 @@ from typing import Any, cast
 from compare.appdata import RunData, add_data_arguments
 from compare.config import DEFAULT_STACKS, ENV_PREFIX, SWEEP_VARIANTS, BenchConfig, SweepVariant
 from compare.environment import describe
-from compare.lifecycle import pin
 from compare.errors import CompareError
+from compare.lifecycle import pin
 from compare.placement import MODES, choose, pin_self
 from compare.report import write_reports
 from compare.results import ResultsWriter, new_document
