@@ -92,6 +92,7 @@ class RunData:
         # One key for the run: the session seeded below is signed with it, and every stack
         # must accept that session.
         self.secret_key = secrets.token_urlsafe(50)
+        self._started = False
 
     def __enter__(self) -> Self:
         return self.start()
@@ -106,8 +107,11 @@ class RunData:
 
     def start(self) -> Self:
         """Start, migrate and seed what this run needs; nothing at all for the default run."""
+        if self._started:
+            raise RuntimeError("this run's data is already started")
         if self.rows < 0:
             raise CompareError(f"rows to seed must not be negative, got {self.rows}")
+        self._started = True
         try:
             if self.source == "postgres":
                 self.progress("starting PostgreSQL (a throwaway cluster in a temporary directory)")
@@ -127,6 +131,7 @@ class RunData:
 
     def stop(self) -> None:
         """Stop PostgreSQL (if this run started it); idempotent."""
+        self._started = False
         if self.postgres is not None:
             self.postgres.stop()
             self.postgres = None

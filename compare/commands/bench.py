@@ -245,7 +245,7 @@ def run(args: argparse.Namespace) -> int:
             writer.add_event("interrupted while preparing the database: nothing measured")
             writer.finish("interrupted")
             raise
-        with data:
+        try:
             if data.postgres is not None:
                 # The database is server-side work: on the servers' CPUs, not ours (pin_self).
                 pin(data.postgres.pid, config.server_cpus)
@@ -254,6 +254,8 @@ def run(args: argparse.Namespace) -> int:
             # The cells start their servers and locust from our environment.
             with data.exported():
                 run_bench(config, writer, progress)
+        finally:
+            data.stop()
     except KeyboardInterrupt:
         if writer is None:
             print("\ninterrupted before anything was measured", file=sys.stderr)
