@@ -22,7 +22,8 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-# nginx and chromium for the proxy and browser tests; without them those tests skip.
+# nginx, chromium and postgresql for the proxy, browser and PostgreSQL tests; without them
+# those tests skip.
 system-packages: $(STAMP)
 	$(BIN)/python -m tests.system_packages
 

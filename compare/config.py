@@ -30,7 +30,12 @@ class BenchConfig:
     workers: int
     out_dir: Path
     rows: int
-    source: Literal["synthetic", "db"] = "synthetic"
+    # db: the project's database (SQLite unless DATABASE_URL says otherwise), seeded first;
+    # postgres: a PostgreSQL server the harness starts, seeds and stops (compare.appdata).
+    source: Literal["synthetic", "db", "postgres"] = "synthetic"
+    # minimal: one native middleware (like for like); startproject: a new project's middleware
+    # and apps, with a logged-in user's session on every request (project.profiles).
+    app: Literal["minimal", "startproject"] = "minimal"
     placement: str = "shared"  # compare.placement: split, shared or custom
     server_cpus: tuple[int, ...] | None = None
     client_cpus: tuple[int, ...] | None = None

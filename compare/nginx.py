@@ -42,6 +42,8 @@ DOCKER_MORE_STACKS = (
     "gunicorn-asgi",
     "granian-wsgi",
     "granian-asgi",
+    "gunicorn-gevent",
+    "daphne",
 )
 DOCKER_DIR = Path(__file__).resolve().parent.parent / "docker"
 DOCKER_CONFS = {

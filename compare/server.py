@@ -24,6 +24,7 @@ import psutil
 
 from compare.errors import CompareError
 from compare.ports import LOOPBACK, free_port, port_in_use
+from compare.proctree import POLL_INTERVAL, ProcessTree
 from compare.stacks import UPSTREAM_HOST, Interface, StackSpec
 
 logger = logging.getLogger(__name__)
@@ -31,7 +32,7 @@ logger = logging.getLogger(__name__)
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ALLOWED_HOSTS = "127.0.0.1,localhost,[::1]"
 ALLOWED_HOSTS_ENV = "DSC_ALLOWED_HOSTS"
-POLL_INTERVAL = 0.05
+SECRET_KEY_ENV = "DSC_SECRET_KEY"
 # Python's "SomeError: message", then any line a server flags as an error.
 _EXCEPTION_LINE = re.compile(r"^[\w.]*(Error|Exception|Exit)\b:")
 _ERROR_WORD = re.compile(r"\b(ERROR|Error|CRITICAL|FATAL)\b")
@@ -81,13 +82,18 @@ def allowed_hosts() -> str:
 
 
 def server_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """Build the environment a stack runs with: the project's settings, a fresh secret key."""
+    """Build the environment a stack runs with: the project's settings, a fresh secret key.
+
+    The key is the run's $DSC_SECRET_KEY when there is one: sessions signed by the harness
+    (compare.appdata, the startproject profile) must verify on every stack of the run.
+    """
     env = dict(os.environ)
     env.pop("DJANGO_DEBUG", None)
     pythonpath = [str(REPO_ROOT), *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
+    run_key = (extra or {}).get(SECRET_KEY_ENV) or env.get(SECRET_KEY_ENV)
     env.update(
         DJANGO_SETTINGS_MODULE="project.settings",
-        DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
+        DJANGO_SECRET_KEY=run_key or secrets.token_urlsafe(50),
         DJANGO_ALLOWED_HOSTS=allowed_hosts(),
         PYTHONPATH=os.pathsep.join(pythonpath),
         # Without it a crash's last words can sit in a buffer that dies with the process.
@@ -124,9 +130,8 @@ class ServerProcess:
         # A fronted stack: the server's own port behind nginx (None without a front).
         self.upstream_port: int | None = None
         self._proc: subprocess.Popen[bytes] | None = None
+        self._tree: ProcessTree | None = None
         self._log: IO[bytes] | None = None
-        self._seen: dict[int, psutil.Process] = {}
-        self._root: psutil.Process | None = None
 
     @property
     def interface(self) -> Interface:
@@ -231,8 +236,7 @@ class ServerProcess:
             self._close_log()
             raise ServerStartError(name, f"cannot run {self.argv[0]}: {exc}") from exc
         _LIVE.add(self)
-        with contextlib.suppress(psutil.Error):
-            self._root = psutil.Process(self._proc.pid)
+        self._tree = ProcessTree(self._proc, name)
         try:
             self._wait_ready()
         except ServerStartError:
@@ -277,12 +281,7 @@ class ServerProcess:
         logger.warning("%s: still busy at the start deadline; going on", self.spec.name)
 
     def _tree_cpu(self) -> float:
-        total = 0.0
-        for proc in [*self._root_as_list(), *self._descendants()]:
-            with contextlib.suppress(psutil.Error):
-                times = proc.cpu_times()
-                total += times.user + times.system
-        return total
+        return 0.0 if self._tree is None else self._tree.cpu_seconds()
 
     def _probe(self) -> str:
         """Return '' when /healthz says ok for our interface and all workers exist, else why not."""
@@ -328,75 +327,28 @@ class ServerProcess:
 
     def _descendants(self) -> list[psutil.Process]:
         """Every live process under the root; remembered so stop() finds even orphaned ones."""
-        children: list[psutil.Process] = []
-        if self._root is not None:
-            with contextlib.suppress(psutil.Error):
-                children = self._root.children(recursive=True)
-        for child in children:
-            self._seen.setdefault(child.pid, child)
-        return children
+        return [] if self._tree is None else self._tree.descendants()
 
     def stop(self, *, keep_run_dir: bool = False) -> None:
         """Stop the whole tree: SIGTERM to the group, SIGKILL after the grace period; idempotent."""
-        proc = self._proc
-        if proc is None:
+        proc, tree = self._proc, self._tree
+        if proc is None or tree is None:
             return
         try:
-            self._descendants()
+            tree.descendants()
             if proc.poll() is None:
-                self._signal_group(signal.SIGTERM)
-                self._wait_gone(time.monotonic() + self.stop_grace)
+                tree.signal_group(signal.SIGTERM)
+                tree.wait_gone(time.monotonic() + self.stop_grace)
         finally:
             # Runs even when Ctrl-C lands mid-stop: whatever is left dies now.
-            self._kill_leftovers()
+            tree.kill()
             self._proc = None
-            self._root = None
+            self._tree = None
             _LIVE.discard(self)
             self._close_log()
             if self._own_run_dir and not keep_run_dir and self._run_dir is not None:
                 shutil.rmtree(self._run_dir, ignore_errors=True)
                 self._run_dir = None
-
-    def _signal_group(self, sig: signal.Signals) -> None:
-        assert self._proc is not None
-        if self._proc.returncode is None:
-            # Not reaped yet, so its pid still names our group and nobody else's.
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self._proc.pid, sig)
-        # Each Process checks its pid was not reused before signalling.
-        for proc in self._alive():
-            with contextlib.suppress(psutil.Error):
-                proc.send_signal(sig)
-
-    def _alive(self) -> list[psutil.Process]:
-        alive = []
-        for proc in [*self._seen.values(), *self._root_as_list()]:
-            with contextlib.suppress(psutil.Error):
-                if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
-                    alive.append(proc)
-        return alive
-
-    def _root_as_list(self) -> list[psutil.Process]:
-        return [] if self._root is None else [self._root]
-
-    def _wait_gone(self, deadline: float) -> None:
-        while self._alive() and time.monotonic() < deadline:
-            self._descendants()
-            time.sleep(POLL_INTERVAL)
-
-    def _kill_leftovers(self) -> None:
-        assert self._proc is not None
-        # Also reaches a process that left our group (setsid): psutil still knows its pid.
-        self._signal_group(signal.SIGKILL)
-        # Orphans are reaped by init (or stay zombies, which hold nothing): wait for "not running".
-        deadline = time.monotonic() + 5
-        while self._alive() and time.monotonic() < deadline:
-            time.sleep(POLL_INTERVAL)
-        try:
-            self._proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            logger.warning("%s: root pid %d did not exit after SIGKILL", self.spec.name, self.pid)
-        self._seen.clear()
 
     def _close_log(self) -> None:
         if self._log is not None:

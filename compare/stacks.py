@@ -14,9 +14,10 @@ from typing import Literal
 from compare.errors import CompareError
 from compare.nginx import INSTALL_HINT as NGINX_HINT
 from compare.nginx import NGINX_WORKERS, find_nginx, nginx_version
+from compare.prefork import LISTEN_FD
 
 Interface = Literal["wsgi", "asgi"]
-Server = Literal["gunicorn", "uvicorn", "granian"]
+Server = Literal["gunicorn", "uvicorn", "granian", "daphne"]
 # A reverse proxy in front of the server: nginx with proxy_buffering on or off.
 Front = Literal["nginx-buffered", "nginx-unbuffered"]
 FRONTS: tuple[Front, ...] = ("nginx-buffered", "nginx-unbuffered")
@@ -42,8 +43,6 @@ KEEPALIVE_SECONDS = 5
 WORKER_CONNECTIONS = 1000
 # The same shutdown grace everywhere, so stopping a stack mid-download costs the same on each.
 GRACEFUL_TIMEOUT = 5
-
-GRANIAN_HINT = "pip install 'granian>=2.8,<2.9' (or pip install -e '.[granian]')"
 
 
 class UnknownStackError(CompareError, LookupError):
@@ -73,6 +72,9 @@ class StackSpec:
     # Per-worker cap on concurrent connections; None: no cap, or the server has no such setting.
     limit_concurrency: int | None = None
     graceful_timeout: int = GRACEFUL_TIMEOUT
+    # Whether a body piece waits for the client: without it a slow reader's export runs ahead
+    # into the server's memory instead of pausing.
+    backpressure: bool = True
     requires: tuple[str, ...] = ()
     install_hint: str = "pip install -e ."
     notes: tuple[str, ...] = ()
@@ -100,6 +102,8 @@ class StackSpec:
             return [python, "-m", "gunicorn", *self._gunicorn_args(host, port, run_dir), self.app]
         if self.server == "uvicorn":
             return [python, "-m", "uvicorn", *self._uvicorn_args(host, port), self.app]
+        if self.server == "daphne":
+            return self._daphne_argv(host, port, python)
         return [python, "-m", "granian", *self._granian_args(host, port), self.app]
 
     def _front_argv(
@@ -149,8 +153,22 @@ class StackSpec:
         args += ["--timeout-graceful-shutdown", str(self.graceful_timeout)]
         return args
 
+    def _daphne_argv(self, host: str, port: int, python: str) -> list[str]:
+        # daphne has no worker processes of its own: compare.prefork binds the socket and runs
+        # one daphne per worker on it. Verbosity 0 is the only way to turn its access log off
+        # (any verbosity above 0 writes one to stdout); it also quiets daphne's own INFO lines.
+        # --http-timeout stays unset (none): a timeout would cut long exports mid-body.
+        prefork = [python, "-m", "compare.prefork", "--host", host.strip("[]"), "--port", str(port)]
+        prefork += ["--workers", str(self.workers), "--"]
+        daphne = [python, "-m", "daphne", "--fd", str(LISTEN_FD), "--verbosity", "0"]
+        daphne += ["--application-close-timeout", str(self.graceful_timeout)]
+        return [*prefork, *daphne, self.app]
+
     def _granian_args(self, host: str, port: int) -> list[str]:
-        args = ["--interface", self.interface, "--host", host.strip("[]"), "--port", str(port)]
+        # asginl: ASGI without the lifespan protocol, which Django does not speak (with "asgi"
+        # every worker logs that lifespan failed), as uvicorn's --lifespan off.
+        interface = "asginl" if self.interface == "asgi" else self.interface
+        args = ["--interface", interface, "--host", host.strip("[]"), "--port", str(port)]
         args += ["--workers", str(self.workers), "--http", "1", "--no-ws", "--no-access-log"]
         args += ["--workers-kill-timeout", str(self.graceful_timeout)]
         if self.threads is not None:
@@ -248,6 +266,26 @@ _STACKS = (
         notes=("a thread pool per worker; the worker heartbeats while threads are busy",),
     ),
     StackSpec(
+        name="gunicorn-gevent",
+        interface="wsgi",
+        server="gunicorn",
+        worker_class="gevent",
+        app=APPS["wsgi"],
+        loop="gevent",
+        http_parser="gunicorn (pure Python)",
+        timeout=HEARTBEAT_TIMEOUT,
+        limit_concurrency=WORKER_CONNECTIONS,
+        requires=("gunicorn", "gevent"),
+        notes=(
+            "the sync view in a greenlet per request; the worker monkey-patches the standard "
+            "library before it loads Django, so blocking socket I/O yields to other requests",
+            "psycopg 3 (3.1.14 and later) cooperates with gevent by itself; SQLite's C calls "
+            "block the worker",
+            "--worker-connections caps the greenlets per worker; past it the worker stops "
+            "accepting",
+        ),
+    ),
+    StackSpec(
         name="uvicorn",
         interface="asgi",
         server="uvicorn",
@@ -304,7 +342,6 @@ _STACKS = (
         threads=DEFAULT_THREADS,
         keepalive_timeout=None,
         requires=("granian",),
-        install_hint=GRANIAN_HINT,
         notes=(
             "Rust I/O; the WSGI app runs on --blocking-threads per worker",
             "no worker timeout; no keep-alive idle setting",
@@ -320,10 +357,28 @@ _STACKS = (
         http_parser="hyper (Rust)",
         keepalive_timeout=None,
         requires=("granian", "uvloop"),
-        install_hint=GRANIAN_HINT,
         notes=(
-            "Rust I/O, the app on a uvloop event loop",
+            "Rust I/O, the app on a uvloop event loop (--interface asginl: no lifespan)",
             "no worker timeout; no keep-alive idle setting",
+        ),
+    ),
+    StackSpec(
+        name="daphne",
+        interface="asgi",
+        server="daphne",
+        worker_class="daphne",
+        app=APPS["asgi"],
+        loop="asyncio (Twisted's asyncio reactor; daphne cannot use uvloop)",
+        http_parser="Twisted (pure Python)",
+        keepalive_timeout=None,
+        backpressure=False,
+        requires=("daphne",),
+        notes=(
+            "one daphne process per worker on a socket compare.prefork shares (daphne --fd), "
+            "as daphne's documentation deploys it",
+            "no backpressure: daphne queues each body piece in Twisted's write buffer without "
+            "waiting, so a slow client makes the export run ahead into server memory",
+            "no worker timeout; no keep-alive idle setting; no connection cap",
         ),
     ),
 )

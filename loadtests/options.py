@@ -13,7 +13,7 @@ from typing import Any, Literal, Protocol, cast
 
 Mode = Literal["stream", "buffered"]
 IteratorKind = Literal["auto", "sync", "async"]
-Source = Literal["synthetic", "db"]
+Source = Literal["synthetic", "db", "postgres"]
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,13 @@ OPTIONS: Mapping[str, OptionSpec] = MappingProxyType(
                 "Iterator kind for the same scenarios (mismatch forces the other kind).",
                 ("auto", "sync", "async"),
             ),
-            OptionSpec("source", "synthetic", "Row source.", ("synthetic", "db")),
+            OptionSpec(
+                "source",
+                "synthetic",
+                "Row source (db: the server's database; postgres: the same, which must be "
+                "PostgreSQL).",
+                ("synthetic", "db", "postgres"),
+            ),
             OptionSpec("delay_ms", 5, "upstream-latency: server-side wait per piece, in ms."),
             OptionSpec("read_kbps", 256, "slow-client: reading rate per user, in KiB/s."),
             OptionSpec("ping_rate", 10.0, "head-of-line: /ping requests per second of the probe."),
@@ -71,6 +77,12 @@ OPTIONS: Mapping[str, OptionSpec] = MappingProxyType(
                 "network_timeout",
                 300.0,
                 "Seconds a read may wait for data (buffered 5M rows take tens of seconds).",
+            ),
+            OptionSpec(
+                "session",
+                "",
+                "A Django session key sent as the sessionid cookie: the requests of a logged-in "
+                "user (compare --app startproject seeds one and sets it).",
             ),
         )
     }
@@ -113,6 +125,7 @@ class LoadOptions:
     first_byte_rows: int = cast(int, OPTIONS["first_byte_rows"].default)
     network_timeout: float = cast(float, OPTIONS["network_timeout"].default)
     record_dir: str = ""
+    session: str = ""
 
     def __post_init__(self) -> None:
         problems = [
@@ -142,6 +155,10 @@ class LoadOptions:
             f.name: getattr(namespace, f.name) for f in fields(cls) if hasattr(namespace, f.name)
         }
         return cls(**values)
+
+    def request_headers(self) -> dict[str, str]:
+        """Headers every request sends: the session cookie, when there is one."""
+        return {"Cookie": f"sessionid={self.session}"} if self.session else {}
 
     def export_query(self, **overrides: int | str) -> dict[str, int | str]:
         """The export's query parameters with these options, then ``overrides``."""

@@ -35,6 +35,7 @@ class ExportUser(FastHttpUser):
         assert self.host is not None  # FastHttpUser stops the test without one
         # The pool locust's FastHttpSession holds: the raw geventhttpclient client for the host.
         http = self.client.client.clientpool.get_client(self.host)
+        http.default_headers.update(self.options.request_headers())  # a logged-in user's cookie
         base_path = urlsplit(self.host).path
         self.meter = Meter(
             http, environment.events.request.fire, self.scenario, base_path, current_recorder()

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 from project.dburl import database_from_url
+from project.profiles import app_profile
 
 BASE_DIR = Path(__file__).resolve().parent
 DATA_DIR = Path(os.environ.get("DJANGO_DATA_DIR", BASE_DIR / "data"))
@@ -47,11 +48,15 @@ ALLOWED_HOSTS = [
     if h.strip()
 ]
 
-INSTALLED_APPS = ["project.export"]
-
-# Only middleware that runs natively under both WSGI and ASGI: a sync-only middleware would put a
-# thread hop in front of every ASGI request and make the comparison unfair.
-MIDDLEWARE = ["project.middleware.interface_middleware"]
+# minimal (default): only middleware that runs natively under both WSGI and ASGI, since a
+# sync-only one would put a thread hop in front of every ASGI request and make the comparison
+# unfair. startproject: what a new project runs, to measure that very cost (project.profiles).
+APP_PROFILE = app_profile(os.environ.get("DJANGO_APP_PROFILE"))
+INSTALLED_APPS = APP_PROFILE.installed_apps
+MIDDLEWARE = APP_PROFILE.middleware
+TEMPLATES = APP_PROFILE.templates
+AUTH_PASSWORD_VALIDATORS = APP_PROFILE.password_validators
+STATIC_URL = "static/"
 
 ROOT_URLCONF = "project.urls"
 WSGI_APPLICATION = "project.wsgi.application"

@@ -27,10 +27,12 @@ def raw_request(
     method: str = "GET",
     version: str = "HTTP/1.1",
     timeout: float = 60,
+    headers: dict[str, str] | None = None,
 ) -> RawResponse:
     """Send one request with Connection: close and read until the server closes."""
+    extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
     request = (
-        f"{method} {target} {version}\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n"
+        f"{method} {target} {version}\r\nHost: {host}:{port}\r\nConnection: close\r\n{extra}\r\n"
     ).encode()
     with socket.create_connection((host, port), timeout=timeout) as sock:
         sock.sendall(request)

@@ -134,6 +134,7 @@ class FakeExportServer:
         self._listener.settimeout(0.1)
         self.port: int = self._listener.getsockname()[1]
         self.paths: list[str] = []
+        self.cookies: list[str | None] = []  # each request's Cookie header (None: none)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._acceptor = threading.Thread(target=self._accept, name="fake-export", daemon=True)
@@ -182,8 +183,13 @@ class FakeExportServer:
                     return
                 request += data
             target = request.split(b" ", 2)[1].decode("latin-1")
+            head = request.partition(b"\r\n\r\n")[0].decode("latin-1").split("\r\n")[1:]
+            fields = dict(line.partition(":")[::2] for line in head)
             with self._lock:
                 self.paths.append(target)
+                self.cookies.append(
+                    next((v.strip() for k, v in fields.items() if k.lower() == "cookie"), None)
+                )
             parts = urlsplit(target)
             if parts.path == "/healthz":
                 body = b'{"status": "ok", "interface": "wsgi"}'

@@ -1,4 +1,4 @@
-"""Install the Debian packages some tests need (nginx, chromium) when they are missing.
+"""Install the Debian packages some tests need (nginx, chromium, postgresql) when missing.
 
 `make test` runs this first. It never fails the build: without root, apt or a network the tests
 that need a package skip and say why.
@@ -6,19 +6,22 @@ that need a package skip and say why.
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
 import subprocess
 import sys
 
-# Debian package -> the program the tests look for.
-PACKAGES = {"nginx": "nginx", "chromium": "chromium"}
+# Debian package -> the program the tests look for (PostgreSQL's initdb, for compare.postgres).
+PACKAGES = {"nginx": "nginx", "chromium": "chromium", "postgresql": "initdb"}
 TIMEOUT_S = 900
 
 
 def missing() -> list[str]:
     """Packages whose program is not on this machine."""
-    search = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/usr/bin"])
+    # Debian keeps PostgreSQL's server programs out of PATH, one directory per major version.
+    postgres = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
+    search = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/usr/bin", *postgres])
     return [pkg for pkg, program in PACKAGES.items() if shutil.which(program, path=search) is None]
 
 

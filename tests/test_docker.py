@@ -254,13 +254,16 @@ def test_dockerfile_installs_the_dependencies_of_pyproject(tmp_path: Path) -> No
     argv = shlex.split(command)
     assert argv[:2] == ["python", "-c"]
     code = argv[2].replace("/src/pyproject.toml", str(REPO / "pyproject.toml"))
-    env = {"EXTRAS": "granian", "PATH": "/usr/bin:/bin"}
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
-    )
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    wanted = project["dependencies"] + project["optional-dependencies"]["granian"]
-    assert done.stdout.splitlines() == wanted
+    for extras, wanted in (
+        ("", project["dependencies"]),
+        ("dev", project["dependencies"] + project["optional-dependencies"]["dev"]),
+    ):
+        env = {"EXTRAS": extras, "PATH": "/usr/bin:/bin"}
+        done = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+        )
+        assert done.stdout.splitlines() == wanted
     pip = [args for word, args in instructions() if word == "RUN" and "pip install" in args]
     assert pip == ["/opt/venv/bin/pip install --requirement /src/requirements.txt"]
 

@@ -218,8 +218,12 @@ def test_hangup_stops_generation_and_frees_the_worker(
     rows_buffered = round(buffered / bytes_per_row)
     rows_after = rows_unread - rows_buffered
     assert rows_encoded < announced
-    assert rows_unread < MAX_UNREAD_ROWS
-    assert rows_after < MAX_ROWS_AFTER_HANGUP
+    if server.spec.backpressure:
+        assert rows_unread < MAX_UNREAD_ROWS
+        assert rows_after < MAX_ROWS_AFTER_HANGUP
+    # Without backpressure (daphne) the export ran ahead of the client while it paused, into the
+    # server's write buffer: what it generated is bounded by the pause, not by the socket. It
+    # still stops at the hang-up (within STOP_WITHIN_S, above).
 
     # The cursor is closed: a writer gets the database within a deadline.
     writer_waited = _write_once(database, timeout=WRITER_WAIT_S) if source == "db" else 0.0

@@ -228,6 +228,23 @@ def test_ttfb_is_the_first_body_byte_not_the_headers(tmp_path: Path) -> None:
     assert not read_exceptions(tmp_path / "ttfb")
 
 
+def test_every_request_carries_the_session_cookie_when_given(tmp_path: Path) -> None:
+    # compare --app startproject: locust's users are one logged-in user (the option's env var).
+    with fake.FakeExportServer([fake.honest()]) as server:
+        argv = catalog.locust_command(
+            ["download", "head-of-line"],
+            host=server.url,
+            users=3,
+            run_time_s=2,
+            csv_prefix=tmp_path / "cookie",
+            params={"rows": 100},
+        )
+        env = {**os.environ, OPTIONS["session"].env_var: "k3y"}
+        done = subprocess.run(argv, cwd=REPO_ROOT, capture_output=True, text=True, env=env)
+        assert done.returncode == 0, done.stderr[-2000:]
+    assert server.paths and set(server.cookies) == {"sessionid=k3y"}
+
+
 def test_lying_servers_count_as_failures_never_successes(tmp_path: Path) -> None:
     with fake.FakeExportServer(fake.LIES) as server:
         argv = catalog.locust_command(

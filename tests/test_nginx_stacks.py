@@ -29,7 +29,14 @@ from compare.nginx import INSTALL_HINT, find_nginx
 from compare.sampler import ProcessTreeSampler
 from compare.server import REPO_ROOT, ServerProcess, ServerStartError
 from compare.stacks import STACKS
-from tests.fixtures_servers import MB, BackgroundDownload, assert_gone, no_new_children, tree_pids
+from tests.fixtures_servers import (
+    MB,
+    BackgroundDownload,
+    assert_gone,
+    no_new_children,
+    stack_params,
+    tree_pids,
+)
 from tests.http_raw import dechunk, raw_request
 from tests.test_views_inprocess import expected_body
 
@@ -57,6 +64,23 @@ def front(request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
         yield running
     assert_gone(pids)
     assert not run_dir.exists()
+
+
+@pytest.mark.parametrize(
+    "name", stack_params(name for name in STACKS if "+" in name and name not in FRONTED)
+)
+def test_every_other_stack_streams_behind_either_front(name: str) -> None:
+    # The fronted variants are generated per stack: each must come up and stream through nginx.
+    with no_new_children(), ServerProcess(STACKS[name]) as server:
+        reply = raw_request(server.host, server.port, "/export.csv?rows=20000&chunk_kb=16")
+        assert reply.status == 200
+        assert reply.headers["transfer-encoding"] == "chunked"
+        assert reply.headers["server"].startswith("nginx")
+        assert dechunk(reply.raw_body)[0] == expected_body(20_000, chunk_kb=16)
+        head = raw_request(server.host, server.port, "/export.csv?rows=1000", method="HEAD")
+        assert head.status == 200 and head.raw_body == b""
+        pids = tree_pids(server.pid)
+    assert_gone(pids)
 
 
 def first_body_byte(url: str) -> float:

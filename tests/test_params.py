@@ -45,7 +45,7 @@ def test_every_parameter_read() -> None:
         ("delay_ms=1001", "delay_ms must be from 0 to 1000"),
         ("mode=fast", "mode must be one of stream, buffered"),
         ("iterator=SYNC", "iterator must be one of auto, sync, async"),
-        ("source=postgres", "source must be one of synthetic, db"),
+        ("source=mysql", "source must be one of synthetic, db, postgres"),
         ("rowz=5", "unknown parameter 'rowz'"),
         ("rows=1&rows=2", "parameter 'rows' is given more than once"),
     ],

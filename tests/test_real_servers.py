@@ -1,4 +1,4 @@
-"""The export through real Gunicorn and Uvicorn processes on loopback, checked on the wire."""
+"""The export through every server stack's real processes on loopback, checked on the wire."""
 
 from __future__ import annotations
 
@@ -11,16 +11,17 @@ import pytest
 
 from compare.download import download
 from compare.server import ServerProcess
-from compare.stacks import get_stack
+from compare.stacks import STACKS, get_stack
+from tests.fixtures_servers import stack_params
 from tests.http_raw import dechunk, raw_request
 from tests.test_views_inprocess import expected_body
 
 pytestmark = pytest.mark.server
 
-STACK_NAMES = ["gunicorn-sync", "uvicorn"]
+STACK_NAMES = [name for name, spec in STACKS.items() if spec.front is None]
 
 
-@pytest.fixture(scope="module", params=STACK_NAMES)
+@pytest.fixture(scope="module", params=stack_params(STACK_NAMES))
 def server(request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
     with ServerProcess(get_stack(request.param)) as running:
         yield running
@@ -53,7 +54,21 @@ def test_head_has_headers_and_no_body(server: ServerProcess) -> None:
 # What each server does for an HTTP/1.0 client (the seed post's conditions). Gunicorn ends the
 # body by closing; uvicorn's httptools protocol answers "HTTP/1.1" with a chunked body even to
 # HTTP/1.0 clients (a known uvicorn behaviour: its PR #1360 to change it was closed unmerged).
-HTTP10_CHUNKED = {"gunicorn-sync": False, "uvicorn": True}
+HTTP10_CHUNKED = {
+    "gunicorn-sync": False,
+    "gunicorn-gthread": False,
+    "gunicorn-gevent": False,
+    "uvicorn": True,
+    "gunicorn-uvicorn": True,
+    "gunicorn-asgi": False,
+    "granian-wsgi": False,
+    "granian-asgi": False,
+    "daphne": False,
+}
+
+
+def test_every_stack_has_an_http_10_row() -> None:
+    assert set(HTTP10_CHUNKED) == set(STACK_NAMES)
 
 
 def test_http_10_client_gets_a_complete_body(server: ServerProcess) -> None:

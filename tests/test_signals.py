@@ -25,7 +25,6 @@ import pytest
 
 from compare.results import load_results
 from compare.server import REPO_ROOT
-from compare.stacks import STACKS
 from tests.fixtures_servers import alive, assert_gone, no_new_children, stack_params, stop_run
 
 pytestmark = pytest.mark.server
@@ -217,13 +216,3 @@ def test_serve_on_a_port_in_use_is_one_line_naming_stack_and_port(
         done = _serve(name, "--port", str(port))
     assert done.returncode == 1
     assert done.stderr == f"compare: error: {name}: port {port} on 127.0.0.1 is in use\n"
-
-
-@pytest.mark.skipif(STACKS["granian-wsgi"].missing() is None, reason="granian is installed")
-def test_serve_without_granian_is_one_line_with_the_install_hint() -> None:
-    with no_new_children():
-        done = _serve("granian-wsgi", "--port", "0")
-    assert done.returncode == 1
-    assert done.stderr.count("\n") == 1, done.stderr
-    assert done.stderr.startswith("compare: error: granian-wsgi: granian is not installed: ")
-    assert "pip install 'granian>=2.8,<2.9'" in done.stderr

@@ -2,14 +2,21 @@
 
 Three kinds of slow client: one that dribbles its request headers a byte at a time and never ends
 them, one that connects and sends nothing, and one that asks for a large export and never reads
-it. None of these servers has a timeout for a request's headers or for a stalled write:
+it. None of these servers has a timeout for a stalled write, and few have one for headers:
 
 - gunicorn-sync gives each such client a whole worker until --timeout (600 s here, because the
   sync worker kills long streams at that timeout): as many slow clients as workers stop it.
 - gunicorn-gthread gives each a thread, for good (the worker heartbeats, so --timeout never
   fires); an idle connection holds its thread only 5 s (gunicorn's wait for the first byte).
+- granian-wsgi reads headers in Rust, so only a client that stops reading holds one of its
+  --blocking-threads; headers must be complete within 30 s (--http1-header-read-timeout).
+- gunicorn-gevent reads each request under its --keep-alive timeout (5 s): dribbling and idle
+  clients are closed then; a non-reader holds only a greenlet.
 - The asyncio stacks keep every such connection open for as long as the client likes, past the
-  keep-alive timeout (which starts only after a response), and go on serving everybody else.
+  keep-alive timeout (which starts only after a response), and go on serving everybody else;
+  granian-asgi closes a connection whose headers are not complete after 30 s.
+- daphne has no backpressure: the export to a client that stops reading goes on into the
+  server's memory (Twisted's write buffer) instead of pausing.
 
 What stops slow clients is nginx in front (its client_header_timeout and send_timeout, and its
 buffering); the servers' own defaults only bound the damage (compare.stacks.WORKER_CONNECTIONS).
@@ -28,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+import psutil
 import pytest
 
 from compare.server import ServerProcess
@@ -57,29 +65,56 @@ GTHREAD_FIRST_BYTE_WAIT_S = 5.0
 _STOPPED = re.compile(r"export stopped iterator=\w+ rows_encoded=\d+ rows_announced=2000000")
 
 
+# The status of a request with 1 MB of headers when the server hangs up without answering.
+CLOSED = -1
+# granian's --http1-header-read-timeout default (granian --help).
+GRANIAN_HEADER_TIMEOUT_S = 30.0
+# A client that stops reading: a server with backpressure pauses the export (its memory stays
+# flat); one without (daphne) goes on generating into its write buffer, ~100 MB in HOLD_S here.
+RUN_AHEAD_MB = 40
+
+
 @dataclass(frozen=True)
 class Expected:
     """What a stack, started as ``spec``, does with slow clients."""
 
     spec: StackSpec
-    # How many slow clients of any kind stop it answering anybody else (None: a handful never).
+    # How many slow clients of a blocking kind stop it answering anybody else (None: never).
     blocked_by: int | None
-    header_limit: bool  # oversized request headers get 431 (else the server takes them all)
+    oversized: int  # status for 1 MB of request headers (200: it takes them all; or CLOSED)
+    blocking_kinds: tuple[Kind, ...] = KINDS  # the kinds of slow client that hold a worker
+    # Closes a connection whose request headers are not complete after this long (None: never).
+    header_timeout_s: float | None = None
 
 
 EXPECTED = {
     e.spec.name: e
     for e in (
-        Expected(STACKS["gunicorn-sync"].with_options(workers=2), 2, True),
+        Expected(STACKS["gunicorn-sync"].with_options(workers=2), 2, 431),
         # workers x threads slow clients stop it: 1 x 2 here, 2 x 4 with the defaults.
-        Expected(STACKS["gunicorn-gthread"].with_options(workers=1, threads=2), 2, True),
-        Expected(STACKS["uvicorn"], None, False),  # httptools has no header size limit
-        Expected(STACKS["gunicorn-uvicorn"], None, False),
-        Expected(STACKS["gunicorn-asgi"], None, True),
+        Expected(STACKS["gunicorn-gthread"].with_options(workers=1, threads=2), 2, 431),
+        Expected(
+            STACKS["granian-wsgi"].with_options(workers=1, threads=2),
+            2,
+            431,
+            blocking_kinds=("no-read",),
+            header_timeout_s=GRANIAN_HEADER_TIMEOUT_S,
+        ),
+        Expected(STACKS["gunicorn-gevent"], None, 431, header_timeout_s=KEEPALIVE_SECONDS),
+        Expected(STACKS["uvicorn"], None, 200),  # httptools has no header size limit
+        Expected(STACKS["gunicorn-uvicorn"], None, 200),
+        Expected(STACKS["gunicorn-asgi"], None, 431),
+        Expected(STACKS["granian-asgi"], None, 431, header_timeout_s=GRANIAN_HEADER_TIMEOUT_S),
+        # Twisted drops a request whose headers pass 16 KiB without answering it.
+        Expected(STACKS["daphne"], None, CLOSED),
     )
 }
 BLOCKING = [name for name, e in EXPECTED.items() if e.blocked_by]
 ASYNC = [name for name, e in EXPECTED.items() if not e.blocked_by]
+
+
+def test_every_stack_has_a_row() -> None:
+    assert set(EXPECTED) == {name for name, spec in STACKS.items() if spec.front is None}
 
 
 def _start(name: str) -> Iterator[ServerProcess]:
@@ -190,6 +225,11 @@ def test_as_many_slow_clients_as_workers_or_threads_stop_a_blocking_stack(
     clients = SlowClients(server, kind, expected.blocked_by)
     try:
         time.sleep(0.3)  # the workers (or threads) take the connections
+        if kind not in expected.blocking_kinds:
+            # Headers read outside the worker threads (granian's Rust I/O): nothing is taken.
+            assert ping(server, ANSWER_WITHIN_S) == 200
+            assert clients.held() == expected.blocked_by
+            return
         assert ping(server, BLOCKED_FOR_S) is None
         if kind == "idle" and server.spec.worker_class == "gthread":
             # An idle connection goes back to the poller after the first-byte wait: the thread
@@ -206,22 +246,36 @@ def test_as_many_slow_clients_as_workers_or_threads_stop_a_blocking_stack(
         _wait_for_stopped(server, stopped_before + expected.blocked_by)
 
 
+def _tree_mb(server: ServerProcess) -> float:
+    root = psutil.Process(server.pid)
+    return sum(p.memory_info().rss for p in [root, *root.children(recursive=True)]) / 1e6
+
+
 def test_asyncio_stacks_hold_slow_clients_and_serve_everybody_else(
     async_server: ServerProcess,
 ) -> None:
     server = async_server
+    expected = EXPECTED[server.spec.name]
     stopped_before = _stopped_exports(server)
+    memory_before = _tree_mb(server)
     started = time.monotonic()
     clients = [SlowClients(server, kind, 3) for kind in KINDS]
     try:
         time.sleep(0.3)
         assert ping(server, ANSWER_WITHIN_S) == 200
         time.sleep(max(started + HOLD_S - time.monotonic(), 0))
-        # Past the keep-alive timeout, every slow client is still connected, the exports of the
-        # non-readers paused rather than abandoned, and the server still answers at once.
-        assert [c.held() for c in clients] == [3, 3, 3]
+        # Past the keep-alive timeout, every slow client is still connected (unless the server
+        # has a header timeout shorter than that), the exports of the non-readers not abandoned,
+        # and the server still answers at once.
+        timeout = expected.header_timeout_s
+        closed = timeout is not None and timeout < HOLD_S
+        wanted = [3 if c.kind == "no-read" or not closed else 0 for c in clients]
+        assert [c.held() for c in clients] == wanted
         assert _stopped_exports(server) == stopped_before
         assert ping(server, ANSWER_WITHIN_S) == 200
+        # Paused (memory flat), or without backpressure generated on into the write buffer.
+        grown = _tree_mb(server) - memory_before
+        assert (grown > RUN_AHEAD_MB) is not server.spec.backpressure, f"grew {grown:.0f} MB"
     finally:
         for group in clients:
             group.close()
@@ -229,19 +283,25 @@ def test_asyncio_stacks_hold_slow_clients_and_serve_everybody_else(
 
 
 def _oversized_header_status(server: ServerProcess) -> int:
+    """The status 1 MB of request headers get, or CLOSED when the server hangs up without one."""
     big = b"GET /ping HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nX-Big: "
     with socket.create_connection((server.host, server.port), timeout=10) as sock:
-        sock.sendall(big + b"a" * 1_000_000 + b"\r\n\r\n")
-        return int(sock.recv(100).split()[1])
+        try:
+            sock.sendall(big + b"a" * 1_000_000 + b"\r\n\r\n")
+            reply = sock.recv(100)
+        except (ConnectionResetError, BrokenPipeError):
+            return CLOSED
+    return int(reply.split()[1]) if reply else CLOSED
 
 
 def test_oversized_headers_on_blocking_stacks(blocking_server: ServerProcess) -> None:
-    assert _oversized_header_status(blocking_server) == 431
+    assert (
+        _oversized_header_status(blocking_server) == EXPECTED[blocking_server.spec.name].oversized
+    )
 
 
 def test_oversized_headers_on_asyncio_stacks(async_server: ServerProcess) -> None:
-    expected = EXPECTED[async_server.spec.name]
-    assert _oversized_header_status(async_server) == (431 if expected.header_limit else 200)
+    assert _oversized_header_status(async_server) == EXPECTED[async_server.spec.name].oversized
 
 
 def test_the_sync_worker_timeout_is_what_frees_a_worker_held_by_a_slow_client() -> None:

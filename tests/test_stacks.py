@@ -7,10 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from compare.prefork import LISTEN_FD
 from compare.stacks import (
     DEFAULT_WORKERS,
     FRONTS,
+    HEARTBEAT_TIMEOUT,
     STACKS,
+    WORKER_CONNECTIONS,
     StackSpec,
     UnknownStackError,
     get_stack,
@@ -25,6 +28,8 @@ REQUIRED = {
     "gunicorn-asgi",
     "granian-wsgi",
     "granian-asgi",
+    "gunicorn-gevent",
+    "daphne",
 }
 
 
@@ -54,7 +59,11 @@ def test_same_worker_count_and_app_per_interface(name: str) -> None:
     assert spec.workers == DEFAULT_WORKERS
     assert spec.app == f"project.{spec.interface}:application"
     args = argv(name)
-    assert args[:3] == ["py", "-m", spec.server]
+    if spec.server == "daphne":  # one daphne per worker, on a socket compare.prefork shares
+        assert args[:3] == ["py", "-m", "compare.prefork"]
+        assert args[args.index("--") + 1 :][:3] == ["py", "-m", "daphne"]
+    else:
+        assert args[:3] == ["py", "-m", spec.server]
     assert args[-1] == spec.app
     assert option(args, "--workers") == str(DEFAULT_WORKERS)
 
@@ -68,6 +77,9 @@ def test_binds_the_given_port_and_logs_no_access(name: str) -> None:
     else:
         assert option(args, "--host") == "127.0.0.1"
         assert option(args, "--port") == "8123"
+    if STACKS[name].server == "daphne":
+        assert option(args, "--verbosity") == "0"  # the only way to turn its access log off
+    elif STACKS[name].server != "gunicorn":
         assert "--no-access-log" in args
 
 
@@ -104,8 +116,29 @@ def test_asgi_workers() -> None:
 def test_granian_interfaces_and_threads() -> None:
     assert option(argv("granian-wsgi"), "--interface") == "wsgi"
     assert option(argv("granian-wsgi"), "--blocking-threads") == "4"
-    assert option(argv("granian-asgi"), "--interface") == "asgi"
+    # ASGI without lifespan: Django does not speak it (uvicorn runs --lifespan off).
+    assert option(argv("granian-asgi"), "--interface") == "asginl"
     assert "--blocking-threads" not in argv("granian-asgi")
+
+
+def test_gevent_worker_is_capped_and_heartbeats() -> None:
+    args = argv("gunicorn-gevent")
+    assert option(args, "--worker-class") == "gevent"
+    assert option(args, "--worker-connections") == str(WORKER_CONNECTIONS)
+    assert option(args, "--timeout") == str(HEARTBEAT_TIMEOUT)
+    assert STACKS["gunicorn-gevent"].interface == "wsgi"
+
+
+def test_daphne_shares_one_socket_and_has_no_http_timeout() -> None:
+    spec = STACKS["daphne"].with_options(workers=3)
+    args = spec.argv("127.0.0.1", 8123, RUN_DIR, python="py")
+    assert option(args, "--workers") == "3"
+    daphne = args[args.index("--") + 1 :]
+    assert option(daphne, "--fd") == str(LISTEN_FD)
+    assert "--http-timeout" not in daphne and "-t" not in daphne  # it would cut long exports
+    assert spec.child_processes() == 3  # the bash supervisor's daphne children
+    assert not spec.backpressure
+    assert all(STACKS[n].backpressure for n in BASE if n != "daphne")
 
 
 def test_ipv6_host_is_bracketed_for_gunicorn_only() -> None:
@@ -136,6 +169,11 @@ def test_unknown_stack_lists_the_valid_ones() -> None:
     message = str(info.value)
     assert "nginx-magic" in message and "\n" not in message
     assert all(name in message for name in STACKS)
+
+
+def test_every_server_comes_with_the_project_dependencies() -> None:
+    # --stacks all on a fresh machine: pip install -e . (make bench's own setup) is enough.
+    assert {name: STACKS[name].missing() for name in BASE} == dict.fromkeys(BASE)
 
 
 def test_missing_module_says_what_to_install() -> None:

@@ -105,6 +105,8 @@ BAD = [
     ("mode=zip", b"mode must be one of"),
     ("iterator=thread", b"iterator must be one of"),
     ("source=csv", b"source must be one of"),
+    # The tests' database is SQLite: a PostgreSQL export must not quietly read it instead.
+    ("source=postgres", b"source=postgres needs a PostgreSQL database"),
     ("delay_ms=-3", b"delay_ms must be a whole number"),
     ("format=json", b"unknown parameter 'format'"),
 ]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Mapping
@@ -14,14 +13,15 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, cast
 
+from compare.appdata import RunData, add_data_arguments
 from compare.config import DEFAULT_STACKS, ENV_PREFIX, SWEEP_VARIANTS, BenchConfig, SweepVariant
 from compare.environment import describe
 from compare.errors import CompareError
+from compare.lifecycle import pin
 from compare.placement import MODES, choose, pin_self
 from compare.report import write_reports
 from compare.results import ResultsWriter, new_document
 from compare.runner import run_bench
-from compare.server import REPO_ROOT
 from compare.stacks import STACKS, numbered
 from compare.summary import terminal_verdict
 from loadtests.catalog import SCENARIOS
@@ -83,12 +83,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--sweep-repeat", type=int, default=1, help="size sweep repetitions")
     parser.add_argument("--workers", type=int, default=2, help="worker processes per stack")
-    parser.add_argument(
-        "--source",
-        choices=("synthetic", "db"),
-        default="synthetic",
-        help="row source; db seeds SQLite first",
-    )
+    add_data_arguments(parser)
     parser.add_argument(
         "--placement",
         choices=MODES,
@@ -198,6 +193,7 @@ def build_config(args: argparse.Namespace) -> BenchConfig:
         out_dir=Path(args.out) / stamp,
         rows=args.rows,
         source=args.source,
+        app=args.app,
         placement=placement.mode,
         server_cpus=placement.server_cpus,
         client_cpus=placement.client_cpus,
@@ -208,16 +204,6 @@ def build_config(args: argparse.Namespace) -> BenchConfig:
 def _terminate(signum: int, frame: FrameType | None) -> None:
     # SIGTERM unwinds like Ctrl-C: servers and locust stopped, the partial results saved.
     raise KeyboardInterrupt
-
-
-def _seed_database(config: BenchConfig) -> None:
-    rows = max((*config.sweep_sizes, config.rows or 200_000))
-    print(f"seeding the SQLite source with {rows:,} rows", file=sys.stderr, flush=True)
-    env = {**os.environ, "DJANGO_SECRET_KEY": "seed-only", "PYTHONPATH": str(REPO_ROOT)}
-    for command in (["migrate", "--verbosity", "0"], ["seed_rows", str(rows)]):
-        done = subprocess.run([sys.executable, "-m", "project", *command], cwd=REPO_ROOT, env=env)
-        if done.returncode != 0:
-            raise CompareError(f"'python -m project {' '.join(command)}' failed")
 
 
 def _link_latest(run_dir: Path) -> None:
@@ -258,14 +244,25 @@ def run(args: argparse.Namespace) -> int:
         writer = ResultsWriter(config.out_dir, document)
         _link_latest(config.out_dir)
         print(f"results: {config.out_dir}", file=sys.stderr, flush=True)
-        if config.source == "db":
-            try:
-                _seed_database(config)
-            except KeyboardInterrupt:
-                writer.add_event("interrupted while seeding the database: nothing measured")
-                writer.finish("interrupted")
-                raise
-        run_bench(config, writer, progress)
+        rows = max((*config.sweep_sizes, config.rows or 200_000))
+        data = RunData(config.source, config.app, rows, progress)
+        try:
+            data.start()
+        except KeyboardInterrupt:
+            writer.add_event("interrupted while preparing the database: nothing measured")
+            writer.finish("interrupted")
+            raise
+        try:
+            if data.postgres is not None:
+                # The database is server-side work: on the servers' CPUs, not ours (pin_self).
+                pin(data.postgres.pid, config.server_cpus)
+            # Recorded with the next write; the postmaster's pid lets the figures sample it.
+            writer.document["environment"]["data"] = data.describe()
+            # The cells start their servers and locust from our environment.
+            with data.exported():
+                run_bench(config, writer, progress)
+        finally:
+            data.stop()
     except KeyboardInterrupt:
         if writer is None:
             print("\ninterrupted before anything was measured", file=sys.stderr)

@@ -11,6 +11,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from compare.appdata import RunData, add_data_arguments
 from compare.errors import CompareError
 from compare.ports import LOOPBACK
 from compare.server import ServerProcess
@@ -29,6 +30,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--port", type=int, default=8000, help="0 picks a free one (default 8000)")
     parser.add_argument("--workers", type=int, help="worker processes (default: the stack's)")
     parser.add_argument("--threads", type=int, help="threads per worker, threaded stacks only")
+    add_data_arguments(parser, seed_rows=True)
     parser.set_defaults(handler=run)
 
 
@@ -53,8 +55,13 @@ def run(args: argparse.Namespace) -> int:
     spec = get_stack(args.stack).with_options(workers=args.workers, threads=args.threads)
     signal.signal(signal.SIGTERM, _terminate)
     try:
-        with ServerProcess(spec, host=args.host, port=args.port) as server:
+        with (
+            RunData(args.source, args.app, args.seed_rows) as data,
+            ServerProcess(spec, host=args.host, port=args.port, env=data.server_env()) as server,
+        ):
             print(f"$ {shlex.join(server.argv)}", flush=True)
+            if data.session:
+                print(f"logged-in user's cookie: sessionid={data.session}", flush=True)
             offset = _follow(server.log_path, 0)
             print(
                 f"{spec.name} ({spec.interface}) serving at {server.base_url}/ "

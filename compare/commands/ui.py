@@ -23,6 +23,7 @@ from collections.abc import Iterator, Sequence
 from types import FrameType
 from typing import Any
 
+from compare.appdata import RunData, add_data_arguments
 from compare.config import DEFAULT_STACKS, ENV_PREFIX
 from compare.errors import CompareError
 from compare.ports import LOOPBACK, free_port, port_in_use
@@ -69,6 +70,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_INTERVAL,
         help="seconds between memory and CPU samples (default %(default)s)",
     )
+    add_data_arguments(parser, seed_rows=True)
     parser.add_argument(
         "locust_args",
         nargs="*",
@@ -258,8 +260,9 @@ def _serve(
     servers = []
     feed_stacks = []
     samplers = []
+    data = stack.enter_context(RunData(args.source, args.app, args.seed_rows))
     for spec in specs:
-        server = stack.enter_context(ServerProcess(spec, host=LOOPBACK))
+        server = stack.enter_context(ServerProcess(spec, host=LOOPBACK, env=data.server_env()))
         sampler = stack.enter_context(ProcessTreeSampler(server.pid, args.sample_interval))
         servers.append(server)
         samplers.append(sampler)
@@ -272,7 +275,7 @@ def _serve(
     feed = stack.enter_context(
         ServerFeed(feed_stacks, interval=args.sample_interval, t0=t0, host=LOOPBACK)
     )
-    env = {**os.environ, FEED_ENV: feed.url, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, **data.client_env(), FEED_ENV: feed.url, "PYTHONUNBUFFERED": "1"}
     master_port = free_port(LOOPBACK) if args.locust_workers else None
     argv = locust_argv(
         host_url=servers[0].base_url,

@@ -9,11 +9,13 @@ from django.http import QueryDict
 
 Mode = Literal["stream", "buffered"]
 IteratorKind = Literal["auto", "sync", "async"]
-Source = Literal["synthetic", "db"]
+# db: the configured database, whichever it is; postgres: the same, and it must be PostgreSQL
+# (a load test meant for PostgreSQL gets a 400, not a silent SQLite export).
+Source = Literal["synthetic", "db", "postgres"]
 
 MODES: tuple[Mode, ...] = ("stream", "buffered")
 ITERATORS: tuple[IteratorKind, ...] = ("auto", "sync", "async")
-SOURCES: tuple[Source, ...] = ("synthetic", "db")
+SOURCES: tuple[Source, ...] = ("synthetic", "db", "postgres")
 MAX_CHUNK_KB = 1024
 MAX_DELAY_MS = 1000
 _KNOWN = frozenset({"rows", "chunk_kb", "mode", "iterator", "source", "delay_ms"})
@@ -33,6 +35,11 @@ class ExportParams:
     iterator: IteratorKind = "auto"
     source: Source = "synthetic"
     delay_ms: int = 0
+
+    @property
+    def from_database(self) -> bool:
+        """Whether the rows come from the ORM rather than the synthetic generator."""
+        return self.source != "synthetic"
 
     @property
     def target_bytes(self) -> int:
@@ -79,3 +86,12 @@ def parse_export_params(query: QueryDict, max_rows: int) -> ExportParams:
         source=cast(Source, _choice(query, "source", SOURCES)),
         delay_ms=_integer(query, "delay_ms", ExportParams.delay_ms, 0, MAX_DELAY_MS),
     )
+
+
+def check_database(params: ExportParams, vendor: str) -> None:
+    """Refuse source=postgres when the configured database (its Django vendor) is another."""
+    if params.source == "postgres" and vendor != "postgresql":
+        raise BadParameter(
+            f"source=postgres needs a PostgreSQL database (DATABASE_URL=postgres://...); "
+            f"this server's is {vendor}"
+        )

@@ -39,7 +39,7 @@ def sync_pieces(params: ExportParams, announced: int) -> Iterator[bytes]:
     """Yield the CSV body for params from a sync row source."""
     chunker = CsvChunker(params.target_bytes)
     delay = params.delay_ms / 1000
-    batches = db_batches(announced) if params.source == "db" else synthetic_batches(announced)
+    batches = db_batches(announced) if params.from_database else synthetic_batches(announced)
     # closing(): a hang-up must release the database cursor now, not when garbage is collected.
     with closing(batches):
         try:
@@ -58,7 +58,7 @@ async def async_pieces(params: ExportParams, announced: int) -> AsyncIterator[by
     """Yield the CSV body for params from an async row source."""
     chunker = CsvChunker(params.target_bytes)
     delay = params.delay_ms / 1000
-    batches = adb_batches(announced) if params.source == "db" else asynthetic_batches(announced)
+    batches = adb_batches(announced) if params.from_database else asynthetic_batches(announced)
     async with aclosing(batches):
         try:
             for piece in chunker.header(HEADER):

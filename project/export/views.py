@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 
 from django.conf import settings
+from django.db import connection
 from django.http import (
     HttpRequest,
     HttpResponse,
@@ -15,9 +16,38 @@ from django.http import (
 )
 from django.views.decorators.http import require_safe
 
-from project.export.params import BadParameter, ExportParams, parse_export_params
+from project.export.params import (
+    BadParameter,
+    ExportParams,
+    check_database,
+    parse_export_params,
+)
 from project.export.rows import adb_row_count, db_row_count
 from project.export.streams import async_pieces, sync_pieces
+
+# Who asked (startproject profile): the user's name or "anonymous"; absent without auth.
+USER_HEADER = "X-Request-User"
+
+
+def _user(request: HttpRequest) -> str | None:
+    """Resolve the user as a login-protected view would: session lookup, then the user row."""
+    if not hasattr(request, "user"):  # the minimal profile has no AuthenticationMiddleware
+        return None
+    return request.user.get_username() if request.user.is_authenticated else "anonymous"
+
+
+async def _auser(request: HttpRequest) -> str | None:
+    """Async twin of _user: request.auser() (request.user would query inside the event loop)."""
+    if not hasattr(request, "auser"):
+        return None
+    user = await request.auser()
+    return user.get_username() if user.is_authenticated else "anonymous"
+
+
+def _tag(response: HttpResponseBase, user: str | None) -> HttpResponseBase:
+    if user is not None:
+        response[USER_HEADER] = user
+    return response
 
 
 def _bad_request(error: BadParameter) -> HttpResponseBadRequest:
@@ -84,11 +114,17 @@ def _response(
 @require_safe
 def export_csv(request: HttpRequest) -> HttpResponseBase:
     """Stream a CSV export under WSGI (a sync iterator unless iterator=async forces a mismatch)."""
+    user = _user(request)  # first, as a login-protected view would
+    return _tag(_export(request), user)
+
+
+def _export(request: HttpRequest) -> HttpResponseBase:
     try:
         params = parse_export_params(request.GET, settings.EXPORT_MAX_ROWS)
+        check_database(params, connection.vendor)
     except BadParameter as error:
         return _bad_request(error)
-    announced = db_row_count(params.rows) if params.source == "db" else params.rows
+    announced = db_row_count(params.rows) if params.from_database else params.rows
     if request.method == "HEAD":  # the headers of a GET, without generating the body
         return _response(params, announced, "wsgi", _empty_sync())
     if params.mode == "buffered":
@@ -102,11 +138,17 @@ def export_csv(request: HttpRequest) -> HttpResponseBase:
 @require_safe
 async def export_csv_async(request: HttpRequest) -> HttpResponseBase:
     """Stream a CSV export under ASGI (an async iterator unless iterator=sync forces a mismatch)."""
+    user = await _auser(request)
+    return _tag(await _aexport(request), user)
+
+
+async def _aexport(request: HttpRequest) -> HttpResponseBase:
     try:
         params = parse_export_params(request.GET, settings.EXPORT_MAX_ROWS)
+        check_database(params, connection.vendor)  # an attribute: no query, fine in async code
     except BadParameter as error:
         return _bad_request(error)
-    announced = await adb_row_count(params.rows) if params.source == "db" else params.rows
+    announced = await adb_row_count(params.rows) if params.from_database else params.rows
     if request.method == "HEAD":  # the headers of a GET, without generating the body
         return _response(params, announced, "asgi", _empty_async())
     if params.mode == "buffered":
@@ -138,12 +180,13 @@ async def healthz_async(request: HttpRequest) -> JsonResponse:
 
 
 @require_safe
-def ping(request: HttpRequest) -> HttpResponse:
-    """A tiny response: the head-of-line probe."""
-    return HttpResponse(b"pong\n", content_type="text/plain")
+def ping(request: HttpRequest) -> HttpResponseBase:
+    """A tiny response: the head-of-line probe (the per-request cost of the middleware)."""
+    return _tag(HttpResponse(b"pong\n", content_type="text/plain"), _user(request))
 
 
 @require_safe
-async def ping_async(request: HttpRequest) -> HttpResponse:
+async def ping_async(request: HttpRequest) -> HttpResponseBase:
     """The head-of-line probe under ASGI."""
-    return HttpResponse(b"pong\n", content_type="text/plain")
+    user = await _auser(request)
+    return _tag(HttpResponse(b"pong\n", content_type="text/plain"), user)

@@ -16,18 +16,44 @@ from project.export.rows import HEADER, synthetic_batches, synthetic_created
 _INSERT_BATCH = 10_000
 
 
-def _insert_sql() -> str:
+def _table_and_columns() -> tuple[str, str]:
+    """The export table and its columns, quoted, in synthetic-row order."""
     meta = ExportRow._meta
     quote = connection.ops.quote_name
     fields = meta.concrete_fields
     # The tuples below are in synthetic-row order, which is the model's field order.
     assert [f.name for f in fields] == list(HEADER), "ExportRow fields must follow HEADER"
-    columns = [f.column for f in fields if f.column]
-    placeholders = ", ".join(["%s"] * len(columns))
-    return (
-        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(c) for c in columns)}) "
-        f"VALUES ({placeholders})"
-    )
+    columns = ", ".join(quote(f.column) for f in fields if f.column)
+    return quote(meta.db_table), columns
+
+
+def _insert_sql() -> str:
+    table, columns = _table_and_columns()
+    placeholders = ", ".join(["%s"] * len(HEADER))
+    return f"INSERT INTO {table} ({columns}) VALUES ({placeholders})"
+
+
+def _copy_postgresql(rows: int) -> None:
+    """TRUNCATE and COPY in one transaction, then VACUUM: the fast path on PostgreSQL."""
+    table, columns = _table_and_columns()
+    # With wal_level=minimal (the harness's server) a COPY into a table truncated in the same
+    # transaction writes no WAL. The synthetic rows are already PostgreSQL's text input: the
+    # amount a decimal string, the timestamp ISO 8601 with Z.
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"TRUNCATE {table}")
+        with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+            for batch in synthetic_batches(rows, _INSERT_BATCH):
+                for row in batch:
+                    copy.write_row(row)
+        # The next id after the seeded ones, as inserting them one by one would have left it.
+        cursor.execute(
+            "SELECT setval(pg_get_serial_sequence(%s, 'id'), GREATEST(%s, 1), %s)",
+            [ExportRow._meta.db_table, rows, rows > 0],
+        )
+    # Statistics for the planner and the visibility map set now, so autovacuum does not start
+    # on these rows in the middle of a measurement. VACUUM cannot run inside a transaction.
+    with connection.cursor() as cursor:
+        cursor.execute(f"VACUUM (FREEZE, ANALYZE) {table}")
 
 
 class Command(BaseCommand):
@@ -43,6 +69,10 @@ class Command(BaseCommand):
         if rows < 0:
             raise CommandError(f"rows must be >= 0, got {rows}")
         started = time.perf_counter()
+        if connection.vendor == "postgresql":
+            _copy_postgresql(rows)
+            self.stdout.write(f"seeded {rows} rows in {time.perf_counter() - started:.1f} s")
+            return
         ops = connection.ops
         sql = _insert_sql()
         # executemany() with the backend's own adapters: model instances and bulk_create()

@@ -1,0 +1,102 @@
+"""A child process in a session of its own and every process under it, stopped leaving none.
+
+Shared by the server stacks (compare.server) and the harness's PostgreSQL (compare.postgres):
+every descendant seen is remembered, so that even one orphaned by a dying parent, or one that
+left the process group, is found and killed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+import time
+
+import psutil
+
+logger = logging.getLogger(__name__)
+
+POLL_INTERVAL = 0.05
+REAP_TIMEOUT = 5.0
+
+
+class ProcessTree:
+    """The tree under one Popen started with ``start_new_session=True``."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], name: str) -> None:
+        self.proc = proc
+        self.name = name
+        self._seen: dict[int, psutil.Process] = {}
+        self._root: psutil.Process | None = None
+        with contextlib.suppress(psutil.Error):
+            self._root = psutil.Process(proc.pid)
+
+    def descendants(self) -> list[psutil.Process]:
+        """Every live process under the root; remembered so that kill() finds orphans too."""
+        children: list[psutil.Process] = []
+        if self._root is not None:
+            with contextlib.suppress(psutil.Error):
+                children = self._root.children(recursive=True)
+        for child in children:
+            self._seen.setdefault(child.pid, child)
+        return children
+
+    def everyone(self) -> list[psutil.Process]:
+        """The root and its live descendants."""
+        return [*([] if self._root is None else [self._root]), *self.descendants()]
+
+    def cpu_seconds(self) -> float:
+        """User plus system CPU seconds of the live tree."""
+        total = 0.0
+        for proc in self.everyone():
+            with contextlib.suppress(psutil.Error):
+                times = proc.cpu_times()
+                total += times.user + times.system
+        return total
+
+    def alive(self) -> list[psutil.Process]:
+        """Every remembered process that still runs (zombies hold nothing and do not count)."""
+        alive = []
+        for proc in [*self._seen.values(), *([] if self._root is None else [self._root])]:
+            with contextlib.suppress(psutil.Error):
+                if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
+                    alive.append(proc)
+        return alive
+
+    def signal_root(self, sig: signal.Signals) -> None:
+        """Signal the root alone (while it is not reaped its pid cannot name anyone else)."""
+        if self.proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(self.proc.pid, sig)
+
+    def signal_group(self, sig: signal.Signals) -> None:
+        """Signal the whole process group, then every remembered process outside it."""
+        if self.proc.returncode is None:
+            # Not reaped yet, so its pid still names our group and nobody else's.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.proc.pid, sig)
+        # Each Process checks its pid was not reused before signalling.
+        for proc in self.alive():
+            with contextlib.suppress(psutil.Error):
+                proc.send_signal(sig)
+
+    def wait_gone(self, deadline: float) -> bool:
+        """Poll until nothing remembered runs or the deadline passes; tell whether all are gone."""
+        while self.alive() and time.monotonic() < deadline:
+            self.descendants()
+            time.sleep(POLL_INTERVAL)
+        return not self.alive()
+
+    def kill(self) -> None:
+        """SIGKILL to the group and every remembered process, then reap the root."""
+        # Also reaches a process that left our group (setsid): psutil still knows its pid.
+        self.signal_group(signal.SIGKILL)
+        # Orphans are reaped by init (or stay zombies, which hold nothing): wait for "not running".
+        self.wait_gone(time.monotonic() + REAP_TIMEOUT)
+        try:
+            self.proc.wait(timeout=REAP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            logger.warning("%s: root pid %d did not exit after SIGKILL", self.name, self.proc.pid)
+        self._seen.clear()

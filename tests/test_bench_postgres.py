@@ -1,0 +1,96 @@
+"""`compare bench --source postgres --app startproject` end to end, and Ctrl-C while it seeds."""
+
+from __future__ import annotations
+
+import glob
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from compare.postgres import missing
+from compare.results import load_results
+from compare.server import REPO_ROOT
+from tests.fixtures_servers import alive, assert_gone, stop_run
+
+pytestmark = [pytest.mark.server, pytest.mark.skipif(missing() is not None, reason=str(missing()))]
+
+BENCH = [sys.executable, "-m", "compare", "bench", "--quick", "--source", "postgres"]
+
+
+def _cmdline(proc: psutil.Process) -> str:
+    """A process's command line, or '' once it has exited (a zombie has none)."""
+    try:
+        return " ".join(proc.cmdline())
+    except psutil.Error:
+        return ""
+
+
+def _postgres_dirs() -> set[str]:
+    return set(glob.glob(os.path.join(os.environ.get("TMPDIR", "/tmp"), "dsc-postgres-*")))
+
+
+def test_a_postgres_startproject_run_records_both_and_leaves_nothing(tmp_path: Path) -> None:
+    dirs_before = _postgres_dirs()
+    argv = [*BENCH, "--app", "startproject", "--out", str(tmp_path), "--stacks", "uvicorn"]
+    # Long enough for whole downloads even when locust is slow to start on a busy machine.
+    argv += ["--scenarios", "download", "--duration", "5", "--rows", "5000"]
+    argv += ["--sweep-sizes", "10000", "--sweep-variants", "stream"]
+    done = subprocess.run(argv, cwd=REPO_ROOT, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stderr.count("starting PostgreSQL") == 1
+    assert done.stderr.count("seeding PostgreSQL with 10,000 rows") == 1
+    document = load_results(tmp_path / "latest")
+    assert document["status"] == "complete"
+    assert (document["config"]["source"], document["config"]["app"]) == ("postgres", "startproject")
+    data = document["environment"]["data"]
+    assert data["database"]["engine"] == "postgresql" and data["database"]["pid"] > 0
+    assert data["database"]["settings"]["fsync"] == "off"
+    assert [c["status"] for c in document["cells"]] == ["ok"]
+    assert [p["status"] for p in document["sweep"]] == ["ok"]
+    assert not alive([data["database"]["pid"]])
+    assert _postgres_dirs() == dirs_before
+
+
+def test_ctrl_c_while_seeding_stops_postgres_and_keeps_an_interrupted_document(
+    tmp_path: Path,
+) -> None:
+    dirs_before = _postgres_dirs()
+    # Enough rows that seeding takes seconds: the signal lands in the middle of it.
+    argv = [*BENCH, "--out", str(tmp_path), "--stacks", "uvicorn", "--scenarios", "download"]
+    argv += ["--rows", "3000000", "--sweep-sizes", ""]
+    proc = subprocess.Popen(
+        argv,
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # a process group of its own, as a terminal's job
+    )
+    seen: set[int] = set()
+    try:
+        deadline = time.monotonic() + 60
+        seeding = False
+        while not seeding:
+            assert proc.poll() is None, proc.communicate()[1][-2000:]
+            assert time.monotonic() < deadline, "the bench never started seeding"
+            children = psutil.Process(proc.pid).children(recursive=True)
+            seen |= {child.pid for child in children}
+            seeding = any("seed_rows" in _cmdline(child) for child in children)
+            time.sleep(0.05)
+        assert any("postgres -D" in _cmdline(p) for p in psutil.Process(proc.pid).children())
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in the terminal sends
+        _, stderr = proc.communicate(timeout=60)
+        assert proc.returncode == 130, stderr[-2000:]
+    finally:
+        stop_run(proc, seen)
+    assert_gone(seen)
+    document = load_results(tmp_path / "latest")
+    assert document["status"] == "interrupted" and document["cells"] == []
+    assert any("preparing the database" in event["message"] for event in document["events"])
+    assert _postgres_dirs() == dirs_before

@@ -1,0 +1,104 @@
+"""Every server stack against the harness's PostgreSQL: same bytes, server-side cursors, hang-ups.
+
+Django declares a named (server-side) cursor for ``iterator(chunk_size)`` and ``aiterator()`` on
+PostgreSQL; with autocommit on it is ``WITH HOLD``. The tests see it from another session in
+``pg_stat_activity`` (``pg_cursors`` lists only one's own session's cursors): the stack's backend
+runs ``DECLARE "_django_curs_..."`` and then ``FETCH FORWARD 2000 FROM`` it. After a client hangs
+up the export must stop and the cursor go (the backend closes it or disconnects).
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import time
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+
+from compare.appdata import RunData
+from compare.download import download
+from compare.postgres import missing
+from compare.server import ServerProcess
+from compare.stacks import STACKS
+from tests.fixtures_servers import stack_params
+from tests.http_raw import dechunk, raw_request
+from tests.test_views_inprocess import expected_body
+
+pytestmark = [pytest.mark.server, pytest.mark.skipif(missing() is not None, reason=str(missing()))]
+
+BASE = [name for name, spec in STACKS.items() if spec.front is None]
+DB_ROWS = 300_000  # about 17 MB of CSV: far more than the socket buffers
+STOP_WITHIN_S = 10.0
+CURSOR = "_django_curs_"
+_STOPPED = re.compile(r"export stopped iterator=(\w+) rows_encoded=(\d+) rows_announced=(\d+)")
+
+
+@pytest.fixture(scope="module")
+def data() -> Iterator[RunData]:
+    with RunData("postgres", "minimal", DB_ROWS, progress=lambda line: None) as running:
+        yield running
+
+
+@pytest.fixture(scope="module", params=stack_params(BASE))
+def server(request: pytest.FixtureRequest, data: RunData) -> Iterator[ServerProcess]:
+    """The stack with one worker, so that "the next request" reaches the same one."""
+    spec = STACKS[request.param].with_options(workers=1)
+    with ServerProcess(spec, env=data.server_env()) as running:
+        yield running
+
+
+def _cursor_queries(data: RunData) -> list[str]:
+    """The last statement of every other backend that touched a Django named cursor."""
+    assert data.postgres is not None
+    with psycopg.connect(data.postgres.conninfo()) as conn:
+        rows = conn.execute(
+            "SELECT query FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND query LIKE %s",
+            [f"%{CURSOR}%"],
+        ).fetchall()
+    return [str(row[0]) for row in rows]
+
+
+def _open_cursors(data: RunData) -> list[str]:
+    """Those still in use: a DECLARE or FETCH not followed by CLOSE (or a disconnect)."""
+    return [q for q in _cursor_queries(data) if not q.lstrip().upper().startswith("CLOSE")]
+
+
+def test_postgres_export_is_the_synthetic_bytes(server: ServerProcess) -> None:
+    # The sync iterator() under WSGI, the async aiterator() under ASGI: both from PostgreSQL.
+    for query in ("rows=20000&chunk_kb=16", "rows=300&chunk_kb=0"):
+        bodies = []
+        for source in ("postgres", "synthetic"):
+            reply = raw_request(server.host, server.port, f"/export.csv?{query}&source={source}")
+            assert reply.status == 200 and reply.headers["transfer-encoding"] == "chunked"
+            bodies.append(dechunk(reply.raw_body)[0])
+        rows, chunk_kb = (int(part.split("=")[1]) for part in query.split("&"))
+        assert bodies[0] == bodies[1] == expected_body(rows, chunk_kb=chunk_kb)
+
+
+def test_hangup_closes_the_server_side_cursor(server: ServerProcess, data: RunData) -> None:
+    before = len(_STOPPED.findall(server.log_path.read_text(errors="replace")))
+    with socket.create_connection((server.host, server.port), timeout=30) as sock:
+        sock.sendall(
+            f"GET /export.csv?rows={DB_ROWS}&source=postgres HTTP/1.1\r\n"
+            "Host: 127.0.0.1\r\n\r\n".encode()
+        )
+        assert sock.recv(65536)  # the headers and the first rows are here
+        # Mid-export: the stack's backend is fetching from a named cursor.
+        open_now = _open_cursors(data)
+        assert open_now and all(CURSOR in q for q in open_now), _cursor_queries(data)
+        assert any(q.lstrip().upper().startswith(("DECLARE", "FETCH")) for q in open_now)
+    hung_up = time.monotonic()
+    while len(stopped := _STOPPED.findall(server.log_path.read_text(errors="replace"))) == before:
+        assert time.monotonic() - hung_up < STOP_WITHIN_S, f"still exporting ({server.log_path})"
+        time.sleep(0.02)
+    iterator, rows_encoded, rows_announced = stopped[-1]
+    assert iterator == ("async" if server.spec.interface == "asgi" else "sync")
+    assert int(rows_encoded) < int(rows_announced) == DB_ROWS
+    while _open_cursors(data):
+        assert time.monotonic() - hung_up < STOP_WITHIN_S, _cursor_queries(data)
+        time.sleep(0.02)
+    # The same single worker serves the next export from PostgreSQL.
+    result = download(f"{server.base_url}/export.csv?rows=1000&source=postgres", timeout=30)
+    assert result.status == 200 and result.lines == 1001 and result.complete_last_line
