@@ -49,6 +49,9 @@ class BenchConfig:
     # --stop-timeout): their latency counts, and no new request starts.
     drain_s: float = 10.0
     quick: bool = False
+    # The run's PostgreSQL (its postmaster's pid), once started: sampled with every stack, since
+    # the database's memory and CPU are part of what serving an export costs.
+    database_pid: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form for the results document."""

@@ -78,6 +78,8 @@ def cell_figures(f: CellFigures) -> dict[str, Any]:
         "worker_cpu_s": [round(c, 3) for c in f.worker_cpu_s],
         "machine_busy_pct": _round(f.machine_busy_pct, 1),
         "client_cpu_pct": _round(f.client_cpu_pct, 1),
+        "database_increase_mb": _round(f.database_increase_mb),
+        "database_cpu_s": _round(f.database_cpu_s),
         "flags": list(f.flags),
     }
 

@@ -23,6 +23,7 @@ from compare.config import BenchConfig
 from compare.download import download
 from compare.errors import CompareError
 from compare.sampler import (
+    ProcessSample,
     ProcessTreeSampler,
     TreeSample,
     machine_busy,
@@ -153,7 +154,8 @@ class MeasuredServer:
         self.server.start()
         try:
             pin(self.server.pid, self.config.server_cpus)
-            self.sampler = ProcessTreeSampler(self.server.pid, self.interval).start()
+            database = (self.config.database_pid,) if self.config.database_pid else ()
+            self.sampler = ProcessTreeSampler(self.server.pid, self.interval, also=database).start()
             self.workers = {p.pid: p.create_time() for p in worker_processes(self.server.pid)}
             self.cold = self._idle(max(3 * self.interval, self.config.idle_s / 3))
             self.warmup = warm_up(
@@ -220,7 +222,9 @@ class MeasuredServer:
             if high is not None:
                 hwm += max(high - rss, 0)
         gaps = [b.t - a.t for a, b in itertools.pairwise(inside)]
+        database = self._database_memory(inside)
         return {
+            **database,
             "cold_pss": self.cold.pss,
             "baseline_pss": self.idle.pss,
             "warmup_pss_increase": self.idle.pss - self.cold.pss,
@@ -236,6 +240,23 @@ class MeasuredServer:
             "samples": len(inside),
         }
 
+    def _is_database(self, p: ProcessSample) -> bool:
+        pid = self.config.database_pid
+        return pid is not None and pid in (p.pid, p.ppid)
+
+    def _database_memory(self, inside: list[TreeSample]) -> dict[str, Any]:
+        """The database's part of the tree (postmaster and backends), when the run has one."""
+        assert self.sampler is not None and self.idle is not None
+        if self.config.database_pid is None:
+            return {}
+        idle = window(self.sampler.samples, self.idle.start, self.idle.end)
+
+        def part(sample: TreeSample) -> int:
+            return sum(p.pss for p in sample.processes if self._is_database(p))
+
+        baseline = int(statistics.median(part(s) for s in idle)) if idle else 0
+        return {"database_baseline_pss": baseline, "database_peak_pss": max(map(part, inside))}
+
     def cpu(self, t0: float, t1: float) -> dict[str, Any]:
         """Server CPU over [t0, t1]: the tree's, each worker's, and the machine's busy share."""
         assert self.sampler is not None
@@ -246,7 +267,14 @@ class MeasuredServer:
             for pid, created in sorted(self.workers.items())
         ]
         busy = machine_busy(samples, t0, t1)
+        # The postmaster and its backends (which come and go with Django's connections).
+        database = {p.key for s in samples for p in s.processes if self._is_database(p)}
         return {
+            **(
+                {"database_cpu_s": sum(c for k, c in used.items() if k in database)}
+                if self.config.database_pid
+                else {}
+            ),
             "server_cpu_s": sum(used.values()),
             "workers": workers,
             "machine": {
@@ -275,7 +303,13 @@ class MeasuredServer:
         if not samples:
             return []
         alive = {p.key for p in samples[-1].processes}
-        gone = {p.key: p.pid for s in samples for p in s.processes if p.key not in alive}
+        gone = {
+            p.key: p.pid
+            for s in samples
+            for p in s.processes
+            # A database's backends live as long as one of Django's connections: not a death.
+            if p.key not in alive and not self._is_database(p)
+        }
         return sorted(gone.values())
 
     def samples(self) -> list[TreeSample]:

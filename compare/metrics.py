@@ -177,6 +177,9 @@ class CellFigures:
     peak_hwm_increase_mb: float | None
     peak_process_uss_mb: float | None
     sample_interval_s: float | None
+    # The run's database (PostgreSQL), included in the tree figures above and shown apart.
+    database_increase_mb: float | None = None
+    database_cpu_s: float | None = None
     error: str | None = None
     warnings: tuple[str, ...] = ()
     expects_downloads: bool = True
@@ -338,6 +341,10 @@ def figures(cell: dict[str, Any]) -> CellFigures:
         peak_hwm_increase_mb=_mb(memory.get("hwm_increase")),
         peak_process_uss_mb=_mb(memory.get("peak_process_uss")),
         sample_interval_s=memory.get("sample_interval_s"),
+        database_increase_mb=_mb(memory["database_peak_pss"] - memory["database_baseline_pss"])
+        if "database_peak_pss" in memory
+        else None,
+        database_cpu_s=cell.get("database_cpu_s"),
         error=cell.get("error"),
         warnings=tuple(cell.get("warnings") or ()),
         expects_downloads=has_downloads,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import statistics
@@ -160,11 +161,19 @@ class ProcessTreeSampler:
     """
 
     def __init__(
-        self, root_pid: int, interval: float = DEFAULT_INTERVAL, *, memory: bool = True
+        self,
+        root_pid: int,
+        interval: float = DEFAULT_INTERVAL,
+        *,
+        memory: bool = True,
+        also: tuple[int, ...] = (),
     ) -> None:
         self.root_pid = root_pid
         self.interval = interval
         self.memory = memory
+        # More trees sampled with this one (a database the stack uses): in every sample, but
+        # their ending is not the root's ending.
+        self.also = also
         self._samples: list[TreeSample] = []
         self._cond = threading.Condition()
         self._stop = threading.Event()
@@ -218,6 +227,10 @@ class ProcessTreeSampler:
         except (psutil.NoSuchProcess, psutil.ZombieProcess):
             self._root_gone()
             return None
+        for pid in self.also:
+            with contextlib.suppress(psutil.Error):
+                extra = self._procs.get(pid) or psutil.Process(pid)
+                tree += [extra, *extra.children(recursive=True)]
         # Reuse Process objects: psutil keeps per-process state, and it is cheaper.
         procs = {p.pid: self._procs.get(p.pid, p) for p in tree}
         self._procs = procs

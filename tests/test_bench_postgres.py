@@ -13,6 +13,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from compare.metrics import figures
 from compare.postgres import missing
 from compare.results import load_results
 from compare.server import REPO_ROOT
@@ -53,6 +54,12 @@ def test_a_postgres_startproject_run_records_both_and_leaves_nothing(tmp_path: P
     assert data["database"]["settings"]["fsync"] == "off"
     assert [c["status"] for c in document["cells"]] == ["ok"]
     assert [p["status"] for p in document["sweep"]] == ["ok"]
+    # The database is measured with the stack: its processes in the tree, its part shown apart.
+    cell = document["cells"][0]
+    assert cell["memory"]["database_baseline_pss"] > 1_000_000
+    assert cell["memory"]["database_peak_pss"] >= cell["memory"]["database_baseline_pss"]
+    assert 0 < cell["database_cpu_s"] < cell["server_cpu_s"]
+    assert figures(cell).database_increase_mb is not None
     assert not alive([data["database"]["pid"]])
     assert _postgres_dirs() == dirs_before
 

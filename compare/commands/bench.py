@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import signal
 import sys
@@ -254,8 +255,10 @@ def run(args: argparse.Namespace) -> int:
             raise
         try:
             if data.postgres is not None:
-                # The database is server-side work: on the servers' CPUs, not ours (pin_self).
+                # The database is server-side work: on the servers' CPUs, not ours (pin_self),
+                # and measured with each stack.
                 pin(data.postgres.pid, config.server_cpus)
+                config = dataclasses.replace(config, database_pid=data.postgres.pid)
             # Recorded with the next write; the postmaster's pid lets the figures sample it.
             writer.document["environment"]["data"] = data.describe()
             # The cells start their servers and locust from our environment.

@@ -212,20 +212,24 @@ def latency(model: Model) -> Table:
 
 def memory(model: Model) -> Table:
     """Server memory per scenario and stack: idle, warm-up cost, peak, increase, kernel peak."""
-    table = Table(
-        (
-            "scenario",
-            "stack",
-            "idle PSS MB",
-            "warm-up cost MB",
-            "peak PSS MB",
-            "increase MB",
-            "kernel peak +MB",
-            "largest process USS MB",
-        )
-    )
-    for g in _measured(model):
-        table.add(
+    groups = _measured(model)
+    # A run against the harness's PostgreSQL: the database is in the tree, and shown apart.
+    database = any(c.database_increase_mb is not None for g in groups for c in g.cells)
+    header = [
+        "scenario",
+        "stack",
+        "idle PSS MB",
+        "warm-up cost MB",
+        "peak PSS MB",
+        "increase MB",
+        "kernel peak +MB",
+        "largest process USS MB",
+    ]
+    if database:
+        header += ["of which database +MB", "database CPU s"]
+    table = Table(tuple(header))
+    for g in groups:
+        row: list[Cell] = [
             g.scenario,
             g.stack,
             figure(g.spread("baseline_mb"), "{:.1f}"),
@@ -234,8 +238,13 @@ def memory(model: Model) -> Table:
             key_figure(g, "peak_pss_increase_mb"),
             figure(g.spread("peak_hwm_increase_mb"), "{:.1f}"),
             figure(g.spread("peak_process_uss_mb"), "{:.1f}"),
-            mark=_mark(g),
-        )
+        ]
+        if database:
+            row += [
+                figure(g.spread("database_increase_mb"), "{:.1f}"),
+                figure(g.spread("database_cpu_s"), "{:.2f}"),
+            ]
+        table.add(*row, mark=_mark(g))
     return table
 
 
