@@ -82,9 +82,28 @@ def describe() -> dict[str, Any]:
         if hasattr(os, "sched_getaffinity")
         else None,
         "memory_total": _memory_total(),
+        # With autogroup on, the kernel shares CPU between sessions before processes: a niced
+        # process in another terminal still takes half a busy CPU from the benchmark.
+        "sched_autogroup": _read_int("/proc/sys/kernel/sched_autogroup_enabled"),
+        "load_average": _load_average(),
         "packages": package_versions(),
         "git": git_state(),
     }
+
+
+def _read_int(path: str) -> int | None:
+    try:
+        return int(Path(path).read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _load_average() -> list[float] | None:
+    """The 1, 5 and 15 minute load averages when the run started (other work on the machine)."""
+    try:
+        return [round(v, 2) for v in os.getloadavg()]
+    except OSError:
+        return None
 
 
 def _memory_total() -> int:

@@ -72,51 +72,59 @@ class PssSampler(threading.Thread):
 
 
 def fetch(port: int, path: str) -> dict[str, float | int]:
-    """GET over a raw socket: seconds to the first body byte and to the last, body bytes."""
+    """GET over a raw socket: seconds to the first body byte and to the last, body bytes.
+
+    The received bytes are appended to one buffer and consumed by index (no copying), so the
+    client keeps up with any of these servers.
+    """
     sock = socket.create_connection(("127.0.0.1", port))
     request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode()
-    buffer = b""
+    buffer = bytearray()
+    at = 0  # bytes of the buffer already consumed
     first: float | None = None
     body = 0
 
-    def more() -> bytes:
+    def more() -> None:
+        nonlocal at
+        if at > 1 << 23:  # drop what was consumed, now and then
+            del buffer[:at]
+            at = 0
         data = sock.recv(1 << 20)
         if not data:
             raise ConnectionError("the server closed the connection mid-message")
-        return data
+        buffer.extend(data)
+
+    def line() -> bytes:
+        nonlocal at
+        while (end := buffer.find(b"\r\n", at)) < 0:
+            more()
+        text = bytes(buffer[at:end])
+        at = end + 2
+        return text
 
     t0 = time.perf_counter()
     sock.sendall(request)
-    while b"\r\n\r\n" not in buffer:
-        buffer += more()
-    head, buffer = buffer.split(b"\r\n\r\n", 1)
-    if b"transfer-encoding: chunked" in head.lower():
-        while True:
-            while b"\r\n" not in buffer:
-                buffer += more()
-            line, buffer = buffer.split(b"\r\n", 1)
-            left = int(line.split(b";")[0], 16)
-            if left == 0:
-                break
+    head = []
+    while header := line():
+        head.append(header.lower())
+    if b"transfer-encoding: chunked" in head:
+        while (left := int(line().split(b";")[0], 16)) > 0:
             while left:
-                if not buffer:
-                    buffer = more()
-                    if first is None:
-                        first = time.perf_counter()
-                take = min(left, len(buffer))
+                if at == len(buffer):
+                    more()
+                take = min(left, len(buffer) - at)
                 if first is None:
                     first = time.perf_counter()
-                body, left, buffer = body + take, left - take, buffer[take:]
-            while len(buffer) < 2:  # the CRLF after the chunk's data
-                buffer += more()
-            buffer = buffer[2:]
+                body, left, at = body + take, left - take, at + take
+            line()  # the CRLF after the chunk's data
     else:
-        length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+        length = int(next(h for h in head if h.startswith(b"content-length:")).split(b":")[1])
         while body < length:
-            data = buffer or more()
+            if at == len(buffer):
+                more()
             if first is None:
                 first = time.perf_counter()
-            body, buffer = body + len(data), b""
+            body, at = body + len(buffer) - at, len(buffer)
     end = time.perf_counter()
     sock.close()
     return {"ttfb_ms": ((first or end) - t0) * 1000, "total_s": end - t0, "body_bytes": body}

@@ -14,6 +14,11 @@ from compare.report.model import Model
 from compare.report.tables import Table
 from compare.stats import ALPHA, DEFAULT_MIN_RELATIVE, MIN_REPETITIONS
 
+AUTOGROUP = {
+    "1": "on (CPU is shared between sessions first: work in other terminals competes)",
+    "0": "off",
+}
+
 
 def _text(value: Any) -> str:
     if value is None:
@@ -52,6 +57,11 @@ def environment(model: Model) -> list[tuple[str, str]]:
             f"load generator and harness on CPUs {_text(placement.get('client_cpus') or 'any')}",
         ),
         ("git commit", commit),
+        (
+            "other load at the start",
+            f"load average {_text(env.get('load_average'))}; kernel autogroup "
+            + AUTOGROUP.get(str(env.get("sched_autogroup")), "unknown"),
+        ),
     ]
     installed = [f"{name} {version}" for name, version in packages.items() if version]
     absent = [name for name, version in packages.items() if not version]
