@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
+from typing import Literal
 
 from loadtests.options import OPTIONS
 
@@ -22,6 +23,9 @@ PING = "PING"  # the head-of-line probe: request sent -> whole "pong" response
 HEALTHZ = "HEALTHZ"  # only as a failure: the mismatch scenario could not learn the interface
 
 LOCUSTFILE = Path(__file__).resolve().with_name("locustfile.py")
+# Load shapes for the web UI only (a shape in LOCUSTFILE would take over headless runs too).
+SHAPES_FILE = Path(__file__).resolve().with_name("shapes.py")
+LoadKind = Literal["concurrency", "rate"]
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,12 @@ class ScenarioInfo:
     # False where one download outlasts any cell (slow clients): the window opens with the
     # first request, because their arrival and the queueing it causes is what is measured.
     steady: bool = True
+    # The open-loop classes (loadtests.arrivals) for an arrival-rate load; none: not offered.
+    arrival_classes: tuple[str, ...] = ()
+
+    def classes(self, kind: LoadKind = "concurrency") -> tuple[str, ...]:
+        """The user classes for a closed-loop (concurrency) or open-loop (rate) load."""
+        return self.user_classes if kind == "concurrency" else self.arrival_classes
 
 
 _BODY = (TTFB, DOWNLOAD)
@@ -54,12 +64,14 @@ SCENARIOS: Mapping[str, ScenarioInfo] = MappingProxyType(
                 ("DownloadUser",),
                 "Download a large export in full, back to back: throughput, TTFB, last byte.",
                 _BODY,
+                arrival_classes=("DownloadArrivals",),
             ),
             ScenarioInfo(
                 "first-byte",
                 ("FirstByteUser",),
                 "Request a huge export, read the first body byte, hang up: TTFB whatever the size.",
                 (TTFB,),
+                arrival_classes=("FirstByteArrivals",),
             ),
             ScenarioInfo(
                 "slow-client",
@@ -73,6 +85,7 @@ SCENARIOS: Mapping[str, ScenarioInfo] = MappingProxyType(
                 params={"rows": 100_000},
                 users=8,
                 steady=False,
+                arrival_classes=("SlowClientArrivals",),
             ),
             ScenarioInfo(
                 "head-of-line",
@@ -81,18 +94,21 @@ SCENARIOS: Mapping[str, ScenarioInfo] = MappingProxyType(
                 (*_BODY, PING),
                 users=5,
                 min_users=2,  # the probe is one user (fixed_count = 1); the rest download
+                arrival_classes=("HeadOfLineArrivals", "PingProbeUser"),
             ),
             ScenarioInfo(
                 "upstream-latency",
                 ("UpstreamLatencyUser",),
                 "Downloads with --delay-ms of server-side wait per piece: the I/O-bound case.",
                 _BODY,
+                arrival_classes=("UpstreamLatencyArrivals",),
             ),
             ScenarioInfo(
                 "buffered",
                 ("BufferedUser",),
                 "download with mode=buffered (Content-Length): the baseline, TTFB grows with size.",
                 _BODY,
+                arrival_classes=("BufferedArrivals",),
             ),
             ScenarioInfo(
                 "mismatch",
@@ -108,7 +124,7 @@ SCENARIOS: Mapping[str, ScenarioInfo] = MappingProxyType(
 SWEEP_SCENARIOS: tuple[str, ...] = ("download", "buffered", "mismatch")
 
 
-def user_classes(scenarios: Sequence[str]) -> list[str]:
+def user_classes(scenarios: Sequence[str], kind: LoadKind = "concurrency") -> list[str]:
     """Return the user class names that make up ``scenarios``, in order, without repeats."""
     names: list[str] = []
     for scenario in scenarios:
@@ -118,7 +134,9 @@ def user_classes(scenarios: Sequence[str]) -> list[str]:
             raise KeyError(
                 f"unknown scenario {scenario!r}; known: {', '.join(SCENARIOS)}"
             ) from None
-        names += [name for name in info.user_classes if name not in names]
+        if not info.classes(kind):
+            raise KeyError(f"scenario {scenario!r} has no {kind} load")
+        names += [name for name in info.classes(kind) if name not in names]
     return names
 
 
@@ -143,15 +161,32 @@ def locust_command(
     stop_timeout_s: float = 0,
     params: Mapping[str, int | float | str] | None = None,
     python: str = sys.executable,
+    kind: LoadKind = "concurrency",
+    processes: int = 0,
+    master_port: int | None = None,
 ) -> list[str]:
-    """Build the headless locust command line for ``scenarios`` (catalog params, then ours)."""
+    """Build the headless locust command line for ``scenarios`` (catalog params, then ours).
+
+    ``processes``: locust's distributed mode on this machine, a master and that many forked
+    workers talking on loopback ``master_port``; the master then stops the test itself after
+    ``run_time_s`` (--graceful-run-time) so that the workers' drain is waited for.
+    """
     merged: dict[str, int | float | str] = {}
     for scenario in scenarios:
         merged.update(SCENARIOS[scenario].params)
     merged.update(params or {})
     argv = [python, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--host", host]
     argv += ["--users", str(users), "--spawn-rate", f"{spawn_rate or users:g}"]
-    argv += ["--run-time", f"{max(1, round(run_time_s))}s", "--only-summary"]
+    if processes:
+        if master_port is None:
+            raise ValueError("a distributed run needs a master port")
+        argv += ["--processes", str(processes), "--expect-workers-max-wait", "60"]
+        argv += ["--master-bind-host", "127.0.0.1", "--master-bind-port", str(master_port)]
+        argv += ["--master-host", "127.0.0.1", "--master-port", str(master_port)]
+        merged["graceful_run_time"] = max(1, round(run_time_s))
+        argv += ["--only-summary"]
+    else:
+        argv += ["--run-time", f"{max(1, round(run_time_s))}s", "--only-summary"]
     # At the stop, each user finishes the request it is in (up to this long), then stops ...
     argv += ["--stop-timeout", f"{stop_timeout_s:g}"]
     # ... and a run with failures still exits 1 by default: the caller reads the records instead.
@@ -159,4 +194,4 @@ def locust_command(
     if csv_prefix is not None:
         argv += ["--csv", str(csv_prefix)]
     argv += option_args(merged)
-    return [*argv, *user_classes(scenarios)]
+    return [*argv, *user_classes(scenarios, kind)]

@@ -11,6 +11,12 @@ in the web UI use ``--class-picker``); ``loadtests.catalog`` holds the same as p
     buffered          BufferedUser                          downloads with mode=buffered
     mismatch          MismatchUser                          iterator forced to the other kind
 
+Open loop: each scenario but mismatch also has an arrival-rate class (DownloadArrivals,
+FirstByteArrivals, SlowClientArrivals, HeadOfLineArrivals with PingProbeUser,
+UpstreamLatencyArrivals, BufferedArrivals): one scheduler user per process starting
+--arrival-rate exports per second, whatever the server does; latency counts from each request's
+intended start (loadtests.arrivals).
+
 Request types (stats rows read "<type> <scenario>"): TTFB (request sent -> first body byte),
 DOWNLOAD (request sent -> last byte of a verified body; its content size is the body's bytes),
 PING (the probe), HEALTHZ (failures only: mismatch could not learn the interface).
@@ -28,6 +34,12 @@ does not list them, because locust prints its help before it loads the locustfil
     --ping-rate R         head-of-line: probe requests per second (10)
     --first-byte-rows N   first-byte: rows of the export hung up on (5000000)
     --network-timeout S   longest wait for data on a socket, seconds (300)
+    --arrival-rate R      arrival-rate classes: exports started per second, all streams (1)
+    --arrivals A          constant|poisson (constant)
+    --max-in-flight N     arrival-rate classes: requests in flight at most; past it an arrival
+                          is not started, and recorded so (64)
+    --step-levels L       ConcurrencySteps shape (loadtests/shapes.py): users per step (1,2,4,8,16)
+    --step-seconds S      ConcurrencySteps shape: seconds per step (20)
     --record-dir DIR      write raw request records there (what the harness measures from)
 
 Example: locust -f loadtests/locustfile.py --headless -H http://127.0.0.1:8000 -u 4 -r 4 -t 30s
@@ -49,30 +61,44 @@ _ROOT = str(Path(__file__).resolve().parent.parent)
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
+import gevent  # noqa: E402
 from locust import events  # noqa: E402
+from locust.runners import MasterRunner  # noqa: E402
 
 from loadtests import recorder  # noqa: E402
 from loadtests.options import LoadOptions, add_arguments  # noqa: E402
 from loadtests.record import EVENTS  # noqa: E402
 from loadtests.scenarios import (  # noqa: E402
+    BufferedArrivals,
     BufferedUser,
+    DownloadArrivals,
     DownloadUser,
+    FirstByteArrivals,
     FirstByteUser,
+    HeadOfLineArrivals,
     HeadOfLineDownloadUser,
     MismatchUser,
     PingProbeUser,
+    SlowClientArrivals,
     SlowClientUser,
+    UpstreamLatencyArrivals,
     UpstreamLatencyUser,
 )
 
 __all__ = [
+    "BufferedArrivals",
     "BufferedUser",
+    "DownloadArrivals",
     "DownloadUser",
+    "FirstByteArrivals",
     "FirstByteUser",
+    "HeadOfLineArrivals",
     "HeadOfLineDownloadUser",
     "MismatchUser",
     "PingProbeUser",
+    "SlowClientArrivals",
     "SlowClientUser",
+    "UpstreamLatencyArrivals",
     "UpstreamLatencyUser",
 ]
 
@@ -97,6 +123,21 @@ def _start_recording(environment: Any, **_kwargs: Any) -> None:
     # Not at init: a worker learns the master's options only when a test starts.
     options = LoadOptions.from_namespace(environment.parsed_options)
     recorder.install(Path(options.record_dir) if options.record_dir else None)
+
+
+@events.test_start.add_listener
+def _stop_gracefully_later(environment: Any, **_kwargs: Any) -> None:
+    # A headless master's --run-time ends with quit(), which neither tells the workers to stop
+    # nor waits for them, so their drain (--stop-timeout) would be cut; stop() does both.
+    seconds = LoadOptions.from_namespace(environment.parsed_options).graceful_run_time
+    runner = environment.runner
+    if seconds and isinstance(runner, MasterRunner):
+
+        def stop_then_quit() -> None:
+            runner.stop()
+            runner.quit()
+
+        gevent.spawn_later(seconds, stop_then_quit)
 
 
 def _note(name: str) -> Any:

@@ -14,6 +14,7 @@ from typing import Any, Literal, Protocol, cast
 Mode = Literal["stream", "buffered"]
 IteratorKind = Literal["auto", "sync", "async"]
 Source = Literal["synthetic", "db", "postgres"]
+Arrivals = Literal["constant", "poisson"]
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,46 @@ OPTIONS: Mapping[str, OptionSpec] = MappingProxyType(
                 "Seconds a read may wait for data (buffered 5M rows take tens of seconds).",
             ),
             OptionSpec(
+                "arrival_rate",
+                1.0,
+                "Arrival-rate users (DownloadArrivals ...): exports started per second, all "
+                "streams together, whatever the server does (an open loop).",
+            ),
+            OptionSpec(
+                "arrivals",
+                "constant",
+                "Arrival-rate users: evenly spaced (constant) or Poisson arrivals.",
+                ("constant", "poisson"),
+            ),
+            OptionSpec(
+                "max_in_flight",
+                64,
+                "Arrival-rate users: requests in flight at most, all streams together; an "
+                "arrival past it is not started (and counted as such), protecting the machine.",
+            ),
+            OptionSpec(
+                "arrival_streams",
+                1,
+                "Arrival-rate users spawned in all (one per locust worker): each offers its share.",
+                web_ui=False,
+            ),
+            OptionSpec(
+                "arrival_seed", 1, "Arrival-rate users: seed of the Poisson arrivals.", web_ui=False
+            ),
+            OptionSpec(
+                "graceful_run_time",
+                0.0,
+                "Distributed runs: the master stops the test after this many seconds and waits "
+                "for the workers to drain (--stop-timeout), then quits (0: off).",
+                web_ui=False,
+            ),
+            OptionSpec(
+                "step_levels",
+                "1,2,4,8,16",
+                "ConcurrencySteps shape: downloading users at each step (the probe comes on top).",
+            ),
+            OptionSpec("step_seconds", 20.0, "ConcurrencySteps shape: seconds at each step."),
+            OptionSpec(
                 "session",
                 "",
                 "A Django session key sent as the sessionid cookie: the requests of a logged-in "
@@ -126,19 +167,45 @@ class LoadOptions:
     network_timeout: float = cast(float, OPTIONS["network_timeout"].default)
     record_dir: str = ""
     session: str = ""
+    arrival_rate: float = cast(float, OPTIONS["arrival_rate"].default)
+    arrivals: Arrivals = "constant"
+    max_in_flight: int = cast(int, OPTIONS["max_in_flight"].default)
+    arrival_streams: int = 1
+    arrival_seed: int = 1
+    graceful_run_time: float = 0.0
+    step_levels: str = cast(str, OPTIONS["step_levels"].default)
+    step_seconds: float = cast(float, OPTIONS["step_seconds"].default)
 
     def __post_init__(self) -> None:
         problems = [
             f"{OPTIONS[name].flag} must be at least {low}, got {getattr(self, name)}"
-            for name, low in (("rows", 0), ("chunk_kb", 0), ("delay_ms", 0), ("first_byte_rows", 1))
+            for name, low in (
+                ("rows", 0),
+                ("chunk_kb", 0),
+                ("delay_ms", 0),
+                ("first_byte_rows", 1),
+                ("max_in_flight", 1),
+                ("arrival_streams", 1),
+                ("graceful_run_time", 0),
+            )
             if getattr(self, name) < low
         ]
         problems += [
             f"{OPTIONS[name].flag} must be positive, got {getattr(self, name)}"
-            for name in ("read_kbps", "ping_rate", "network_timeout")
+            for name in (
+                "read_kbps",
+                "ping_rate",
+                "network_timeout",
+                "arrival_rate",
+                "step_seconds",
+            )
             if not getattr(self, name) > 0
         ]
-        for name in ("mode", "iterator", "source"):
+        try:
+            self.levels()
+        except ValueError as error:
+            problems.append(str(error))
+        for name in ("mode", "iterator", "source", "arrivals"):
             choices = OPTIONS[name].choices or ()
             if getattr(self, name) not in choices:
                 problems.append(
@@ -155,6 +222,19 @@ class LoadOptions:
             f.name: getattr(namespace, f.name) for f in fields(cls) if hasattr(namespace, f.name)
         }
         return cls(**values)
+
+    def levels(self) -> tuple[int, ...]:
+        """The ConcurrencySteps shape's levels, parsed (ValueError when malformed)."""
+        try:
+            levels = tuple(int(v) for v in self.step_levels.split(",") if v.strip())
+        except ValueError:
+            levels = ()
+        if not levels or min(levels) < 1:
+            raise ValueError(
+                f"--step-levels must be comma-separated whole numbers of at least 1, "
+                f"got {self.step_levels!r}"
+            )
+        return levels
 
     def request_headers(self) -> dict[str, str]:
         """Headers every request sends: the session cookie, when there is one."""

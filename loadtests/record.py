@@ -31,10 +31,12 @@ from loadtests.body import (
 BIN_S = 0.05
 
 Kind = Literal["download", "first-byte", "ping", "healthz"]
-# "ok", "stopped" (still running when the load generator stopped: censored, not a failure), or
-# a failure kind (see failure_kind).
+# "ok", "stopped" (still running when the load generator stopped: censored, not a failure),
+# "not-started" (an open-loop arrival refused because --max-in-flight requests were already in
+# flight: never sent, so neither a failure nor a latency), or a failure kind (see failure_kind).
 OK = "ok"
 STOPPED = "stopped"
+NOT_STARTED = "not-started"
 EVENTS = ("test_start", "spawning_complete", "test_stopping", "test_stop")
 
 

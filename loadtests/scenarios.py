@@ -12,9 +12,12 @@ from locust.contrib.fasthttp import FastHttpUser
 from locust.env import Environment
 from locust.user.users import User
 
+from loadtests.arrivals import ArrivalUser
 from loadtests.measure import Meter
 from loadtests.options import LoadOptions
+from loadtests.record import Kind
 from loadtests.recorder import current_recorder
+from loadtests.steps import one_request
 
 
 class ExportUser(FastHttpUser):
@@ -58,36 +61,21 @@ class DownloadUser(ExportUser):
 
     scenario = "download"
 
-    def query(self) -> dict[str, int | str]:
-        """The export's query parameters for this scenario."""
-        return self.options.export_query()
-
     def step(self) -> None:
-        """Download one export in full and verify it."""
-        self.meter.download(self.query())
+        """One request of this scenario (loadtests.steps), timed and verified."""
+        one_request(self.scenario, self.meter, self.options)
 
 
-class FirstByteUser(ExportUser):
+class FirstByteUser(DownloadUser):
     """first-byte: a huge streamed export, hung up on after its first body byte."""
 
     scenario = "first-byte"
-
-    def step(self) -> None:
-        """Time the first body byte, then close the connection."""
-        query = self.options.export_query(
-            rows=self.options.first_byte_rows, mode="stream", iterator="auto"
-        )
-        self.meter.first_byte(query)
 
 
 class SlowClientUser(DownloadUser):
     """slow-client: full exports read at --read-kbps."""
 
     scenario = "slow-client"
-
-    def step(self) -> None:
-        """Download one export at the throttled rate and verify it."""
-        self.meter.download(self.query(), read_kbps=self.options.read_kbps)
 
 
 class HeadOfLineDownloadUser(DownloadUser):
@@ -123,22 +111,14 @@ class UpstreamLatencyUser(DownloadUser):
 
     scenario = "upstream-latency"
 
-    def query(self) -> dict[str, int | str]:
-        """The export with the per-piece delay."""
-        return self.options.export_query(delay_ms=self.options.delay_ms)
-
 
 class BufferedUser(DownloadUser):
     """buffered: downloads of mode=buffered exports (the baseline)."""
 
     scenario = "buffered"
 
-    def query(self) -> dict[str, int | str]:
-        """The export, buffered by the server."""
-        return self.options.export_query(mode="buffered")
 
-
-class MismatchUser(DownloadUser):
+class MismatchUser(ExportUser):
     """mismatch: downloads with the iterator forced to the other kind than the interface's."""
 
     scenario = "mismatch"
@@ -164,6 +144,21 @@ class MismatchUser(DownloadUser):
         self.meter.download(self.query())
 
 
+def _arrivals(name: str, scenario: str, kind: Kind = "download") -> type[ArrivalUser]:
+    """The open-loop class of ``scenario`` (loadtests.arrivals), named for locust's picker."""
+    doc = f"{scenario} at --arrival-rate requests per second, whatever the server does."
+    namespace = {"scenario": scenario, "kind": kind, "__doc__": doc, "__module__": __name__}
+    return type(name, (ArrivalUser,), namespace)
+
+
+DownloadArrivals = _arrivals("DownloadArrivals", "download")
+FirstByteArrivals = _arrivals("FirstByteArrivals", "first-byte", "first-byte")
+SlowClientArrivals = _arrivals("SlowClientArrivals", "slow-client")
+HeadOfLineArrivals = _arrivals("HeadOfLineArrivals", "head-of-line")  # PingProbeUser beside it
+UpstreamLatencyArrivals = _arrivals("UpstreamLatencyArrivals", "upstream-latency")
+BufferedArrivals = _arrivals("BufferedArrivals", "buffered")
+
+
 SCENARIOS: dict[str, tuple[type[User], ...]] = {
     "download": (DownloadUser,),
     "first-byte": (FirstByteUser,),
@@ -172,4 +167,15 @@ SCENARIOS: dict[str, tuple[type[User], ...]] = {
     "upstream-latency": (UpstreamLatencyUser,),
     "buffered": (BufferedUser,),
     "mismatch": (MismatchUser,),
+}
+
+# The open-loop classes per scenario (mismatch has none: each connection would first have to
+# learn the server's interface, which is not one timed request).
+ARRIVALS: dict[str, tuple[type[User], ...]] = {
+    "download": (DownloadArrivals,),
+    "first-byte": (FirstByteArrivals,),
+    "slow-client": (SlowClientArrivals,),
+    "head-of-line": (HeadOfLineArrivals, PingProbeUser),
+    "upstream-latency": (UpstreamLatencyArrivals,),
+    "buffered": (BufferedArrivals,),
 }

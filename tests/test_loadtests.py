@@ -100,17 +100,22 @@ def test_catalog_matches_the_locustfile_classes() -> None:
     code = (
         "import json\n"
         "from loadtests import scenarios\n"
-        "print(json.dumps({name: [[c.__name__, c.scenario, c.abstract] for c in classes]\n"
-        "    for name, classes in scenarios.SCENARIOS.items()}))\n"
+        "print(json.dumps([{name: [[c.__name__, c.scenario, c.abstract] for c in classes]\n"
+        "    for name, classes in table.items()}\n"
+        "    for table in (scenarios.SCENARIOS, scenarios.ARRIVALS)]))\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], cwd=REPO_ROOT, check=True, timeout=60, capture_output=True
     )
-    classes = json.loads(out.stdout)
+    classes, arrivals = json.loads(out.stdout)
     assert list(classes) == list(catalog.SCENARIOS)
     for name, info in catalog.SCENARIOS.items():
         assert [c[0] for c in classes[name]] == list(info.user_classes)
         assert all(c[1] == name and c[2] is False for c in classes[name])
+        # The open-loop classes too (every scenario but mismatch has them).
+        assert [c[0] for c in arrivals.get(name, [])] == list(info.arrival_classes)
+        assert all(c[1] == name and c[2] is False for c in arrivals.get(name, []))
+    assert set(arrivals) == set(catalog.SCENARIOS) - {"mismatch"}
     listed = subprocess.run(
         [sys.executable, "-m", "locust", "-f", str(catalog.LOCUSTFILE), "--list"],
         cwd="/",  # the locustfile finds its package from anywhere
@@ -119,8 +124,11 @@ def test_catalog_matches_the_locustfile_classes() -> None:
         capture_output=True,
         text=True,
     ).stdout.split()
-    runnable = {word for word in listed if word.endswith("User")}
-    assert runnable == set(catalog.user_classes(list(catalog.SCENARIOS)))
+    runnable = {word for word in listed if word.endswith(("User", "Arrivals"))}
+    arrival_scenarios = [s for s, info in catalog.SCENARIOS.items() if info.arrival_classes]
+    every = {*catalog.user_classes(list(catalog.SCENARIOS))}
+    every |= {*catalog.user_classes(arrival_scenarios, "rate")}
+    assert runnable == every
 
 
 def test_locust_command_picks_classes_and_passes_options() -> None:
@@ -139,6 +147,24 @@ def test_locust_command_picks_classes_and_passes_options() -> None:
     assert "--read-kbps 512" in joined
     with pytest.raises(KeyError, match="unknown scenario"):
         catalog.user_classes(["nope"])
+    with pytest.raises(KeyError, match="'mismatch' has no rate load"):
+        catalog.user_classes(["mismatch"], "rate")
+    # An open loop, distributed: the master stops the test itself so the workers drain.
+    argv = catalog.locust_command(
+        ["head-of-line"],
+        host="http://127.0.0.1:1",
+        users=3,
+        run_time_s=5,
+        params={"arrival_rate": 2.5},
+        kind="rate",
+        processes=2,
+        master_port=5999,
+    )
+    joined = " ".join(argv)
+    assert argv[-2:] == ["HeadOfLineArrivals", "PingProbeUser"]
+    assert "--processes 2" in joined and "--master-port 5999" in joined
+    assert "--run-time" not in joined and "--graceful-run-time 5" in joined
+    assert "--arrival-rate 2.5" in joined
     with pytest.raises(KeyError, match="unknown loadtest option"):
         catalog.option_args({"rowz": 1})
 
@@ -157,6 +183,15 @@ def test_load_options_defaults_namespace_and_validation() -> None:
         LoadOptions(ping_rate=0)
     with pytest.raises(ValueError, match="--mode must be one of"):
         LoadOptions(mode="fast")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="--arrival-rate must be positive"):
+        LoadOptions(arrival_rate=0)
+    with pytest.raises(ValueError, match="--max-in-flight must be at least 1"):
+        LoadOptions(max_in_flight=0)
+    with pytest.raises(ValueError, match="--arrivals must be one of constant, poisson"):
+        LoadOptions(arrivals="bursty")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="--step-levels must be comma-separated whole numbers"):
+        LoadOptions(step_levels="1,x")
+    assert LoadOptions(step_levels="2, 8").levels() == (2, 8)
 
 
 def tally_of(*pieces: bytes) -> BodyTally:
