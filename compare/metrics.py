@@ -3,8 +3,12 @@
 Definitions (the report's method section repeats them):
 
 - Latency samples are the requests that *started* inside the window. TTFB runs from sending the
-  request to the first body byte; time to last byte to the verified last byte. Failed requests
-  enter no percentile and no rate; each is counted once, by kind.
+  request to the first body byte; time to last byte to the verified last byte. Under an
+  arrival-rate (open-loop) load both run from the request's *intended* start instead, and a
+  request belongs to the window its intended start falls in: time it waited for the client or
+  queued in the server counts (no coordinated omission). Failed requests enter no percentile
+  and no rate; each is counted once, by kind. Arrivals that were not started (the in-flight
+  bound was reached) are neither failures nor latencies: they are counted as not started.
 - Throughput is body bytes received inside the window (partial downloads included) divided by
   the window's length; rows/s is that divided by the bytes per row of the verified downloads.
 - Percentiles interpolate linearly between closest ranks (numpy's default, "type 7"). A tail
@@ -22,7 +26,7 @@ from typing import Any
 
 from compare.stats import Kind, percentile
 from loadtests.catalog import SCENARIOS
-from loadtests.record import OK, STOPPED
+from loadtests.record import NOT_STARTED, OK, STOPPED
 
 TTFB = "TTFB"
 DOWNLOAD = "DOWNLOAD"
@@ -35,6 +39,10 @@ MACHINE_BOUND_PCT = 95.0  # the whole machine was this busy
 UNEVEN_SHARE = 1 / 3  # a worker did under this share of the busiest worker's CPU ...
 UNEVEN_MIN_BUSY = 0.05  # ... while the busiest used at least this share of a core
 PERCENTILE_METHOD = "linear interpolation between closest ranks (type 7)"
+# Open loop: a request sent this much after its intended start started late; when the p99 of
+# that lag reaches CLIENT_LAG_MS the load generator could not keep its schedule: client-bound.
+LATE_START_MS = 10.0
+CLIENT_LAG_MS = 50.0
 
 _BODY_KINDS = ("download", "first-byte")
 
@@ -81,6 +89,12 @@ class Request:
     outcome: str
     worker: int | None
     new_connection: bool
+    intended: float | None = None  # when an open-loop schedule meant to send it
+
+    @property
+    def origin(self) -> float:
+        """Where its latency counts from: the intended start when there is one, else the send."""
+        return self.start if self.intended is None else self.intended
 
 
 def requests(cell: dict[str, Any]) -> list[Request]:
@@ -88,9 +102,10 @@ def requests(cell: dict[str, Any]) -> list[Request]:
     table = cell.get("requests") or {}
     if not table.get("start"):
         return []
+    intended = table.get("intended") or [None] * len(table["start"])
     return [
-        Request(kind, user, start, end, first, size, outcome, worker, bool(new))
-        for kind, user, start, end, first, size, outcome, worker, new in zip(
+        Request(kind, user, start, end, first, size, outcome, worker, bool(new), due)
+        for kind, user, start, end, first, size, outcome, worker, new, due in zip(
             table["kind"],
             table["user"],
             table["start"],
@@ -100,6 +115,7 @@ def requests(cell: dict[str, Any]) -> list[Request]:
             table["outcome"],
             table["worker"],
             table["new_connection"],
+            intended,
             strict=True,
         )
     ]
@@ -116,12 +132,19 @@ def window_bytes(cell: dict[str, Any]) -> int:
     return int(sum(bins["counts"][max(first, 0) : max(last, 0)]))
 
 
-def in_flight_max(requests: list[Request], kind: str, start: float, end: float) -> int:
-    """The most requests of ``kind`` in progress at once within [start, end)."""
+def in_flight_max(
+    requests: list[Request], kind: str, start: float, end: float, streaming: bool = False
+) -> int:
+    """The most requests of ``kind`` in progress at once within [start, end).
+
+    ``streaming``: count a request from its first body byte instead of its send, so that only
+    responses the server was actually sending count (not requests queued for a worker).
+    """
     edges: list[tuple[float, int]] = []
     for r in requests:
-        if r.kind == kind and r.start < end and r.end > start:
-            edges += [(max(r.start, start), 1), (r.end, -1)]
+        begin = r.first_byte if streaming else r.start
+        if r.kind == kind and begin is not None and begin < end and r.end > start:
+            edges += [(max(begin, start), 1), (r.end, -1)]
     edges.sort(key=lambda e: (e[0], e[1]))  # an end before a start at the same instant
     peak = current = 0
     for _, step in edges:
@@ -185,6 +208,26 @@ class CellFigures:
     expects_downloads: bool = True
     downloaders: int = 0
     notes: tuple[str, ...] = field(default=())
+    # The load: "concurrency" (level = downloading users) or "rate" (level = exports per second).
+    load_kind: str = "concurrency"
+    load_level: float | None = None
+    downloads_streaming_max: int = 0  # responses being sent at once (first body byte .. end)
+    # Open loop only (None under a closed loop):
+    offered_rate_per_s: float | None = None
+    arrivals: int | None = None  # arrivals intended in the window, started or not
+    achieved_rate_per_s: float | None = None  # requests served (verified) in the window, per s
+    not_started: int | None = None  # arrivals refused at the in-flight bound
+    late_starts: int | None = None  # started more than LATE_START_MS after their intended start
+    start_lag_p99_ms: float | None = None
+    in_flight_at_end: int | None = None  # requests of the window still running when it closed
+    max_in_flight: int | None = None
+
+    @property
+    def achieved_share(self) -> float | None:
+        """Achieved rate over offered rate (open loop only)."""
+        if self.achieved_rate_per_s is None or not self.offered_rate_per_s:
+            return None
+        return self.achieved_rate_per_s / self.offered_rate_per_s
 
     @property
     def client_bound(self) -> bool:
@@ -226,11 +269,20 @@ def _mb(value: Any) -> float | None:
     return value / MB if isinstance(value, int | float) else None
 
 
-def cell_flags(cell: dict[str, Any], reqs: list[Request], failures: int, starved: int) -> list[str]:
+def cell_flags(
+    cell: dict[str, Any],
+    reqs: list[Request],
+    failures: int,
+    starved: int,
+    open_loop: OpenLoop | None = None,
+) -> list[str]:
     """Why a cell's figures need a second look, as short stable names."""
     flags: list[str] = []
     client = cell.get("client") or {}
-    if (client.get("window_max_pct") or 0) >= CLIENT_BOUND_PCT:
+    lag = open_loop.start_lag_p99_ms if open_loop else None
+    # Open loop: requests sent well after their schedule said are the load generator falling
+    # behind, whatever its CPU reads.
+    if (client.get("window_max_pct") or 0) >= CLIENT_BOUND_PCT or (lag or 0) >= CLIENT_LAG_MS:
         flags.append("client-bound")
     machine = cell.get("machine") or {}
     if (machine.get("busy_pct") or 0) >= MACHINE_BOUND_PCT:
@@ -251,7 +303,56 @@ def cell_flags(cell: dict[str, Any], reqs: list[Request], failures: int, starved
         flags.append("failures")
     if starved:
         flags.append("unserved")
+    if open_loop and open_loop.not_started:
+        flags.append("in-flight-limit")
     return flags
+
+
+@dataclass(frozen=True)
+class OpenLoop:
+    """The figures only an arrival-rate load has."""
+
+    offered_rate_per_s: float
+    arrivals: int
+    achieved_rate_per_s: float
+    not_started: int
+    late_starts: int
+    start_lag_p99_ms: float | None
+    in_flight_at_end: int
+    max_in_flight: int | None
+
+
+def open_loop(
+    cell: dict[str, Any], everything: list[Request], start: float, end: float
+) -> OpenLoop:
+    """Offered against achieved rate, arrivals not started or late, and what the stop cut."""
+    length = end - start
+    main = "first-byte" if cell["scenario"] == "first-byte" else "download"
+    arrivals = [r for r in everything if r.kind == main and start <= r.origin < end]
+    started = [r for r in arrivals if r.outcome != NOT_STARTED]
+    lags = [(r.start - r.origin) * 1000 for r in started]
+    # Served: verified downloads (for first-byte: first body bytes) that ended in the window.
+    served = [
+        r
+        for r in everything
+        if r.kind == main
+        and r.outcome in (OK, STOPPED)
+        and (t := r.first_byte if main == "first-byte" else (r.end if r.outcome == OK else None))
+        is not None
+        and start <= t < end
+    ]
+    arrival = cell.get("arrival") or {}
+    load = cell.get("load") or {}
+    return OpenLoop(
+        offered_rate_per_s=float(load.get("level") or arrival.get("rate") or 0.0),
+        arrivals=len(arrivals),
+        achieved_rate_per_s=len(served) / length if length > 0 else 0.0,
+        not_started=len(arrivals) - len(started),
+        late_starts=sum(1 for lag in lags if lag > LATE_START_MS),
+        start_lag_p99_ms=tail(lags, 99),
+        in_flight_at_end=sum(1 for r in started if r.end >= end),
+        max_in_flight=arrival.get("max_in_flight"),
+    )
 
 
 def figures(cell: dict[str, Any]) -> CellFigures:
@@ -262,17 +363,22 @@ def figures(cell: dict[str, Any]) -> CellFigures:
     everything = requests(cell)
     start, end = (window["start"], window["end"]) if window else (0.0, 0.0)
     length = end - start if window else None
-    inside = [r for r in everything if start <= r.start < end]
+    load = cell.get("load") or {}
+    rate = load.get("kind") == "rate"
+    # Open loop: by intended start (origin), so a request the client sent late still belongs
+    # to the moment it was due; closed loop: origin is the send.
+    inside = [r for r in everything if start <= r.origin < end]
     body = [r for r in inside if r.kind in _BODY_KINDS]
     ttfb = [
-        (r.first_byte - r.start) * 1000
+        (r.first_byte - r.origin) * 1000
         for r in body
         if r.first_byte is not None and r.outcome in (OK, STOPPED)
     ]
     done = [r for r in inside if r.kind == "download" and r.outcome == OK]
-    ttlb = [(r.end - r.start) * 1000 for r in done]
-    pings = [(r.end - r.start) * 1000 for r in inside if r.kind == "ping" and r.outcome == OK]
-    failures = Counter(r.outcome for r in inside if r.outcome not in (OK, STOPPED))
+    ttlb = [(r.end - r.origin) * 1000 for r in done]
+    pings = [(r.end - r.origin) * 1000 for r in inside if r.kind == "ping" and r.outcome == OK]
+    failures = Counter(r.outcome for r in inside if r.outcome not in (OK, STOPPED, NOT_STARTED))
+    loop = open_loop(cell, everything, start, end) if rate and window else None
     received = window_bytes(cell)
     every_done = [r for r in everything if r.kind == "download" and r.outcome == OK]
     rows = cell.get("export_rows")
@@ -280,7 +386,8 @@ def figures(cell: dict[str, Any]) -> CellFigures:
         sum(r.bytes for r in every_done) / (len(every_done) * rows) if every_done and rows else None
     )
     users = int(cell.get("users") or 0)
-    downloaders = download_users(scenario, users)
+    # Under an open loop users are schedulers, not downloaders: nobody can be left unserved.
+    downloaders = 0 if rate else download_users(scenario, users)
     served_users = len(
         {r.user for r in everything if r.kind in _BODY_KINDS and r.first_byte is not None}
     )
@@ -300,7 +407,7 @@ def figures(cell: dict[str, Any]) -> CellFigures:
         ok=ok,
         users=users,
         window_s=length,
-        flags=tuple(cell_flags(cell, inside, sum(failures.values()), starved)),
+        flags=tuple(cell_flags(cell, inside, sum(failures.values()), starved, loop)),
         mb_per_s=received / length / MB if length and has_downloads else None,
         rows_per_s=received / length / per_row if length and per_row and has_downloads else None,
         requests_per_s=sum(1 for r in every_done if start <= r.end < end) / length
@@ -326,6 +433,7 @@ def figures(cell: dict[str, Any]) -> CellFigures:
         waiting_at_end=sum(1 for r in body if r.first_byte is None and r.outcome == STOPPED),
         unfinished_at_end=sum(1 for r in body if r.kind == "download" and r.outcome == STOPPED),
         downloads_in_flight_max=in_flight_max(everything, "download", start, end),
+        downloads_streaming_max=in_flight_max(everything, "download", start, end, streaming=True),
         served_mb=received / MB,
         server_cpu_s=cpu,
         server_cpu_s_per_gb=cpu / (received / 1e9) if cpu is not None and received else None,
@@ -349,6 +457,16 @@ def figures(cell: dict[str, Any]) -> CellFigures:
         warnings=tuple(cell.get("warnings") or ()),
         expects_downloads=has_downloads,
         downloaders=downloaders,
+        load_kind=str(load.get("kind") or "concurrency"),
+        load_level=load.get("level", downloaders),
+        offered_rate_per_s=loop.offered_rate_per_s if loop else None,
+        arrivals=loop.arrivals if loop else None,
+        achieved_rate_per_s=loop.achieved_rate_per_s if loop else None,
+        not_started=loop.not_started if loop else None,
+        late_starts=loop.late_starts if loop else None,
+        start_lag_p99_ms=loop.start_lag_p99_ms if loop else None,
+        in_flight_at_end=loop.in_flight_at_end if loop else None,
+        max_in_flight=loop.max_in_flight if loop else None,
     )
 
 
