@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 SweepVariant = Literal["stream", "buffered", "mismatch"]
+LoadKind = Literal["concurrency", "rate"]
+ArrivalKind = Literal["constant", "poisson"]
 
 DEFAULT_STACKS = ("gunicorn-sync", "uvicorn")
 SWEEP_VARIANTS: tuple[SweepVariant, ...] = ("stream", "buffered", "mismatch")
@@ -27,7 +29,9 @@ class BenchConfig:
     sweep_sizes: tuple[int, ...]
     sweep_variants: tuple[SweepVariant, ...]
     sweep_repeat: int
-    workers: int
+    # A number: every stack runs that many workers; "auto": each its documented recommendation
+    # for the servers' CPUs (compare.workers).
+    workers: int | Literal["auto"]
     out_dir: Path
     rows: int
     # db: the project's database (SQLite unless DATABASE_URL says otherwise), seeded first;
@@ -52,6 +56,18 @@ class BenchConfig:
     # The run's PostgreSQL (its postmaster's pid), once started: sampled with every stack, since
     # the database's memory and CPU are part of what serving an export costs.
     database_pid: int | None = None
+    # The load of each cell: a closed loop of ``levels`` users (concurrency) or an open loop of
+    # ``levels`` arrivals per second (rate); no levels: each scenario's own users, as before.
+    load_kind: LoadKind = "concurrency"
+    levels: tuple[float, ...] = ()
+    arrivals: ArrivalKind = "constant"
+    # Open loop: requests in flight at most (all locust processes together); an arrival past it
+    # is not started, and counted.
+    max_in_flight: int = 64
+    # The service level a curve's knee is judged by (compare.curves).
+    slo_ttfb_ms: float = 1000.0
+    # Locust's distributed mode: a master and this many worker processes (0: one process).
+    locust_workers: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form for the results document."""
@@ -62,7 +78,7 @@ class BenchConfig:
     @property
     def load_cells(self) -> int:
         """How many load-test cells the run has."""
-        return self.repeat * len(self.stacks) * len(self.scenarios)
+        return self.repeat * len(self.stacks) * len(self.scenarios) * max(1, len(self.levels))
 
     @property
     def sweep_points(self) -> int:

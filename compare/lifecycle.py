@@ -35,6 +35,7 @@ from compare.sampler import (
 )
 from compare.server import ServerProcess
 from compare.stacks import StackSpec
+from compare.workers import sized
 
 # Django's own words when it has to buffer a mismatched iterator (django/http/response.py).
 _DJANGO_WARNING = re.compile(r"StreamingHttpResponse must consume \w+ iterators[^\n]*")
@@ -140,7 +141,7 @@ class MeasuredServer:
     ) -> None:
         self.config = config
         run_dir.mkdir(parents=True, exist_ok=True)
-        self.spec = spec.with_options(workers=config.workers)
+        self.spec = sized(spec, config)
         self.server = ServerProcess(self.spec, run_dir=run_dir, env=env)
         self.interval = sample_interval_s or config.sample_interval_s
         self.sampler: ProcessTreeSampler | None = None

@@ -18,14 +18,16 @@ import os
 import signal
 import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import psutil
 
-from compare.config import BenchConfig
+from compare.config import BenchConfig, LoadKind
 from compare.errors import CompareError
 from compare.lifecycle import MeasuredServer, django_warnings, pin
+from compare.ports import free_port
 from compare.records import (
     ARCHIVE,
     archive,
@@ -39,7 +41,7 @@ from compare.records import (
 from compare.sampler import ProcessTreeSampler, TreeSample, process_cpu_seconds
 from compare.server import REPO_ROOT
 from compare.stacks import StackSpec
-from loadtests.catalog import SCENARIOS, locust_command
+from loadtests.catalog import PING, SCENARIOS, locust_command
 from loadtests.options import OPTIONS
 
 logger = logging.getLogger(__name__)
@@ -49,6 +51,8 @@ CLIENT_INTERVAL_S = 0.25
 # N per second takes under a second.
 SPAWN_ALLOWANCE_S = 1.0
 LOCUST_GRACE_S = 30.0
+# Distributed: the master waits for its forked workers to connect before the clock starts.
+WORKERS_ALLOWANCE_S = 60.0
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
@@ -85,6 +89,10 @@ def _run_locust(
                         raise CompareError(f"locust did not finish within {deadline_s:.0f} s")
                     with contextlib.suppress(subprocess.TimeoutExpired):
                         proc.wait(timeout=CLIENT_INTERVAL_S)
+                    if config.locust_workers:
+                        # Workers forked before the first pin would run anywhere: pin again.
+                        with contextlib.suppress(psutil.Error):
+                            pin(proc.pid, config.client_cpus)
             return proc.returncode, client.samples
         finally:
             if proc.poll() is None:
@@ -103,26 +111,76 @@ def client_load(samples: list[TreeSample], t0: float, t1: float) -> dict[str, An
     }
 
 
+@dataclass(frozen=True)
+class Load:
+    """What a cell's load generator runs: the load's kind and level, and locust's users."""
+
+    kind: LoadKind
+    level: float
+    users: int  # locust users: downloaders (+ the probe), or arrival schedulers (+ the probe)
+    params: dict[str, int | float | str]
+
+    def describe(self) -> dict[str, Any]:
+        """The cell's ``load`` entry."""
+        level = int(self.level) if self.kind == "concurrency" else self.level
+        return {"kind": self.kind, "level": level}
+
+
+def cell_load(config: BenchConfig, scenario: str, level: float | None) -> Load:
+    """The load of one cell: ``level`` of the run's kind, or the scenario's own users.
+
+    A concurrency level counts the downloading users; head-of-line's probe comes on top, so
+    the level means the same in every scenario. A rate level is exports started per second,
+    by one scheduler user per locust process.
+    """
+    info = SCENARIOS[scenario]
+    probe = 1 if PING in info.request_types else 0
+    if level is None:
+        users = max(config.users or info.users, info.min_users)
+        return Load("concurrency", users - probe, users, {})
+    if config.load_kind == "concurrency":
+        return Load("concurrency", level, int(level) + probe, {})
+    streams = max(1, config.locust_workers)
+    params: dict[str, int | float | str] = {
+        "arrival_rate": level,
+        "arrivals": config.arrivals,
+        "max_in_flight": config.max_in_flight,
+        "arrival_streams": streams,
+    }
+    return Load("rate", level, streams + probe, params)
+
+
 def run_load_cell(
     config: BenchConfig,
     spec: StackSpec,
     scenario: str,
     repetition: int,
     cell_dir: Path,
+    level: float | None = None,
 ) -> dict[str, Any]:
     """Run one scenario against a fresh stack; the cell records failure instead of raising."""
     info = SCENARIOS[scenario]
-    users = max(config.users or info.users, info.min_users)
+    load = cell_load(config, scenario, level)
     cell: dict[str, Any] = {
         "stack": spec.name,
         "scenario": scenario,
         "repetition": repetition,
-        "users": users,
+        "users": load.users,
+        "load": load.describe(),
         "duration_s": config.duration_s,
         "status": "failed",
         "error": None,
         "dir": str(cell_dir),
     }
+    if load.kind == "rate":
+        cell["arrival"] = {
+            "rate": load.level,
+            "arrivals": config.arrivals,
+            "max_in_flight": config.max_in_flight,
+            "streams": load.params["arrival_streams"],
+        }
+    if config.locust_workers:
+        cell["locust_workers"] = config.locust_workers
     try:
         with MeasuredServer(config, spec, cell_dir) as measured:
             cell.update(measured.describe())
@@ -134,11 +192,14 @@ def run_load_cell(
             argv = locust_command(
                 [scenario],
                 host=measured.server.base_url,
-                users=users,
+                users=load.users,
                 run_time_s=run_time_s(config),
                 stop_timeout_s=config.drain_s if info.steady else 0,
                 csv_prefix=cell_dir / "locust",
-                params={**params, "record_dir": str(record_dir)},
+                params={**params, **load.params, "record_dir": str(record_dir)},
+                kind=load.kind,
+                processes=config.locust_workers,
+                master_port=free_port() if config.locust_workers else None,
             )
             cell["locust_argv"] = argv
             measured.reset_peaks()
@@ -146,6 +207,8 @@ def run_load_cell(
             # Every relative time in the cell counts from here; kept to line up other logs.
             cell["t0"] = t0
             deadline = run_time_s(config) + config.drain_s + LOCUST_GRACE_S
+            if config.locust_workers:
+                deadline += WORKERS_ALLOWANCE_S
             code, client_samples = _run_locust(argv, cell_dir, config, deadline)
             t_end = time.monotonic()
             measured.settle_after(t_end)

@@ -15,6 +15,7 @@ from compare.loadcell import run_load_cell
 from compare.results import ResultsError, ResultsWriter
 from compare.stacks import StackSpec, get_stack
 from compare.sweep import run_sweep
+from compare.workers import choose, sized
 
 logger = logging.getLogger(__name__)
 
@@ -23,27 +24,44 @@ Progress = Callable[[str], None]
 
 def describe_stack(spec: StackSpec, config: BenchConfig) -> dict[str, Any]:
     """What the report needs to know about a stack: its spec and whether it could run."""
-    sized = spec.with_options(workers=config.workers)
-    description = asdict(sized)
-    description["available"] = sized.missing() is None
-    description["missing"] = sized.missing()
-    description["server_version"] = sized.server_version()
-    description["front_version"] = sized.front_version()
-    description["argv_example"] = sized.argv("127.0.0.1", 0, Path("RUN_DIR"))
+    sized_spec = sized(spec, config)
+    description = asdict(sized_spec)
+    description["available"] = sized_spec.missing() is None
+    description["missing"] = sized_spec.missing()
+    description["server_version"] = sized_spec.server_version()
+    description["front_version"] = sized_spec.front_version()
+    description["argv_example"] = sized_spec.argv("127.0.0.1", 0, Path("RUN_DIR"))
+    # Which rule gave it its worker count, and why (compare.workers).
+    description["workers_rule"] = choose(spec, config).as_dict()
     return description
 
 
-def load_order(config: BenchConfig, specs: list[StackSpec]) -> list[tuple[int, str, StackSpec]]:
-    """Cells in run order: stacks innermost and alternating direction (A B, B A), repetitions last.
+Planned = tuple[int, str, float | None, StackSpec]  # repetition, scenario, load level, stack
 
-    Drift in the machine (thermal, other load) then falls on every stack alike.
+
+def load_order(config: BenchConfig, specs: list[StackSpec]) -> list[Planned]:
+    """Cells in run order: stacks innermost and alternating direction (A B, B A), then load
+    levels from low to high, scenarios, repetitions last (level None: the scenario's own users).
+
+    Drift in the machine (thermal, other load) then falls on every stack alike, and each
+    repetition climbs its curves once.
     """
-    order: list[tuple[int, str, StackSpec]] = []
+    levels: tuple[float | None, ...] = config.levels or (None,)
+    points = [(scenario, level) for scenario in config.scenarios for level in levels]
+    order: list[Planned] = []
     for repetition in range(config.repeat):
-        for index, scenario in enumerate(config.scenarios):
+        for index, (scenario, level) in enumerate(points):
             turn = specs if (repetition + index) % 2 == 0 else list(reversed(specs))
-            order += [(repetition, scenario, spec) for spec in turn]
+            order += [(repetition, scenario, level, spec) for spec in turn]
     return order
+
+
+def cell_name(config: BenchConfig, repetition: int, scenario: str, level: float | None) -> str:
+    """The directory name of a cell (its stack is appended), e.g. r1-download-c8 or r1-download."""
+    if level is None:
+        return f"r{repetition + 1}-{scenario}"
+    mark = "c" if config.load_kind == "concurrency" else "rate"
+    return f"r{repetition + 1}-{scenario}-{mark}{level:g}"
 
 
 def run_bench(config: BenchConfig, writer: ResultsWriter, progress: Progress) -> None:
@@ -58,10 +76,11 @@ def run_bench(config: BenchConfig, writer: ResultsWriter, progress: Progress) ->
                 # Its cells are still run: each is recorded as failed, with the install hint.
                 writer.add_event(f"{spec.name} is unavailable: {spec.missing()}")
                 progress(f"note: {spec.name} is unavailable: {spec.missing()}")
-        for repetition, scenario, spec in cells:
-            progress(clock.line(f"r{repetition + 1} {scenario:<16} {spec.name}"))
-            cell_dir = writer.directory / "cells" / f"r{repetition + 1}-{scenario}-{spec.name}"
-            cell = run_load_cell(config, spec, scenario, repetition, cell_dir)
+        for repetition, scenario, level, spec in cells:
+            name = cell_name(config, repetition, scenario, level)
+            progress(clock.line(f"{name:<28} {spec.name}"))
+            cell_dir = writer.directory / "cells" / f"{name}-{spec.name}"
+            cell = run_load_cell(config, spec, scenario, repetition, cell_dir, level)
             writer.add_cell(cell)
             clock.done()
             if cell["status"] != "ok":

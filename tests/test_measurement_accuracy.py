@@ -10,18 +10,14 @@ from __future__ import annotations
 
 import json
 import statistics
-import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from compare.config import BenchConfig
 from compare.loadcell import run_load_cell
 from compare.metrics import figures, requests
-from compare.placement import choose
-from compare.stacks import StackSpec
+from tests.timed_stack import short_config, timed_stack
 
 pytestmark = pytest.mark.server
 
@@ -30,66 +26,10 @@ RATE = 4e6  # body bytes per second per connection
 SIZE = 1_000_000
 
 
-@dataclass(frozen=True)
-class TimedStack(StackSpec):
-    """A 'stack' that runs tests/timed_server.py, so the harness can start it like any other."""
-
-    extra: tuple[str, ...] = ()
-
-    def argv(
-        self,
-        host: str,
-        port: int,
-        run_dir: Path,
-        python: str = sys.executable,
-        upstream_port: int | None = None,
-    ) -> list[str]:
-        """The timed server's command line, logging its ground truth into the run directory."""
-        args = ["--host", host, "--port", str(port), "--log", str(run_dir / "truth.jsonl")]
-        rates = ["--delay-ms", str(DELAY_MS), "--rate", str(RATE), "--size", str(SIZE)]
-        return [python, "-m", "tests.timed_server", *args, *rates, *self.extra]
-
-    def child_processes(self) -> int:
-        """One process, no workers under it."""
-        return 0
-
-
-def timed_stack(*extra: str) -> TimedStack:
-    return TimedStack(
-        name="timed",
-        interface="wsgi",
-        server="gunicorn",
-        worker_class="threads",
-        app="tests.timed_server",
-        loop=None,
-        http_parser="hand-written",
-        extra=extra,
-    )
-
-
 def run_cell(tmp_path: Path, *extra: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    placement = choose("split")
-    config = BenchConfig(
-        stacks=("timed",),
-        scenarios=("download",),
-        users=2,
-        duration_s=3.0,
-        warmup_s=0.2,
-        repeat=1,
-        sweep_sizes=(),
-        sweep_variants=(),
-        sweep_repeat=1,
-        workers=1,
-        out_dir=tmp_path,
-        rows=100_000,
-        idle_s=0.3,
-        settle_s=0.5,
-        drain_s=5.0,
-        placement=placement.mode,
-        server_cpus=placement.server_cpus,
-        client_cpus=placement.client_cpus,
-    )
-    cell = run_load_cell(config, timed_stack(*extra), "download", 0, tmp_path / "cell")
+    rates = ["--delay-ms", str(DELAY_MS), "--rate", str(RATE), "--size", str(SIZE)]
+    config = short_config(tmp_path)
+    cell = run_load_cell(config, timed_stack(*rates, *extra), "download", 0, tmp_path / "cell")
     assert cell["status"] == "ok", cell["error"]
     lines = (tmp_path / "cell" / "truth.jsonl").read_text().splitlines()
     truth = [json.loads(line) for line in lines]

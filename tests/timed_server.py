@@ -8,6 +8,12 @@ With ``--fail-every N``, every Nth export asking for more than WARMUP_ROWS rows 
 ``503`` at once instead (the harness's warm-up asks for fewer, and must succeed). ``/healthz``
 and ``/ping`` answer like the real app. With ``--log FILE`` every piece of body sent and every
 answer is logged as a JSON line with its ``time.monotonic()`` instant: the ground truth.
+
+A known capacity: ``--capacity K`` serves at most K exports at once; the others wait (queued,
+their headers not sent) for a slot, and their D ms start when they get one. A known stall:
+``--stall-after A --stall-s L`` holds every first body byte due in [s, s + L), where s is A
+seconds after the first export asking for more than WARMUP_ROWS rows (the load, not the
+warm-up), until s + L; the stall is logged.
 """
 
 from __future__ import annotations
@@ -45,6 +51,9 @@ class TimedServer:
         self.fail_every = args.fail_every
         self.exports = itertools.count(1)
         self.lock = threading.Lock()
+        self.slots = threading.BoundedSemaphore(args.capacity) if args.capacity else None
+        self.stall_after, self.stall_s = args.stall_after, args.stall_s
+        self.stall: tuple[float, float] | None = None  # (start, end), once the load began
         self.log: IO[str] | None = open(args.log, "a") if args.log else None  # noqa: SIM115
 
     def note(self, **fields: object) -> None:
@@ -82,25 +91,46 @@ class TimedServer:
             self._small(conn, 200, b"pong\n", pid)
         elif url.path == "/export.csv":
             rows = int(parse_qs(url.query).get("rows", ["0"])[0] or 0)
-            if self.fail_every and rows > WARMUP_ROWS and next(self.exports) % self.fail_every == 0:
+            load = rows > WARMUP_ROWS
+            if self.fail_every and load and next(self.exports) % self.fail_every == 0:
                 self._small(conn, 503, b"busy\n", pid)
                 self.note(event="answer", status=503, received=received)
                 return
-            self._export(conn, received, pid)
+            if load and self.stall_s and self.stall is None:
+                self._begin_stall(received)
+            if self.slots is None:
+                self._export(conn, received, pid)
+                return
+            with self.slots:  # the queue: wait for one of the K slots
+                self._export(conn, time.monotonic(), pid, received)
         else:
             self._small(conn, 404, b"not found\n", pid)
+
+    def _begin_stall(self, received: float) -> None:
+        with self.lock:
+            if self.stall is not None:  # another connection's thread was first
+                return
+            start = received + self.stall_after
+            self.stall = (start, start + self.stall_s)
+        self.note(event="stall", start=start, end=start + self.stall_s)
 
     def _small(self, conn: socket.socket, status: int, payload: bytes, pid: str) -> None:
         conn.sendall(
             f"HTTP/1.1 {status} X\r\nContent-Length: {len(payload)}\r\n{pid}\r\n".encode() + payload
         )
 
-    def _export(self, conn: socket.socket, received: float, pid: str) -> None:
+    def _export(
+        self, conn: socket.socket, started: float, pid: str, received: float | None = None
+    ) -> None:
+        """Serve one export from ``started`` (a slot's start; the arrival without a capacity)."""
+        received = started if received is None else received
         conn.sendall(
             "HTTP/1.1 200 OK\r\nContent-Type: text/csv\r\nTransfer-Encoding: chunked\r\n"
             f"X-Export-Rows: {self.rows}\r\nX-Export-Interface: wsgi\r\n{pid}\r\n".encode()
         )
-        first = received + self.delay
+        first = started + self.delay
+        if self.stall is not None and self.stall[0] <= first < self.stall[1]:
+            first = self.stall[1]
         sent = 0
         pieces: list[tuple[float, int]] = []
         while sent < len(self.body):
@@ -112,7 +142,14 @@ class TimedServer:
             pieces.append((time.monotonic(), len(piece)))
             sent += len(piece)
         conn.sendall(b"0\r\n\r\n")
-        self.note(event="answer", status=200, received=received, first=pieces[0][0], pieces=pieces)
+        self.note(
+            event="answer",
+            status=200,
+            received=received,
+            started=started,
+            first=pieces[0][0],
+            pieces=pieces,
+        )
 
 
 def main() -> None:
@@ -124,6 +161,9 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=4e6, help="body bytes per second")
     parser.add_argument("--size", type=int, default=1_000_000, help="body bytes, about")
     parser.add_argument("--fail-every", type=int, default=0)
+    parser.add_argument("--capacity", type=int, default=0, help="exports served at once (0: all)")
+    parser.add_argument("--stall-after", type=float, default=0.0)
+    parser.add_argument("--stall-s", type=float, default=0.0)
     parser.add_argument("--log", default=None)
     args = parser.parse_args()
     server = TimedServer(args)

@@ -4,18 +4,27 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import os
 import signal
 import sys
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from compare.appdata import RunData, add_data_arguments
-from compare.config import DEFAULT_STACKS, ENV_PREFIX, SWEEP_VARIANTS, BenchConfig, SweepVariant
+from compare.config import (
+    DEFAULT_STACKS,
+    ENV_PREFIX,
+    SWEEP_VARIANTS,
+    BenchConfig,
+    LoadKind,
+    SweepVariant,
+)
 from compare.environment import describe
 from compare.errors import CompareError
 from compare.lifecycle import pin
@@ -23,7 +32,7 @@ from compare.placement import MODES, choose, pin_self
 from compare.report import write_reports
 from compare.results import ResultsWriter, new_document
 from compare.runner import run_bench
-from compare.stacks import STACKS, numbered
+from compare.stacks import DEFAULT_WORKERS, STACKS, numbered
 from compare.summary import terminal_verdict
 from loadtests.catalog import SCENARIOS
 
@@ -83,7 +92,54 @@ def register(subparsers: Any) -> None:
         help="which of stream,buffered,mismatch the sweep runs",
     )
     parser.add_argument("--sweep-repeat", type=int, default=1, help="size sweep repetitions")
-    parser.add_argument("--workers", type=int, default=2, help="worker processes per stack")
+    parser.add_argument(
+        "--workers",
+        default=None,
+        help="worker processes per stack: a number for every stack, or 'auto': each server's "
+        "documented recommendation for the servers' CPUs (default: auto with --concurrency or "
+        "--rate, else 2)",
+    )
+    curve = parser.add_argument_group("capacity curves")
+    curve.add_argument(
+        "--concurrency",
+        default=None,
+        help="a closed-loop curve: run each scenario at each of these numbers of downloading "
+        "users, e.g. 1,2,4,8 (head-of-line's probe comes on top)",
+    )
+    curve.add_argument(
+        "--rate",
+        default=None,
+        help="an open-loop curve: start each scenario's exports at each of these rates per "
+        "second, e.g. 1,2,5,10, whatever the server does; latency counts from each request's "
+        "intended start",
+    )
+    curve.add_argument(
+        "--arrivals",
+        choices=("constant", "poisson"),
+        default=None,
+        help="with --rate: evenly spaced (constant, the default) or Poisson arrivals",
+    )
+    curve.add_argument(
+        "--max-in-flight",
+        type=int,
+        default=None,
+        help="with --rate: requests in flight at most (default 64); an arrival past it is not "
+        "started, counted and reported",
+    )
+    curve.add_argument(
+        "--slo-ttfb-ms",
+        type=float,
+        default=1000.0,
+        help="the service level of a curve's knee: p99 TTFB within this (default %(default)g), "
+        "no failures and, for rates, at least 95%% of the offered rate served",
+    )
+    curve.add_argument(
+        "--locust-workers",
+        type=int,
+        default=0,
+        help="run locust distributed in every cell: a master and this many worker processes "
+        "on the load generator's CPUs, their records merged (default 0: one process)",
+    )
     add_data_arguments(parser)
     parser.add_argument(
         "--placement",
@@ -174,8 +230,13 @@ def build_config(args: argparse.Namespace) -> BenchConfig:
     )
     if args.users is not None and args.users < 1:
         raise CompareError(f"--users must be at least 1, got {args.users}")
-    if args.workers < 1 or args.sweep_repeat < 1 or args.rows < 0:
-        raise CompareError("--workers and --sweep-repeat must be at least 1, --rows at least 0")
+    if args.sweep_repeat < 1 or args.rows < 0:
+        raise CompareError("--sweep-repeat must be at least 1, --rows at least 0")
+    curve = _curve(args)
+    if curve.kind == "rate":
+        scenarios = _open_loop_scenarios(args.scenarios, scenarios)
+    if curve.levels and args.users is not None:
+        raise CompareError("--users sets one load for every cell; --concurrency or --rate a curve")
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     return BenchConfig(
         stacks=stacks,
@@ -190,7 +251,7 @@ def build_config(args: argparse.Namespace) -> BenchConfig:
         sweep_sizes=sizes,
         sweep_variants=cast(tuple[SweepVariant, ...], variants),
         sweep_repeat=args.sweep_repeat,
-        workers=args.workers,
+        workers=_workers(args.workers, sweep=bool(curve.levels)),
         out_dir=Path(args.out) / stamp,
         rows=args.rows,
         source=args.source,
@@ -199,7 +260,72 @@ def build_config(args: argparse.Namespace) -> BenchConfig:
         server_cpus=placement.server_cpus,
         client_cpus=placement.client_cpus,
         quick=args.quick,
+        load_kind=curve.kind,
+        levels=curve.levels,
+        arrivals=args.arrivals or "constant",
+        max_in_flight=args.max_in_flight or DEFAULT_MAX_IN_FLIGHT,
+        slo_ttfb_ms=_positive(args.slo_ttfb_ms, 1000.0, "--slo-ttfb-ms"),
+        locust_workers=args.locust_workers,
     )
+
+
+DEFAULT_MAX_IN_FLIGHT = 64
+
+
+@dataclass(frozen=True)
+class Curve:
+    """The load levels a run sweeps (none: each scenario at its own users)."""
+
+    kind: LoadKind
+    levels: tuple[float, ...]
+
+
+def _curve(args: argparse.Namespace) -> Curve:
+    """--concurrency or --rate, validated; the open-loop options only with --rate."""
+    if args.concurrency is not None and args.rate is not None:
+        raise CompareError("--concurrency and --rate are alternatives: one curve per run")
+    if args.locust_workers < 0:
+        raise CompareError(f"--locust-workers must not be negative, got {args.locust_workers}")
+    if args.rate is None:
+        if args.arrivals is not None or args.max_in_flight is not None:
+            raise CompareError("--arrivals and --max-in-flight apply to --rate only")
+        levels = _ints(args.concurrency, "--concurrency")
+        if args.concurrency is not None and (not levels or min(levels) < 1):
+            raise CompareError(f"--concurrency needs levels of at least 1, got {args.concurrency}")
+        return Curve("concurrency", tuple(float(v) for v in sorted(set(levels))))
+    try:
+        rates = tuple(float(v) for v in args.rate.split(",") if v.strip())
+    except ValueError:
+        raise CompareError(f"--rate must be comma-separated numbers, got {args.rate!r}") from None
+    if not rates or min(rates) <= 0 or not all(map(math.isfinite, rates)):
+        raise CompareError(f"--rate needs positive rates, got {args.rate!r}")
+    if args.max_in_flight is not None and args.max_in_flight < 1:
+        raise CompareError(f"--max-in-flight must be at least 1, got {args.max_in_flight}")
+    return Curve("rate", tuple(sorted(set(rates))))
+
+
+def _open_loop_scenarios(raw: str, scenarios: tuple[str, ...]) -> tuple[str, ...]:
+    """The scenarios with an arrival-rate load: 'all' keeps those, a named other one is an error."""
+    usable = tuple(s for s in scenarios if SCENARIOS[s].arrival_classes)
+    if raw.strip() != "all" and usable != scenarios:
+        other = next(s for s in scenarios if s not in usable)
+        raise CompareError(f"scenario {other!r} has no arrival-rate load; leave it out of --rate")
+    return usable
+
+
+def _workers(raw: str | None, sweep: bool) -> int | Literal["auto"]:
+    """--workers: 'auto', or the same number for every stack (default: auto for curves, else 2)."""
+    if raw is None:
+        return "auto" if sweep else DEFAULT_WORKERS
+    if raw.strip() == "auto":
+        return "auto"
+    try:
+        workers = int(raw)
+    except ValueError:
+        raise CompareError(f"--workers must be 'auto' or a whole number, got {raw!r}") from None
+    if workers < 1:
+        raise CompareError(f"--workers must be at least 1, got {workers}")
+    return workers
 
 
 def _terminate(signum: int, frame: FrameType | None) -> None:
