@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from compare.curves import DEFAULT_SLO_TTFB_MS, curves
 from compare.metrics import (
     MB,
     PERCENTILE_METHOD,
@@ -81,6 +82,18 @@ def cell_figures(f: CellFigures) -> dict[str, Any]:
         "database_increase_mb": _round(f.database_increase_mb),
         "database_cpu_s": _round(f.database_cpu_s),
         "flags": list(f.flags),
+        # Capacity curves (kind concurrency: level = downloading users; rate: exports per s).
+        "load": {"kind": f.load_kind, "level": f.load_level},
+        "downloads_streaming_max": f.downloads_streaming_max,
+        # Open loop only (null under a closed loop).
+        "offered_rate_per_s": _round(f.offered_rate_per_s),
+        "achieved_rate_per_s": _round(f.achieved_rate_per_s),
+        "arrivals": f.arrivals,
+        "not_started": f.not_started,
+        "late_starts": f.late_starts,
+        "start_lag_p99_ms": _round(f.start_lag_p99_ms),
+        "in_flight_at_end": f.in_flight_at_end,
+        "max_in_flight": f.max_in_flight,
     }
 
 
@@ -111,6 +124,9 @@ def figures_document(document: Document) -> dict[str, Any]:
     """The whole figures document of a run."""
     config = document.get("config") or {}
     environment = document.get("environment") or {}
+    cells = [cell_figures(figures(cell)) for cell in document.get("cells") or []]
+    slo = float(config.get("slo_ttfb_ms") or DEFAULT_SLO_TTFB_MS)
+    stacks = document.get("stacks") or {}
     return {
         "schema": FIGURES_SCHEMA,
         "version": FIGURES_VERSION,
@@ -124,10 +140,21 @@ def figures_document(document: Document) -> dict[str, Any]:
             "scenarios": config.get("scenarios"),
             "repeat": config.get("repeat"),
             "placement": environment.get("placement"),
+            "load_kind": config.get("load_kind", "concurrency"),
+            "levels": config.get("levels") or [],
+            "arrivals": config.get("arrivals"),
+            "max_in_flight": config.get("max_in_flight"),
+            "slo_ttfb_ms": slo,
+            "locust_workers": config.get("locust_workers", 0),
+            # Which rule gave each stack its worker count, and why (compare.workers).
+            "workers": {name: (s or {}).get("workers_rule") for name, s in stacks.items()},
         },
-        "cells": [cell_figures(figures(cell)) for cell in document.get("cells") or []],
+        "cells": cells,
         "sweep": [sweep_point(sweep_figures(p)) for p in document.get("sweep") or []],
         # Exactly what the report's verdict sentences say: one object per scenario, figure and
         # pair of stacks (estimate a / b for ratios, a - b for differences, 95% interval).
         "comparisons": [c.as_dict() for c in comparisons(build(document))],
+        # Per stack and scenario: each load level's figures (medians and every repetition's),
+        # the knee (highest level meeting the service level) and MB per download in progress.
+        "curves": curves(cells, slo),
     }

@@ -1,0 +1,204 @@
+"""Capacity curves: each stack's figures level by level, its knee, and memory per download. Pure.
+
+Computed from the figures document's cells (compare.figures), so anyone holding that JSON can
+recompute them. A *level* is a load: concurrency (downloading users, a closed loop) or rate
+(exports started per second, an open loop). Per stack and scenario:
+
+- each level's figures are the medians over its repetitions, with every repetition's value;
+- the level *meets the service level* when its p99 TTFB (median over repetitions) is within
+  the SLO, no request failed, no user went unserved and, under an arrival rate, at least
+  MIN_ACHIEVED_SHARE of the offered rate was served with no arrival left unstarted;
+- a level where the load generator was saturated (``client-bound`` in any repetition) says
+  nothing about the server: it is flagged and skipped, neither meeting nor breaking the SLO;
+- the *knee* is the highest level reached from the lowest one with every level on the way
+  meeting the service level (None when the lowest already misses it);
+- memory per download in progress is the least-squares slope of the peak tree PSS increase
+  against the most downloads the server was sending at once, over every completed repetition
+  of every level, with its fit quality R^2.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+DEFAULT_SLO_TTFB_MS = 1000.0
+MIN_ACHIEVED_SHARE = 0.95
+# Cell keys that are not figures (never aggregated).
+_NOT_FIGURES = frozenset({"repetition"})
+
+Cell = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Fit:
+    """A least-squares line y = intercept + slope * x, with its coefficient of determination."""
+
+    slope: float
+    intercept: float
+    r2: float | None  # None when every y is the same (nothing to explain)
+    points: int
+
+
+def fit_line(points: Sequence[tuple[float, float]]) -> Fit | None:
+    """The least-squares line through ``points``; None for fewer than 3 or one distinct x."""
+    if len(points) < 3 or len({x for x, _ in points}) < 2:
+        return None
+    n = len(points)
+    mean_x = sum(x for x, _ in points) / n
+    mean_y = sum(y for _, y in points) / n
+    sxx = sum((x - mean_x) ** 2 for x, _ in points)
+    sxy = sum((x - mean_x) * (y - mean_y) for x, y in points)
+    slope = sxy / sxx
+    intercept = mean_y - slope * mean_x
+    total = sum((y - mean_y) ** 2 for _, y in points)
+    residual = sum((y - intercept - slope * x) ** 2 for x, y in points)
+    return Fit(slope, intercept, 1 - residual / total if total > 0 else None, n)
+
+
+def load_of(cell: Cell) -> tuple[str, float | None]:
+    """A cell's load kind and level (older documents: the downloading users, a closed loop)."""
+    load = cell.get("load") or {}
+    return str(load.get("kind") or "concurrency"), load.get("level")
+
+
+def _numeric(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def aggregate(cells: Sequence[Cell]) -> tuple[dict[str, float], dict[str, list[Any]]]:
+    """Every numeric figure's median over the completed cells, and its value in each cell."""
+    keys = [k for k in cells[0] if k not in _NOT_FIGURES] if cells else []
+    medians: dict[str, float] = {}
+    values: dict[str, list[Any]] = {}
+    for key in keys:
+        column = [c.get(key) for c in cells]
+        if not any(_numeric(v) for v in column):
+            continue
+        if not all(v is None or _numeric(v) for v in column):
+            continue
+        values[key] = column
+        present = [v for v in column if v is not None]
+        medians[key] = statistics.median(present)
+    return medians, values
+
+
+def judge_level(
+    kind: str, cells: Sequence[Cell], slo_ttfb_ms: float
+) -> tuple[bool | None, bool, list[str]]:
+    """(meets the service level, excluded as client-bound, why) for one level's repetitions."""
+    ok = [c for c in cells if c.get("status") == "ok"]
+    reasons: list[str] = []
+    bound = sum(1 for c in ok if "client-bound" in (c.get("flags") or []))
+    if bound:
+        reasons.append(f"the load generator was saturated (client-bound) in {bound} of {len(ok)}")
+        return None, True, reasons
+    if not ok:
+        return False, False, ["no repetition completed"]
+    if len(ok) < len(cells):
+        reasons.append(f"{len(cells) - len(ok)} of {len(cells)} repetitions failed")
+    p99s = [c["ttfb_p99_ms"] for c in ok if c.get("ttfb_p99_ms") is not None]
+    if not p99s:
+        reasons.append("no first body byte in the window")
+    elif (p99 := statistics.median(p99s)) > slo_ttfb_ms:
+        reasons.append(f"TTFB p99 {p99:.0f} ms > {slo_ttfb_ms:g} ms")
+    failures = sum(int(c.get("failures") or 0) for c in ok)
+    if failures:
+        reasons.append(f"{failures} requests failed")
+    if any("unserved" in (c.get("flags") or []) for c in ok):
+        reasons.append("users were left without a first byte")
+    if kind == "rate":
+        shares = [
+            c["achieved_rate_per_s"] / c["offered_rate_per_s"]
+            for c in ok
+            if c.get("achieved_rate_per_s") is not None and c.get("offered_rate_per_s") is not None
+        ]
+        if shares and (share := statistics.median(shares)) < MIN_ACHIEVED_SHARE:
+            reasons.append(f"served {share:.0%} of the offered rate (< {MIN_ACHIEVED_SHARE:.0%})")
+        refused = sum(int(c.get("not_started") or 0) for c in ok)
+        if refused:
+            reasons.append(f"{refused} arrivals not started (the in-flight bound was reached)")
+    return not reasons, False, reasons
+
+
+def knee(levels: Sequence[dict[str, Any]]) -> tuple[float | None, str]:
+    """The highest level met from the lowest on (client-bound levels skipped), and why there."""
+    best: float | None = None
+    for level in sorted(levels, key=lambda lv: lv["level"]):
+        if level["excluded"]:
+            continue
+        if not level["meets_slo"]:
+            return best, f"at {level['level']:g}: " + "; ".join(level["reasons"])
+        best = level["level"]
+    return best, "every measured level met the service level"
+
+
+def memory_fit(cells: Iterable[Cell]) -> dict[str, Any]:
+    """MB per download in progress: slope of peak PSS increase against downloads being sent."""
+    points = []
+    for c in cells:
+        x = c.get("downloads_streaming_max", c.get("downloads_in_flight_max"))
+        y = c.get("peak_pss_increase_mb")
+        if c.get("status") == "ok" and isinstance(x, int | float) and isinstance(y, int | float):
+            points.append((float(x), float(y)))
+    fit = fit_line(points)
+    return {
+        "mb_per_download": round(fit.slope, 4) if fit else None,
+        "intercept_mb": round(fit.intercept, 3) if fit else None,
+        "r2": round(fit.r2, 4) if fit and fit.r2 is not None else None,
+        "points": len(points),
+        "x": "downloads_streaming_max",
+        "y": "peak_pss_increase_mb",
+    }
+
+
+def curves(cells: Sequence[Cell], slo_ttfb_ms: float = DEFAULT_SLO_TTFB_MS) -> list[dict[str, Any]]:
+    """One curve per stack, scenario and load kind, in the order the cells first appear."""
+    grouped: dict[tuple[str, str, str], dict[float, list[Cell]]] = defaultdict(
+        lambda: defaultdict(list)
+    )
+    for cell in cells:
+        kind, level = load_of(cell)
+        if level is not None:
+            grouped[(cell["stack"], cell["scenario"], kind)][level].append(cell)
+    found = []
+    for (stack, scenario, kind), by_level in grouped.items():
+        levels = []
+        for level in sorted(by_level):
+            reps = sorted(by_level[level], key=lambda c: c.get("repetition", 0))
+            meets, excluded, reasons = judge_level(kind, reps, slo_ttfb_ms)
+            medians, values = aggregate([c for c in reps if c.get("status") == "ok"])
+            flags: dict[str, int] = {}
+            for c in reps:
+                for flag in c.get("flags") or []:
+                    flags[flag] = flags.get(flag, 0) + 1
+            levels.append(
+                {
+                    "level": level,
+                    "repetitions": len(reps),
+                    "ok_repetitions": sum(1 for c in reps if c.get("status") == "ok"),
+                    "meets_slo": meets,
+                    "excluded": excluded,
+                    "reasons": reasons,
+                    "flags": flags,
+                    **{k: round(v, 4) for k, v in medians.items()},
+                    "per_repetition": values,
+                }
+            )
+        at, why = knee(levels)
+        found.append(
+            {
+                "stack": stack,
+                "scenario": scenario,
+                "kind": kind,
+                "levels": levels,
+                "knee": at,
+                "knee_reason": why,
+                "slo": {"ttfb_p99_ms": slo_ttfb_ms, "min_achieved_share": MIN_ACHIEVED_SHARE},
+                "memory": memory_fit(c for reps in by_level.values() for c in reps),
+            }
+        )
+    return found
