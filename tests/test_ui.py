@@ -319,6 +319,36 @@ def test_swarm_through_the_api_reports_ttfb_and_download_rows(live_ui: LiveUI) -
 KINDS = ("TTFB", "DOWNLOAD")
 
 
+def test_the_concurrency_steps_shape_climbs_the_curve_and_stops(live_ui: LiveUI) -> None:
+    page = live_ui.get("/").decode()
+    args = json.loads(page.split("window.templateArgs = ", 1)[1].split("\n", 1)[0])
+    assert "ConcurrencySteps" in args["available_shape_classes"]
+    assert {"DownloadArrivals", "SlowClientArrivals"} <= set(args["available_user_classes"])
+    live_ui.swarm(
+        stack_url(live_ui),
+        1,
+        "DownloadUser",
+        rows=5000,
+        shape_class="ConcurrencySteps",
+        step_levels="1,3",
+        step_seconds=2,
+    )
+    seen: list[int] = []
+    try:
+
+        def climbed() -> bool:
+            seen.append(live_ui.json("/stats/requests")["user_count"])
+            return 3 in seen
+
+        wait_until(climbed, 20, "the shape's second step (3 users)")
+        wait_until(
+            lambda: live_ui.json("/stats/requests")["state"] == "stopped", 20, "the shape's end"
+        )
+    finally:
+        live_ui.stop_swarm()
+    assert seen[0] <= 1 and max(seen) == 3
+
+
 def test_server_tab_loads_without_console_errors(live_ui: LiveUI) -> None:
     binary = chromium_binary()
     if binary is None:

@@ -23,7 +23,7 @@ from compare.errors import CompareError
 from compare.sampler import ProcessSample, TreeSample
 from compare.stacks import get_stack
 from loadtests import serverfeed, servertab
-from loadtests.catalog import LOCUSTFILE
+from loadtests.catalog import LOCUSTFILE, SHAPES_FILE
 
 MB = 1_000_000  # 10^6 bytes, as everywhere in the project
 
@@ -246,7 +246,7 @@ def test_locust_command_lines() -> None:
     argv = ui.locust_argv(
         host_url="http://127.0.0.1:9", web_host="127.0.0.1", web_port=8089, extra=["-u", "8"]
     )
-    assert argv[1:5] == ["-m", "locust", "-f", str(LOCUSTFILE)]
+    assert argv[1:5] == ["-m", "locust", "-f", f"{LOCUSTFILE},{SHAPES_FILE}"]
     assert "--class-picker" in argv and "--headless" not in argv and "--master" not in argv
     assert argv[argv.index("--host") + 1] == "http://127.0.0.1:9"
     assert argv[argv.index("--web-host") + 1] == "127.0.0.1"

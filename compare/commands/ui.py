@@ -30,7 +30,7 @@ from compare.ports import LOOPBACK, free_port, port_in_use
 from compare.sampler import ProcessTreeSampler
 from compare.server import REPO_ROOT, ServerProcess
 from compare.stacks import STACKS, StackSpec, get_stack
-from loadtests.catalog import LOCUSTFILE
+from loadtests.catalog import LOCUSTFILE, SHAPES_FILE
 from loadtests.serverfeed import BASELINE_SAMPLES, FEED_ENV, FeedStack, ServerFeed
 
 logger = logging.getLogger(__name__)
@@ -56,6 +56,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--web-host", default=LOOPBACK, help="web UI address to bind (default %(default)s)"
+    )
+    parser.add_argument(
+        "--stack-host",
+        default=LOOPBACK,
+        help="address the stacks listen on (default %(default)s; 0.0.0.0 lets locust workers on "
+        "other machines reach them, with their address in $DSC_ALLOWED_HOSTS)",
     )
     parser.add_argument("--workers", type=int, help="worker processes per stack (default: 2)")
     parser.add_argument(
@@ -125,8 +131,13 @@ def locust_argv(
     extra: Sequence[str] = (),
     python: str = sys.executable,
 ) -> list[str]:
-    """The web UI's locust command line (the master's, when ``master_port`` is given)."""
-    argv = [python, "-m", "locust", "-f", str(LOCUSTFILE), "--class-picker", "--host", host_url]
+    """The web UI's locust command line (the master's, when ``master_port`` is given).
+
+    The shapes file comes with it: with ``--class-picker`` the start form offers its
+    ConcurrencySteps shape, the bench's concurrency curve step by step (loadtests.shapes).
+    """
+    files = f"{LOCUSTFILE},{SHAPES_FILE}"
+    argv = [python, "-m", "locust", "-f", files, "--class-picker", "--host", host_url]
     argv += ["--web-host", web_host, "--web-port", str(web_port)]
     argv += ["--users", str(DEFAULT_USERS), "--spawn-rate", str(DEFAULT_USERS)]
     # Stop kills users mid-download, as in the batch runner: no half-measured sample.
@@ -262,7 +273,8 @@ def _serve(
     samplers = []
     data = stack.enter_context(RunData(args.source, args.app, args.seed_rows))
     for spec in specs:
-        server = stack.enter_context(ServerProcess(spec, host=LOOPBACK, env=data.server_env()))
+        process = ServerProcess(spec, host=args.stack_host, env=data.server_env())
+        server = stack.enter_context(process)
         sampler = stack.enter_context(ProcessTreeSampler(server.pid, args.sample_interval))
         servers.append(server)
         samplers.append(sampler)
