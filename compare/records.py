@@ -105,7 +105,8 @@ def measurement_window(
     if steady:
         start = math.ceil((max(opened) + settle_s) / BIN_S) * BIN_S
     else:
-        start = math.floor(min(opened) / BIN_S) * BIN_S
+        # The last process to start: a distributed master starts before its workers' users.
+        start = math.floor(max(opened) / BIN_S) * BIN_S
     end = math.floor(min(stopping) / BIN_S) * BIN_S
     if end - start < BIN_S:
         raise CompareError(
