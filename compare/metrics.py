@@ -215,7 +215,9 @@ class CellFigures:
     # Open loop only (None under a closed loop):
     offered_rate_per_s: float | None = None
     arrivals: int | None = None  # arrivals intended in the window, started or not
-    achieved_rate_per_s: float | None = None  # requests served (verified) in the window, per s
+    # Requests served in the window per second: verified downloads that ended in it, or (first
+    # byte, slow clients) responses whose first body byte arrived in it.
+    achieved_rate_per_s: float | None = None
     not_started: int | None = None  # arrivals refused at the in-flight bound
     late_starts: int | None = None  # started more than LATE_START_MS after their intended start
     start_lag_p99_ms: float | None = None
@@ -322,6 +324,11 @@ class OpenLoop:
     max_in_flight: int | None
 
 
+def _steady(scenario: str) -> bool:
+    info = SCENARIOS.get(scenario)
+    return info is None or info.steady
+
+
 def open_loop(
     cell: dict[str, Any], everything: list[Request], start: float, end: float
 ) -> OpenLoop:
@@ -331,13 +338,16 @@ def open_loop(
     arrivals = [r for r in everything if r.kind == main and start <= r.origin < end]
     started = [r for r in arrivals if r.outcome != NOT_STARTED]
     lags = [(r.start - r.origin) * 1000 for r in started]
-    # Served: verified downloads (for first-byte: first body bytes) that ended in the window.
+    # Served: verified downloads that ended in the window. Where one download outlasts the
+    # window (slow clients) and for first-byte, responses whose first body byte arrived in it:
+    # the server took the request on.
+    by_first_byte = main == "first-byte" or not _steady(cell["scenario"])
     served = [
         r
         for r in everything
         if r.kind == main
         and r.outcome in (OK, STOPPED)
-        and (t := r.first_byte if main == "first-byte" else (r.end if r.outcome == OK else None))
+        and (t := r.first_byte if by_first_byte else (r.end if r.outcome == OK else None))
         is not None
         and start <= t < end
     ]

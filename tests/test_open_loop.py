@@ -107,3 +107,11 @@ def test_closed_loop_cells_have_no_open_loop_figures() -> None:
     assert (f.load_kind, f.load_level) == ("concurrency", 4)
     assert (f.offered_rate_per_s, f.arrivals, f.not_started, f.in_flight_at_end) == (None,) * 4
     assert f.achieved_share is None
+
+
+def test_slow_downloads_count_as_served_from_their_first_byte() -> None:
+    # Slow clients at 2/s: each download outlasts the window, yet the server took each one on.
+    reqs = [arrival(1.0 + 0.5 * k, end=20.0, outcome="stopped") for k in range(8)]
+    f = figures(open_cell(reqs, scenario="slow-client"))
+    assert f.achieved_rate_per_s == pytest.approx(8 / 4.0) and f.downloads == 0
+    assert f.in_flight_at_end == 8
