@@ -24,7 +24,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from compare.stats import Kind, percentile
+from compare.openloop import CLIENT_LAG_MS, OpenLoop, open_loop
+from compare.rawrecords import Request, in_flight_max, requests, tail, too_few
+from compare.stats import Kind
 from loadtests.catalog import SCENARIOS
 from loadtests.record import NOT_STARTED, OK, STOPPED
 
@@ -39,12 +41,6 @@ MACHINE_BOUND_PCT = 95.0  # the whole machine was this busy
 UNEVEN_SHARE = 1 / 3  # a worker did under this share of the busiest worker's CPU ...
 UNEVEN_MIN_BUSY = 0.05  # ... while the busiest used at least this share of a core
 PERCENTILE_METHOD = "linear interpolation between closest ranks (type 7)"
-# Open loop: a request sent this much after its intended start started late; when a tenth of
-# the starts lag CLIENT_LAG_MS (p90, so one hiccup of a few dozen starts does not count) the load
-# generator could not keep its schedule: client-bound.
-LATE_START_MS = 10.0
-CLIENT_LAG_MS = 50.0
-
 _BODY_KINDS = ("download", "first-byte")
 
 
@@ -65,63 +61,6 @@ def download_users(scenario: str, users: int) -> int:
     return max(users - 1, 0) if PING in request_types(scenario) else users
 
 
-def too_few(n: int, q: float) -> bool:
-    """Whether n samples are too few for a q-th percentile above the median to exist."""
-    return q > 50 and n < 100 / (100 - q)
-
-
-def tail(values: list[float], q: float) -> float | None:
-    """The q-th percentile, or the maximum when there are too few samples for it (see too_few)."""
-    if not values:
-        return None
-    return max(values) if too_few(len(values), q) else percentile(values, q)
-
-
-@dataclass(frozen=True)
-class Request:
-    """One raw record, times relative to the cell's start."""
-
-    kind: str
-    user: int
-    start: float
-    end: float
-    first_byte: float | None
-    bytes: int
-    outcome: str
-    worker: int | None
-    new_connection: bool
-    intended: float | None = None  # when an open-loop schedule meant to send it
-
-    @property
-    def origin(self) -> float:
-        """Where its latency counts from: the intended start when there is one, else the send."""
-        return self.start if self.intended is None else self.intended
-
-
-def requests(cell: dict[str, Any]) -> list[Request]:
-    """The cell's raw records as objects (empty for a cell that recorded none)."""
-    table = cell.get("requests") or {}
-    if not table.get("start"):
-        return []
-    intended = table.get("intended") or [None] * len(table["start"])
-    return [
-        Request(kind, user, start, end, first, size, outcome, worker, bool(new), due)
-        for kind, user, start, end, first, size, outcome, worker, new, due in zip(
-            table["kind"],
-            table["user"],
-            table["start"],
-            table["end"],
-            table["first_byte"],
-            table["bytes"],
-            table["outcome"],
-            table["worker"],
-            table["new_connection"],
-            intended,
-            strict=True,
-        )
-    ]
-
-
 def window_bytes(cell: dict[str, Any]) -> int:
     """Body bytes received inside the window (bins lie exactly on its ends)."""
     window, bins = cell.get("window"), cell.get("body_bytes")
@@ -131,27 +70,6 @@ def window_bytes(cell: dict[str, Any]) -> int:
     first = round((window["start"] - bins["start"]) / step)
     last = round((window["end"] - bins["start"]) / step)
     return int(sum(bins["counts"][max(first, 0) : max(last, 0)]))
-
-
-def in_flight_max(
-    requests: list[Request], kind: str, start: float, end: float, streaming: bool = False
-) -> int:
-    """The most requests of ``kind`` in progress at once within [start, end).
-
-    ``streaming``: count a request from its first body byte instead of its send, so that only
-    responses the server was actually sending count (not requests queued for a worker).
-    """
-    edges: list[tuple[float, int]] = []
-    for r in requests:
-        begin = r.first_byte if streaming else r.start
-        if r.kind == kind and begin is not None and begin < end and r.end > start:
-            edges += [(max(begin, start), 1), (r.end, -1)]
-    edges.sort(key=lambda e: (e[0], e[1]))  # an end before a start at the same instant
-    peak = current = 0
-    for _, step in edges:
-        current += step
-        peak = max(peak, current)
-    return peak
 
 
 @dataclass(frozen=True)
@@ -309,63 +227,6 @@ def cell_flags(
     if open_loop and open_loop.not_started:
         flags.append("in-flight-limit")
     return flags
-
-
-@dataclass(frozen=True)
-class OpenLoop:
-    """The figures only an arrival-rate load has."""
-
-    offered_rate_per_s: float
-    arrivals: int
-    achieved_rate_per_s: float
-    not_started: int
-    late_starts: int
-    start_lag_p90_ms: float | None
-    start_lag_p99_ms: float | None
-    in_flight_at_end: int
-    max_in_flight: int | None
-
-
-def _steady(scenario: str) -> bool:
-    info = SCENARIOS.get(scenario)
-    return info is None or info.steady
-
-
-def open_loop(
-    cell: dict[str, Any], everything: list[Request], start: float, end: float
-) -> OpenLoop:
-    """Offered against achieved rate, arrivals not started or late, and what the stop cut."""
-    length = end - start
-    main = "first-byte" if cell["scenario"] == "first-byte" else "download"
-    arrivals = [r for r in everything if r.kind == main and start <= r.origin < end]
-    started = [r for r in arrivals if r.outcome != NOT_STARTED]
-    lags = [(r.start - r.origin) * 1000 for r in started]
-    # Served: verified downloads that ended in the window. Where one download outlasts the
-    # window (slow clients) and for first-byte, responses whose first body byte arrived in it:
-    # the server took the request on.
-    by_first_byte = main == "first-byte" or not _steady(cell["scenario"])
-    served = [
-        r
-        for r in everything
-        if r.kind == main
-        and r.outcome in (OK, STOPPED)
-        and (t := r.first_byte if by_first_byte else (r.end if r.outcome == OK else None))
-        is not None
-        and start <= t < end
-    ]
-    arrival = cell.get("arrival") or {}
-    load = cell.get("load") or {}
-    return OpenLoop(
-        offered_rate_per_s=float(load.get("level") or arrival.get("rate") or 0.0),
-        arrivals=len(arrivals),
-        achieved_rate_per_s=len(served) / length if length > 0 else 0.0,
-        not_started=len(arrivals) - len(started),
-        late_starts=sum(1 for lag in lags if lag > LATE_START_MS),
-        start_lag_p90_ms=tail(lags, 90),
-        start_lag_p99_ms=tail(lags, 99),
-        in_flight_at_end=sum(1 for r in started if r.end >= end),
-        max_in_flight=arrival.get("max_in_flight"),
-    )
 
 
 def figures(cell: dict[str, Any]) -> CellFigures:

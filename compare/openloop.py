@@ -1,0 +1,75 @@
+"""The figures only an arrival-rate (open-loop) load has: offered against served, arrivals not
+started or started late, requests the window's end cut. Pure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from compare.rawrecords import Request, tail
+from loadtests.catalog import SCENARIOS
+from loadtests.record import NOT_STARTED, OK, STOPPED
+
+# Open loop: a request sent this much after its intended start started late; when a tenth of
+# the starts lag CLIENT_LAG_MS (p90, so one hiccup of a few dozen starts does not count) the load
+# generator could not keep its schedule: client-bound.
+LATE_START_MS = 10.0
+CLIENT_LAG_MS = 50.0
+
+
+@dataclass(frozen=True)
+class OpenLoop:
+    """The figures only an arrival-rate load has."""
+
+    offered_rate_per_s: float
+    arrivals: int
+    achieved_rate_per_s: float
+    not_started: int
+    late_starts: int
+    start_lag_p90_ms: float | None
+    start_lag_p99_ms: float | None
+    in_flight_at_end: int
+    max_in_flight: int | None
+
+
+def _steady(scenario: str) -> bool:
+    info = SCENARIOS.get(scenario)
+    return info is None or info.steady
+
+
+def open_loop(
+    cell: dict[str, Any], everything: list[Request], start: float, end: float
+) -> OpenLoop:
+    """Offered against achieved rate, arrivals not started or late, and what the stop cut."""
+    length = end - start
+    main = "first-byte" if cell["scenario"] == "first-byte" else "download"
+    arrivals = [r for r in everything if r.kind == main and start <= r.origin < end]
+    started = [r for r in arrivals if r.outcome != NOT_STARTED]
+    lags = [(r.start - r.origin) * 1000 for r in started]
+    # Served: verified downloads that ended in the window. Where one download outlasts the
+    # window (slow clients) and for first-byte, responses whose first body byte arrived in it:
+    # the server took the request on.
+    by_first_byte = main == "first-byte" or not _steady(cell["scenario"])
+    served = [
+        r
+        for r in everything
+        if r.kind == main
+        and r.outcome in (OK, STOPPED)
+        and (t := r.first_byte if by_first_byte else (r.end if r.outcome == OK else None))
+        is not None
+        and start <= t < end
+    ]
+    arrival = cell.get("arrival") or {}
+    load = cell.get("load") or {}
+    return OpenLoop(
+        offered_rate_per_s=float(load.get("level") or arrival.get("rate") or 0.0),
+        arrivals=len(arrivals),
+        achieved_rate_per_s=len(served) / length if length > 0 else 0.0,
+        not_started=len(arrivals) - len(started),
+        late_starts=sum(1 for lag in lags if lag > LATE_START_MS),
+        start_lag_p90_ms=tail(lags, 90),
+        start_lag_p99_ms=tail(lags, 99),
+        in_flight_at_end=sum(1 for r in started if r.end >= end),
+        max_in_flight=arrival.get("max_in_flight"),
+    )
