@@ -47,9 +47,9 @@ from loadtests.options import OPTIONS
 logger = logging.getLogger(__name__)
 
 CLIENT_INTERVAL_S = 0.25
-# Locust's own start-up and spawning before the run-time clock matters: spawning N users at
-# N per second takes under a second.
-SPAWN_ALLOWANCE_S = 1.0
+# The load stops settle_s + duration_s after spawning (--stop-after-spawn); --run-time is only a
+# backstop, this much later, for a locust that never finishes spawning.
+RUN_TIME_BACKSTOP_S = 60.0
 LOCUST_GRACE_S = 30.0
 # Distributed: the master waits for its forked workers to connect before the clock starts.
 WORKERS_ALLOWANCE_S = 60.0
@@ -62,9 +62,14 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(timeout=5)
 
 
+def load_s(config: BenchConfig) -> float:
+    """How long the load runs after spawning: the settling time, then the window itself."""
+    return config.settle_s + config.duration_s
+
+
 def run_time_s(config: BenchConfig) -> int:
-    """Locust's --run-time (whole seconds): spawning, settling, then the window itself."""
-    return math.ceil(SPAWN_ALLOWANCE_S + config.settle_s + config.duration_s)
+    """Locust's --run-time (whole seconds), a backstop well after the planned stop."""
+    return math.ceil(load_s(config) + RUN_TIME_BACKSTOP_S)
 
 
 def _run_locust(
@@ -196,7 +201,12 @@ def run_load_cell(
                 run_time_s=run_time_s(config),
                 stop_timeout_s=config.drain_s if info.steady else 0,
                 csv_prefix=cell_dir / "locust",
-                params={**params, **load.params, "record_dir": str(record_dir)},
+                params={
+                    **params,
+                    **load.params,
+                    "record_dir": str(record_dir),
+                    "stop_after_spawn": load_s(config),
+                },
                 kind=load.kind,
                 processes=config.locust_workers,
                 master_port=free_port() if config.locust_workers else None,

@@ -310,7 +310,9 @@ def figures(cell: dict[str, Any]) -> CellFigures:
         downloads_streaming_max=in_flight_max(everything, "download", start, end, streaming=True),
         served_mb=received / MB,
         server_cpu_s=cpu,
-        server_cpu_s_per_gb=cpu / (received / 1e9) if cpu is not None and received else None,
+        server_cpu_s_per_gb=cpu / (received / 1e9)
+        if cpu is not None and received and has_downloads
+        else None,
         worker_cpu_s=tuple(w["cpu_s"] for w in cell.get("workers") or []),
         machine_busy_pct=machine.get("busy_pct"),
         client_cpu_pct=client.get("window_max_pct"),

@@ -168,8 +168,9 @@ def locust_command(
     """Build the headless locust command line for ``scenarios`` (catalog params, then ours).
 
     ``processes``: locust's distributed mode on this machine, a master and that many forked
-    workers talking on loopback ``master_port``; the master then stops the test itself after
-    ``run_time_s`` (--graceful-run-time) so that the workers' drain is waited for.
+    workers talking on loopback ``master_port``. ``run_time_s`` is locust's --run-time; the
+    harness passes a backstop there and stops the load itself (--stop-after-spawn), which
+    also waits for a distributed run's workers to drain.
     """
     merged: dict[str, int | float | str] = {}
     for scenario in scenarios:
@@ -183,10 +184,7 @@ def locust_command(
         argv += ["--processes", str(processes), "--expect-workers-max-wait", "60"]
         argv += ["--master-bind-host", "127.0.0.1", "--master-bind-port", str(master_port)]
         argv += ["--master-host", "127.0.0.1", "--master-port", str(master_port)]
-        merged["graceful_run_time"] = max(1, round(run_time_s))
-        argv += ["--only-summary"]
-    else:
-        argv += ["--run-time", f"{max(1, round(run_time_s))}s", "--only-summary"]
+    argv += ["--run-time", f"{max(1, round(run_time_s))}s", "--only-summary"]
     # At the stop, each user finishes the request it is in (up to this long), then stops ...
     argv += ["--stop-timeout", f"{stop_timeout_s:g}"]
     # ... and a run with failures still exits 1 by default: the caller reads the records instead.

@@ -41,6 +41,7 @@ does not list them, because locust prints its help before it loads the locustfil
     --step-levels L       ConcurrencySteps shape (loadtests/shapes.py): users per step (1,2,4,8,16)
     --step-seconds S      ConcurrencySteps shape: seconds per step (20)
     --record-dir DIR      write raw request records there (what the harness measures from)
+    --stop-after-spawn S  stop the load S seconds after every user was spawned (the harness)
 
 Example: locust -f loadtests/locustfile.py --headless -H http://127.0.0.1:8000 -u 4 -r 4 -t 30s
 --csv out/download --only-summary --rows 200000 DownloadUser
@@ -63,7 +64,7 @@ if _ROOT not in sys.path:
 
 import gevent  # noqa: E402
 from locust import events  # noqa: E402
-from locust.runners import MasterRunner  # noqa: E402
+from locust.runners import WorkerRunner  # noqa: E402
 
 from loadtests import recorder  # noqa: E402
 from loadtests.options import LoadOptions, add_arguments  # noqa: E402
@@ -125,19 +126,32 @@ def _start_recording(environment: Any, **_kwargs: Any) -> None:
     recorder.install(Path(options.record_dir) if options.record_dir else None)
 
 
-@events.test_start.add_listener
-def _stop_gracefully_later(environment: Any, **_kwargs: Any) -> None:
-    # A headless master's --run-time ends with quit(), which neither tells the workers to stop
-    # nor waits for them, so their drain (--stop-timeout) would be cut; stop() does both.
-    seconds = LoadOptions.from_namespace(environment.parsed_options).graceful_run_time
+@events.spawning_complete.add_listener
+def _schedule_stop(**_kwargs: Any) -> None:
+    # The window is timed from spawning, not from locust's --run-time clock, which starts before
+    # the users do (a start-up slowed by a busy machine would eat into the window). The only
+    # process, or a distributed master, stops the run: stop() tells the workers and waits for
+    # their drain (--stop-timeout), which a --run-time quit() would cut.
+    environment = _ENVIRONMENT.get("current")
+    if environment is None or environment.runner is None:
+        return
+    seconds = LoadOptions.from_namespace(environment.parsed_options).stop_after_spawn
     runner = environment.runner
-    if seconds and isinstance(runner, MasterRunner):
+    if seconds > 0 and not isinstance(runner, WorkerRunner):
 
         def stop_then_quit() -> None:
             runner.stop()
             runner.quit()
 
         gevent.spawn_later(seconds, stop_then_quit)
+
+
+_ENVIRONMENT: dict[str, Any] = {}
+
+
+@events.init.add_listener
+def _remember(environment: Any, **_kwargs: Any) -> None:
+    _ENVIRONMENT["current"] = environment
 
 
 def _note(name: str) -> Any:

@@ -69,6 +69,13 @@ OPTIONS: Mapping[str, OptionSpec] = MappingProxyType(
             OptionSpec("ping_rate", 10.0, "head-of-line: /ping requests per second of the probe."),
             OptionSpec("first_byte_rows", 5_000_000, "first-byte: rows of the export hung up on."),
             OptionSpec(
+                "stop_after_spawn",
+                0.0,
+                "Stop the load this many seconds after every user was spawned (harness use; 0: "
+                "only --run-time stops it).",
+                web_ui=False,
+            ),
+            OptionSpec(
                 "record_dir",
                 "",
                 "Directory for the raw request records the harness reads (empty: keep none).",
@@ -105,13 +112,6 @@ OPTIONS: Mapping[str, OptionSpec] = MappingProxyType(
             ),
             OptionSpec(
                 "arrival_seed", 1, "Arrival-rate users: seed of the Poisson arrivals.", web_ui=False
-            ),
-            OptionSpec(
-                "graceful_run_time",
-                0.0,
-                "Distributed runs: the master stops the test after this many seconds and waits "
-                "for the workers to drain (--stop-timeout), then quits (0: off).",
-                web_ui=False,
             ),
             OptionSpec(
                 "step_levels",
@@ -165,6 +165,7 @@ class LoadOptions:
     ping_rate: float = cast(float, OPTIONS["ping_rate"].default)
     first_byte_rows: int = cast(int, OPTIONS["first_byte_rows"].default)
     network_timeout: float = cast(float, OPTIONS["network_timeout"].default)
+    stop_after_spawn: float = 0.0
     record_dir: str = ""
     session: str = ""
     arrival_rate: float = cast(float, OPTIONS["arrival_rate"].default)
@@ -172,7 +173,6 @@ class LoadOptions:
     max_in_flight: int = cast(int, OPTIONS["max_in_flight"].default)
     arrival_streams: int = 1
     arrival_seed: int = 1
-    graceful_run_time: float = 0.0
     step_levels: str = cast(str, OPTIONS["step_levels"].default)
     step_seconds: float = cast(float, OPTIONS["step_seconds"].default)
 
@@ -186,7 +186,7 @@ class LoadOptions:
                 ("first_byte_rows", 1),
                 ("max_in_flight", 1),
                 ("arrival_streams", 1),
-                ("graceful_run_time", 0),
+                ("stop_after_spawn", 0),
             )
             if getattr(self, name) < low
         ]

@@ -163,7 +163,7 @@ def test_locust_command_picks_classes_and_passes_options() -> None:
     joined = " ".join(argv)
     assert argv[-2:] == ["HeadOfLineArrivals", "PingProbeUser"]
     assert "--processes 2" in joined and "--master-port 5999" in joined
-    assert "--run-time" not in joined and "--graceful-run-time 5" in joined
+    assert "--run-time 5s" in joined
     assert "--arrival-rate 2.5" in joined
     with pytest.raises(KeyError, match="unknown loadtest option"):
         catalog.option_args({"rowz": 1})

@@ -102,9 +102,11 @@ def _throughput(model: Model) -> str:
 
 def _memory(model: Model) -> str:
     parts = [
-        "<p>PSS of the whole server process tree, sampled during each cell. "
-        "The grey band is the idle window the baseline (dashed) was taken over; the tinted band "
-        "is the load. Later repetitions are drawn lighter.</p>"
+        "<p>PSS of the whole server process tree, sampled during each cell, against seconds "
+        "since the load generator started (before zero: the warm-up and the idle baselines). "
+        "The tinted band is the measurement window; the dashed line the idle baseline taken "
+        "after the warm-up, which every increase is measured from. Later repetitions are drawn "
+        "lighter.</p>"
     ]
     for scenario in model.scenarios:
         parts.append(f"<h3>{_e(scenario)}</h3>")
