@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from compare.metrics import CellFigures, SweepFigures, figures, sweep_figures
+from compare.report.capacity import sentences
 from compare.report.model import build
 from compare.report.page import title
 from compare.report.tables import short_notes
@@ -102,6 +103,11 @@ def terminal_verdict(document: dict[str, Any]) -> str:
     lines = [title(model), ""]
     lines += [textwrap.fill(f"NOTE: {n}", width=100, break_on_hyphens=False) for n in model.notes]
     if model.notes:
+        lines.append("")
+    capacity_lines = sentences(model)
+    if capacity_lines:
+        lines.append("capacity")
+        lines += [_wrap(line, "-") for line in capacity_lines]
         lines.append("")
     for v in verdicts(model):
         lines.append(f"{v.scenario}" + (f" ({v.users} users)" if v.users else ""))

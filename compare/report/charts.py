@@ -8,12 +8,14 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from compare.metrics import SweepFigures, sweep_figures
-from compare.report.model import Group, Model
+from compare.report.model import Group, Model, scenario_label, swept_scenarios
 from compare.stats import Spread, spread
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
+
+    from compare.report.capacity import CurveSet
 
 # matplotlib is imported when a chart is drawn, not with this module: every `python -m compare`
 # command imports the report package, and matplotlib takes most of a second to import.
@@ -337,10 +339,86 @@ def timeline_chart(model: Model, scenario: str) -> str | None:
 
 
 def _timelines(model: Model, group: Group) -> list[dict[str, Any]]:
+    cells = model.document.get("cells") or []
+    swept = swept_scenarios(cells)
     return [
         c
-        for c in model.document.get("cells") or []
-        if c.get("scenario") == group.scenario
+        for c in cells
+        if scenario_label(c, swept) == group.scenario
         and c.get("stack") == group.stack
         and c.get("timeline")
     ]
+
+
+CAPACITY_PANELS: tuple[tuple[str, str, bool], ...] = (
+    ("ttfb", "TTFB, ms (log): p50 solid, p99 dashed", True),
+    ("mb_per_s", "throughput, MB/s", False),
+    ("peak_pss_increase_mb", "peak memory increase, MB", False),
+)
+
+
+def _level_series(
+    curve: dict[str, Any], key: str
+) -> tuple[list[float], list[float], list[float], list[float]]:
+    """(levels, medians, lows, highs) of one figure along a curve, levels without it skipped."""
+    xs, mids, lows, highs = [], [], [], []
+    for level in curve["levels"]:
+        values = [v for v in (level.get("per_repetition") or {}).get(key) or [] if v is not None]
+        if not values:
+            continue
+        xs.append(level["level"])
+        mids.append(level[key])
+        lows.append(level[key] - min(values))
+        highs.append(max(values) - level[key])
+    return xs, mids, lows, highs
+
+
+def capacity_chart(model: Model, found: CurveSet, slo_ms: float) -> str | None:
+    """A swept scenario: TTFB, throughput and memory against the load, a line per stack."""
+    with _style(f"capacity-{found.scenario}-{found.kind}"):
+        figure = _figure(figsize=(10.0, 3.3))
+        axes = list(figure.subplots(1, 3))
+        drawn = False
+        for curve in found.curves:
+            style = {"color": color(model, curve["stack"]), "marker": "o", "ms": 3.5}
+            for ax, (key, _, _) in zip(axes, CAPACITY_PANELS, strict=True):
+                keys = ("ttfb_p50_ms", "ttfb_p99_ms") if key == "ttfb" else (key,)
+                for which, series_key in enumerate(keys):
+                    xs, mids, lows, highs = _level_series(curve, series_key)
+                    if not xs:
+                        continue
+                    drawn = True
+                    label = curve["stack"] if which == 0 else None
+                    ax.errorbar(
+                        xs, mids, yerr=[lows, highs], capsize=2, lw=1.3,
+                        ls="--" if which else "-", label=label, **style,
+                    )  # fmt: skip
+            knee = curve["knee"]
+            if knee is not None:
+                at = next(lv for lv in curve["levels"] if lv["level"] == knee)
+                if at.get("ttfb_p99_ms") is not None:
+                    axes[0].plot(
+                        [knee], [at["ttfb_p99_ms"]], marker="*", ms=13, ls="none",
+                        color=color(model, curve["stack"]), markeredgecolor="black",
+                    )  # fmt: skip
+        if not drawn:
+            return None
+        axes[0].axhline(slo_ms, color="firebrick", ls=":", lw=1)
+        axes[0].text(
+            0.02, slo_ms, f" service level {slo_ms:g} ms", color="firebrick", fontsize=7,
+            va="bottom", transform=axes[0].get_yaxis_transform(),
+        )  # fmt: skip
+        unit = "exports started per second" if found.kind == "rate" else "concurrent users"
+        for ax, (_, title, log) in zip(axes, CAPACITY_PANELS, strict=True):
+            _plain_log(ax, "x")
+            ax.set_xticks(found.levels, [f"{v:g}" for v in found.levels])
+            ax.xaxis.set_minor_locator(_null_locator())
+            if log:
+                _plain_log(ax)
+            ax.set_xlabel(f"{unit} (log)")
+            ax.set_title(title)
+        axes[0].legend(fontsize=7.5, loc="upper left")
+        figure.suptitle(
+            f"{found.title}  (star: the knee, the highest level within the service level)"
+        )
+        return _svg(figure)

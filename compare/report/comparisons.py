@@ -47,8 +47,10 @@ class FigureComparison:
 
     def as_dict(self) -> dict[str, Any]:
         """The comparison under the names ``compare figures`` promises."""
+        base, _, level = self.scenario.partition(" at ")
         return {
-            "scenario": self.scenario,
+            "scenario": base,
+            "level": level or None,  # '4 users' or '5/s' where the scenario was swept
             "figure": self.headline.key,
             "unit": self.headline.unit,
             "a": self.a,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from html import escape
 
-from compare.report import charts, method, tables
+from compare.report import capacity, charts, method, tables
 from compare.report.model import Document, Model, build
 from compare.report.page import CSS, DEFINITIONS, SECTIONS, title
 from compare.report.tables import Table, Value
@@ -82,6 +82,31 @@ def _verdict(model: Model) -> str:
     )
 
 
+def _capacity(model: Model) -> str:
+    sets = capacity.curve_sets(model)
+    if not sets:
+        return (
+            '<p class="empty">No capacity sweep in this run: every scenario ran at one load '
+            "level (<code>--concurrency 1,2,4,8</code> or <code>--rate 1,2,5</code> sweep "
+            "them).</p>"
+        )
+    slo = capacity.slo_ms(model)
+    parts = [
+        "<p>Each scenario at rising load, every stack on the same CPUs. A level meets the "
+        f"service level when its TTFB p99 is within {slo:g} ms (the red line), no request "
+        "failed and every user was served (under an arrival rate, also 95% of the offered "
+        "rate); the knee (star) is the highest level met from the lowest one on. Points are "
+        "medians over repetitions, whiskers their range. Levels where the load generator was "
+        "saturated are left out of the knee.</p>",
+        _list(capacity.sentences(model)),
+    ]
+    for found in sets:
+        parts.append(f"<h3>{_e(found.title)}</h3>")
+        parts.append(_chart(charts.capacity_chart(model, found, slo), found.title))
+    parts.append(table_html(capacity.knee_table(model), "Knees and memory per download"))
+    return "".join(parts)
+
+
 def _sweep(model: Model) -> str:
     return (
         "<p>One client downloads one export at a time from a freshly started stack, at each size: "
@@ -149,6 +174,7 @@ def _environment(model: Model) -> str:
 
 
 BODIES = {
+    "capacity": _capacity,
     "verdict": _verdict,
     "size-sweep": _sweep,
     "throughput": _throughput,

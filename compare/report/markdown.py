@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from compare.report import method, tables
+from compare.report import capacity, method, tables
 from compare.report.model import Document, Model, build
 from compare.report.page import DEFINITIONS, SECTIONS, title
 from compare.report.tables import Table
@@ -46,7 +46,15 @@ def _sections(model: Model) -> dict[str, list[str]]:
     commands = [f"- {label}: `{line}`" for label, line in method.command_lines(model)]
     warnings = method.warnings(model)
     events = method.events(model)
+    knees = capacity.knee_table(model)
     return {
+        "capacity": [
+            *(f"- {line}" for line in capacity.sentences(model)),
+            "",
+            table_markdown(knees, "Knees and memory per download")
+            if knees.rows
+            else "_No capacity sweep in this run (`--concurrency` or `--rate`)._\n",
+        ],
         "verdict": _verdict(model),
         "size-sweep": [table_markdown(tables.sweep(model))],
         "throughput": [

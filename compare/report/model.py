@@ -13,13 +13,49 @@ from loadtests.catalog import SCENARIOS
 Document = dict[str, Any]
 
 
+def level_text(kind: str, level: float) -> str:
+    """'4 users' or '5/s': one load level of a capacity curve."""
+    if kind == "rate":
+        return f"{level:g}/s"
+    return f"{level:g} user" + ("" if level == 1 else "s")
+
+
+def scenario_label(cell: dict[str, Any], swept: set[str]) -> str:
+    """The scenario a cell is reported under: its name, and its load level in a sweep."""
+    name = str(cell["scenario"])
+    load = cell.get("load") or {}
+    if name in swept and load.get("level") is not None:
+        return f"{name} at {level_text(str(load.get('kind')), float(load['level']))}"
+    return name
+
+
+def base_scenario(label: str) -> str:
+    """The catalog name under a label ('download at 4 users' -> 'download')."""
+    return label.split(" at ", 1)[0]
+
+
+def swept_scenarios(cells: list[dict[str, Any]]) -> set[str]:
+    """Scenarios run at more than one load level (kind or level) in this document."""
+    loads: dict[str, set[tuple[str, float]]] = defaultdict(set)
+    for cell in cells:
+        load = cell.get("load") or {}
+        if load.get("level") is not None:
+            loads[str(cell["scenario"])].add((str(load.get("kind")), float(load["level"])))
+    return {name for name, seen in loads.items() if len(seen) > 1}
+
+
 @dataclass(frozen=True)
 class Group:
-    """Every repetition of one scenario on one stack."""
+    """Every repetition of one scenario (at one load level, in a sweep) on one stack."""
 
-    scenario: str
+    scenario: str  # the label: the scenario's name, with its level in a sweep
     stack: str
     cells: tuple[CellFigures, ...]
+
+    @property
+    def base(self) -> str:
+        """The scenario's catalog name."""
+        return base_scenario(self.scenario)
 
     @property
     def ok(self) -> tuple[CellFigures, ...]:
@@ -177,10 +213,24 @@ def _run_notes(document: Document, missing: list[tuple[str, str]]) -> list[str]:
 def build(document: Document) -> Model:
     """Group a results document's cells for the renderers (pure)."""
     cells: dict[tuple[str, str], list[CellFigures]] = defaultdict(list)
-    for cell in document.get("cells") or []:
-        cells[(cell["scenario"], cell["stack"])].append(figures(cell))
+    raw = list(document.get("cells") or [])
+    swept = swept_scenarios(raw)
     config = document.get("config") or {}
-    scenarios = _ordered(config.get("scenarios"), [s for s, _ in cells])
+    order = [str(s) for s in config.get("scenarios") or []]
+
+    def position(cell: dict[str, Any]) -> tuple[int, str, float]:
+        # Scenarios in the planned order, a sweep's levels from the lowest up.
+        name = str(cell["scenario"])
+        load = cell.get("load") or {}
+        at = order.index(name) if name in order else len(order)
+        return (at, str(load.get("kind") or ""), float(load.get("level") or 0))
+
+    for cell in sorted(raw, key=position):
+        cells[(scenario_label(cell, swept), cell["stack"])].append(figures(cell))
+    planned = [s for s in order if s not in swept]
+    scenarios = _ordered(planned, [s for s, _ in cells])
+    # Planned scenarios keep their place; a swept one is replaced by its levels, in place.
+    scenarios = tuple(sorted(scenarios, key=lambda label: _rank(label, order, scenarios)))
     stacks = _ordered(
         config.get("stacks") or list(document.get("stacks") or {}), [s for _, s in cells]
     )
@@ -196,7 +246,12 @@ def build(document: Document) -> Model:
     )
 
 
+def _rank(label: str, order: list[str], labels: tuple[str, ...]) -> tuple[int, int]:
+    base = base_scenario(label)
+    return (order.index(base) if base in order else len(order), labels.index(label))
+
+
 def describe_scenario(name: str) -> str:
     """The catalog's one-line description of a scenario (or a plain note for unknown ones)."""
-    info = SCENARIOS.get(name)
+    info = SCENARIOS.get(base_scenario(name))
     return info.description if info is not None else "(not in this version's scenario catalog)"

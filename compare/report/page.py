@@ -5,6 +5,7 @@ from __future__ import annotations
 from compare.report.model import Model
 
 SECTIONS: tuple[tuple[str, str], ...] = (
+    ("capacity", "Capacity"),
     ("verdict", "Verdict"),
     ("size-sweep", "Size sweep"),
     ("throughput", "Throughput and latency"),

@@ -281,7 +281,7 @@ def head_of_line(model: Model) -> Table:
     """The probe's latency while exports stream, for the scenarios that probe."""
     table = Table(("scenario", "stack", "probes n", "p50 ms", "p90 ms", "p99 ms", "max ms", "MB/s"))
     for g in _measured(model):
-        if PING not in request_types(g.scenario):
+        if PING not in request_types(g.base):
             continue
         table.add(
             g.scenario,

@@ -174,6 +174,8 @@ def scenario_verdict(model: Model, scenario: str) -> ScenarioVerdict:
     caveats = [f"{g.stack}: {note}" for g in groups for note in g.caveats]
     caveats += [f"{stack}: not measured" for sc, stack in model.missing if sc == scenario]
     users = max((c.users for g in groups for c in g.cells), default=None)
+    if " at " in scenario:  # a sweep's level already says how many users
+        users = None
     return ScenarioVerdict(scenario, description, users, tuple(findings), tuple(caveats))
 
 

@@ -1,0 +1,92 @@
+"""The report's capacity section on hand-made sweeps: levels, knees, sentences, charts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from compare.figures import figures_document
+from compare.report import render_html, render_markdown
+from compare.report.capacity import curve_sets, knee_table, sentences
+from compare.report.model import build
+from compare.summary import terminal_verdict
+from tests.cells import cell, download
+
+
+def sweep_document(levels: tuple[int, ...] = (1, 2, 4), repetitions: int = 4) -> dict[str, Any]:
+    """Two stacks at rising concurrency; the slow one's first bytes queue from 4 users up."""
+    cells = []
+    for repetition in range(repetitions):
+        for level in levels:
+            for stack, wait in (("gunicorn-sync", 0.6), ("uvicorn", 0.02)):
+                ttfb = 0.02 if level < 4 or stack == "uvicorn" else wait * level
+                reqs = [
+                    download(1.0 + 0.3 * i, ttfb * (1 + 0.01 * repetition), 0.5 + ttfb, user=u)
+                    for i, u in enumerate(range(level))
+                ]
+                doc = cell(
+                    reqs,
+                    stack=stack,
+                    repetition=repetition,
+                    users=level,
+                    bytes_per_bin=100_000 * min(level, 2 if stack == "gunicorn-sync" else level),
+                    load={"kind": "concurrency", "level": level},
+                )
+                doc["memory"]["peak_pss"] = 80_000_000 + level * 1_500_000
+                cells.append(doc)
+    return {
+        "schema": "django-stream-compare/results",
+        "schema_version": 2,
+        "status": "complete",
+        "config": {
+            "stacks": ["gunicorn-sync", "uvicorn"],
+            "scenarios": ["download"],
+            "repeat": repetitions,
+            "slo_ttfb_ms": 1000,
+        },
+        "environment": {},
+        "stacks": {},
+        "cells": cells,
+        "sweep": [],
+        "events": [],
+    }
+
+
+def test_levels_become_their_own_rows_and_judgements() -> None:
+    model = build(sweep_document())
+    assert model.scenarios == (
+        "download at 1 user",
+        "download at 2 users",
+        "download at 4 users",
+    )
+    # Repetitions of one level are judged against each other, never across levels.
+    data = figures_document(sweep_document())
+    at4 = [c for c in data["comparisons"] if c["level"] == "4 users"]
+    ttfb = next(c for c in at4 if c["figure"] == "ttfb_p50_ms")
+    assert ttfb["scenario"] == "download" and ttfb["verdict"] == "clear"
+    assert ttfb["n_a"] == ttfb["n_b"] == 4
+
+
+def test_knees_sentences_and_table() -> None:
+    model = build(sweep_document())
+    (found,) = curve_sets(model)
+    knees = {c["stack"]: c["knee"] for c in found.curves}
+    assert knees == {"gunicorn-sync": 2, "uvicorn": 4}
+    (line,) = sentences(model)
+    assert line.startswith("download, 1-4 users: uvicorn met the service level")
+    assert "at every level" in line and "gunicorn-sync up to 2 users (at 4: TTFB p99" in line
+    table = knee_table(model)
+    assert [row[2] for row in table.rows] == ["gunicorn-sync", "uvicorn"]
+    memory = found.curves[1]["memory"]
+    assert memory["mb_per_download"] is not None
+
+
+def test_capacity_leads_every_report() -> None:
+    document = sweep_document()
+    page = render_html(document)
+    assert page.index('id="capacity"') < page.index('id="verdict"')
+    assert page.count("<svg") >= 1 and "Knees and memory per download" in page
+    markdown = render_markdown(document)
+    assert markdown.index("## Capacity") < markdown.index("## Verdict")
+    assert "uvicorn met the service level" in markdown
+    assert terminal_verdict(document).startswith("Django streaming export")
+    assert "capacity\n  - download, 1-4 users" in terminal_verdict(document)
