@@ -30,9 +30,9 @@ system-packages: $(STAMP)
 test: lint typecheck system-packages
 	$(BIN)/python -m pytest
 
-# make bench QUICK=1 for a short run; BENCH_ARGS='--stacks all' and the like for more.
+# make bench QUICK=1 for a short run, FULL=1 for the wide one; BENCH_ARGS='--stacks all' etc.
 bench: $(STAMP)
-	$(BIN)/python -m compare bench $(if $(QUICK),--quick) $(BENCH_ARGS)
+	$(BIN)/python -m compare bench $(if $(QUICK),--quick) $(if $(FULL),--full) $(BENCH_ARGS)
 
 # Re-render report.html and report.md from a results directory (default: the newest run).
 report: $(STAMP)

@@ -23,13 +23,14 @@ from typing import Any, Literal, Self
 from compare.errors import CompareError
 from compare.postgres import PostgresServer
 from compare.server import REPO_ROOT, SECRET_KEY_ENV
+from compare.stacks import APP_PROFILE_ENV
 from loadtests.options import OPTIONS
 from project.profiles import PROFILES, AppProfile
 
 Source = Literal["synthetic", "db", "postgres"]
 SOURCES: tuple[Source, ...] = ("synthetic", "db", "postgres")
 APP_PROFILES: tuple[AppProfile, ...] = PROFILES
-PROFILE_ENV = "DJANGO_APP_PROFILE"
+PROFILE_ENV = APP_PROFILE_ENV
 # Locust reads its --session and --source options from these (a command-line value wins).
 SESSION_ENV = OPTIONS["session"].env_var
 SOURCE_ENV = OPTIONS["source"].env_var
@@ -39,8 +40,13 @@ MANAGE_TIMEOUT_S = 1800.0  # seeding 5M rows takes about 40 s on 2 cores; a hung
 DEFAULT_SEED_ROWS = 1_000_000  # serve and ui; bench seeds what its largest export needs
 
 
-def add_data_arguments(parser: argparse.ArgumentParser, *, seed_rows: bool = False) -> None:
-    """``--source`` and ``--app``, the same for bench, serve and ui (and ``--seed-rows``)."""
+def add_data_arguments(
+    parser: argparse.ArgumentParser, *, seed_rows: bool = False, several_apps: bool = False
+) -> None:
+    """``--source`` and ``--app``, the same for bench, serve and ui (and ``--seed-rows``).
+
+    ``several_apps``: ``--app`` may list profiles (the bench runs each stack under each).
+    """
     parser.add_argument(
         "--source",
         choices=SOURCES,
@@ -49,13 +55,25 @@ def add_data_arguments(parser: argparse.ArgumentParser, *, seed_rows: bool = Fal
         "DATABASE_URL says otherwise, seeded first), postgres (a PostgreSQL server the "
         "harness starts, seeds and stops) (default %(default)s)",
     )
-    parser.add_argument(
-        "--app",
-        choices=APP_PROFILES,
-        default="minimal",
-        help="Django app profile: minimal (one native middleware) or startproject (a new "
-        "project's middleware and apps, requests from a logged-in user) (default %(default)s)",
+    app_help = (
+        "Django app profile: minimal (one native middleware) or startproject (a new "
+        "project's middleware and apps, requests from a logged-in user)"
     )
+    if several_apps:
+        parser.add_argument(
+            "--app",
+            default="minimal",
+            help=app_help + "; minimal,startproject runs every stack under both, as "
+            "STACK@minimal and STACK@startproject, so the report shows what the middleware costs "
+            "each (default %(default)s)",
+        )
+    else:
+        parser.add_argument(
+            "--app",
+            choices=APP_PROFILES,
+            default="minimal",
+            help=app_help + " (default %(default)s)",
+        )
     if seed_rows:
         parser.add_argument(
             "--seed-rows",

@@ -28,6 +28,7 @@ def cell_figures(f: CellFigures) -> dict[str, Any]:
         "mb_per_s": _round(f.mb_per_s),
         "rows_per_s": _round(f.rows_per_s, 1),
         "downloads_per_s": _round(f.requests_per_s),
+        "pings_per_s": _round(f.pings_per_s, 1),
         "ttfb_p50_ms": _round(f.ttfb_p50_ms),
         "ttfb_p90_ms": _round(f.ttfb_p90_ms),
         "ttfb_p99_ms": _round(f.ttfb_p99_ms),

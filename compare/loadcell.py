@@ -67,9 +67,29 @@ def load_s(config: BenchConfig) -> float:
     return config.settle_s + config.duration_s
 
 
+# A window should hold at least this many request starts per user, so every latency figure has
+# samples even where one download outlasts --duration (many users on one worker); it grows up
+# to MAX_WINDOW_FACTOR times --duration for that, and no further.
+MIN_STARTS_PER_USER = 2
+MAX_WINDOW_FACTOR = 4.0
+
+
+def window_params(
+    config: BenchConfig, steady: bool, kind: str, users: int
+) -> dict[str, int | float | str]:
+    """The adaptive stop: closed-loop steady scenarios only (an open loop starts on schedule)."""
+    if not steady or kind != "concurrency":
+        return {}
+    return {
+        "window_settle": config.settle_s,
+        "min_window_requests": MIN_STARTS_PER_USER * users,
+        "max_load_seconds": config.settle_s + MAX_WINDOW_FACTOR * config.duration_s,
+    }
+
+
 def run_time_s(config: BenchConfig) -> int:
     """Locust's --run-time (whole seconds), a backstop well after the planned stop."""
-    return math.ceil(load_s(config) + RUN_TIME_BACKSTOP_S)
+    return math.ceil(config.settle_s + MAX_WINDOW_FACTOR * config.duration_s + RUN_TIME_BACKSTOP_S)
 
 
 def _run_locust(
@@ -206,6 +226,7 @@ def run_load_cell(
                     **load.params,
                     "record_dir": str(record_dir),
                     "stop_after_spawn": load_s(config),
+                    **window_params(config, info.steady, load.kind, load.users),
                 },
                 kind=load.kind,
                 processes=config.locust_workers,

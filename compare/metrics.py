@@ -86,6 +86,7 @@ class CellFigures:
     mb_per_s: float | None
     rows_per_s: float | None
     requests_per_s: float | None  # verified downloads that ended in the window, per second
+    pings_per_s: float | None  # answered /ping requests that ended in the window, per second
     ttfb_p50_ms: float | None
     ttfb_p90_ms: float | None
     ttfb_p99_ms: float | None
@@ -284,6 +285,13 @@ def figures(cell: dict[str, Any]) -> CellFigures:
         flags=tuple(cell_flags(cell, inside, sum(failures.values()), starved, loop)),
         mb_per_s=received / length / MB if length and has_downloads else None,
         rows_per_s=received / length / per_row if length and per_row and has_downloads else None,
+        pings_per_s=sum(
+            1 for r in everything if r.kind == "ping" and r.outcome == OK and start <= r.end < end
+        )
+        / length
+        # Only where /ping is the load itself (the ping scenario); a probe's rate is its own.
+        if length and pings and kinds == (PING,)
+        else None,
         requests_per_s=sum(1 for r in every_done if start <= r.end < end) / length
         if length and has_downloads
         else None,
@@ -319,7 +327,9 @@ def figures(cell: dict[str, Any]) -> CellFigures:
         baseline_mb=_mb(baseline),
         warmup_cost_mb=_mb(memory.get("warmup_pss_increase")),
         peak_mb=_mb(peak),
-        peak_pss_increase_mb=_mb(peak - baseline)
+        # Below zero means the tree gave back memory it held when idle (the warm-up's garbage,
+        # collected during the load): no increase, so zero; the peak and baseline stay as measured.
+        peak_pss_increase_mb=_mb(max(peak - baseline, 0))
         if peak is not None and baseline is not None
         else None,
         peak_hwm_increase_mb=_mb(memory.get("hwm_increase")),
@@ -380,7 +390,8 @@ HEADLINES: tuple[Headline, ...] = (
     Headline("ttfb_p99_ms", "TTFB p99", "ms", False, "{:.0f}", floor=2.0),
     Headline("ttlb_p50_ms", "time to last byte p50", "ms", False, "{:.0f}", floor=2.0),
     Headline("ttlb_p99_ms", "time to last byte p99", "ms", False, "{:.0f}", floor=2.0),
-    Headline("ping_p50_ms", "probe p50", "ms", False, "{:.0f}", floor=2.0),
+    Headline("ping_p50_ms", "probe p50", "ms", False, "{:.1f}", floor=0.2),
+    Headline("pings_per_s", "/ping requests per second", "/s", True, "{:,.0f}"),
     Headline("ping_p99_ms", "probe p99", "ms", False, "{:.0f}", floor=2.0),
     Headline(
         "peak_pss_increase_mb",
@@ -441,7 +452,9 @@ def sweep_figures(point: dict[str, Any]) -> SweepFigures:
     ok = point.get("status") == "ok"
     memory = point.get("memory") or {}
     peak, baseline = memory.get("peak_pss"), memory.get("baseline_pss")
-    sampled = _mb(peak - baseline) if ok and peak is not None and baseline is not None else None
+    sampled = (
+        _mb(max(peak - baseline, 0)) if ok and peak is not None and baseline is not None else None
+    )
     hwm = _mb(memory.get("hwm_increase")) if ok else None
     known = [v for v in (sampled, hwm) if v is not None]
     flags = []

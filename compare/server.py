@@ -25,7 +25,7 @@ import psutil
 from compare.errors import CompareError
 from compare.ports import LOOPBACK, free_port, port_in_use
 from compare.proctree import POLL_INTERVAL, ProcessTree
-from compare.stacks import UPSTREAM_HOST, Interface, StackSpec
+from compare.stacks import APP_PROFILE_ENV, UPSTREAM_HOST, Interface, StackSpec
 
 logger = logging.getLogger(__name__)
 
@@ -224,7 +224,7 @@ class ServerProcess:
             self._proc = subprocess.Popen(
                 self.argv,
                 cwd=REPO_ROOT,
-                env=server_env(self._extra_env),
+                env=server_env(self._stack_env()),
                 stdin=subprocess.DEVNULL,
                 stdout=self._log,
                 stderr=subprocess.STDOUT,
@@ -246,6 +246,13 @@ class ServerProcess:
             self.stop()
             raise
         return self
+
+    def _stack_env(self) -> dict[str, str]:
+        """The caller's extra environment, and the stack's own app profile when it has one."""
+        env = dict(self._extra_env or {})
+        if self.spec.app_profile:
+            env[APP_PROFILE_ENV] = self.spec.app_profile
+        return env
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + self.start_timeout

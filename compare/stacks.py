@@ -15,6 +15,7 @@ from compare.errors import CompareError
 from compare.nginx import INSTALL_HINT as NGINX_HINT
 from compare.nginx import NGINX_WORKERS, find_nginx, nginx_version
 from compare.prefork import LISTEN_FD
+from project.profiles import PROFILES as APP_PROFILES
 
 Interface = Literal["wsgi", "asgi"]
 Server = Literal["gunicorn", "uvicorn", "granian", "daphne"]
@@ -43,6 +44,8 @@ KEEPALIVE_SECONDS = 5
 WORKER_CONNECTIONS = 1000
 # The same shutdown grace everywhere, so stopping a stack mid-download costs the same on each.
 GRACEFUL_TIMEOUT = 5
+# The environment variable project.settings reads the app profile from.
+APP_PROFILE_ENV = "DJANGO_APP_PROFILE"
 
 
 class UnknownStackError(CompareError, LookupError):
@@ -79,6 +82,8 @@ class StackSpec:
     install_hint: str = "pip install -e ."
     notes: tuple[str, ...] = ()
     front: Front | None = None  # None: clients talk to the server directly
+    # The Django app profile this stack serves (project.profiles); None: the run's (--app).
+    app_profile: str | None = None
 
     def argv(
         self,
@@ -414,17 +419,26 @@ def get_stack(name: str) -> StackSpec:
 
     ``uvicorn#2`` is the registry's ``uvicorn`` under that name: a stack named twice in one run
     (an A/A calibration, the stack against itself) is started and reported as two stacks.
+    ``uvicorn@startproject`` serves that app profile whatever the run's ``--app``.
     """
-    base, mark, copy = name.partition("#")
+    stem, mark, copy = name.partition("#")
+    base, at, app = stem.partition("@")
     try:
         spec = STACKS[base]
     except KeyError:
         raise UnknownStackError(name) from None
-    if not mark:
-        return spec
-    if not copy.isdigit():
+    if (mark and not copy.isdigit()) or (at and app not in APP_PROFILES):
         raise UnknownStackError(name)
-    return dataclasses.replace(spec, name=name)
+    if not mark and not at:
+        return spec
+    return dataclasses.replace(spec, name=name, app_profile=app or None)
+
+
+def stack_parts(name: str) -> tuple[str, str | None, str]:
+    """(registry name, app profile or None, copy number or '') of 'uvicorn@startproject#2'."""
+    stem, _, copy = name.partition("#")
+    base, _, app = stem.partition("@")
+    return base, app or None, copy
 
 
 def numbered(names: list[str]) -> tuple[str, ...]:

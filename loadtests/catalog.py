@@ -116,6 +116,13 @@ SCENARIOS: Mapping[str, ScenarioInfo] = MappingProxyType(
                 "download with the iterator forced to the other kind than the server's interface.",
                 _BODY,
             ),
+            ScenarioInfo(
+                "ping",
+                ("PingUser",),
+                "Tiny requests on /ping back to back, no export: the per-request cost of the "
+                "stack and its middleware (compare --app minimal,startproject).",
+                (PING,),
+            ),
         )
     }
 )

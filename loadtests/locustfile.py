@@ -10,6 +10,7 @@ in the web UI use ``--class-picker``); ``loadtests.catalog`` holds the same as p
     upstream-latency  UpstreamLatencyUser                   downloads with --delay-ms per piece
     buffered          BufferedUser                          downloads with mode=buffered
     mismatch          MismatchUser                          iterator forced to the other kind
+    ping              PingUser                              /ping back to back: per-request cost
 
 Open loop: each scenario but mismatch also has an arrival-rate class (DownloadArrivals,
 FirstByteArrivals, SlowClientArrivals, HeadOfLineArrivals with PingProbeUser,
@@ -41,7 +42,9 @@ does not list them, because locust prints its help before it loads the locustfil
     --step-levels L       ConcurrencySteps shape (loadtests/shapes.py): users per step (1,2,4,8,16)
     --step-seconds S      ConcurrencySteps shape: seconds per step (20)
     --record-dir DIR      write raw request records there (what the harness measures from)
-    --stop-after-spawn S  stop the load S seconds after every user was spawned (the harness)
+    --stop-after-spawn S  stop the load S seconds after every user was spawned (the harness),
+                          or later: until --min-window-requests started after --window-settle,
+                          at most --max-load-seconds
 
 Example: locust -f loadtests/locustfile.py --headless -H http://127.0.0.1:8000 -u 4 -r 4 -t 30s
 --csv out/download --only-summary --rows 200000 DownloadUser
@@ -54,6 +57,7 @@ stack's memory and CPU (loadtests.servertab, fed by $DSC_SERVER_FEED_URL).
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +68,7 @@ if _ROOT not in sys.path:
 
 import gevent  # noqa: E402
 from locust import events  # noqa: E402
-from locust.runners import WorkerRunner  # noqa: E402
+from locust.runners import MasterRunner, WorkerRunner  # noqa: E402
 
 from loadtests import recorder  # noqa: E402
 from loadtests.options import LoadOptions, add_arguments  # noqa: E402
@@ -80,6 +84,7 @@ from loadtests.scenarios import (  # noqa: E402
     HeadOfLineDownloadUser,
     MismatchUser,
     PingProbeUser,
+    PingUser,
     SlowClientArrivals,
     SlowClientUser,
     UpstreamLatencyArrivals,
@@ -97,6 +102,7 @@ __all__ = [
     "HeadOfLineDownloadUser",
     "MismatchUser",
     "PingProbeUser",
+    "PingUser",
     "SlowClientArrivals",
     "SlowClientUser",
     "UpstreamLatencyArrivals",
@@ -132,18 +138,30 @@ def _schedule_stop(**_kwargs: Any) -> None:
     # the users do (a start-up slowed by a busy machine would eat into the window). The only
     # process, or a distributed master, stops the run: stop() tells the workers and waits for
     # their drain (--stop-timeout), which a --run-time quit() would cut.
+    # One process also waits, within a bound, until enough requests started in the window:
+    # where a download outlasts the window, none would (a distributed master cannot count its
+    # workers' requests, so it keeps the fixed time).
     environment = _ENVIRONMENT.get("current")
     if environment is None or environment.runner is None:
         return
-    seconds = LoadOptions.from_namespace(environment.parsed_options).stop_after_spawn
+    options = LoadOptions.from_namespace(environment.parsed_options)
     runner = environment.runner
-    if seconds > 0 and not isinstance(runner, WorkerRunner):
+    if options.stop_after_spawn <= 0 or isinstance(runner, WorkerRunner):
+        return
+    spawned = time.monotonic()
+    opens = spawned + options.window_settle
+    latest = spawned + max(options.max_load_seconds, options.stop_after_spawn)
+    wanted = 0 if isinstance(runner, MasterRunner) else options.min_window_requests
+    kept = recorder.current_recorder()
 
-        def stop_then_quit() -> None:
-            runner.stop()
-            runner.quit()
+    def stop_when_measured() -> None:
+        gevent.sleep(options.stop_after_spawn)
+        while kept.started_since(opens) < wanted and time.monotonic() < latest:
+            gevent.sleep(0.1)
+        runner.stop()
+        runner.quit()
 
-        gevent.spawn_later(seconds, stop_then_quit)
+    gevent.spawn(stop_when_measured)
 
 
 _ENVIRONMENT: dict[str, Any] = {}

@@ -112,6 +112,7 @@ class Meter:
         connects = self.connects
         now = time.monotonic()
         record = RequestRecord(kind, self.name, self.user, start=now, end=now, intended=intended)
+        self.recorder.started(now)
         try:
             yield record
         except GreenletExit:

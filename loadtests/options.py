@@ -76,6 +76,26 @@ OPTIONS: Mapping[str, OptionSpec] = MappingProxyType(
                 web_ui=False,
             ),
             OptionSpec(
+                "window_settle",
+                0.0,
+                "With --min-window-requests: the window opens this long after spawning.",
+                web_ui=False,
+            ),
+            OptionSpec(
+                "min_window_requests",
+                0,
+                "Keep the load on past --stop-after-spawn until this many requests started in the "
+                "window (slow downloads would otherwise leave it without a latency sample), but "
+                "not past --max-load-seconds after spawning.",
+                web_ui=False,
+            ),
+            OptionSpec(
+                "max_load_seconds",
+                0.0,
+                "The longest the load runs after spawning (0: --stop-after-spawn).",
+                web_ui=False,
+            ),
+            OptionSpec(
                 "record_dir",
                 "",
                 "Directory for the raw request records the harness reads (empty: keep none).",
@@ -166,6 +186,9 @@ class LoadOptions:
     first_byte_rows: int = cast(int, OPTIONS["first_byte_rows"].default)
     network_timeout: float = cast(float, OPTIONS["network_timeout"].default)
     stop_after_spawn: float = 0.0
+    window_settle: float = 0.0
+    min_window_requests: int = 0
+    max_load_seconds: float = 0.0
     record_dir: str = ""
     session: str = ""
     arrival_rate: float = cast(float, OPTIONS["arrival_rate"].default)
@@ -187,6 +210,9 @@ class LoadOptions:
                 ("max_in_flight", 1),
                 ("arrival_streams", 1),
                 ("stop_after_spawn", 0),
+                ("window_settle", 0),
+                ("min_window_requests", 0),
+                ("max_load_seconds", 0),
             )
             if getattr(self, name) < low
         ]

@@ -35,6 +35,7 @@ class Recorder:
         self._file: IO[str] | None = None
         self._flusher: gevent.Greenlet | None = None
         self._users = 0
+        self._starts: list[float] = []  # when each request began (for the adaptive stop)
 
     @property
     def enabled(self) -> bool:
@@ -45,6 +46,14 @@ class Recorder:
         """A number for a new simulated user, unique within this process."""
         self._users += 1
         return os.getpid() * 100_000 + self._users
+
+    def started(self, t: float) -> None:
+        """Note that a request began at ``t`` (monotonic), before it ends and is kept."""
+        self._starts.append(t)
+
+    def started_since(self, t: float) -> int:
+        """How many requests began at or after ``t``, finished or not."""
+        return sum(1 for s in self._starts if s >= t)
 
     def request(self, record: RequestRecord) -> None:
         """Keep one finished request."""

@@ -106,6 +106,16 @@ class PingProbeUser(ExportUser):
         self.meter.ping(intended=self._due)
 
 
+class PingUser(ExportUser):
+    """ping: /ping back to back, no export: what a request costs the stack and its middleware."""
+
+    scenario = "ping"
+
+    def step(self) -> None:
+        """One request."""
+        self.meter.ping()
+
+
 class UpstreamLatencyUser(DownloadUser):
     """upstream-latency: downloads with --delay-ms of server-side wait per piece."""
 
@@ -167,10 +177,12 @@ SCENARIOS: dict[str, tuple[type[User], ...]] = {
     "upstream-latency": (UpstreamLatencyUser,),
     "buffered": (BufferedUser,),
     "mismatch": (MismatchUser,),
+    "ping": (PingUser,),
 }
 
 # The open-loop classes per scenario (mismatch has none: each connection would first have to
-# learn the server's interface, which is not one timed request).
+# learn the server's interface, which is not one timed request; ping measures a stack's cost per
+# request at full speed, a closed loop by nature).
 ARRIVALS: dict[str, tuple[type[User], ...]] = {
     "download": (DownloadArrivals,),
     "first-byte": (FirstByteArrivals,),

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from compare.commands.bench import with_apps
 from compare.prefork import LISTEN_FD
+from compare.report.comparisons import comparable
 from compare.stacks import (
     DEFAULT_WORKERS,
     FRONTS,
@@ -17,6 +19,8 @@ from compare.stacks import (
     StackSpec,
     UnknownStackError,
     get_stack,
+    numbered,
+    stack_parts,
 )
 
 RUN_DIR = Path("/tmp/dsc-run")
@@ -191,3 +195,33 @@ def test_child_processes_expected() -> None:
     assert STACKS["uvicorn"].child_processes() == DEFAULT_WORKERS
     assert STACKS["uvicorn"].with_options(workers=1).child_processes() == 0
     assert STACKS["gunicorn-sync"].with_options(workers=1).child_processes() == 1
+
+
+def test_copies_and_app_profiles_are_stacks_of_their_own() -> None:
+    # An A/A calibration: the same server twice, numbered.
+    assert numbered(["uvicorn", "uvicorn", "gunicorn-sync"]) == (
+        "uvicorn#1",
+        "uvicorn#2",
+        "gunicorn-sync",
+    )
+    copy = get_stack("uvicorn#2")
+    assert copy.name == "uvicorn#2" and copy.argv("127.0.0.1", 1, Path("/x")) == get_stack(
+        "uvicorn"
+    ).argv("127.0.0.1", 1, Path("/x"))
+    # One server under an app profile of its own, whatever the run's --app.
+    rich = get_stack("gunicorn-sync@startproject#1")
+    assert rich.app_profile == "startproject" and rich.server == "gunicorn"
+    assert stack_parts(rich.name) == ("gunicorn-sync", "startproject", "1")
+    assert with_apps(("uvicorn", "uvicorn#2"), ("minimal", "startproject")) == (
+        "uvicorn@minimal",
+        "uvicorn@startproject",
+        "uvicorn@minimal#2",
+        "uvicorn@startproject#2",
+    )
+    assert with_apps(("uvicorn",), ("startproject",)) == ("uvicorn",)  # the run's profile
+    for bad in ("uvicorn#x", "uvicorn@enterprise", "nope#1"):
+        with pytest.raises(UnknownStackError):
+            get_stack(bad)
+    assert comparable("uvicorn@minimal", "uvicorn@startproject")
+    assert comparable("uvicorn@minimal", "gunicorn-sync@minimal")
+    assert not comparable("uvicorn@minimal", "gunicorn-sync@startproject")

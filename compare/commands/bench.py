@@ -16,7 +16,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, Literal, cast
 
-from compare.appdata import RunData, add_data_arguments
+from compare.appdata import APP_PROFILES, RunData, add_data_arguments
 from compare.config import (
     DEFAULT_STACKS,
     ENV_PREFIX,
@@ -36,8 +36,50 @@ from compare.stacks import DEFAULT_WORKERS, STACKS, numbered
 from compare.summary import terminal_verdict
 from loadtests.catalog import SCENARIOS
 
-FULL_SWEEP = (10_000, 100_000, 1_000_000, 5_000_000)
-QUICK_SWEEP = (10_000, 100_000, 1_000_000)
+
+@dataclass(frozen=True)
+class Profile:
+    """What a run measures when the command line does not say: make bench, QUICK=1, FULL=1."""
+
+    scenarios: tuple[str, ...]
+    concurrency: str | None  # the curve's levels; None: each scenario at its own users
+    repeat: int
+    duration_s: float
+    sweep_sizes: tuple[int, ...]
+    warmup_s: float = 0.5
+    idle_s: float = 0.5
+    settle_s: float = 0.5
+    drain_s: float = 10.0
+
+
+# Measured on 2 cores (README, Method): cell-to-cell variation (CV 9-20%) barely shrinks from
+# 2.5 s windows to 5 s, so more and shorter repetitions buy more power per minute. Five
+# repetitions is the least that finds a 20% difference in most runs at CV 10%; 3 + 3 can never
+# be judged at 5%.
+PROFILES = {
+    "default": Profile(
+        scenarios=("download", "slow-client"),
+        concurrency="1,2,4,8",
+        repeat=5,
+        duration_s=2.5,
+        sweep_sizes=(10_000, 100_000, 1_000_000),
+    ),
+    "quick": Profile(
+        scenarios=("download", "slow-client"),
+        concurrency="1,4",
+        repeat=1,
+        duration_s=2.0,
+        sweep_sizes=(10_000, 1_000_000),
+        drain_s=5.0,
+    ),
+    "full": Profile(
+        scenarios=tuple(SCENARIOS),
+        concurrency="1,2,4,8,16",
+        repeat=5,
+        duration_s=2.5,
+        sweep_sizes=(10_000, 100_000, 1_000_000, 5_000_000),
+    ),
+}
 
 
 def _env(name: str, default: str) -> str:
@@ -59,8 +101,10 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--scenarios",
-        default=_env("SCENARIOS", "all"),
-        help=f"comma-separated, or 'all' ({', '.join(SCENARIOS)})",
+        default=os.environ.get(ENV_PREFIX + "SCENARIOS"),
+        help=f"comma-separated, or 'all' ({', '.join(SCENARIOS)}); default: download and "
+        "slow-client as capacity curves of 1, 2, 4 and 8 users (--full: every scenario); "
+        "named scenarios run at their own users unless --concurrency or --rate is given",
     )
     parser.add_argument(
         "--users",
@@ -69,10 +113,17 @@ def register(subparsers: Any) -> None:
         help="concurrent users per cell (default: each scenario's own)",
     )
     parser.add_argument(
-        "--duration", type=float, default=None, help="seconds of load per cell (default 6, quick 4)"
+        "--duration",
+        type=float,
+        default=None,
+        help="seconds of each cell's measurement window (default 2.5, quick 2)",
     )
     parser.add_argument(
-        "--repeat", type=int, default=None, help="repetitions, interleaved (default 3, quick 1)"
+        "--repeat",
+        type=int,
+        default=None,
+        help="repetitions, interleaved (default 5, the fewest that judge a 20%% difference "
+        "well; quick 1; at least 4 for any verdict)",
     )
     parser.add_argument(
         "--rows",
@@ -140,7 +191,7 @@ def register(subparsers: Any) -> None:
         help="run locust distributed in every cell: a master and this many worker processes "
         "on the load generator's CPUs, their records merged (default 0: one process)",
     )
-    add_data_arguments(parser)
+    add_data_arguments(parser, several_apps=True)
     parser.add_argument(
         "--placement",
         choices=MODES,
@@ -150,7 +201,18 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--server-cpus", default=None, help="pin servers to these CPUs, e.g. 0")
     parser.add_argument("--client-cpus", default=None, help="pin locust to these CPUs, e.g. 1")
-    parser.add_argument("--quick", action="store_true", help="a short run (about 2 minutes)")
+    breadth = parser.add_mutually_exclusive_group()
+    breadth.add_argument(
+        "--quick",
+        action="store_true",
+        help="a short run (about 2 minutes): one repetition, so nothing is judged",
+    )
+    breadth.add_argument(
+        "--full",
+        action="store_true",
+        help="the wide run (about an hour): every scenario as a curve of 1 to 16 users, the "
+        "size sweep up to 5M rows",
+    )
     parser.add_argument(
         "--out",
         default=_env("OUT", "results"),
@@ -194,6 +256,17 @@ STACK_ALIASES = {
 }
 
 
+def with_apps(stacks: tuple[str, ...], apps: tuple[str, ...]) -> tuple[str, ...]:
+    """Each stack under each app profile when several are asked for: STACK@minimal, ..."""
+    if len(apps) == 1:  # the run's profile, set for every stack (--app)
+        return stacks
+    named = []
+    for stack in stacks:
+        stem, mark, copy = stack.partition("#")
+        named += [f"{stem}@{app}{mark}{copy}" for app in apps]
+    return tuple(named)
+
+
 def _ints(raw: str | None, what: str) -> tuple[int, ...]:
     if raw is None:
         return ()
@@ -213,15 +286,27 @@ def _positive(value: float | None, default: float, what: str) -> float:
     return chosen
 
 
+def profile_of(args: argparse.Namespace) -> Profile:
+    """The run's defaults: quick, full, or the default run."""
+    return PROFILES["quick" if args.quick else "full" if args.full else "default"]
+
+
 def build_config(args: argparse.Namespace) -> BenchConfig:
     """Validate the arguments into the run's one frozen configuration."""
-    stacks = _names(args.stacks, STACKS, "stack", STACK_ALIASES, repeats=True)
+    profile = profile_of(args)
+    apps = _names(args.app, {p: p for p in APP_PROFILES}, "app profile", {})
+    stacks = with_apps(_names(args.stacks, STACKS, "stack", STACK_ALIASES, repeats=True), apps)
+    if args.scenarios is None:
+        args.scenarios = ",".join(profile.scenarios)
+        # The profile's curve, unless this run asked for one (or for fixed users) itself.
+        if args.concurrency is None and args.rate is None and args.users is None:
+            args.concurrency = profile.concurrency
     scenarios = _names(args.scenarios, SCENARIOS, "scenario", {"all": tuple(SCENARIOS)})
     variants = _names(args.sweep_variants, {v: v for v in SWEEP_VARIANTS}, "sweep variant", {})
     sizes = (
         _ints(args.sweep_sizes, "--sweep-sizes")
         if args.sweep_sizes is not None
-        else (QUICK_SWEEP if args.quick else FULL_SWEEP)
+        else profile.sweep_sizes
     )
     placement = choose(
         args.placement,
@@ -242,12 +327,12 @@ def build_config(args: argparse.Namespace) -> BenchConfig:
         stacks=stacks,
         scenarios=scenarios,
         users=args.users or 0,
-        duration_s=_positive(args.duration, 4.0 if args.quick else 6.0, "--duration"),
-        warmup_s=0.5 if args.quick else 1.0,
-        idle_s=0.5 if args.quick else 1.0,
-        settle_s=0.5 if args.quick else 1.0,
-        drain_s=5.0 if args.quick else 10.0,
-        repeat=int(_positive(args.repeat, 1 if args.quick else 3, "--repeat")),
+        duration_s=_positive(args.duration, profile.duration_s, "--duration"),
+        warmup_s=profile.warmup_s,
+        idle_s=profile.idle_s,
+        settle_s=profile.settle_s,
+        drain_s=profile.drain_s,
+        repeat=int(_positive(args.repeat, profile.repeat, "--repeat")),
         sweep_sizes=sizes,
         sweep_variants=cast(tuple[SweepVariant, ...], variants),
         sweep_repeat=args.sweep_repeat,
@@ -255,7 +340,8 @@ def build_config(args: argparse.Namespace) -> BenchConfig:
         out_dir=Path(args.out) / stamp,
         rows=args.rows,
         source=args.source,
-        app=args.app,
+        # The run's data serves the richest profile any stack runs (sessions, a logged-in user).
+        app="startproject" if "startproject" in apps else "minimal",
         placement=placement.mode,
         server_cpus=placement.server_cpus,
         client_cpus=placement.client_cpus,

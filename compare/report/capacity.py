@@ -90,7 +90,9 @@ def sentence(found: CurveSet, slo: float) -> str:
     best = max(found.curves, key=lambda c: -1 if c["knee"] is None else c["knee"])
     others = [c for c in found.curves if c is not best]
     parts = [f"{c['stack']} {_knee_text(c)} ({c['knee_reason']})" for c in others]
-    held = "at every level" if best["knee"] == top else _knee_text(best)
+    held = (
+        "at every level" if best["knee"] == top else f"{_knee_text(best)} ({best['knee_reason']})"
+    )
     return (
         f"{found.title}: {best['stack']} met the service level ({service}) {held}; "
         + "; ".join(parts)

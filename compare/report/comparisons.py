@@ -12,6 +12,7 @@ from typing import Any
 
 from compare.metrics import HEADLINE, Headline
 from compare.report.model import Group, Model
+from compare.stacks import stack_parts
 from compare.stats import Judgement, judge
 
 # The figures the verdict compares, in the order a reader cares about them.
@@ -19,7 +20,9 @@ VERDICT_KEYS = (
     "mb_per_s",
     "ttfb_p50_ms",
     "ttlb_p50_ms",
+    "ping_p50_ms",
     "ping_p99_ms",
+    "pings_per_s",
     "peak_pss_increase_mb",
     "peak_mb_per_download",
     "server_cpu_s_per_gb",
@@ -105,12 +108,21 @@ def compare_groups(scenario: str, a: Group, b: Group, key: str) -> FigureCompari
     )
 
 
+def comparable(a: str, b: str) -> bool:
+    """Whether two stacks of a run are worth a verdict: the same app profile, or one server
+    under two profiles (uvicorn against uvicorn@startproject: what the middleware costs)."""
+    base_a, app_a, _ = stack_parts(a)
+    base_b, app_b, _ = stack_parts(b)
+    return app_a == app_b or base_a == base_b
+
+
 def scenario_comparisons(model: Model, scenario: str) -> list[FigureComparison]:
-    """Every pair of stacks of one scenario on every verdict figure, figure by figure."""
+    """Every comparable pair of stacks of one scenario on every verdict figure, by figure."""
     groups = model.scenario_groups(scenario)
+    pairs = [(a, b) for a, b in itertools.combinations(groups, 2) if comparable(a.stack, b.stack)]
     found = []
     for key in VERDICT_KEYS:
-        for a, b in itertools.combinations(groups, 2):
+        for a, b in pairs:
             comparison = compare_groups(scenario, a, b, key)
             if comparison is not None:
                 found.append(comparison)

@@ -121,7 +121,21 @@ def _throughput(model: Model) -> str:
     return (
         f"{_chart(charts.throughput_chart(model), 'throughput and latency')}"
         f"{table_html(tables.throughput(model), THROUGHPUT_CAPTION)}"
-        f"{table_html(tables.latency(model), 'Latency percentiles, ms')}"
+        f"{table_html(tables.latency(model), 'Latency percentiles, ms')}" + _app_profiles(model)
+    )
+
+
+def _app_profiles(model: Model) -> str:
+    found = tables.app_profiles(model)
+    if not found.rows:
+        return ""
+    return (
+        "<h3>What the startproject profile costs</h3><p>Each server under the minimal profile "
+        "(<code>STACK@minimal</code>: one native middleware) and under a new "
+        "<code>startproject</code>'s middleware and apps with a logged-in user "
+        "(<code>STACK@startproject</code>); under ASGI every hook of those "
+        "sync middleware runs through <code>sync_to_async</code>. Change: startproject against "
+        "minimal; verdict from the same test as the rest of the report.</p>" + table_html(found)
     )
 
 

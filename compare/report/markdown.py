@@ -47,6 +47,7 @@ def _sections(model: Model) -> dict[str, list[str]]:
     warnings = method.warnings(model)
     events = method.events(model)
     knees = capacity.knee_table(model)
+    apps = tables.app_profiles(model)
     return {
         "capacity": [
             *(f"- {line}" for line in capacity.sentences(model)),
@@ -63,6 +64,11 @@ def _sections(model: Model) -> dict[str, list[str]]:
                 "Throughput: body bytes received in each window (partial downloads count)",
             ),
             table_markdown(tables.latency(model), "Latency percentiles, ms"),
+            table_markdown(
+                apps, "What the startproject profile costs (STACK@startproject vs @minimal)"
+            )
+            if apps.rows
+            else "",
         ],
         "memory": [
             table_markdown(tables.memory(model), "Server memory (timelines: see report.html)")

@@ -34,7 +34,8 @@ DEFINITIONS: tuple[str, ...] = (
     "Ratios are bounded by both sides' ranges; when that interval includes 1 the report says "
     '"no clear difference". With one repetition there is no range, and it says so.',
     "Peak memory increase: the highest PSS of the server's whole process tree in the window, "
-    "minus its idle baseline taken after the warm-up (the warm-up's own cost is shown apart). "
+    "minus its idle baseline taken after the warm-up (the warm-up's own cost is shown apart; "
+    "a tree that gave back warm-up garbage during the load shows 0, not a negative increase). "
     "Per download: that increase divided by the most downloads in progress at once. "
     "MB = 10^6 bytes.",
     "Size sweep peak: one download on a fresh, warmed stack; the larger of the highest sampled "

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from compare.metrics import HEADLINE, PING, SweepFigures, figures, request_types, sweep_figures
 from compare.report.model import Group, Model
 from compare.report.text import MISSING, span
+from compare.stacks import stack_parts
 from compare.stats import Spread, spread
 
 
@@ -421,4 +422,44 @@ def cells(model: Model) -> Table:
             str(f.error or ""),
             mark="" if f.ok and not bound else ("failed" if not f.ok else "bound"),
         )
+    return table
+
+
+APP_FIGURES = ("ping_p50_ms", "pings_per_s", "ttfb_p50_ms", "peak_pss_increase_mb")
+
+
+def app_profiles(model: Model) -> Table:
+    """What a richer app profile costs each server: STACK against STACK@profile, per figure."""
+    from compare.report.comparisons import compare_groups  # the comparisons build on tables
+
+    table = Table(("scenario", "server", "figure", "minimal", "startproject", "change", "verdict"))
+    for scenario in model.scenarios:
+        groups = {g.stack: g for g in model.scenario_groups(scenario)}
+        for name, plain in groups.items():
+            base, app, copy = stack_parts(name)
+            rich = groups.get(f"{base}@startproject" + (f"#{copy}" if copy else ""))
+            if app != "minimal" or rich is None:
+                continue
+            for key in APP_FIGURES:
+                found = compare_groups(scenario, rich, plain, key)
+                if found is None:
+                    continue
+                h, j = found.headline, found.judgement
+                change = "-"
+                if j.estimate is not None:
+                    change = (
+                        f"{(j.estimate - 1):+.0%}"
+                        if j.kind == "ratio"
+                        else f"{j.estimate:+.1f} {h.unit}"
+                    )
+                table.add(
+                    scenario,
+                    base,
+                    f"{h.label} ({h.unit})",
+                    key_figure(plain, key),
+                    key_figure(rich, key),
+                    change,
+                    j.verdict,
+                    mark="warn" if j.verdict == "clear" else "",
+                )
     return table

@@ -133,7 +133,6 @@ def scenario_verdict(model: Model, scenario: str) -> ScenarioVerdict:
         return ScenarioVerdict(scenario, description, None, (), ("not measured in this run",))
     findings: list[str] = []
     starved = [g.stack for g in groups if g.starved]
-    flags = suspect(groups)
     if starved or scenario == "slow-client":
         findings.append(_served(groups, model.config.get("duration_s")))
     if len(groups) == 1:
@@ -154,11 +153,13 @@ def scenario_verdict(model: Model, scenario: str) -> ScenarioVerdict:
             f"needs at least {MIN_REPETITIONS} (fewer can never reach p <= {ALPHA:g}). What "
             "was seen:"
         )
+    by_stack = {g.stack: g for g in groups}
     for c in found:
         pair = "" if len(groups) == 2 else f" ({c.a} vs {c.b})"
         if c.verdict in by_verdict:
             by_verdict[c.verdict].append(_with_note(f"{c.headline.label}{pair}", c))
             continue
+        flags = suspect([by_stack[c.a], by_stack[c.b]])
         findings.append(_with_note(sentence(c), c) + flags + ".")
     if by_verdict["not-meaningful"]:
         findings.append(
