@@ -144,10 +144,13 @@ def _schedule_stop(**_kwargs: Any) -> None:
     environment = _ENVIRONMENT.get("current")
     if environment is None or environment.runner is None:
         return
-    options = LoadOptions.from_namespace(environment.parsed_options)
     runner = environment.runner
-    if options.stop_after_spawn <= 0 or isinstance(runner, WorkerRunner):
+    # Only the harness sets it; the web UI's runs (shapes spawn at every step) never get here.
+    if not getattr(environment.parsed_options, "stop_after_spawn", 0) or isinstance(
+        runner, WorkerRunner
+    ):
         return
+    options = LoadOptions.from_namespace(environment.parsed_options)
     spawned = time.monotonic()
     opens = spawned + options.window_settle
     latest = spawned + max(options.max_load_seconds, options.stop_after_spawn)
