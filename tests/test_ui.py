@@ -340,11 +340,7 @@ def test_the_concurrency_steps_shape_climbs_the_curve_and_stops(live_ui: LiveUI)
             seen.append(live_ui.json("/stats/requests")["user_count"])
             return 3 in seen
 
-        try:
-            wait_until(climbed, 20, "the shape's second step (3 users)")
-        except BaseException:
-            print("SEEN", seen[-10:], live_ui.json("/stats/requests")["state"], live_ui.output()[-3000:])
-            raise
+        wait_until(climbed, 20, "the shape's second step (3 users)")
         wait_until(
             lambda: live_ui.json("/stats/requests")["state"] == "stopped", 20, "the shape's end"
         )

@@ -94,7 +94,7 @@ def short_notes(group: Group) -> str:
     if ok and ok[0].expects_downloads and not any(c.downloads for c in ok):
         notes.append("no download finished")
     if group.starved:
-        notes.append(f"{group.starved} users unserved")
+        notes.append(f"{group.starved} user{'s' if group.starved != 1 else ''} unserved")
     if any(c.warnings for c in group.cells):
         notes.append("Django warning")
     return "; ".join(notes)

@@ -27,7 +27,11 @@ def plus_minus(s: Spread | None, fmt: str) -> str:
     if s is None:
         return MISSING
     text = fmt.format(s.median)
-    return text + (f" ±{s.relative:.0%}" if s.n > 1 and s.relative >= 0.005 else "")
+    if s.n < 2 or s.relative < 0.005:
+        return text
+    if s.relative > 1:  # around zero a share means nothing: half the range in the unit
+        return text + f" ±{fmt.format((s.high - s.low) / 2)}"
+    return text + f" ±{s.relative:.0%}"
 
 
 def format_table(rows: list[list[str]]) -> str:
