@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -18,22 +16,17 @@ import pytest
 from compare.metrics import figures
 from compare.results import SCHEMA_FILE, load_results
 from compare.server import REPO_ROOT
-from tests.fixtures_servers import stop_run
+from tests.helpers import COMPARE, run_compare, stop_run
 
 pytestmark = pytest.mark.server
 
-BENCH = [sys.executable, "-m", "compare", "bench"]
+BENCH = [*COMPARE, "bench"]
 
 
-def _bench(out: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 240):
-    return subprocess.run(
-        [*BENCH, "--out", str(out), *args],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, **(env or {})},
-    )
+def _bench(
+    out: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 240
+) -> subprocess.CompletedProcess[str]:
+    return run_compare("bench", "--out", str(out), *args, env=env, timeout=timeout)
 
 
 def test_quick_bench_writes_a_complete_results_document(tmp_path: Path) -> None:
@@ -80,14 +73,8 @@ def test_quick_bench_writes_a_complete_results_document(tmp_path: Path) -> None:
         ("uvicorn", "stream", "ok"),
     ]
     assert "download" in done.stdout and "wall time" in done.stdout
-    shown = subprocess.run(
-        [sys.executable, "-m", "compare", "figures", str(tmp_path / "latest")],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
+    shown = run_compare("figures", str(tmp_path / "latest"))
+    assert shown.returncode == 0, shown.stderr
     data = json.loads(shown.stdout)
     assert [c["stack"] for c in data["cells"]] == ["gunicorn-sync", "uvicorn"]
     assert all(c["n_downloads"] > 0 and c["mb_per_s"] > 0 for c in data["cells"])

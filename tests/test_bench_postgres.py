@@ -6,7 +6,6 @@ import glob
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,11 +16,11 @@ from compare.metrics import figures
 from compare.postgres import missing
 from compare.results import load_results
 from compare.server import REPO_ROOT
-from tests.fixtures_servers import alive, assert_gone, stop_run
+from tests.helpers import COMPARE, alive, assert_gone, stop_run
 
 pytestmark = [pytest.mark.server, pytest.mark.skipif(missing() is not None, reason=str(missing()))]
 
-BENCH = [sys.executable, "-m", "compare", "bench", "--quick", "--source", "postgres"]
+BENCH = [*COMPARE, "bench", "--quick", "--source", "postgres"]
 
 
 def _cmdline(proc: psutil.Process) -> str:

@@ -8,33 +8,20 @@ import queue
 import signal
 import socket
 import subprocess
-import sys
 import threading
-from pathlib import Path
 from typing import IO
 
 import psutil
 import pytest
 
 from compare.download import download
+from compare.server import REPO_ROOT
 from compare.stacks import STACKS
-from tests.fixtures_servers import assert_gone, no_new_children
-
-REPO = Path(__file__).resolve().parent.parent
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "compare", *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+from tests.helpers import COMPARE, assert_gone, no_new_children, run_compare
 
 
 def test_stacks_lists_every_stack_with_its_command_line() -> None:
-    done = run_cli("stacks")
+    done = run_compare("stacks")
     assert done.returncode == 0, done.stderr
     for name, spec in STACKS.items():
         assert f"{name}  [{spec.interface}]" in done.stdout
@@ -43,7 +30,7 @@ def test_stacks_lists_every_stack_with_its_command_line() -> None:
 
 
 def test_stacks_json_is_machine_readable() -> None:
-    done = run_cli("stacks", "--json")
+    done = run_compare("stacks", "--json")
     assert done.returncode == 0, done.stderr
     stacks = {entry["name"]: entry for entry in json.loads(done.stdout)}
     assert set(stacks) == set(STACKS)
@@ -60,7 +47,7 @@ def test_stacks_json_is_machine_readable() -> None:
     ],
 )
 def test_bad_input_is_one_line_and_nonzero(args: list[str], expected: str) -> None:
-    done = run_cli(*args)
+    done = run_compare(*args)
     assert done.returncode == 1
     assert done.stderr.count("\n") == 1, done.stderr
     assert done.stderr.startswith("compare: error: ")
@@ -78,8 +65,8 @@ def test_serve_runs_until_signalled_and_leaves_nothing(sig: signal.Signals) -> N
     lines: queue.Queue[str] = queue.Queue()
     with no_new_children():
         proc = subprocess.Popen(
-            [sys.executable, "-m", "compare", "serve", "gunicorn-gthread", "--port", "0"],
-            cwd=REPO,
+            [*COMPARE, "serve", "gunicorn-gthread", "--port", "0"],
+            cwd=REPO_ROOT,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -112,6 +99,6 @@ def test_serve_on_a_taken_port_is_one_line() -> None:
         sock.bind(("127.0.0.1", 0))
         sock.listen()
         port = sock.getsockname()[1]
-        done = run_cli("serve", "uvicorn", "--port", str(port))
+        done = run_compare("serve", "uvicorn", "--port", str(port))
     assert done.returncode == 1
     assert done.stderr == f"compare: error: uvicorn: port {port} on 127.0.0.1 is in use\n"

@@ -20,7 +20,7 @@ import pytest
 from compare import nginx
 from compare.server import ServerProcess
 from compare.stacks import STACKS
-from tests.fixtures_servers import no_new_children
+from tests.helpers import no_new_children
 
 REPO = Path(__file__).resolve().parent.parent
 DOCKER = REPO / "docker"

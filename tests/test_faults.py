@@ -6,7 +6,6 @@ import contextlib
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import pytest
 
 from compare.results import load_results
 from compare.server import REPO_ROOT
-from tests.fixtures_servers import stop_run
+from tests.helpers import COMPARE, stop_run
 
 pytestmark = pytest.mark.server
 
@@ -66,9 +65,7 @@ def test_killed_worker_and_killed_master_fail_their_cells_and_the_run_goes_on(
 ) -> None:
     bench = subprocess.Popen(
         [
-            sys.executable,
-            "-m",
-            "compare",
+            *COMPARE,
             "bench",
             "--out",
             str(tmp_path),

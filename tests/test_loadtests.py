@@ -12,7 +12,6 @@ import os
 import subprocess
 import sys
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -21,7 +20,6 @@ import pytest
 from compare.ports import free_port
 from compare.records import read_records
 from compare.server import ServerProcess
-from compare.stacks import get_stack
 from loadtests import catalog
 from loadtests.body import (
     BadHeader,
@@ -366,15 +364,9 @@ def test_distributed_master_sends_custom_options_to_workers(tmp_path: Path) -> N
 
 # --- locust against the real stacks ----------------------------------------------------------
 
-STACK_NAMES = ["gunicorn-sync", "uvicorn"]
+SERVER_STACKS = ["gunicorn-sync", "uvicorn"]
 ROWS = 20_000
 READ_KBPS = 2048
-
-
-@pytest.fixture(scope="module", params=STACK_NAMES)
-def server(request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
-    with ServerProcess(get_stack(request.param)) as running:
-        yield running
 
 
 @pytest.mark.server

@@ -14,7 +14,7 @@ from compare.sampler import ProcessTreeSampler
 from compare.server import ServerProcess
 from compare.stacks import STACKS
 from compare.sweep import measure_point
-from tests.fixtures_servers import MB
+from tests.helpers import MB
 
 pytestmark = pytest.mark.server
 

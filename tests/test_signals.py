@@ -14,7 +14,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,11 +24,11 @@ import pytest
 
 from compare.results import load_results
 from compare.server import REPO_ROOT
-from tests.fixtures_servers import alive, assert_gone, no_new_children, stack_params, stop_run
+from tests.helpers import COMPARE, alive, assert_gone, no_new_children, stack_params, stop_run
 
 pytestmark = pytest.mark.server
 
-BENCH = [sys.executable, "-m", "compare", "bench"]
+BENCH = [*COMPARE, "bench"]
 MATRIX = [
     "--quick",
     "--stacks",
@@ -194,7 +193,7 @@ def test_a_signal_at_any_phase_leaves_no_process_and_a_valid_partial_document(
 
 def _serve(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "compare", "serve", *args],
+        [*COMPARE, "serve", *args],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
