@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test lint typecheck system-packages bench report diff locust-ui docker-up docker-down serve-wsgi serve-asgi encode-bench measure-once clean
+.PHONY: venv test test-fast lint typecheck system-packages bench report diff locust-ui docker-up docker-down serve-wsgi serve-asgi encode-bench measure-once clean
 
 venv: $(STAMP)
 
@@ -27,8 +27,13 @@ typecheck: $(STAMP)
 system-packages: $(STAMP)
 	$(BIN)/python -m tests.system_packages
 
+# The whole suite (CI runs this): real servers, nginx, PostgreSQL, locust; the slowest listed.
 test: lint typecheck system-packages
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --durations=15
+
+# What starts no server or load generator (pure, in-process, the CLI's quick paths).
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not server"
 
 # make bench QUICK=1 for a short run, FULL=1 for the wide one; BENCH_ARGS='--stacks all' etc.
 bench: $(STAMP)

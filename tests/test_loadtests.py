@@ -238,6 +238,7 @@ def test_rows_header_and_ping_checks() -> None:
 # --- locust against tiny fake servers --------------------------------------------------------
 
 
+@pytest.mark.server
 def test_ttfb_is_the_first_body_byte_not_the_headers(tmp_path: Path) -> None:
     """Headers at once, the chunk-size line 0.3 s later, the first body byte 0.3 s after that."""
     gap = 0.3
@@ -261,6 +262,7 @@ def test_ttfb_is_the_first_body_byte_not_the_headers(tmp_path: Path) -> None:
     assert not read_exceptions(tmp_path / "ttfb")
 
 
+@pytest.mark.server
 def test_every_request_carries_the_session_cookie_when_given(tmp_path: Path) -> None:
     # compare --app startproject: locust's users are one logged-in user (the option's env var).
     with fake.FakeExportServer([fake.honest()]) as server:
@@ -278,6 +280,7 @@ def test_every_request_carries_the_session_cookie_when_given(tmp_path: Path) -> 
     assert server.paths and set(server.cookies) == {"sessionid=k3y"}
 
 
+@pytest.mark.server
 def test_lying_servers_count_as_failures_never_successes(tmp_path: Path) -> None:
     with fake.FakeExportServer(fake.LIES) as server:
         argv = catalog.locust_command(
@@ -320,6 +323,7 @@ def test_lying_servers_count_as_failures_never_successes(tmp_path: Path) -> None
     assert {"test_start", "spawning_complete", "test_stopping"} <= set(records.events)
 
 
+@pytest.mark.server
 def test_distributed_master_sends_custom_options_to_workers(tmp_path: Path) -> None:
     port = free_port()
     with fake.FakeExportServer([fake.honest()]) as server:
