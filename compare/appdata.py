@@ -20,9 +20,10 @@ from collections.abc import Callable, Iterator, Mapping
 from types import TracebackType
 from typing import Any, Literal, Self
 
+from compare import REPO_ROOT
 from compare.errors import CompareError
 from compare.postgres import PostgresServer
-from compare.server import REPO_ROOT, SECRET_KEY_ENV
+from compare.server import SECRET_KEY_ENV
 from compare.stacks import APP_PROFILE_ENV
 from loadtests.options import OPTIONS
 from project.profiles import PROFILES, AppProfile

@@ -24,6 +24,7 @@ from typing import Any
 
 import psutil
 
+from compare import REPO_ROOT
 from compare.config import BenchConfig, LoadKind
 from compare.errors import CompareError
 from compare.lifecycle import MeasuredServer, django_warnings, pin
@@ -39,7 +40,6 @@ from compare.records import (
     read_records,
 )
 from compare.sampler import ProcessTreeSampler, TreeSample, process_cpu_seconds
-from compare.server import REPO_ROOT
 from compare.stacks import StackSpec
 from loadtests.catalog import PING, SCENARIOS, locust_command
 from loadtests.options import OPTIONS

@@ -22,6 +22,7 @@ from typing import IO, Self
 
 import psutil
 
+from compare import REPO_ROOT
 from compare.errors import CompareError
 from compare.ports import LOOPBACK, free_port, port_in_use
 from compare.proctree import POLL_INTERVAL, ProcessTree
@@ -29,7 +30,6 @@ from compare.stacks import APP_PROFILE_ENV, UPSTREAM_HOST, Interface, StackSpec
 
 logger = logging.getLogger(__name__)
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 ALLOWED_HOSTS = "127.0.0.1,localhost,[::1]"
 ALLOWED_HOSTS_ENV = "DSC_ALLOWED_HOSTS"
 SECRET_KEY_ENV = "DSC_SECRET_KEY"

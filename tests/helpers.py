@@ -20,7 +20,7 @@ from typing import Any
 import psutil
 import pytest
 
-from compare.server import REPO_ROOT
+from compare import REPO_ROOT
 from compare.stacks import STACKS
 from project.export.csvchunks import CsvChunker
 from project.export.rows import HEADER, synthetic_batches

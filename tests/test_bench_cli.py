@@ -13,9 +13,9 @@ import jsonschema
 import psutil
 import pytest
 
+from compare import REPO_ROOT
 from compare.metrics import figures
 from compare.results import SCHEMA_FILE, load_results
-from compare.server import REPO_ROOT
 from tests.helpers import COMPARE, run_compare, stop_run
 
 pytestmark = pytest.mark.server

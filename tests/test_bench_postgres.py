@@ -12,10 +12,10 @@ from pathlib import Path
 import psutil
 import pytest
 
+from compare import REPO_ROOT
 from compare.metrics import figures
 from compare.postgres import missing
 from compare.results import load_results
-from compare.server import REPO_ROOT
 from tests.helpers import COMPARE, alive, assert_gone, stop_run
 
 pytestmark = [pytest.mark.server, pytest.mark.skipif(missing() is not None, reason=str(missing()))]

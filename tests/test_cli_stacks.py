@@ -14,8 +14,8 @@ from typing import IO
 import psutil
 import pytest
 
+from compare import REPO_ROOT
 from compare.download import download
-from compare.server import REPO_ROOT
 from compare.stacks import STACKS
 from tests.helpers import COMPARE, assert_gone, no_new_children, run_compare
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import psutil
 import pytest
 
+from compare import REPO_ROOT
 from compare.results import load_results
-from compare.server import REPO_ROOT
 from tests.helpers import COMPARE, stop_run
 
 pytestmark = pytest.mark.server

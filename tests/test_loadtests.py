@@ -17,6 +17,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from compare import REPO_ROOT
 from compare.ports import free_port
 from compare.records import read_records
 from compare.server import ServerProcess
@@ -35,7 +36,6 @@ from loadtests.body import (
 from loadtests.options import OPTIONS, LoadOptions
 from tests import loadtest_fakeserver as fake
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 LOCUST_TIMEOUT = 60  # seconds beyond --run-time before a locust subprocess counts as hung
 
 StatsRow = dict[str, str]

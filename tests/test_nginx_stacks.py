@@ -23,10 +23,11 @@ from urllib.parse import urlsplit
 import psutil
 import pytest
 
+from compare import REPO_ROOT
 from compare.download import download
 from compare.nginx import INSTALL_HINT, find_nginx
 from compare.sampler import ProcessTreeSampler
-from compare.server import REPO_ROOT, ServerProcess, ServerStartError
+from compare.server import ServerProcess, ServerStartError
 from compare.stacks import STACKS
 from tests.helpers import (
     COMPARE,

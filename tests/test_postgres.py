@@ -14,8 +14,8 @@ import psutil
 import psycopg
 import pytest
 
+from compare import REPO_ROOT
 from compare.postgres import SETTINGS, PostgresServer, missing
-from compare.server import REPO_ROOT
 from project.dburl import database_from_url
 from tests.helpers import COMPARE, assert_gone, no_new_children, tree_pids
 

@@ -12,9 +12,9 @@ import time
 import psutil
 import pytest
 
+from compare import REPO_ROOT
 from compare.ports import free_port
 from compare.prefork import LISTEN_FD, listen
-from compare.server import REPO_ROOT
 from tests.helpers import assert_gone, no_new_children
 
 # A stand-in worker: accepts on the inherited descriptor and answers each connection its pid.

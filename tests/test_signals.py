@@ -22,8 +22,8 @@ from pathlib import Path
 import psutil
 import pytest
 
+from compare import REPO_ROOT
 from compare.results import load_results
-from compare.server import REPO_ROOT
 from tests.helpers import COMPARE, alive, assert_gone, no_new_children, stack_params, stop_run
 
 pytestmark = pytest.mark.server

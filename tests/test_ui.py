@@ -31,8 +31,8 @@ from typing import Any
 import psutil
 import pytest
 
+from compare import REPO_ROOT
 from compare.ports import free_port
-from compare.server import REPO_ROOT
 from tests.browser import CHROMIUM_FLAGS, MISSING, chromium_binary
 from tests.helpers import COMPARE, alive, assert_gone
 

@@ -23,12 +23,13 @@ from collections.abc import Iterator, Sequence
 from types import FrameType
 from typing import Any
 
+from compare import REPO_ROOT
 from compare.appdata import RunData, add_data_arguments
 from compare.config import DEFAULT_STACKS, ENV_PREFIX
 from compare.errors import CompareError
 from compare.ports import LOOPBACK, free_port, port_in_use
 from compare.sampler import ProcessTreeSampler
-from compare.server import REPO_ROOT, ServerProcess
+from compare.server import ServerProcess
 from compare.stacks import STACKS, StackSpec, get_stack
 from loadtests.catalog import LOCUSTFILE, SHAPES_FILE
 from loadtests.serverfeed import BASELINE_SAMPLES, FEED_ENV, FeedStack, ServerFeed
