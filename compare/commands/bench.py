@@ -6,14 +6,12 @@ import argparse
 import dataclasses
 import math
 import os
-import signal
 import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from types import FrameType
 from typing import Any, Literal, cast
 
 from compare.appdata import APP_PROFILES, RunData, add_data_arguments
@@ -27,6 +25,7 @@ from compare.config import (
 )
 from compare.environment import describe
 from compare.errors import CompareError
+from compare.interrupts import stop_signals_interrupt
 from compare.lifecycle import pin
 from compare.placement import MODES, choose, pin_self
 from compare.report import write_reports
@@ -414,11 +413,6 @@ def _workers(raw: str | None, sweep: bool) -> int | Literal["auto"]:
     return workers
 
 
-def _terminate(signum: int, frame: FrameType | None) -> None:
-    # SIGTERM unwinds like Ctrl-C: servers and locust stopped, the partial results saved.
-    raise KeyboardInterrupt
-
-
 def _link_latest(run_dir: Path) -> None:
     latest = run_dir.parent / "latest"
     try:
@@ -436,62 +430,71 @@ def run(args: argparse.Namespace) -> int:
         config.out_dir.mkdir(parents=True, exist_ok=False)
     except OSError as error:
         raise CompareError(f"cannot create {config.out_dir}: {error.strerror or error}") from None
-    # From here on SIGTERM unwinds like Ctrl-C, seeding included.
-    signal.signal(signal.SIGTERM, _terminate)
-    writer: ResultsWriter | None = None
     started = time.monotonic()
-
-    def progress(line: str) -> None:
-        print(line, file=sys.stderr, flush=True)
-
-    try:
-        document = new_document(
-            describe(), config.as_dict(), [sys.executable, "-m", "compare", *sys.argv[1:]]
-        )
-        document["environment"]["placement"] = {
-            "mode": config.placement,
-            "server_cpus": config.server_cpus,
-            "client_cpus": config.client_cpus,
-        }
-        pin_self(config.client_cpus)
-        writer = ResultsWriter(config.out_dir, document)
-        _link_latest(config.out_dir)
-        print(f"results: {config.out_dir}", file=sys.stderr, flush=True)
-        rows = max((*config.sweep_sizes, config.rows or 200_000))
-        data = RunData(config.source, config.app, rows, progress)
+    # From here on SIGTERM and SIGHUP unwind like Ctrl-C, seeding included.
+    with stop_signals_interrupt():
         try:
-            data.start()
+            writer = _start_results(config)
         except KeyboardInterrupt:
-            writer.add_event("interrupted while preparing the database: nothing measured")
-            writer.finish("interrupted")
-            raise
-        try:
-            if data.postgres is not None:
-                # The database is server-side work: on the servers' CPUs, not ours (pin_self),
-                # and measured with each stack.
-                pin(data.postgres.pid, config.server_cpus)
-                config = dataclasses.replace(config, database_pid=data.postgres.pid)
-            # Recorded with the next write; the postmaster's pid lets the figures sample it.
-            writer.document["environment"]["data"] = data.describe()
-            # The cells start their servers and locust from our environment.
-            with data.exported():
-                run_bench(config, writer, progress)
-        finally:
-            data.stop()
-    except KeyboardInterrupt:
-        if writer is None:
             print("\ninterrupted before anything was measured", file=sys.stderr)
             return 130
-        print(f"\ninterrupted; partial results kept in {writer.path}", file=sys.stderr)
-        _report(config.out_dir)
-        return 130
-    finally:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        try:
+            _measure(config, writer)
+        except KeyboardInterrupt:
+            print(f"\ninterrupted; partial results kept in {writer.path}", file=sys.stderr)
+            _report(config.out_dir)
+            return 130
     minutes = (time.monotonic() - started) / 60
     print(terminal_verdict(writer.document))
     _report(config.out_dir)
     print(f"\nwall time {minutes:.1f} min; results: {writer.path}")
     return 0
+
+
+def _start_results(config: BenchConfig) -> ResultsWriter:
+    """The run's results document, its metadata written before anything is measured."""
+    document = new_document(
+        describe(), config.as_dict(), [sys.executable, "-m", "compare", *sys.argv[1:]]
+    )
+    document["environment"]["placement"] = {
+        "mode": config.placement,
+        "server_cpus": config.server_cpus,
+        "client_cpus": config.client_cpus,
+    }
+    pin_self(config.client_cpus)
+    writer = ResultsWriter(config.out_dir, document)
+    _link_latest(config.out_dir)
+    print(f"results: {config.out_dir}", file=sys.stderr, flush=True)
+    return writer
+
+
+def _progress(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def _measure(config: BenchConfig, writer: ResultsWriter) -> None:
+    """Prepare the run's data, then measure every cell into ``writer``."""
+    rows = max((*config.sweep_sizes, config.rows or 200_000))
+    data = RunData(config.source, config.app, rows, _progress)
+    try:
+        data.start()
+    except KeyboardInterrupt:
+        writer.add_event("interrupted while preparing the database: nothing measured")
+        writer.finish("interrupted")
+        raise
+    try:
+        if data.postgres is not None:
+            # The database is server-side work: on the servers' CPUs, not ours (pin_self),
+            # and measured with each stack.
+            pin(data.postgres.pid, config.server_cpus)
+            config = dataclasses.replace(config, database_pid=data.postgres.pid)
+        # Recorded with the next write; the postmaster's pid lets the figures sample it.
+        writer.document["environment"]["data"] = data.describe()
+        # The cells start their servers and locust from our environment.
+        with data.exported():
+            run_bench(config, writer, _progress)
+    finally:
+        data.stop()
 
 
 def _report(out_dir: Path) -> None:

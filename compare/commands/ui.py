@@ -19,14 +19,14 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Sequence
-from types import FrameType
+from collections.abc import Sequence
 from typing import Any
 
 from compare import REPO_ROOT
 from compare.appdata import RunData, add_data_arguments
 from compare.config import DEFAULT_STACKS, ENV_PREFIX
 from compare.errors import CompareError
+from compare.interrupts import ignore_stop_signals, stop_signals_interrupt
 from compare.ports import LOOPBACK, free_port, port_in_use
 from compare.sampler import ProcessTreeSampler
 from compare.server import ServerProcess
@@ -225,28 +225,6 @@ def wait_for_ui(ui_url: str, children: Sequence[LocustProcess], workers: int) ->
     )
 
 
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    # Unwinds through every context manager below, like Ctrl-C.
-    raise KeyboardInterrupt
-
-
-@contextlib.contextmanager
-def _signals_stop_us() -> Iterator[None]:
-    """SIGTERM and SIGHUP act like Ctrl-C while we run; the old handlers come back after."""
-    stopping = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-    previous = {sig: signal.getsignal(sig) for sig in stopping}
-    # Even when started with SIGINT ignored (a background job of a non-interactive shell, where
-    # Python keeps the SIG_IGN it inherits): SIGINT is how this command is meant to be stopped.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, _interrupt)
-    signal.signal(signal.SIGHUP, _interrupt)
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
 def _describe(server: ServerProcess) -> str:
     return f"{server.spec.name:<22} {server.base_url}  ({server.interface}, pid {server.pid})"
 
@@ -258,9 +236,7 @@ def serve_ui(args: argparse.Namespace, specs: Sequence[StackSpec]) -> int:
         try:
             return _serve(stack, args, specs, t0)
         except KeyboardInterrupt:
-            # Clean-up (the ExitStack, next) is not to be cut short by an impatient second Ctrl-C.
-            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-                signal.signal(sig, signal.SIG_IGN)
+            ignore_stop_signals()  # the ExitStack's clean-up, next, runs to its end
             print("\nstopping locust and the stacks ...", file=sys.stderr, flush=True)
             raise
     return 1  # unreachable: the with block returns or raises (mypy cannot tell)
@@ -351,7 +327,7 @@ def run(args: argparse.Namespace) -> int:
         raise CompareError(f"--sample-interval must be positive, got {args.sample_interval}")
     if port_in_use(args.web_host or "0.0.0.0", args.port):
         raise CompareError(f"port {args.port} on {args.web_host} is in use; pick another: --port")
-    with _signals_stop_us():
+    with stop_signals_interrupt():
         try:
             return serve_ui(args, specs)
         except KeyboardInterrupt:
