@@ -14,8 +14,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-import os
-import signal
 import subprocess
 import time
 from dataclasses import dataclass
@@ -29,6 +27,7 @@ from compare.config import BenchConfig, LoadKind
 from compare.errors import CompareError
 from compare.lifecycle import MeasuredServer, django_warnings, pin
 from compare.ports import free_port
+from compare.proctree import ProcessTree
 from compare.records import (
     ARCHIVE,
     archive,
@@ -53,13 +52,6 @@ RUN_TIME_BACKSTOP_S = 60.0
 LOCUST_GRACE_S = 30.0
 # Distributed: the master waits for its forked workers to connect before the clock starts.
 WORKERS_ALLOWANCE_S = 60.0
-
-
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(timeout=5)
 
 
 def load_s(config: BenchConfig) -> float:
@@ -105,6 +97,7 @@ def _run_locust(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+        tree = ProcessTree(proc, "locust")
         try:
             pin(proc.pid, config.client_cpus)
             with ProcessTreeSampler(proc.pid, CLIENT_INTERVAL_S, memory=False) as client:
@@ -120,8 +113,7 @@ def _run_locust(
                             pin(proc.pid, config.client_cpus)
             return proc.returncode, client.samples
         finally:
-            if proc.poll() is None:
-                _kill_group(proc)
+            tree.kill()  # a locust past its deadline, or one we were interrupted in
 
 
 def client_load(samples: list[TreeSample], t0: float, t1: float) -> dict[str, Any]:

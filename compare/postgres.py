@@ -287,17 +287,11 @@ class PostgresServer:
         try:
             if proc is not None and tree is not None:
                 try:
-                    tree.descendants()
                     # SIGINT: "fast" shutdown (ends the sessions, checkpoints, exits). SIGTERM
                     # would wait for every client to disconnect; SIGQUIT skips the clean-up.
-                    for sig, grace in ((signal.SIGINT, self.stop_grace), (signal.SIGQUIT, 2.0)):
-                        if proc.poll() is not None:
-                            break
-                        tree.signal_root(sig)
-                        if tree.wait_gone(time.monotonic() + grace):
-                            break
+                    steps = ((signal.SIGINT, self.stop_grace), (signal.SIGQUIT, 2.0))
+                    tree.stop(steps, group=False)
                 finally:
-                    tree.kill()
                     self._remove_shared_memory()
         finally:
             self._proc = None

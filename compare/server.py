@@ -342,13 +342,8 @@ class ServerProcess:
         if proc is None or tree is None:
             return
         try:
-            tree.descendants()
-            if proc.poll() is None:
-                tree.signal_group(signal.SIGTERM)
-                tree.wait_gone(time.monotonic() + self.stop_grace)
+            tree.stop(((signal.SIGTERM, self.stop_grace),))
         finally:
-            # Runs even when Ctrl-C lands mid-stop: whatever is left dies now.
-            tree.kill()
             self._proc = None
             self._tree = None
             _LIVE.discard(self)

@@ -28,6 +28,7 @@ from compare.config import DEFAULT_STACKS, ENV_PREFIX
 from compare.errors import CompareError
 from compare.interrupts import ignore_stop_signals, stop_signals_interrupt
 from compare.ports import LOOPBACK, free_port, port_in_use
+from compare.proctree import ProcessTree
 from compare.sampler import ProcessTreeSampler
 from compare.server import ServerProcess
 from compare.stacks import STACKS, StackSpec, get_stack
@@ -174,23 +175,17 @@ class LocustProcess:
         self.proc = subprocess.Popen(
             argv, cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL, start_new_session=True
         )
+        # Its group outlives it when locust forked (-- --processes N): the tree stops those too.
+        self._tree = ProcessTree(self.proc, "locust")
 
     def poll(self) -> int | None:
         """The exit code, or None while it runs."""
+        self._tree.descendants()  # remembered: stop() finds forked ones even once it exited
         return self.proc.poll()
 
     def stop(self) -> None:
         """SIGTERM (locust's clean shutdown), SIGKILL after the grace period; idempotent."""
-        for sig, wait in ((signal.SIGTERM, STOP_GRACE_S), (signal.SIGKILL, 5.0)):
-            if self.proc.poll() is not None:
-                break
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.proc.pid, sig)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.proc.wait(timeout=wait)
-        # Its group outlives it when locust forked (-- --processes N): never leave those behind.
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
+        self._tree.stop(((signal.SIGTERM, STOP_GRACE_S),))
 
 
 def _get_json(url: str) -> Any:
