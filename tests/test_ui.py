@@ -38,7 +38,6 @@ from tests.helpers import COMPARE, alive, assert_gone
 
 pytestmark = pytest.mark.server
 
-# The subcommand's own entry point: the same code as `python -m compare ui`.
 UI = [*COMPARE, "ui"]
 UI_BROWSER_FLAGS = [*CHROMIUM_FLAGS, "--hide-scrollbars", "--remote-debugging-pipe"]
 READY_S = 45.0

@@ -8,7 +8,6 @@ import math
 import os
 import sys
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +21,7 @@ from compare.config import (
     BenchConfig,
     LoadKind,
     SweepVariant,
+    parse_names,
 )
 from compare.environment import describe
 from compare.errors import CompareError
@@ -31,7 +31,7 @@ from compare.placement import MODES, choose, pin_self
 from compare.report import write_reports
 from compare.results import ResultsWriter, new_document
 from compare.runner import run_bench
-from compare.stacks import DEFAULT_WORKERS, STACKS, numbered
+from compare.stacks import DEFAULT_WORKERS, stack_names
 from compare.summary import terminal_verdict
 from loadtests.catalog import SCENARIOS
 
@@ -220,41 +220,6 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(handler=run)
 
 
-def _names(
-    raw: str,
-    known: Mapping[str, Any],
-    what: str,
-    aliases: Mapping[str, tuple[str, ...]],
-    repeats: bool = False,
-) -> tuple[str, ...]:
-    """Comma-separated names, each a known one or an alias for several; repeats dropped, or
-    with ``repeats`` kept and numbered (uvicorn,uvicorn: uvicorn#1, uvicorn#2)."""
-    expanded: list[str] = []
-    for name in (n.strip() for n in raw.split(",")):
-        if name:
-            expanded += aliases.get(name, (name,))
-    names = numbered(expanded) if repeats else tuple(dict.fromkeys(expanded))
-    unknown = [n for n in names if n.partition("#")[0] not in known]
-    if unknown:
-        valid = ", ".join([*aliases, *known])
-        raise CompareError(f"unknown {what} {unknown[0]!r}; valid: {valid}")
-    if not names:
-        raise CompareError(f"no {what} given")
-    return names
-
-
-# 'all' means every server stack on its own; nginx-fronted ones are asked for by name or alias.
-STACK_ALIASES = {
-    "all": tuple(name for name, spec in STACKS.items() if spec.front is None),
-    "nginx": tuple(
-        name
-        for name, spec in STACKS.items()
-        if spec.front and spec.upstream().name in DEFAULT_STACKS
-    ),
-    "everything": tuple(STACKS),
-}
-
-
 def with_apps(stacks: tuple[str, ...], apps: tuple[str, ...]) -> tuple[str, ...]:
     """Each stack under each app profile when several are asked for: STACK@minimal, ..."""
     if len(apps) == 1:  # the run's profile, set for every stack (--app)
@@ -293,15 +258,15 @@ def profile_of(args: argparse.Namespace) -> Profile:
 def build_config(args: argparse.Namespace) -> BenchConfig:
     """Validate the arguments into the run's one frozen configuration."""
     profile = profile_of(args)
-    apps = _names(args.app, {p: p for p in APP_PROFILES}, "app profile", {})
-    stacks = with_apps(_names(args.stacks, STACKS, "stack", STACK_ALIASES, repeats=True), apps)
+    apps = parse_names(args.app, APP_PROFILES, "app profile")
+    stacks = with_apps(stack_names(args.stacks, repeats=True), apps)
     if args.scenarios is None:
         args.scenarios = ",".join(profile.scenarios)
         # The profile's curve, unless this run asked for one (or for fixed users) itself.
         if args.concurrency is None and args.rate is None and args.users is None:
             args.concurrency = profile.concurrency
-    scenarios = _names(args.scenarios, SCENARIOS, "scenario", {"all": tuple(SCENARIOS)})
-    variants = _names(args.sweep_variants, {v: v for v in SWEEP_VARIANTS}, "sweep variant", {})
+    scenarios = parse_names(args.scenarios, SCENARIOS, "scenario", {"all": tuple(SCENARIOS)})
+    variants = parse_names(args.sweep_variants, SWEEP_VARIANTS, "sweep variant")
     sizes = (
         _ints(args.sweep_sizes, "--sweep-sizes")
         if args.sweep_sizes is not None

@@ -31,7 +31,7 @@ from compare.ports import LOOPBACK, free_port, port_in_use
 from compare.proctree import ProcessTree
 from compare.sampler import ProcessTreeSampler
 from compare.server import ServerProcess
-from compare.stacks import STACKS, StackSpec, get_stack
+from compare.stacks import STACK_ALIASES, StackSpec, get_stack, stack_names
 from loadtests.catalog import LOCUSTFILE, SHAPES_FILE
 from loadtests.serverfeed import BASELINE_SAMPLES, FEED_ENV, FeedStack, ServerFeed
 
@@ -46,12 +46,12 @@ STOP_GRACE_S = 10.0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The ``ui`` options (shared by the subcommand and this module's own entry point)."""
+    """The ``ui`` options."""
     parser.add_argument(
         "--stacks",
         default=os.environ.get(ENV_PREFIX + "STACKS", ",".join(DEFAULT_STACKS)),
-        help="comma-separated stack names, or 'all' (default %(default)s); the first is the "
-        "default host",
+        help="comma-separated stack names or aliases, as bench takes them: all (every server), "
+        "nginx, everything (default %(default)s); the first is the default host",
     )
     parser.add_argument(
         "--port", type=int, default=DEFAULT_PORT, help="web UI port (default %(default)s)"
@@ -94,18 +94,6 @@ def register(subparsers: Any) -> None:
     )
     add_arguments(parser)
     parser.set_defaults(handler=run)
-
-
-def stack_names(raw: str) -> tuple[str, ...]:
-    """Validate ``--stacks``: known names, in order, without repeats; 'all' is every stack."""
-    names = tuple(dict.fromkeys(n.strip() for n in raw.split(",") if n.strip()))
-    if names == ("all",):
-        return tuple(STACKS)
-    if not names:
-        raise CompareError("no stack given")
-    for name in names:
-        get_stack(name)  # UnknownStackError names the valid ones
-    return names
 
 
 def installed(specs: Sequence[StackSpec], *, every: bool) -> list[StackSpec]:
@@ -315,7 +303,8 @@ def run(args: argparse.Namespace) -> int:
     """Validate, then serve until Ctrl-C or SIGTERM; stop everything on the way out."""
     names = stack_names(args.stacks)
     specs = [get_stack(name).with_options(workers=args.workers) for name in names]
-    specs = installed(specs, every=args.stacks.strip() == "all")
+    # Asked for by an alias (all, nginx, everything), stacks that cannot run here are skipped.
+    specs = installed(specs, every=args.stacks.strip() in STACK_ALIASES)
     if args.locust_workers < 0:
         raise CompareError(f"--locust-workers must not be negative, got {args.locust_workers}")
     if not args.sample_interval > 0:
@@ -329,24 +318,3 @@ def run(args: argparse.Namespace) -> int:
             # The context managers of serve_ui already stopped everything.
             print("stopped", file=sys.stderr)
             return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``ui`` on its own (``python -m compare.commands.ui``), as the CLI would."""
-    parser = argparse.ArgumentParser(prog="python -m compare ui", description=__doc__)
-    parser.add_argument("-v", "--verbose", action="store_true", help="log what the harness does")
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
-    try:
-        return run(args)
-    except (CompareError, ValueError) as exc:
-        print(f"compare: error: {exc}", file=sys.stderr)
-        return 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())
