@@ -58,10 +58,10 @@ serve-asgi: $(STAMP)
 	$(BIN)/python -m compare serve uvicorn --port $(or $(PORT),8001)
 
 encode-bench: $(STAMP)
-	$(BIN)/python -m compare.encode_bench
+	$(BIN)/python -m compare encode-bench
 
 measure-once: $(STAMP)
-	$(BIN)/python -m compare.measure_once --repeat 3
+	$(BIN)/python -m compare measure-once --repeat 3
 
 COMPOSE := docker compose -f docker/compose.yaml
 

@@ -44,6 +44,10 @@ def test_stacks_json_is_machine_readable() -> None:
         (["serve", "nginx-magic"], "unknown stack 'nginx-magic'; valid stacks: gunicorn-sync"),
         (["serve", "gunicorn-sync", "--threads", "4"], "gunicorn-sync has no thread setting"),
         (["serve", "uvicorn", "--workers", "0"], "workers must be at least 1"),
+        (["encode-bench", "--rows", "0"], "--rows and --repeat must be at least 1"),
+        (["encode-bench", "--stacks", "tomcat"], "unknown stack 'tomcat'; valid: all"),
+        (["measure-once", "--repeat", "0"], "--repeat must be at least 1"),
+        (["measure-once", "uvicorn,tomcat"], "unknown stack 'tomcat'; valid: all"),
     ],
 )
 def test_bad_input_is_one_line_and_nonzero(args: list[str], expected: str) -> None:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from compare.commands.measure_once import config_for
 from compare.download import download
-from compare.measure_once import config_for
 from compare.metrics import sweep_figures
 from compare.sampler import ProcessTreeSampler
 from compare.server import ServerProcess
