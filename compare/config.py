@@ -103,7 +103,7 @@ class BenchConfig:
     # Open loop: requests in flight at most (all locust processes together); an arrival past it
     # is not started, and counted.
     max_in_flight: int = 64
-    # The service level a curve's knee is judged by (compare.curves).
+    # The service level a curve's knee is judged by (compare.report.curves).
     slo_ttfb_ms: float = 1000.0
     # Locust's distributed mode: a master and this many worker processes (0: one process).
     locust_workers: int = 0

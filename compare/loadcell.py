@@ -5,7 +5,7 @@ Timeline of a cell (monotonic clock, shared by every process on the machine):
     t0 locust launched .. users spawned .. +settle_s: WINDOW OPENS .. WINDOW CLOSES: locust
     stops starting requests .. drain (requests of the window finish, at most drain_s) .. exit
 
-Every figure of the cell is computed over the window (compare.metrics) from what is stored
+Every figure of the cell is computed over the window (compare.report.metrics) from what is stored
 here: the load generator's raw records, its body bytes per time bin, and the server samples.
 """
 

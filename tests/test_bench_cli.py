@@ -14,7 +14,7 @@ import psutil
 import pytest
 
 from compare import REPO_ROOT
-from compare.metrics import figures
+from compare.report.metrics import figures
 from compare.results import SCHEMA_FILE, load_results
 from tests.helpers import COMPARE, run_compare, stop_run
 

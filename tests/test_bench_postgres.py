@@ -13,8 +13,8 @@ import psutil
 import pytest
 
 from compare import REPO_ROOT
-from compare.metrics import figures
 from compare.postgres import missing
+from compare.report.metrics import figures
 from compare.results import load_results
 from tests.helpers import COMPARE, alive, assert_gone, stop_run
 

@@ -17,7 +17,7 @@ from compare.report import charts, render_html, render_markdown, write_reports
 from compare.report import writer as report_writer
 from compare.report.model import build
 from compare.report.page import SECTIONS
-from compare.summary import terminal_verdict
+from compare.report.summary import terminal_verdict
 from tests.helpers import REPORT_FIXTURE, run_compare
 
 GOLDEN = REPORT_FIXTURE / "expected-report.md"

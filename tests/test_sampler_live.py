@@ -9,7 +9,7 @@ import pytest
 
 from compare.commands.measure_once import config_for
 from compare.download import download
-from compare.metrics import sweep_figures
+from compare.report.metrics import sweep_figures
 from compare.sampler import ProcessTreeSampler
 from compare.server import ServerProcess
 from compare.stacks import STACKS

@@ -29,10 +29,10 @@ from compare.interrupts import stop_signals_interrupt
 from compare.lifecycle import pin
 from compare.placement import MODES, choose, pin_self
 from compare.report import write_reports
+from compare.report.summary import terminal_verdict
 from compare.results import ResultsWriter, new_document
 from compare.runner import run_bench
 from compare.stacks import DEFAULT_WORKERS, stack_names
-from compare.summary import terminal_verdict
 from loadtests.catalog import SCENARIOS
 
 

@@ -18,8 +18,8 @@ from typing import Any, cast
 
 from compare.config import SWEEP_VARIANTS, BenchConfig, SweepVariant
 from compare.errors import CompareError
-from compare.metrics import SweepFigures, sweep_figures
 from compare.placement import MODES, choose, pin_self
+from compare.report.metrics import SweepFigures, sweep_figures
 from compare.stacks import STACKS, get_stack, stack_names
 from compare.sweep import measure_point
 

@@ -7,9 +7,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from compare.metrics import SweepFigures, sweep_figures
+from compare.report.metrics import SweepFigures, sweep_figures
 from compare.report.model import Group, Model, scenario_label, swept_scenarios
-from compare.stats import Spread, spread
+from compare.report.stats import Spread, spread
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

@@ -6,8 +6,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from compare.metrics import CellFigures, figures
-from compare.stats import ALPHA, MIN_REPETITIONS, Spread, spread
+from compare.report.metrics import CellFigures, figures
+from compare.report.stats import ALPHA, MIN_REPETITIONS, Spread, spread
 from loadtests.catalog import SCENARIOS
 
 Document = dict[str, Any]

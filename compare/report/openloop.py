@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from compare.rawrecords import Request, tail
+from compare.report.rawrecords import Request, tail
 from loadtests.catalog import SCENARIOS
 from loadtests.record import NOT_STARTED, OK, STOPPED
 

@@ -24,9 +24,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from compare.openloop import CLIENT_LAG_MS, OpenLoop, open_loop
-from compare.rawrecords import Request, in_flight_max, requests, tail, too_few
-from compare.stats import Kind
+from compare.report.openloop import CLIENT_LAG_MS, OpenLoop, open_loop
+from compare.report.rawrecords import Request, in_flight_max, requests, tail, too_few
+from compare.report.stats import Kind
 from loadtests.catalog import SCENARIOS
 from loadtests.record import NOT_STARTED, OK, STOPPED
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from compare.stats import percentile
+from compare.report.stats import percentile
 
 
 def too_few(n: int, q: float) -> bool:
