@@ -18,7 +18,6 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import psutil
 
@@ -38,6 +37,8 @@ from compare.records import (
     measurement_window,
     read_records,
 )
+from compare.results import Cell, ClientLoad, Status
+from compare.results import Load as LoadRecord
 from compare.sampler import ProcessTreeSampler, TreeSample, process_cpu_seconds
 from compare.stacks import StackSpec
 from loadtests.catalog import PING, SCENARIOS, locust_command
@@ -116,7 +117,7 @@ def _run_locust(
             tree.kill()  # a locust past its deadline, or one we were interrupted in
 
 
-def client_load(samples: list[TreeSample], t0: float, t1: float) -> dict[str, Any]:
+def client_load(samples: list[TreeSample], t0: float, t1: float) -> ClientLoad:
     """The load generator's CPU over [t0, t1]: each process's share of one core, in percent."""
     length = t1 - t0
     used = process_cpu_seconds(samples, t0, t1) if length > 0 else {}
@@ -137,7 +138,7 @@ class Load:
     users: int  # locust users: downloaders (+ the probe), or arrival schedulers (+ the probe)
     params: dict[str, int | float | str]
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> LoadRecord:
         """The cell's ``load`` entry."""
         level = int(self.level) if self.kind == "concurrency" else self.level
         return {"kind": self.kind, "level": level}
@@ -174,11 +175,11 @@ def run_load_cell(
     repetition: int,
     cell_dir: Path,
     level: float | None = None,
-) -> dict[str, Any]:
+) -> Cell:
     """Run one scenario against a fresh stack; the cell records failure instead of raising."""
     info = SCENARIOS[scenario]
     load = cell_load(config, scenario, level)
-    cell: dict[str, Any] = {
+    cell: Cell = {
         "stack": spec.name,
         "scenario": scenario,
         "repetition": repetition,
@@ -194,13 +195,13 @@ def run_load_cell(
             "rate": load.level,
             "arrivals": config.arrivals,
             "max_in_flight": config.max_in_flight,
-            "streams": load.params["arrival_streams"],
+            "streams": int(load.params["arrival_streams"]),
         }
     if config.locust_workers:
         cell["locust_workers"] = config.locust_workers
     try:
         with MeasuredServer(config, spec, cell_dir) as measured:
-            cell.update(measured.describe())
+            cell = {**cell, **measured.describe()}
             params: dict[str, int | float | str] = {"source": config.source}
             if config.rows:
                 params["rows"] = config.rows
@@ -252,7 +253,7 @@ def run_load_cell(
             cell["client"] = client_load(client_samples, w0, w1)
             if cell["server_survived"]:  # a tree that is gone has no peak or CPU to speak of
                 cell["memory"] = measured.memory(w0, w1)
-                cell.update(measured.cpu(w0, w1))
+                cell = {**cell, **measured.cpu(w0, w1)}
             cell["status"], cell["error"] = _verdict(cell)
     except (CompareError, OSError, psutil.Error) as error:
         cell["error"] = str(error)
@@ -288,7 +289,7 @@ def export_rows(scenario: str, params: dict[str, int | float | str]) -> int:
     return int(merged["rows"])
 
 
-def _verdict(cell: dict[str, Any]) -> tuple[str, str | None]:
+def _verdict(cell: Cell) -> tuple[Status, str | None]:
     if not cell["server_survived"]:
         return "failed", "the server exited during the cell"
     if cell["processes_died"]:

@@ -311,7 +311,7 @@ def timeline_chart(model: Model, scenario: str) -> str | None:
                     lw=1.2,
                     label=f"repetition {int(cell.get('repetition', rep)) + 1}",
                 )
-                baseline = (cell.get("memory") or {}).get("baseline_pss")
+                baseline = (cell.get("memory", {})).get("baseline_pss")
                 if isinstance(baseline, int | float):
                     ax.axhline(baseline / MB, color="grey", ls="--", lw=0.8)
                 window = cell.get("window")
