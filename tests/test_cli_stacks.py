@@ -8,6 +8,7 @@ import queue
 import signal
 import socket
 import subprocess
+import sys
 import threading
 from typing import IO
 
@@ -56,6 +57,17 @@ def test_bad_input_is_one_line_and_nonzero(args: list[str], expected: str) -> No
     assert done.stderr.count("\n") == 1, done.stderr
     assert done.stderr.startswith("compare: error: ")
     assert expected in done.stderr
+
+
+def test_elsewhere_than_linux_the_command_line_is_one_line() -> None:
+    code = "import runpy, sys; sys.platform = 'darwin'; runpy.run_module('compare', alter_sys=True)"
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 1
+    assert done.stderr == (
+        "compare: error: the harness needs Linux (/proc, CPU pinning); this is darwin\n"
+    )
 
 
 def _pump(stream: IO[str], lines: queue.Queue[str]) -> None:
