@@ -4,16 +4,21 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test test-fast lint typecheck system-packages bench report diff locust-ui docker-up docker-down serve-wsgi serve-asgi encode-bench measure-once clean
+.PHONY: venv constraints test test-fast lint typecheck system-packages bench report diff locust-ui docker-up docker-down serve-wsgi serve-asgi encode-bench measure-once clean
 
 venv: $(STAMP)
 
-# Re-install whenever pyproject.toml changes.
-$(STAMP): pyproject.toml
+# Re-install whenever pyproject.toml or constraints.txt changes; the exact tested versions.
+$(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --constraint constraints.txt -e '.[dev]'
 	touch $(STAMP)
+
+# Pin constraints.txt to what .venv holds now (after a tested upgrade).
+constraints: $(STAMP)
+	{ sed -n '/^#/p' constraints.txt; $(BIN)/python -m pip freeze --exclude-editable; } > constraints.new
+	mv constraints.new constraints.txt
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
