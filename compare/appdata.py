@@ -41,6 +41,15 @@ MANAGE_TIMEOUT_S = 1800.0  # seeding 5M rows takes about 40 s on 2 cores; a hung
 DEFAULT_SEED_ROWS = 1_000_000  # serve and ui; bench seeds what its largest export needs
 
 
+def _database_here() -> str:
+    """Which database ``--source db`` would seed here, for the help text."""
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        return f"{url.partition(':')[0]} from $DATABASE_URL"
+    data_dir = os.environ.get("DJANGO_DATA_DIR") or "project/data"
+    return f"SQLite in {data_dir}, $DATABASE_URL being unset"
+
+
 def add_data_arguments(
     parser: argparse.ArgumentParser, *, seed_rows: bool = False, several_apps: bool = False
 ) -> None:
@@ -52,9 +61,9 @@ def add_data_arguments(
         "--source",
         choices=SOURCES,
         default="synthetic",
-        help="row source: synthetic (no database), db (the project's database, SQLite unless "
-        "DATABASE_URL says otherwise, seeded first), postgres (a PostgreSQL server the "
-        "harness starts, seeds and stops) (default %(default)s)",
+        help=f"row source: synthetic (no database), db (the project's database, seeded first: "
+        f"{_database_here()}), postgres (a PostgreSQL server the harness starts, seeds and "
+        "stops) (default %(default)s)",
     )
     app_help = (
         "Django app profile: minimal (one native middleware) or startproject (a new "
