@@ -3,8 +3,8 @@
 Its layers, each importing only from those above it (and from loadtests/ and project/):
 
 - basics: errors, config (the run's frozen BenchConfig, name lists), ports, placement,
-  interrupts (stop signals as Ctrl-C), records (locust's raw records), results (the versioned
-  results document), environment;
+  interrupts (stop signals as Ctrl-C), startstop (start and stop as a context manager),
+  records (locust's raw records), results (the versioned results document), environment;
 - stacks as data: stacks (each stack's command line), nginx, prefork, proxy and supervisor (the
   programs a stack's command line runs);
 - processes: proctree (stop a process tree), server (ServerProcess: one stack's lifecycle),

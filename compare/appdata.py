@@ -17,7 +17,6 @@ import secrets
 import subprocess
 import sys
 from collections.abc import Callable, Iterator, Mapping
-from types import TracebackType
 from typing import Any, Literal, Self
 
 from compare import REPO_ROOT
@@ -25,6 +24,7 @@ from compare.errors import CompareError
 from compare.postgres import PostgresServer
 from compare.server import SECRET_KEY_ENV
 from compare.stacks import APP_PROFILE_ENV
+from compare.startstop import StartStop
 from loadtests.options import OPTIONS
 from project.profiles import PROFILES, AppProfile
 
@@ -98,7 +98,7 @@ def _stderr(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
-class RunData:
+class RunData(StartStop):
     """The database and app profile of one run; a context manager."""
 
     def __init__(
@@ -121,17 +121,6 @@ class RunData:
         # must accept that session.
         self.secret_key = secrets.token_urlsafe(50)
         self._started = False
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def start(self) -> Self:
         """Start, migrate and seed what this run needs; nothing at all for the default run."""

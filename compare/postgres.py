@@ -30,12 +30,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from types import TracebackType
 from typing import IO, Any, Self
 from urllib.parse import quote
 
 from compare.proctree import POLL_INTERVAL, ProcessTree
 from compare.server import ServerStartError
+from compare.startstop import StartStop
 
 logger = logging.getLogger(__name__)
 
@@ -113,7 +113,7 @@ def server_account() -> pwd.struct_passwd | None:
 _LIVE: set[PostgresServer] = set()
 
 
-class PostgresServer:
+class PostgresServer(StartStop):
     """One throwaway cluster, started and seeded by the harness; a context manager."""
 
     def __init__(self, *, start_timeout: float = 60.0, stop_grace: float = 10.0) -> None:
@@ -174,17 +174,6 @@ class PostgresServer:
         except (OSError, RuntimeError):
             return ""
         return "\n".join(text.splitlines()[-lines:])
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def start(self) -> Self:
         """initdb, start the postmaster, create the database; raise ServerStartError on failure."""

@@ -17,7 +17,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from types import TracebackType
 from typing import IO, Self
 
 import psutil
@@ -27,6 +26,7 @@ from compare.errors import CompareError
 from compare.ports import LOOPBACK, free_port, port_in_use
 from compare.proctree import POLL_INTERVAL, ProcessTree
 from compare.stacks import APP_PROFILE_ENV, UPSTREAM_HOST, Interface, StackSpec
+from compare.startstop import StartStop
 
 logger = logging.getLogger(__name__)
 
@@ -103,7 +103,7 @@ def server_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-class ServerProcess:
+class ServerProcess(StartStop):
     """A stack running in its own process group on a loopback port; a context manager."""
 
     def __init__(
@@ -185,17 +185,6 @@ class ServerProcess:
     def running(self) -> bool:
         """Tell whether the root process is still alive."""
         return self._proc is not None and self._proc.poll() is None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def start(self) -> Self:
         """Launch the stack and return once /healthz answers; raise ServerStartError otherwise."""
