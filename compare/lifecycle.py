@@ -14,7 +14,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Self
 
 import psutil
@@ -36,6 +35,7 @@ from compare.sampler import (
 )
 from compare.server import ServerProcess
 from compare.stacks import StackSpec
+from compare.startstop import StartStop
 from compare.workers import sized
 
 # Django's own words when it has to buffer a mismatched iterator (django/http/response.py).
@@ -128,7 +128,7 @@ class Idle:
     end: float
 
 
-class MeasuredServer:
+class MeasuredServer(StartStop):
     """Start a stack, pin it, sample it, warm it up and take its idle baselines."""
 
     def __init__(
@@ -152,7 +152,8 @@ class MeasuredServer:
         self.workers: dict[int, float] = {}  # pid -> create time
         self._rss_at_reset: dict[int, int] = {}
 
-    def __enter__(self) -> Self:
+    def start(self) -> Self:
+        """Start the stack and the sampler; return after the warm-up and the idle baseline."""
         self.server.start()
         try:
             pin(self.server.pid, self.config.server_cpus)
@@ -165,19 +166,11 @@ class MeasuredServer:
             )
             self.idle = self._idle(self.config.idle_s)
         except BaseException:
-            self.close()
+            self.stop()
             raise
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def close(self) -> None:
+    def stop(self) -> None:
         """Stop sampling and stop the server (idempotent)."""
         if self.sampler is not None:
             self.sampler.stop()
