@@ -45,6 +45,18 @@ def run_compare(
     )
 
 
+def start_compare(*args: str, merge_stderr: bool = False, **popen: Any) -> subprocess.Popen[str]:
+    """Start ``python -m compare ARGS`` from the repository, its output piped as text."""
+    return subprocess.Popen(
+        [*COMPARE, *args],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT if merge_stderr else subprocess.PIPE,
+        text=True,
+        **popen,
+    )
+
+
 def expected_body(rows: int, chunk_kb: int = 64) -> bytes:
     """The exact CSV the export sends for ``rows`` synthetic rows in pieces of ``chunk_kb``."""
     chunker = CsvChunker(chunk_kb * 1024)

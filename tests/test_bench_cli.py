@@ -13,14 +13,11 @@ import jsonschema
 import psutil
 import pytest
 
-from compare import REPO_ROOT
 from compare.report.metrics import figures
 from compare.results import SCHEMA_FILE, load_results
-from tests.helpers import COMPARE, run_compare, stop_run
+from tests.helpers import run_compare, start_compare, stop_run
 
 pytestmark = pytest.mark.server
-
-BENCH = [*COMPARE, "bench"]
 
 
 def _bench(
@@ -93,27 +90,21 @@ def _alive(pids: set[int]) -> list[int]:
 
 
 def test_sigint_mid_run_keeps_finished_cells_and_leaves_no_process(tmp_path: Path) -> None:
-    proc = subprocess.Popen(
-        [
-            *BENCH,
-            "--out",
-            str(tmp_path),
-            "--quick",
-            "--stacks",
-            "gunicorn-sync,uvicorn",
-            "--scenarios",
-            "download,head-of-line",
-            "--duration",
-            "3",
-            "--rows",
-            "20000",
-            "--sweep-sizes",
-            "",
-        ],
-        cwd=REPO_ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    proc = start_compare(
+        "bench",
+        "--out",
+        str(tmp_path),
+        "--quick",
+        "--stacks",
+        "gunicorn-sync,uvicorn",
+        "--scenarios",
+        "download,head-of-line",
+        "--duration",
+        "3",
+        "--rows",
+        "20000",
+        "--sweep-sizes",
+        "",
     )
     seen: set[int] = set()
     results = tmp_path / "latest" / "results.json"

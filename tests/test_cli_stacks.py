@@ -18,7 +18,7 @@ import pytest
 from compare import REPO_ROOT
 from compare.download import download
 from compare.stacks import STACKS
-from tests.helpers import COMPARE, assert_gone, no_new_children, run_compare
+from tests.helpers import assert_gone, no_new_children, run_compare, start_compare
 
 
 def test_stacks_lists_every_stack_with_its_command_line() -> None:
@@ -80,12 +80,12 @@ def _pump(stream: IO[str], lines: queue.Queue[str]) -> None:
 def test_serve_runs_until_signalled_and_leaves_nothing(sig: signal.Signals) -> None:
     lines: queue.Queue[str] = queue.Queue()
     with no_new_children():
-        proc = subprocess.Popen(
-            [*COMPARE, "serve", "gunicorn-gthread", "--port", "0"],
-            cwd=REPO_ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
+        proc = start_compare(
+            "serve",
+            "gunicorn-gthread",
+            "--port",
+            "0",
+            merge_stderr=True,
             # As a terminal would: Ctrl-C is a SIGINT that Python turns into KeyboardInterrupt.
             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.default_int_handler),
         )
