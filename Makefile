@@ -1,72 +1,77 @@
-# Thin wrappers: the logic lives in Python (compare/, project/).
+# Thin wrappers: the logic lives in Python (compare/, project/). `make help` lists the targets:
+# each one's `## ` comment is its line there.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test lint typecheck system-packages bench report diff locust-ui docker-up docker-down serve-wsgi serve-asgi encode-bench measure-once clean
+.PHONY: help venv constraints test test-fast lint typecheck system-packages bench report diff locust-ui docker-up docker-down serve-wsgi serve-asgi encode-bench measure-once clean
 
-venv: $(STAMP)
+help: ## this list
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-# Re-install whenever pyproject.toml changes.
-$(STAMP): pyproject.toml
+venv: $(STAMP) ## .venv with the exact tested versions (constraints.txt)
+
+# Re-install whenever pyproject.toml or constraints.txt changes.
+$(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --constraint constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
-lint: $(STAMP)
+constraints: $(STAMP) ## pin constraints.txt to what .venv holds (after a tested upgrade)
+	{ sed -n '/^#/p' constraints.txt; $(BIN)/python -m pip freeze --exclude-editable; } > constraints.new
+	mv constraints.new constraints.txt
+
+lint: $(STAMP) ## ruff check and ruff format --check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-typecheck: $(STAMP)
+typecheck: $(STAMP) ## mypy, strict, on project, compare and loadtests
 	$(BIN)/mypy
 
-# nginx, chromium and postgresql for the proxy, browser and PostgreSQL tests; without them
-# those tests skip.
-system-packages: $(STAMP)
+# Without nginx, chromium or postgresql the tests that need them skip.
+system-packages: $(STAMP) ## install the Debian packages some tests need, where possible
 	$(BIN)/python -m tests.system_packages
 
-test: lint typecheck system-packages
-	$(BIN)/python -m pytest
+test: lint typecheck system-packages ## everything CI runs: lint, mypy, every test; the slowest listed
+	$(BIN)/python -m pytest --durations=15
 
-# make bench QUICK=1 for a short run, FULL=1 for the wide one; BENCH_ARGS='--stacks all' etc.
-bench: $(STAMP)
+test-fast: $(STAMP) ## the tests that start no server or load generator (under a minute)
+	$(BIN)/python -m pytest -m "not server"
+
+bench: $(STAMP) ## the comparison, ending in a report; QUICK=1, FULL=1, BENCH_ARGS='--stacks all'
 	$(BIN)/python -m compare bench $(if $(QUICK),--quick) $(if $(FULL),--full) $(BENCH_ARGS)
 
-# Re-render report.html and report.md from a results directory (default: the newest run).
-report: $(STAMP)
+report: $(STAMP) ## re-render report.html and report.md of RESULTS (default results/latest)
 	$(BIN)/python -m compare report $(or $(RESULTS),results/latest)
 
-# make diff OLD=results/A NEW=results/B: exit 1 on a regression, 2 on unusable input (for CI).
-diff: $(STAMP)
+diff: $(STAMP) ## OLD=results/A NEW=results/B: exit 1 on a regression, 2 on unusable input
 	$(BIN)/python -m compare diff $(OLD) $(NEW) $(DIFF_ARGS)
 
-# make locust-ui STACKS=gunicorn-gthread,uvicorn PORT=8090 UI_ARGS='-- --rows 1000000'
-locust-ui: $(STAMP)
+locust-ui: $(STAMP) ## stacks and the locust web UI; STACKS=a,b PORT=8090 UI_ARGS='-- --rows 1000000'
 	$(BIN)/python -m compare ui $(if $(STACKS),--stacks $(STACKS)) --port $(or $(PORT),8089) $(UI_ARGS)
 
-serve-wsgi: $(STAMP)
+serve-wsgi: $(STAMP) ## gunicorn-sync in the foreground on PORT (default 8000)
 	$(BIN)/python -m compare serve gunicorn-sync --port $(or $(PORT),8000)
 
-serve-asgi: $(STAMP)
+serve-asgi: $(STAMP) ## uvicorn in the foreground on PORT (default 8001)
 	$(BIN)/python -m compare serve uvicorn --port $(or $(PORT),8001)
 
-encode-bench: $(STAMP)
-	$(BIN)/python -m compare.encode_bench
+encode-bench: $(STAMP) ## rows/s of the row source and chunker, in-process and through each server
+	$(BIN)/python -m compare encode-bench
 
-measure-once: $(STAMP)
-	$(BIN)/python -m compare.measure_once --repeat 3
+measure-once: $(STAMP) ## one download per installed server, measured as the size sweep does
+	$(BIN)/python -m compare measure-once --repeat 3
 
 COMPOSE := docker compose -f docker/compose.yaml
 
-# Stacks behind nginx + locust UI on http://127.0.0.1:8089/; MORE=1 every stack, WORKERS=N.
-docker-up: $(STAMP)
+docker-up: $(STAMP) ## stacks behind nginx and the locust UI in docker; MORE=1 every stack, WORKERS=N
 	$(BIN)/python -m compare.nginx docker --check
 	$(COMPOSE) $(if $(MORE),--profile more) up --build --detach --scale locust-worker=$(or $(WORKERS),1)
 
-docker-down:
+docker-down: ## stop what docker-up started
 	$(COMPOSE) --profile more down --remove-orphans
 
-clean:
+clean: ## remove .venv and the tools' caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

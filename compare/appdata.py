@@ -17,13 +17,14 @@ import secrets
 import subprocess
 import sys
 from collections.abc import Callable, Iterator, Mapping
-from types import TracebackType
 from typing import Any, Literal, Self
 
+from compare import REPO_ROOT
 from compare.errors import CompareError
 from compare.postgres import PostgresServer
-from compare.server import REPO_ROOT, SECRET_KEY_ENV
+from compare.server import SECRET_KEY_ENV
 from compare.stacks import APP_PROFILE_ENV
+from compare.startstop import StartStop
 from loadtests.options import OPTIONS
 from project.profiles import PROFILES, AppProfile
 
@@ -40,6 +41,15 @@ MANAGE_TIMEOUT_S = 1800.0  # seeding 5M rows takes about 40 s on 2 cores; a hung
 DEFAULT_SEED_ROWS = 1_000_000  # serve and ui; bench seeds what its largest export needs
 
 
+def _database_here() -> str:
+    """Which database ``--source db`` would seed here, for the help text."""
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        return f"{url.partition(':')[0]} from $DATABASE_URL"
+    data_dir = os.environ.get("DJANGO_DATA_DIR") or "project/data"
+    return f"SQLite in {data_dir}, $DATABASE_URL being unset"
+
+
 def add_data_arguments(
     parser: argparse.ArgumentParser, *, seed_rows: bool = False, several_apps: bool = False
 ) -> None:
@@ -51,9 +61,9 @@ def add_data_arguments(
         "--source",
         choices=SOURCES,
         default="synthetic",
-        help="row source: synthetic (no database), db (the project's database, SQLite unless "
-        "DATABASE_URL says otherwise, seeded first), postgres (a PostgreSQL server the "
-        "harness starts, seeds and stops) (default %(default)s)",
+        help=f"row source: synthetic (no database), db (the project's database, seeded first: "
+        f"{_database_here()}), postgres (a PostgreSQL server the harness starts, seeds and "
+        "stops) (default %(default)s)",
     )
     app_help = (
         "Django app profile: minimal (one native middleware) or startproject (a new "
@@ -88,7 +98,7 @@ def _stderr(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
-class RunData:
+class RunData(StartStop):
     """The database and app profile of one run; a context manager."""
 
     def __init__(
@@ -111,17 +121,6 @@ class RunData:
         # must accept that session.
         self.secret_key = secrets.token_urlsafe(50)
         self._started = False
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def start(self) -> Self:
         """Start, migrate and seed what this run needs; nothing at all for the default run."""

@@ -7,11 +7,21 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from compare.commands import bench, diff, figures, report, serve, stacks, ui
+from compare.commands import (
+    bench,
+    diff,
+    encode_bench,
+    figures,
+    measure_once,
+    report,
+    serve,
+    stacks,
+    ui,
+)
 from compare.errors import CompareError
 
 # A new subcommand is a module with register(); add it here and nowhere else.
-COMMANDS = (stacks, serve, bench, report, figures, diff, ui)
+COMMANDS = (stacks, serve, bench, report, figures, diff, ui, measure_once, encode_bench)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
+
+from compare.errors import CompareError
 
 SweepVariant = Literal["stream", "buffered", "mismatch"]
 LoadKind = Literal["concurrency", "rate"]
@@ -14,6 +17,42 @@ ArrivalKind = Literal["constant", "poisson"]
 DEFAULT_STACKS = ("gunicorn-sync", "uvicorn")
 SWEEP_VARIANTS: tuple[SweepVariant, ...] = ("stream", "buffered", "mismatch")
 ENV_PREFIX = "DSC_"
+
+
+def parse_names(
+    raw: str,
+    known: Collection[str],
+    what: str,
+    aliases: Mapping[str, tuple[str, ...]] | None = None,
+    *,
+    repeats: bool = False,
+) -> tuple[str, ...]:
+    """Comma-separated names, each a known one or an alias for several; repeats dropped, or
+    with ``repeats`` kept and numbered (uvicorn,uvicorn: uvicorn#1, uvicorn#2)."""
+    aliases = aliases or {}
+    expanded: list[str] = []
+    for name in (n.strip() for n in raw.split(",")):
+        if name:
+            expanded += aliases.get(name, (name,))
+    names = numbered(expanded) if repeats else tuple(dict.fromkeys(expanded))
+    unknown = [n for n in names if n.partition("#")[0] not in known]
+    if unknown:
+        valid = ", ".join([*aliases, *known])
+        raise CompareError(f"unknown {what} {unknown[0]!r}; valid: {valid}")
+    if not names:
+        raise CompareError(f"no {what} given")
+    return names
+
+
+def numbered(names: list[str]) -> tuple[str, ...]:
+    """Names with each one given more than once numbered: a,a,b -> a#1,a#2,b."""
+    seen: dict[str, int] = {}
+    counts = {name: names.count(name) for name in names}
+    out = []
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        out.append(f"{name}#{seen[name]}" if counts[name] > 1 else name)
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -64,7 +103,7 @@ class BenchConfig:
     # Open loop: requests in flight at most (all locust processes together); an arrival past it
     # is not started, and counted.
     max_in_flight: int = 64
-    # The service level a curve's knee is judged by (compare.curves).
+    # The service level a curve's knee is judged by (compare.report.curves).
     slo_ttfb_ms: float = 1000.0
     # Locust's distributed mode: a master and this many worker processes (0: one process).
     locust_workers: int = 0

@@ -12,7 +12,8 @@ from typing import Any
 
 import psutil
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from compare import REPO_ROOT
+
 PACKAGES = (
     "Django",
     "asgiref",

@@ -14,14 +14,14 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Self
 
 import psutil
 
 from compare.config import BenchConfig
 from compare.download import download
 from compare.errors import CompareError
+from compare.results import Memory, ServerCpu, ServerFacts, WorkerCpu
 from compare.sampler import (
     ProcessSample,
     ProcessTreeSampler,
@@ -35,6 +35,7 @@ from compare.sampler import (
 )
 from compare.server import ServerProcess
 from compare.stacks import StackSpec
+from compare.startstop import StartStop
 from compare.workers import sized
 
 # Django's own words when it has to buffer a mismatched iterator (django/http/response.py).
@@ -127,7 +128,7 @@ class Idle:
     end: float
 
 
-class MeasuredServer:
+class MeasuredServer(StartStop):
     """Start a stack, pin it, sample it, warm it up and take its idle baselines."""
 
     def __init__(
@@ -151,7 +152,8 @@ class MeasuredServer:
         self.workers: dict[int, float] = {}  # pid -> create time
         self._rss_at_reset: dict[int, int] = {}
 
-    def __enter__(self) -> Self:
+    def start(self) -> Self:
+        """Start the stack and the sampler; return after the warm-up and the idle baseline."""
         self.server.start()
         try:
             pin(self.server.pid, self.config.server_cpus)
@@ -164,19 +166,11 @@ class MeasuredServer:
             )
             self.idle = self._idle(self.config.idle_s)
         except BaseException:
-            self.close()
+            self.stop()
             raise
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def close(self) -> None:
+    def stop(self) -> None:
         """Stop sampling and stop the server (idempotent)."""
         if self.sampler is not None:
             self.sampler.stop()
@@ -208,7 +202,7 @@ class MeasuredServer:
         with contextlib.suppress(ProcessLookupError):  # the server died: nothing more to sample
             self.sampler.wait_for(len(self.sampler.samples) + 1, timeout=5)
 
-    def memory(self, t0: float, t1: float) -> dict[str, Any]:
+    def memory(self, t0: float, t1: float) -> Memory:
         """Baselines and peaks of the tree over [t0, t1] (monotonic), in bytes."""
         assert self.sampler is not None and self.idle is not None and self.cold is not None
         inside = window(self.sampler.samples, t0, t1)
@@ -223,9 +217,7 @@ class MeasuredServer:
             if high is not None:
                 hwm += max(high - rss, 0)
         gaps = [b.t - a.t for a, b in itertools.pairwise(inside)]
-        database = self._database_memory(inside)
-        return {
-            **database,
+        memory: Memory = {
             "cold_pss": self.cold.pss,
             "baseline_pss": self.idle.pss,
             "warmup_pss_increase": self.idle.pss - self.cold.pss,
@@ -240,42 +232,38 @@ class MeasuredServer:
             "sample_gap_median_s": statistics.median(gaps) if gaps else None,
             "samples": len(inside),
         }
+        if self.config.database_pid is not None:
+            memory["database_baseline_pss"], memory["database_peak_pss"] = self._database_memory(
+                inside
+            )
+        return memory
 
     def _is_database(self, p: ProcessSample) -> bool:
         pid = self.config.database_pid
         return pid is not None and pid in (p.pid, p.ppid)
 
-    def _database_memory(self, inside: list[TreeSample]) -> dict[str, Any]:
-        """The database's part of the tree (postmaster and backends), when the run has one."""
+    def _database_memory(self, inside: list[TreeSample]) -> tuple[int, int]:
+        """The database's part of the tree (postmaster and backends): idle baseline, peak."""
         assert self.sampler is not None and self.idle is not None
-        if self.config.database_pid is None:
-            return {}
         idle = window(self.sampler.samples, self.idle.start, self.idle.end)
 
         def part(sample: TreeSample) -> int:
             return sum(p.pss for p in sample.processes if self._is_database(p))
 
         baseline = int(statistics.median(part(s) for s in idle)) if idle else 0
-        return {"database_baseline_pss": baseline, "database_peak_pss": max(map(part, inside))}
+        return baseline, max(map(part, inside))
 
-    def cpu(self, t0: float, t1: float) -> dict[str, Any]:
+    def cpu(self, t0: float, t1: float) -> ServerCpu:
         """Server CPU over [t0, t1]: the tree's, each worker's, and the machine's busy share."""
         assert self.sampler is not None
         samples = self.sampler.samples
         used = process_cpu_seconds(samples, t0, t1)
-        workers = [
+        workers: list[WorkerCpu] = [
             {"pid": pid, "cpu_s": used.get((pid, created), 0.0)}
             for pid, created in sorted(self.workers.items())
         ]
         busy = machine_busy(samples, t0, t1)
-        # The postmaster and its backends (which come and go with Django's connections).
-        database = {p.key for s in samples for p in s.processes if self._is_database(p)}
-        return {
-            **(
-                {"database_cpu_s": sum(c for k, c in used.items() if k in database)}
-                if self.config.database_pid
-                else {}
-            ),
+        cpu: ServerCpu = {
             "server_cpu_s": sum(used.values()),
             "workers": workers,
             "machine": {
@@ -283,8 +271,13 @@ class MeasuredServer:
                 "per_cpu_busy_pct": [round(100 * b, 1) for b in busy] if busy else None,
             },
         }
+        if self.config.database_pid:
+            # The postmaster and its backends (which come and go with Django's connections).
+            database = {p.key for s in samples for p in s.processes if self._is_database(p)}
+            cpu["database_cpu_s"] = sum(c for k, c in used.items() if k in database)
+        return cpu
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> ServerFacts:
         """The start-up facts a results document keeps: command, workers, warm-up, baselines."""
         assert self.idle is not None and self.cold is not None and self.warmup is not None
         return {

@@ -5,7 +5,7 @@ Timeline of a cell (monotonic clock, shared by every process on the machine):
     t0 locust launched .. users spawned .. +settle_s: WINDOW OPENS .. WINDOW CLOSES: locust
     stops starting requests .. drain (requests of the window finish, at most drain_s) .. exit
 
-Every figure of the cell is computed over the window (compare.metrics) from what is stored
+Every figure of the cell is computed over the window (compare.report.metrics) from what is stored
 here: the load generator's raw records, its body bytes per time bin, and the server samples.
 """
 
@@ -14,20 +14,19 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-import os
-import signal
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import psutil
 
+from compare import REPO_ROOT
 from compare.config import BenchConfig, LoadKind
 from compare.errors import CompareError
 from compare.lifecycle import MeasuredServer, django_warnings, pin
 from compare.ports import free_port
+from compare.proctree import ProcessTree
 from compare.records import (
     ARCHIVE,
     archive,
@@ -38,8 +37,9 @@ from compare.records import (
     measurement_window,
     read_records,
 )
+from compare.results import Cell, ClientLoad, Status
+from compare.results import Load as LoadRecord
 from compare.sampler import ProcessTreeSampler, TreeSample, process_cpu_seconds
-from compare.server import REPO_ROOT
 from compare.stacks import StackSpec
 from loadtests.catalog import PING, SCENARIOS, locust_command
 from loadtests.options import OPTIONS
@@ -53,13 +53,6 @@ RUN_TIME_BACKSTOP_S = 60.0
 LOCUST_GRACE_S = 30.0
 # Distributed: the master waits for its forked workers to connect before the clock starts.
 WORKERS_ALLOWANCE_S = 60.0
-
-
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(timeout=5)
 
 
 def load_s(config: BenchConfig) -> float:
@@ -105,6 +98,7 @@ def _run_locust(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+        tree = ProcessTree(proc, "locust")
         try:
             pin(proc.pid, config.client_cpus)
             with ProcessTreeSampler(proc.pid, CLIENT_INTERVAL_S, memory=False) as client:
@@ -120,11 +114,10 @@ def _run_locust(
                             pin(proc.pid, config.client_cpus)
             return proc.returncode, client.samples
         finally:
-            if proc.poll() is None:
-                _kill_group(proc)
+            tree.kill()  # a locust past its deadline, or one we were interrupted in
 
 
-def client_load(samples: list[TreeSample], t0: float, t1: float) -> dict[str, Any]:
+def client_load(samples: list[TreeSample], t0: float, t1: float) -> ClientLoad:
     """The load generator's CPU over [t0, t1]: each process's share of one core, in percent."""
     length = t1 - t0
     used = process_cpu_seconds(samples, t0, t1) if length > 0 else {}
@@ -145,7 +138,7 @@ class Load:
     users: int  # locust users: downloaders (+ the probe), or arrival schedulers (+ the probe)
     params: dict[str, int | float | str]
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> LoadRecord:
         """The cell's ``load`` entry."""
         level = int(self.level) if self.kind == "concurrency" else self.level
         return {"kind": self.kind, "level": level}
@@ -182,11 +175,11 @@ def run_load_cell(
     repetition: int,
     cell_dir: Path,
     level: float | None = None,
-) -> dict[str, Any]:
+) -> Cell:
     """Run one scenario against a fresh stack; the cell records failure instead of raising."""
     info = SCENARIOS[scenario]
     load = cell_load(config, scenario, level)
-    cell: dict[str, Any] = {
+    cell: Cell = {
         "stack": spec.name,
         "scenario": scenario,
         "repetition": repetition,
@@ -202,13 +195,13 @@ def run_load_cell(
             "rate": load.level,
             "arrivals": config.arrivals,
             "max_in_flight": config.max_in_flight,
-            "streams": load.params["arrival_streams"],
+            "streams": int(load.params["arrival_streams"]),
         }
     if config.locust_workers:
         cell["locust_workers"] = config.locust_workers
     try:
         with MeasuredServer(config, spec, cell_dir) as measured:
-            cell.update(measured.describe())
+            cell = {**cell, **measured.describe()}
             params: dict[str, int | float | str] = {"source": config.source}
             if config.rows:
                 params["rows"] = config.rows
@@ -260,7 +253,7 @@ def run_load_cell(
             cell["client"] = client_load(client_samples, w0, w1)
             if cell["server_survived"]:  # a tree that is gone has no peak or CPU to speak of
                 cell["memory"] = measured.memory(w0, w1)
-                cell.update(measured.cpu(w0, w1))
+                cell = {**cell, **measured.cpu(w0, w1)}
             cell["status"], cell["error"] = _verdict(cell)
     except (CompareError, OSError, psutil.Error) as error:
         cell["error"] = str(error)
@@ -296,7 +289,7 @@ def export_rows(scenario: str, params: dict[str, int | float | str]) -> int:
     return int(merged["rows"])
 
 
-def _verdict(cell: dict[str, Any]) -> tuple[str, str | None]:
+def _verdict(cell: Cell) -> tuple[Status, str | None]:
     if not cell["server_survived"]:
         return "failed", "the server exited during the cell"
     if cell["processes_died"]:

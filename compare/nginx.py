@@ -18,6 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from compare import REPO_ROOT
+
 NGINX_WORKERS = 1
 UPSTREAM_KEEPALIVE = 16
 # Below every stack's own 5 s keep-alive: nginx drops an idle upstream connection before the
@@ -45,7 +47,7 @@ DOCKER_MORE_STACKS = (
     "gunicorn-gevent",
     "daphne",
 )
-DOCKER_DIR = Path(__file__).resolve().parent.parent / "docker"
+DOCKER_DIR = REPO_ROOT / "docker"
 DOCKER_CONFS = {
     "nginx.conf": DOCKER_DEFAULT_STACKS,
     "nginx-more.conf": DOCKER_DEFAULT_STACKS + DOCKER_MORE_STACKS,

@@ -30,12 +30,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from types import TracebackType
 from typing import IO, Any, Self
 from urllib.parse import quote
 
 from compare.proctree import POLL_INTERVAL, ProcessTree
 from compare.server import ServerStartError
+from compare.startstop import StartStop
 
 logger = logging.getLogger(__name__)
 
@@ -113,7 +113,7 @@ def server_account() -> pwd.struct_passwd | None:
 _LIVE: set[PostgresServer] = set()
 
 
-class PostgresServer:
+class PostgresServer(StartStop):
     """One throwaway cluster, started and seeded by the harness; a context manager."""
 
     def __init__(self, *, start_timeout: float = 60.0, stop_grace: float = 10.0) -> None:
@@ -174,17 +174,6 @@ class PostgresServer:
         except (OSError, RuntimeError):
             return ""
         return "\n".join(text.splitlines()[-lines:])
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def start(self) -> Self:
         """initdb, start the postmaster, create the database; raise ServerStartError on failure."""
@@ -287,17 +276,11 @@ class PostgresServer:
         try:
             if proc is not None and tree is not None:
                 try:
-                    tree.descendants()
                     # SIGINT: "fast" shutdown (ends the sessions, checkpoints, exits). SIGTERM
                     # would wait for every client to disconnect; SIGQUIT skips the clean-up.
-                    for sig, grace in ((signal.SIGINT, self.stop_grace), (signal.SIGQUIT, 2.0)):
-                        if proc.poll() is not None:
-                            break
-                        tree.signal_root(sig)
-                        if tree.wait_gone(time.monotonic() + grace):
-                            break
+                    steps = ((signal.SIGINT, self.stop_grace), (signal.SIGQUIT, 2.0))
+                    tree.stop(steps, group=False)
                 finally:
-                    tree.kill()
                     self._remove_shared_memory()
         finally:
             self._proc = None

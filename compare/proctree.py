@@ -1,8 +1,9 @@
 """A child process in a session of its own and every process under it, stopped leaving none.
 
-Shared by the server stacks (compare.server) and the harness's PostgreSQL (compare.postgres):
-every descendant seen is remembered, so that even one orphaned by a dying parent, or one that
-left the process group, is found and killed.
+The one way the harness stops what it started: the server stacks (compare.server), its
+PostgreSQL (compare.postgres) and locust (compare.loadcell, the ui command). Every descendant seen
+is remembered, so that even one orphaned by a dying parent, or one that left the process group,
+is found and killed.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Sequence
 
 import psutil
 
@@ -88,6 +90,29 @@ class ProcessTree:
             self.descendants()
             time.sleep(POLL_INTERVAL)
         return not self.alive()
+
+    def stop(
+        self, steps: Sequence[tuple[signal.Signals, float]] = (), *, group: bool = True
+    ) -> None:
+        """Send each (signal, grace) in turn until the tree is gone, then SIGKILL what is left.
+
+        ``group``: each signal goes to the whole group (every worker stops by itself); else to
+        the root alone (a parent that stops its own children, as PostgreSQL's postmaster).
+        """
+        try:
+            self.descendants()
+            for sig, grace in steps:
+                if self.proc.poll() is not None:
+                    break
+                if group:
+                    self.signal_group(sig)
+                else:
+                    self.signal_root(sig)
+                if self.wait_gone(time.monotonic() + grace):
+                    break
+        finally:
+            # Runs even when Ctrl-C lands mid-stop: whatever is left dies now.
+            self.kill()
 
     def kill(self) -> None:
         """SIGKILL to the group and every remembered process, then reap the root."""

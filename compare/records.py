@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from compare.errors import CompareError
+from compare.results import ByteBins
 from loadtests.record import BIN_S, RequestRecord
 
 RECORD_FIELDS = tuple(f.name for f in fields(RequestRecord) if f.name != "detail")
@@ -120,7 +121,7 @@ def _rel(t: float | None, t0: float) -> float | None:
     return None if t is None else round(t - t0, 6)
 
 
-def columns(records: CellRecords, t0: float) -> dict[str, Any]:
+def columns(records: CellRecords, t0: float) -> dict[str, list[Any]]:
     """The requests as columns (one list per field), times relative to ``t0``."""
     table: dict[str, list[Any]] = {name: [] for name in RECORD_FIELDS}
     for record in records.requests:
@@ -141,7 +142,7 @@ def failure_details(records: CellRecords) -> dict[str, str]:
     return details
 
 
-def byte_bins(records: CellRecords, t0: float) -> dict[str, Any]:
+def byte_bins(records: CellRecords, t0: float) -> ByteBins:
     """Body bytes per bin as one dense list, the first bin's start relative to ``t0``."""
     if not records.bins:
         return {"bin_s": BIN_S, "start": 0.0, "counts": []}

@@ -8,8 +8,9 @@ import tempfile
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, NotRequired, Required, TypedDict
 
+from compare.config import ArrivalKind, LoadKind, SweepVariant
 from compare.errors import CompareError
 
 SCHEMA = "django-stream-compare/results"
@@ -18,6 +19,165 @@ SCHEMA_VERSION = 2
 SCHEMA_FILE = Path(__file__).with_name("results-v2.schema.json")
 RESULTS_FILE = "results.json"
 Document = dict[str, Any]
+Status = Literal["ok", "failed"]
+
+# The records a results document holds, as written (compare.loadcell, compare.sweep) and read
+# (compare.report); compare/results-v2.schema.json describes the same keys.
+
+
+class Memory(TypedDict, total=False):
+    """The server tree's memory over a window, in bytes (PSS unless named otherwise)."""
+
+    cold_pss: Required[int]
+    baseline_pss: Required[int]
+    warmup_pss_increase: int
+    peak_pss: Required[int]
+    peak_pss_increase: int
+    peak_uss: int
+    peak_process_uss: int
+    hwm_increase: int | None
+    sample_interval_s: Required[float]
+    sample_gap_median_s: float | None
+    samples: int
+    # With the harness's PostgreSQL: its processes' part of the tree.
+    database_baseline_pss: int
+    database_peak_pss: int
+
+
+class WorkerCpu(TypedDict):
+    """One worker process's CPU seconds over the window."""
+
+    pid: int
+    cpu_s: float
+
+
+class Machine(TypedDict):
+    """How busy the whole machine was over the window, in percent."""
+
+    busy_pct: float | None
+    per_cpu_busy_pct: list[float] | None
+
+
+class ServerCpu(TypedDict):
+    """The server tree's CPU over a window."""
+
+    server_cpu_s: float
+    workers: list[WorkerCpu]
+    machine: Machine
+    database_cpu_s: NotRequired[float]
+
+
+class Warmup(TypedDict):
+    """The warm-up before the idle baseline: until every worker answered."""
+
+    seconds: float
+    requests: int
+    workers_answered: list[int]
+
+
+class ServerFacts(TypedDict):
+    """What a measured stack's start-up leaves on record."""
+
+    server_argv: list[str]
+    worker_pids: list[int]
+    warmup: Warmup
+
+
+class Measured(TypedDict, total=False):
+    """What a load cell and a size-sweep point both hold: one measured stack."""
+
+    stack: Required[str]
+    repetition: Required[int]
+    status: Required[Status]
+    error: Required[str | None]
+    server_argv: list[str]
+    worker_pids: list[int]
+    warmup: Warmup
+    memory: Memory
+    server_cpu_s: float
+    database_cpu_s: float
+    workers: list[WorkerCpu]
+    machine: Machine
+    warnings: list[str]
+
+
+class Load(TypedDict):
+    """A cell's load: downloading users (concurrency) or exports started per second (rate)."""
+
+    kind: LoadKind
+    level: float
+
+
+class Arrival(TypedDict):
+    """An open-loop cell's schedule."""
+
+    rate: float
+    arrivals: ArrivalKind
+    max_in_flight: int
+    streams: int
+
+
+class Window(TypedDict):
+    """The measurement window, in seconds from the cell's t0."""
+
+    start: float
+    end: float
+
+
+class ByteBins(TypedDict):
+    """Body bytes received per bin of ``bin_s`` seconds, the first bin at ``start``."""
+
+    bin_s: float
+    start: float
+    counts: list[int]
+
+
+class ClientLoad(TypedDict):
+    """The load generator's CPU over the window: each process's share of a core, in percent."""
+
+    window_max_pct: float | None
+    window_pct: list[float]
+    processes: int
+
+
+class Cell(Measured, total=False):
+    """One load-test cell: a scenario at one load on a fresh stack."""
+
+    scenario: Required[str]
+    users: Required[int]
+    load: Load
+    duration_s: float
+    dir: str
+    arrival: Arrival
+    locust_workers: int
+    export_rows: int
+    locust_argv: list[str]
+    t0: float
+    locust_exit_code: int | None
+    server_survived: bool
+    processes_died: list[int]
+    # The raw records as columns: one list per field of loadtests.record.RECORD_FIELDS.
+    requests: dict[str, list[Any]]
+    failure_details: dict[str, str]
+    body_bytes: ByteBins
+    events: dict[str, list[float]]
+    timeline: list[dict[str, float | int]]
+    window: Window
+    client: ClientLoad
+
+
+class SweepPoint(Measured, total=False):
+    """One size-sweep download: one client, one export, on a fresh stack."""
+
+    variant: Required[SweepVariant]
+    rows: Required[int]
+    url: str
+    http_status: int
+    ttfb_s: float
+    total_s: float
+    body_bytes: int
+    body_rows: int
+    chunked: bool
 
 
 class ResultsError(CompareError):
@@ -65,12 +225,12 @@ class ResultsWriter:
         self.document["stacks"][name] = description
         self.flush()
 
-    def add_cell(self, cell: dict[str, Any]) -> None:
+    def add_cell(self, cell: Cell) -> None:
         """Append a load-test cell and save."""
         self.document["cells"].append(cell)
         self.flush()
 
-    def add_sweep_point(self, point: dict[str, Any]) -> None:
+    def add_sweep_point(self, point: SweepPoint) -> None:
         """Append one size-sweep measurement and save."""
         self.document["sweep"].append(point)
         self.flush()

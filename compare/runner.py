@@ -12,7 +12,7 @@ from typing import Any
 
 from compare.config import BenchConfig
 from compare.loadcell import run_load_cell
-from compare.results import ResultsError, ResultsWriter
+from compare.results import ResultsError, ResultsWriter, SweepPoint
 from compare.stacks import StackSpec, get_stack
 from compare.sweep import run_sweep
 from compare.workers import choose, sized
@@ -86,7 +86,7 @@ def run_bench(config: BenchConfig, writer: ResultsWriter, progress: Progress) ->
             if cell["status"] != "ok":
                 progress(f"    failed: {cell['error']}")
 
-        def record(point: dict[str, Any]) -> None:
+        def record(point: SweepPoint) -> None:
             writer.add_sweep_point(point)
             clock.done()
             if point["status"] != "ok":

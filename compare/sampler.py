@@ -9,10 +9,11 @@ import statistics
 import threading
 import time
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Self
 
 import psutil
+
+from compare.startstop import StartStop
 
 logger = logging.getLogger(__name__)
 
@@ -153,7 +154,7 @@ def _running(proc: psutil.Process) -> bool:
     return bool(status != psutil.STATUS_ZOMBIE)
 
 
-class ProcessTreeSampler:
+class ProcessTreeSampler(StartStop):
     """Samples a root pid and all its descendants every ``interval`` seconds until stopped.
 
     ``memory=False`` reads CPU times only (the load generator's tree: its memory is not ours to
@@ -181,17 +182,6 @@ class ProcessTreeSampler:
         self._procs: dict[int, psutil.Process] = {}
         self._root = psutil.Process(root_pid)  # raises NoSuchProcess now rather than later
         self.root_exited = False
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def start(self) -> Self:
         """Take a first sample now, then keep sampling on a daemon thread."""

@@ -17,19 +17,19 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from types import TracebackType
 from typing import IO, Self
 
 import psutil
 
+from compare import REPO_ROOT
 from compare.errors import CompareError
 from compare.ports import LOOPBACK, free_port, port_in_use
 from compare.proctree import POLL_INTERVAL, ProcessTree
 from compare.stacks import APP_PROFILE_ENV, UPSTREAM_HOST, Interface, StackSpec
+from compare.startstop import StartStop
 
 logger = logging.getLogger(__name__)
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 ALLOWED_HOSTS = "127.0.0.1,localhost,[::1]"
 ALLOWED_HOSTS_ENV = "DSC_ALLOWED_HOSTS"
 SECRET_KEY_ENV = "DSC_SECRET_KEY"
@@ -103,7 +103,7 @@ def server_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-class ServerProcess:
+class ServerProcess(StartStop):
     """A stack running in its own process group on a loopback port; a context manager."""
 
     def __init__(
@@ -185,17 +185,6 @@ class ServerProcess:
     def running(self) -> bool:
         """Tell whether the root process is still alive."""
         return self._proc is not None and self._proc.poll() is None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def start(self) -> Self:
         """Launch the stack and return once /healthz answers; raise ServerStartError otherwise."""
@@ -342,13 +331,8 @@ class ServerProcess:
         if proc is None or tree is None:
             return
         try:
-            tree.descendants()
-            if proc.poll() is None:
-                tree.signal_group(signal.SIGTERM)
-                tree.wait_gone(time.monotonic() + self.stop_grace)
+            tree.stop(((signal.SIGTERM, self.stop_grace),))
         finally:
-            # Runs even when Ctrl-C lands mid-stop: whatever is left dies now.
-            tree.kill()
             self._proc = None
             self._tree = None
             _LIVE.discard(self)

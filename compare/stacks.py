@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from compare.config import DEFAULT_STACKS, parse_names
 from compare.errors import CompareError
 from compare.nginx import INSTALL_HINT as NGINX_HINT
 from compare.nginx import NGINX_WORKERS, find_nginx, nginx_version
@@ -412,6 +413,22 @@ STACKS: Mapping[str, StackSpec] = {
     spec.name: spec
     for spec in (*_STACKS, *(fronted(base, front) for base in _STACKS for front in FRONTS))
 }
+# 'all' means every server stack on its own; nginx-fronted ones are asked for by name or alias.
+STACK_ALIASES = {
+    "all": tuple(name for name, spec in STACKS.items() if spec.front is None),
+    "nginx": tuple(
+        name
+        for name, spec in STACKS.items()
+        if spec.front and spec.upstream().name in DEFAULT_STACKS
+    ),
+    "everything": tuple(STACKS),
+}
+
+
+def stack_names(raw: str, *, repeats: bool = False) -> tuple[str, ...]:
+    """A ``--stacks`` value, the same in every command: names and aliases (all, nginx,
+    everything); repeats dropped, or with ``repeats`` numbered (an A/A calibration)."""
+    return parse_names(raw, STACKS, "stack", STACK_ALIASES, repeats=repeats)
 
 
 def get_stack(name: str) -> StackSpec:
@@ -439,14 +456,3 @@ def stack_parts(name: str) -> tuple[str, str | None, str]:
     stem, _, copy = name.partition("#")
     base, _, app = stem.partition("@")
     return base, app or None, copy
-
-
-def numbered(names: list[str]) -> tuple[str, ...]:
-    """Stack names with each one named more than once numbered: a,a,b -> a#1,a#2,b."""
-    seen: dict[str, int] = {}
-    counts = {name: names.count(name) for name in names}
-    out = []
-    for name in names:
-        seen[name] = seen.get(name, 0) + 1
-        out.append(f"{name}#{seen[name]}" if counts[name] > 1 else name)
-    return tuple(out)

@@ -6,12 +6,12 @@ import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from compare.config import BenchConfig, SweepVariant
 from compare.download import download
 from compare.errors import CompareError
 from compare.lifecycle import MeasuredServer, django_warnings
+from compare.results import SweepPoint
 from compare.stacks import StackSpec
 
 logger = logging.getLogger(__name__)
@@ -35,13 +35,13 @@ def measure_point(
     repetition: int,
     run_dir: Path,
     server_env: dict[str, str] | None = None,
-) -> dict[str, Any]:
+) -> SweepPoint:
     """Start the stack fresh, warm it up, take its idle baseline, download once, describe it.
 
     The window is the download itself, from sending the request to its last byte; the tree is
     sampled faster than in load cells, and the kernel's high-water marks check the peak.
     """
-    point: dict[str, Any] = {
+    point: SweepPoint = {
         "stack": spec.name,
         "variant": variant,
         "rows": rows,
@@ -53,7 +53,7 @@ def measure_point(
         with MeasuredServer(
             config, spec, run_dir, server_env, sample_interval_s=config.sweep_sample_interval_s
         ) as measured:
-            point.update(measured.describe())
+            point = {**point, **measured.describe()}
             query = sweep_query(variant, rows, spec, config.source)
             point["url"] = f"{measured.server.base_url}/export.csv?{query}"
             measured.reset_peaks()
@@ -62,15 +62,16 @@ def measure_point(
             t1 = time.monotonic()
             measured.settle_after(t1)
             point["memory"] = measured.memory(t0, t1)
-            point.update(measured.cpu(t0, t1))
-            point.update(
-                http_status=result.status,
-                ttfb_s=result.ttfb,
-                total_s=result.total,
-                body_bytes=result.body_bytes,
-                body_rows=max(result.lines - 1, 0),
-                chunked=result.chunked,
-            )
+            point = {
+                **point,
+                **measured.cpu(t0, t1),
+                "http_status": result.status,
+                "ttfb_s": result.ttfb,
+                "total_s": result.total,
+                "body_bytes": result.body_bytes,
+                "body_rows": max(result.lines - 1, 0),
+                "chunked": result.chunked,
+            }
             point["warnings"] = django_warnings(measured.server.log_path)
             point["error"] = result.problem(expected_rows=rows)
             if point["error"] is None:
@@ -84,7 +85,7 @@ def run_sweep(
     config: BenchConfig,
     specs: list[StackSpec],
     out_dir: Path,
-    record: Callable[[dict[str, Any]], None],
+    record: Callable[[SweepPoint], None],
     progress: Callable[[str], None] = lambda _: None,
 ) -> None:
     """Run every sweep point, interleaving stacks innermost so machine drift hits all alike."""

@@ -33,7 +33,7 @@ class Recorder:
         self._lines: list[str] = []
         self._bins: defaultdict[int, int] = defaultdict(int)
         self._file: IO[str] | None = None
-        self._flusher: gevent.Greenlet | None = None
+        self._flusher: gevent.Greenlet[[], None] | None = None
         self._users = 0
         self._starts: list[float] = []  # when each request began (for the adaptive stop)
 

@@ -21,11 +21,11 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any, Protocol, Self
 from urllib.parse import parse_qs, urlsplit
 
 from compare.sampler import TreeSample, cpu_seconds
+from compare.startstop import StartStop
 
 logger = logging.getLogger(__name__)
 
@@ -135,7 +135,7 @@ def samples_csv(stacks: Sequence[FeedStack], t0: float) -> str:
     return out.getvalue()
 
 
-class ServerFeed:
+class ServerFeed(StartStop):
     """A loopback HTTP server answering the Server tab's data; a context manager."""
 
     def __init__(
@@ -189,17 +189,6 @@ class ServerFeed:
             self._thread.join()
             self._thread = None
         self._httpd.server_close()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def _handler(feed: ServerFeed) -> type[BaseHTTPRequestHandler]:

@@ -17,9 +17,8 @@ from compare.appdata import RunData
 from compare.server import ServerProcess, ServerStartError
 from compare.stacks import STACKS
 from project.profiles import STARTPROJECT_APPS, STARTPROJECT_MIDDLEWARE, app_profile
-from tests.fixtures_servers import no_new_children, stack_params
+from tests.helpers import expected_body, no_new_children, stack_params
 from tests.http_raw import dechunk, raw_request
-from tests.test_views_inprocess import expected_body
 
 pytestmark = pytest.mark.server
 

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,25 +13,17 @@ import jsonschema
 import psutil
 import pytest
 
-from compare.metrics import figures
+from compare.report.metrics import figures
 from compare.results import SCHEMA_FILE, load_results
-from compare.server import REPO_ROOT
-from tests.fixtures_servers import stop_run
+from tests.helpers import run_compare, start_compare, stop_run
 
 pytestmark = pytest.mark.server
 
-BENCH = [sys.executable, "-m", "compare", "bench"]
 
-
-def _bench(out: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 240):
-    return subprocess.run(
-        [*BENCH, "--out", str(out), *args],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, **(env or {})},
-    )
+def _bench(
+    out: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 240
+) -> subprocess.CompletedProcess[str]:
+    return run_compare("bench", "--out", str(out), *args, env=env, timeout=timeout)
 
 
 def test_quick_bench_writes_a_complete_results_document(tmp_path: Path) -> None:
@@ -80,14 +70,8 @@ def test_quick_bench_writes_a_complete_results_document(tmp_path: Path) -> None:
         ("uvicorn", "stream", "ok"),
     ]
     assert "download" in done.stdout and "wall time" in done.stdout
-    shown = subprocess.run(
-        [sys.executable, "-m", "compare", "figures", str(tmp_path / "latest")],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
+    shown = run_compare("figures", str(tmp_path / "latest"))
+    assert shown.returncode == 0, shown.stderr
     data = json.loads(shown.stdout)
     assert [c["stack"] for c in data["cells"]] == ["gunicorn-sync", "uvicorn"]
     assert all(c["n_downloads"] > 0 and c["mb_per_s"] > 0 for c in data["cells"])
@@ -106,27 +90,21 @@ def _alive(pids: set[int]) -> list[int]:
 
 
 def test_sigint_mid_run_keeps_finished_cells_and_leaves_no_process(tmp_path: Path) -> None:
-    proc = subprocess.Popen(
-        [
-            *BENCH,
-            "--out",
-            str(tmp_path),
-            "--quick",
-            "--stacks",
-            "gunicorn-sync,uvicorn",
-            "--scenarios",
-            "download,head-of-line",
-            "--duration",
-            "3",
-            "--rows",
-            "20000",
-            "--sweep-sizes",
-            "",
-        ],
-        cwd=REPO_ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    proc = start_compare(
+        "bench",
+        "--out",
+        str(tmp_path),
+        "--quick",
+        "--stacks",
+        "gunicorn-sync,uvicorn",
+        "--scenarios",
+        "download,head-of-line",
+        "--duration",
+        "3",
+        "--rows",
+        "20000",
+        "--sweep-sizes",
+        "",
     )
     seen: set[int] = set()
     results = tmp_path / "latest" / "results.json"

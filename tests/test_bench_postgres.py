@@ -5,23 +5,20 @@ from __future__ import annotations
 import glob
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import psutil
 import pytest
 
-from compare.metrics import figures
 from compare.postgres import missing
+from compare.report.metrics import figures
 from compare.results import load_results
-from compare.server import REPO_ROOT
-from tests.fixtures_servers import alive, assert_gone, stop_run
+from tests.helpers import alive, assert_gone, run_compare, start_compare, stop_run
 
 pytestmark = [pytest.mark.server, pytest.mark.skipif(missing() is not None, reason=str(missing()))]
 
-BENCH = [sys.executable, "-m", "compare", "bench", "--quick", "--source", "postgres"]
+BENCH = ["bench", "--quick", "--source", "postgres"]
 
 
 def _cmdline(proc: psutil.Process) -> str:
@@ -42,7 +39,7 @@ def test_a_postgres_startproject_run_records_both_and_leaves_nothing(tmp_path: P
     # Long enough for whole downloads even when locust is slow to start on a busy machine.
     argv += ["--scenarios", "download", "--duration", "5", "--rows", "5000"]
     argv += ["--sweep-sizes", "10000", "--sweep-variants", "stream"]
-    done = subprocess.run(argv, cwd=REPO_ROOT, capture_output=True, text=True, timeout=240)
+    done = run_compare(*argv, timeout=240)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stderr.count("starting PostgreSQL") == 1
     assert done.stderr.count("seeding PostgreSQL with 10,000 rows") == 1
@@ -71,14 +68,8 @@ def test_ctrl_c_while_seeding_stops_postgres_and_keeps_an_interrupted_document(
     # Enough rows that seeding takes seconds: the signal lands in the middle of it.
     argv = [*BENCH, "--out", str(tmp_path), "--stacks", "uvicorn", "--scenarios", "download"]
     argv += ["--rows", "3000000", "--sweep-sizes", ""]
-    proc = subprocess.Popen(
-        argv,
-        cwd=REPO_ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,  # a process group of its own, as a terminal's job
-    )
+    # A process group of its own, as a terminal's job.
+    proc = start_compare(*argv, start_new_session=True)
     seen: set[int] = set()
     try:
         deadline = time.monotonic() + 60

@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from compare.figures import figures_document
 from compare.loadcell import run_load_cell
-from compare.metrics import figures, requests
+from compare.report.figures import figures_document
+from compare.report.metrics import figures, requests
 from compare.results import ResultsWriter, new_document
 from compare.runner import run_bench
 from tests.timed_stack import short_config, timed_stack

@@ -10,31 +10,19 @@ import socket
 import subprocess
 import sys
 import threading
-from pathlib import Path
 from typing import IO
 
 import psutil
 import pytest
 
+from compare import REPO_ROOT
 from compare.download import download
 from compare.stacks import STACKS
-from tests.fixtures_servers import assert_gone, no_new_children
-
-REPO = Path(__file__).resolve().parent.parent
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "compare", *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+from tests.helpers import assert_gone, no_new_children, run_compare, start_compare
 
 
 def test_stacks_lists_every_stack_with_its_command_line() -> None:
-    done = run_cli("stacks")
+    done = run_compare("stacks")
     assert done.returncode == 0, done.stderr
     for name, spec in STACKS.items():
         assert f"{name}  [{spec.interface}]" in done.stdout
@@ -43,7 +31,7 @@ def test_stacks_lists_every_stack_with_its_command_line() -> None:
 
 
 def test_stacks_json_is_machine_readable() -> None:
-    done = run_cli("stacks", "--json")
+    done = run_compare("stacks", "--json")
     assert done.returncode == 0, done.stderr
     stacks = {entry["name"]: entry for entry in json.loads(done.stdout)}
     assert set(stacks) == set(STACKS)
@@ -57,14 +45,29 @@ def test_stacks_json_is_machine_readable() -> None:
         (["serve", "nginx-magic"], "unknown stack 'nginx-magic'; valid stacks: gunicorn-sync"),
         (["serve", "gunicorn-sync", "--threads", "4"], "gunicorn-sync has no thread setting"),
         (["serve", "uvicorn", "--workers", "0"], "workers must be at least 1"),
+        (["encode-bench", "--rows", "0"], "--rows and --repeat must be at least 1"),
+        (["encode-bench", "--stacks", "tomcat"], "unknown stack 'tomcat'; valid: all"),
+        (["measure-once", "--repeat", "0"], "--repeat must be at least 1"),
+        (["measure-once", "uvicorn,tomcat"], "unknown stack 'tomcat'; valid: all"),
     ],
 )
 def test_bad_input_is_one_line_and_nonzero(args: list[str], expected: str) -> None:
-    done = run_cli(*args)
+    done = run_compare(*args)
     assert done.returncode == 1
     assert done.stderr.count("\n") == 1, done.stderr
     assert done.stderr.startswith("compare: error: ")
     assert expected in done.stderr
+
+
+def test_elsewhere_than_linux_the_command_line_is_one_line() -> None:
+    code = "import runpy, sys; sys.platform = 'darwin'; runpy.run_module('compare', alter_sys=True)"
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 1
+    assert done.stderr == (
+        "compare: error: the harness needs Linux (/proc, CPU pinning); this is darwin\n"
+    )
 
 
 def _pump(stream: IO[str], lines: queue.Queue[str]) -> None:
@@ -77,12 +80,12 @@ def _pump(stream: IO[str], lines: queue.Queue[str]) -> None:
 def test_serve_runs_until_signalled_and_leaves_nothing(sig: signal.Signals) -> None:
     lines: queue.Queue[str] = queue.Queue()
     with no_new_children():
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "compare", "serve", "gunicorn-gthread", "--port", "0"],
-            cwd=REPO,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
+        proc = start_compare(
+            "serve",
+            "gunicorn-gthread",
+            "--port",
+            "0",
+            merge_stderr=True,
             # As a terminal would: Ctrl-C is a SIGINT that Python turns into KeyboardInterrupt.
             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.default_int_handler),
         )
@@ -112,6 +115,6 @@ def test_serve_on_a_taken_port_is_one_line() -> None:
         sock.bind(("127.0.0.1", 0))
         sock.listen()
         port = sock.getsockname()[1]
-        done = run_cli("serve", "uvicorn", "--port", str(port))
+        done = run_compare("serve", "uvicorn", "--port", str(port))
     assert done.returncode == 1
     assert done.stderr == f"compare: error: uvicorn: port {port} on 127.0.0.1 is in use\n"

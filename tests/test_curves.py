@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from compare.curves import curves, fit_line, knee, memory_fit
-from compare.figures import figures_document
 from compare.loadcell import cell_load
+from compare.report.curves import curves, fit_line, knee, memory_fit
+from compare.report.figures import figures_document
 from compare.runner import cell_name, load_order
 from compare.stacks import get_stack
 from compare.workers import choose, sized

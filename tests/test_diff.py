@@ -12,17 +12,8 @@ from typing import Any
 import pytest
 
 from compare.report.diff import diff, render_diff
-from compare.results import load_results
-from compare.server import REPO_ROOT
 from tests import cells as made_cells
-from tests.test_report import compare_cli
-
-FIXTURE = Path(__file__).parent / "fixtures" / "report"
-
-
-@pytest.fixture(scope="module")
-def document() -> dict[str, Any]:
-    return load_results(FIXTURE)
+from tests.helpers import run_compare
 
 
 def cells(doc: dict[str, Any], scenario: str, stack: str) -> list[dict[str, Any]]:
@@ -109,9 +100,7 @@ def test_differing_settings_are_noted(document: dict[str, Any]) -> None:
 
 
 def _diff_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*compare_cli(), "diff", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60
-    )
+    return run_compare("diff", *args)
 
 
 def test_cli_diff_exit_codes_and_json(tmp_path: Path) -> None:

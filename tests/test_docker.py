@@ -17,13 +17,12 @@ from typing import Any
 
 import pytest
 
-from compare import nginx
+from compare import REPO_ROOT, nginx
 from compare.server import ServerProcess
 from compare.stacks import STACKS
-from tests.fixtures_servers import no_new_children
+from tests.helpers import no_new_children
 
-REPO = Path(__file__).resolve().parent.parent
-DOCKER = REPO / "docker"
+DOCKER = REPO_ROOT / "docker"
 DOCKERFILE = DOCKER / "Dockerfile"
 APP_STACKS = (*nginx.DOCKER_DEFAULT_STACKS, *nginx.DOCKER_MORE_STACKS)
 NGINX_SERVICES = {"nginx": "nginx.conf", "nginx-more": "nginx-more.conf"}
@@ -176,7 +175,7 @@ def test_locust_master_and_scalable_workers(services: dict[str, dict[str, Any]])
     for service in (master, worker):
         args = service["command"]
         assert args[:3] == ["locust", "-f", "loadtests/locustfile.py"]
-        assert (REPO / args[2]).is_file()
+        assert (REPO_ROOT / args[2]).is_file()
         assert service["healthcheck"] == {"disable": True}  # no /healthz in a locust container
         assert service["image"] == services["uvicorn"]["image"]  # one image for every role
     assert "--master" in master["command"] and "--class-picker" in master["command"]
@@ -241,7 +240,7 @@ def test_dockerfile_copies_only_what_exists_and_is_not_ignored() -> None:
     for word, args in instructions():
         if word == "COPY" and not args.startswith("--from"):
             source = args.split()[0]
-            assert (REPO / source).exists(), source
+            assert (REPO_ROOT / source).exists(), source
             assert f"!{source}" in ignore, f"{source} is excluded from the build context"
 
 
@@ -253,8 +252,8 @@ def test_dockerfile_installs_the_dependencies_of_pyproject(tmp_path: Path) -> No
     assert target == "/src/requirements.txt"
     argv = shlex.split(command)
     assert argv[:2] == ["python", "-c"]
-    code = argv[2].replace("/src/pyproject.toml", str(REPO / "pyproject.toml"))
-    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    code = argv[2].replace("/src/pyproject.toml", str(REPO_ROOT / "pyproject.toml"))
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
     for extras, wanted in (
         ("", project["dependencies"]),
         ("dev", project["dependencies"] + project["optional-dependencies"]["dev"]),

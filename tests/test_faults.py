@@ -6,7 +6,6 @@ import contextlib
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -14,8 +13,7 @@ import psutil
 import pytest
 
 from compare.results import load_results
-from compare.server import REPO_ROOT
-from tests.fixtures_servers import stop_run
+from tests.helpers import start_compare, stop_run
 
 pytestmark = pytest.mark.server
 
@@ -64,31 +62,22 @@ def _wait_for_master(bench: subprocess.Popen[str], cell: str, seen: set[int]) ->
 def test_killed_worker_and_killed_master_fail_their_cells_and_the_run_goes_on(
     tmp_path: Path,
 ) -> None:
-    bench = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "compare",
-            "bench",
-            "--out",
-            str(tmp_path),
-            "--stacks",
-            "gunicorn-sync",
-            "--scenarios",
-            "download",
-            "--repeat",
-            "3",
-            "--duration",
-            "5",
-            "--rows",
-            "50000",
-            "--sweep-sizes",
-            "",
-        ],
-        cwd=REPO_ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    bench = start_compare(
+        "bench",
+        "--out",
+        str(tmp_path),
+        "--stacks",
+        "gunicorn-sync",
+        "--scenarios",
+        "download",
+        "--repeat",
+        "3",
+        "--duration",
+        "5",
+        "--rows",
+        "50000",
+        "--sweep-sizes",
+        "",
     )
     seen: set[int] = set()
     try:

@@ -12,14 +12,11 @@ is the figure that matters; both are printed (``pytest -s``) for the closing not
 from __future__ import annotations
 
 import fcntl
-import os
 import random
 import re
 import socket
 import sqlite3
 import struct
-import subprocess
-import sys
 import termios
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator
@@ -28,11 +25,12 @@ from typing import cast
 
 import pytest
 
+from compare.appdata import RunData
 from compare.download import download
-from compare.server import REPO_ROOT, ServerProcess
+from compare.server import ServerProcess
 from compare.stacks import STACKS
 from project.export.views import ExportResponse
-from tests.fixtures_servers import MB, stack_params, tree_pids
+from tests.helpers import MB, stack_params, tree_pids
 
 pytestmark = pytest.mark.server
 
@@ -81,25 +79,9 @@ async def test_closing_the_response_closes_its_async_body_at_once() -> None:
 
 @pytest.fixture(scope="module")
 def database(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A fresh SQLite file with DB_ROWS rows, as `python -m project seed_rows` writes them."""
+    """A fresh SQLite file with DB_ROWS rows, seeded as the bench seeds its database."""
     path = tmp_path_factory.mktemp("hangups") / "export.sqlite3"
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "project.settings",
-        "DJANGO_SECRET_KEY": "seed-only",
-        "DATABASE_URL": _sqlite_url(path),
-        "PYTHONPATH": str(REPO_ROOT),
-    }
-    for command in (["migrate", "--verbosity", "0"], ["seed_rows", str(DB_ROWS)]):
-        done = subprocess.run(
-            [sys.executable, "-m", "project", *command],
-            cwd=REPO_ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert done.returncode == 0, done.stderr[-2000:]
+    RunData("db", "minimal", DB_ROWS, lambda line: None, database_url=_sqlite_url(path)).start()
     return path
 
 

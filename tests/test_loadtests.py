@@ -12,16 +12,15 @@ import os
 import subprocess
 import sys
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
+from compare import REPO_ROOT
 from compare.ports import free_port
 from compare.records import read_records
 from compare.server import ServerProcess
-from compare.stacks import get_stack
 from loadtests import catalog
 from loadtests.body import (
     BadHeader,
@@ -37,7 +36,6 @@ from loadtests.body import (
 from loadtests.options import OPTIONS, LoadOptions
 from tests import loadtest_fakeserver as fake
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 LOCUST_TIMEOUT = 60  # seconds beyond --run-time before a locust subprocess counts as hung
 
 StatsRow = dict[str, str]
@@ -240,6 +238,7 @@ def test_rows_header_and_ping_checks() -> None:
 # --- locust against tiny fake servers --------------------------------------------------------
 
 
+@pytest.mark.server
 def test_ttfb_is_the_first_body_byte_not_the_headers(tmp_path: Path) -> None:
     """Headers at once, the chunk-size line 0.3 s later, the first body byte 0.3 s after that."""
     gap = 0.3
@@ -263,6 +262,7 @@ def test_ttfb_is_the_first_body_byte_not_the_headers(tmp_path: Path) -> None:
     assert not read_exceptions(tmp_path / "ttfb")
 
 
+@pytest.mark.server
 def test_every_request_carries_the_session_cookie_when_given(tmp_path: Path) -> None:
     # compare --app startproject: locust's users are one logged-in user (the option's env var).
     with fake.FakeExportServer([fake.honest()]) as server:
@@ -280,6 +280,7 @@ def test_every_request_carries_the_session_cookie_when_given(tmp_path: Path) -> 
     assert server.paths and set(server.cookies) == {"sessionid=k3y"}
 
 
+@pytest.mark.server
 def test_lying_servers_count_as_failures_never_successes(tmp_path: Path) -> None:
     with fake.FakeExportServer(fake.LIES) as server:
         argv = catalog.locust_command(
@@ -322,6 +323,7 @@ def test_lying_servers_count_as_failures_never_successes(tmp_path: Path) -> None
     assert {"test_start", "spawning_complete", "test_stopping"} <= set(records.events)
 
 
+@pytest.mark.server
 def test_distributed_master_sends_custom_options_to_workers(tmp_path: Path) -> None:
     port = free_port()
     with fake.FakeExportServer([fake.honest()]) as server:
@@ -366,15 +368,9 @@ def test_distributed_master_sends_custom_options_to_workers(tmp_path: Path) -> N
 
 # --- locust against the real stacks ----------------------------------------------------------
 
-STACK_NAMES = ["gunicorn-sync", "uvicorn"]
+SERVER_STACKS = ["gunicorn-sync", "uvicorn"]
 ROWS = 20_000
 READ_KBPS = 2048
-
-
-@pytest.fixture(scope="module", params=STACK_NAMES)
-def server(request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
-    with ServerProcess(get_stack(request.param)) as running:
-        yield running
 
 
 @pytest.mark.server

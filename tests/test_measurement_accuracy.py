@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from compare.loadcell import run_load_cell
-from compare.metrics import figures, requests
+from compare.report.metrics import figures, requests
 from tests.timed_stack import short_config, timed_stack
 
 pytestmark = pytest.mark.server

@@ -16,7 +16,7 @@ import pytest
 from compare import nginx
 from compare.proxy import supervisor_argv, tick_pipe
 from compare.stacks import FRONTS, STACKS, fronted
-from tests.fixtures_servers import alive, assert_gone
+from tests.helpers import alive, assert_gone
 
 RUN_DIR = Path("/tmp/dsc-run")
 NGINX = nginx.find_nginx()

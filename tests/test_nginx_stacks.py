@@ -15,8 +15,6 @@ import os
 import shutil
 import signal
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from urllib.parse import urlsplit
@@ -27,18 +25,19 @@ import pytest
 from compare.download import download
 from compare.nginx import INSTALL_HINT, find_nginx
 from compare.sampler import ProcessTreeSampler
-from compare.server import REPO_ROOT, ServerProcess, ServerStartError
+from compare.server import ServerProcess, ServerStartError
 from compare.stacks import STACKS
-from tests.fixtures_servers import (
+from tests.helpers import (
     MB,
     BackgroundDownload,
     assert_gone,
+    expected_body,
     no_new_children,
     stack_params,
+    start_compare,
     tree_pids,
 )
 from tests.http_raw import dechunk, raw_request
-from tests.test_views_inprocess import expected_body
 
 pytestmark = [
     pytest.mark.server,
@@ -243,13 +242,7 @@ def test_a_signal_to_the_root_alone_stops_everything() -> None:
 
 def test_serve_runs_a_fronted_stack_until_sigterm() -> None:
     with no_new_children():
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "compare", "serve", "nginx-unbuffered+uvicorn", "--port", "0"],
-            cwd=REPO_ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
+        proc = start_compare("serve", "nginx-unbuffered+uvicorn", "--port", "0", merge_stderr=True)
         try:
             assert proc.stdout is not None
             url = ""

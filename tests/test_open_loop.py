@@ -7,7 +7,7 @@ import statistics
 
 import pytest
 
-from compare.metrics import figures
+from compare.report.metrics import figures
 from loadtests.schedule import Connections, Schedule, anchor
 from tests.cells import Req, cell, download
 

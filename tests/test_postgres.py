@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import psutil
@@ -16,9 +14,8 @@ import psycopg
 import pytest
 
 from compare.postgres import SETTINGS, PostgresServer, missing
-from compare.server import REPO_ROOT
 from project.dburl import database_from_url
-from tests.fixtures_servers import assert_gone, no_new_children, tree_pids
+from tests.helpers import assert_gone, no_new_children, start_compare, tree_pids
 
 pytestmark = [pytest.mark.server, pytest.mark.skipif(missing() is not None, reason=str(missing()))]
 
@@ -73,12 +70,9 @@ def test_stop_leaves_no_process_directory_or_shared_memory(how: str) -> None:
 
 
 def test_serve_with_postgres_stops_it_on_sigint() -> None:
-    argv = [sys.executable, "-m", "compare", "serve", "uvicorn", "--port", "0"]
-    argv += ["--source", "postgres", "--seed-rows", "1000"]
+    argv = ["serve", "uvicorn", "--port", "0", "--source", "postgres", "--seed-rows", "1000"]
     with no_new_children():
-        proc = subprocess.Popen(
-            argv, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-        )
+        proc = start_compare(*argv, merge_stderr=True)
         try:
             assert proc.stdout is not None
             for line in proc.stdout:

@@ -22,9 +22,8 @@ from compare.download import download
 from compare.postgres import missing
 from compare.server import ServerProcess
 from compare.stacks import STACKS
-from tests.fixtures_servers import stack_params
+from tests.helpers import expected_body, stack_params
 from tests.http_raw import dechunk, raw_request
-from tests.test_views_inprocess import expected_body
 
 pytestmark = [pytest.mark.server, pytest.mark.skipif(missing() is not None, reason=str(missing()))]
 

@@ -12,10 +12,10 @@ import time
 import psutil
 import pytest
 
+from compare import REPO_ROOT
 from compare.ports import free_port
 from compare.prefork import LISTEN_FD, listen
-from compare.server import REPO_ROOT
-from tests.fixtures_servers import assert_gone, no_new_children
+from tests.helpers import assert_gone, no_new_children
 
 # A stand-in worker: accepts on the inherited descriptor and answers each connection its pid.
 WORKER = f"""
@@ -39,6 +39,7 @@ def _answer(port: int) -> int:
             time.sleep(0.05)
 
 
+@pytest.mark.server
 def test_workers_share_the_socket_and_stop_with_the_root() -> None:
     port = free_port("127.0.0.1")
     argv = [sys.executable, "-m", "compare.prefork", "--host", "127.0.0.1", "--port", str(port)]

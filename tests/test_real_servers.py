@@ -5,26 +5,19 @@ from __future__ import annotations
 import re
 import socket
 import time
-from collections.abc import Iterator
 
 import pytest
 
 from compare.download import download
 from compare.server import ServerProcess
-from compare.stacks import STACKS, get_stack
-from tests.fixtures_servers import stack_params
+from compare.stacks import STACKS
+from tests.helpers import expected_body
 from tests.http_raw import dechunk, raw_request
-from tests.test_views_inprocess import expected_body
 
 pytestmark = pytest.mark.server
 
-STACK_NAMES = [name for name, spec in STACKS.items() if spec.front is None]
-
-
-@pytest.fixture(scope="module", params=stack_params(STACK_NAMES))
-def server(request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
-    with ServerProcess(get_stack(request.param)) as running:
-        yield running
+# Every server on its own; the nginx-fronted stacks are test_nginx_stacks.py's.
+SERVER_STACKS = [name for name, spec in STACKS.items() if spec.front is None]
 
 
 def test_stream_is_chunked_without_length_and_frames_parse(server: ServerProcess) -> None:
@@ -68,7 +61,7 @@ HTTP10_CHUNKED = {
 
 
 def test_every_stack_has_an_http_10_row() -> None:
-    assert set(HTTP10_CHUNKED) == set(STACK_NAMES)
+    assert set(HTTP10_CHUNKED) == set(SERVER_STACKS)
 
 
 def test_http_10_client_gets_a_complete_body(server: ServerProcess) -> None:

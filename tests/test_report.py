@@ -7,8 +7,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
-import sys
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -19,20 +17,13 @@ from compare.report import charts, render_html, render_markdown, write_reports
 from compare.report import writer as report_writer
 from compare.report.model import build
 from compare.report.page import SECTIONS
-from compare.results import load_results
-from compare.server import REPO_ROOT
-from compare.summary import terminal_verdict
+from compare.report.summary import terminal_verdict
+from tests.helpers import REPORT_FIXTURE, run_compare
 
-FIXTURE = Path(__file__).parent / "fixtures" / "report"
-GOLDEN = FIXTURE / "expected-report.md"
+GOLDEN = REPORT_FIXTURE / "expected-report.md"
 # UPDATE_GOLDEN=1 pytest tests/test_report.py rewrites the golden file from the fixture.
 UPDATE_GOLDEN = os.environ.get("UPDATE_GOLDEN") == "1"
 VOID = {"meta", "br", "img", "input", "link", "hr", "col", "area", "base", "wbr", "source"}
-
-
-@pytest.fixture(scope="module")
-def document() -> dict[str, Any]:
-    return load_results(FIXTURE)
 
 
 @pytest.fixture(scope="module")
@@ -210,7 +201,7 @@ def test_sparse_documents_render(doc: dict[str, Any]) -> None:
 def test_write_reports_writes_both_files_beside_the_results(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    shutil.copy(FIXTURE / "results.json", tmp_path / "results.json")
+    shutil.copy(REPORT_FIXTURE / "results.json", tmp_path / "results.json")
     monkeypatch.setattr(report_writer, "render_html", lambda document: "<html>stub</html>")
     paths = write_reports(tmp_path)
     assert paths == [tmp_path / "report.html", tmp_path / "report.md"]
@@ -229,7 +220,7 @@ def test_write_reports_writes_both_files_beside_the_results(
 def test_a_failed_render_leaves_earlier_reports_whole(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    shutil.copy(FIXTURE / "results.json", tmp_path / "results.json")
+    shutil.copy(REPORT_FIXTURE / "results.json", tmp_path / "results.json")
     (tmp_path / "report.html").write_text("earlier")
 
     def broken(document: dict[str, Any]) -> str:
@@ -243,41 +234,16 @@ def test_a_failed_render_leaves_earlier_reports_whole(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html", "results.json"]
 
 
-# Until compare/cli.py registers the report and diff commands, run them through its main().
-_WRAPPER = (
-    "import sys, compare.cli as c; from compare.commands import diff, report; "
-    "c.COMMANDS = (*c.COMMANDS, report, diff); sys.exit(c.main())"
-)
-
-
-def compare_cli() -> list[str]:
-    """The command line that runs `python -m compare` with report and diff available."""
+def test_cli_registers_report_and_diff() -> None:
     from compare import cli
 
     names = {command.__name__.rsplit(".", 1)[-1] for command in cli.COMMANDS}
-    if {"report", "diff"} <= names:
-        return [sys.executable, "-m", "compare"]
-    return [sys.executable, "-c", _WRAPPER]
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*compare_cli(), *args],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-
-
-def test_cli_registers_report_and_diff() -> None:
-    if compare_cli()[1] != "-m":
-        pytest.skip("compare/cli.py does not list report and diff in COMMANDS yet")
+    assert {"report", "diff"} <= names
 
 
 def test_cli_report_writes_and_prints(tmp_path: Path) -> None:
-    shutil.copy(FIXTURE / "results.json", tmp_path / "results.json")
-    done = run_cli("report", str(tmp_path))
+    shutil.copy(REPORT_FIXTURE / "results.json", tmp_path / "results.json")
+    done = run_compare("report", str(tmp_path))
     assert done.returncode == 0, done.stderr
     assert f"wrote {tmp_path / 'report.html'}" in done.stdout
     assert f"wrote {tmp_path / 'report.md'}" in done.stdout
@@ -303,7 +269,7 @@ def test_cli_report_on_a_bad_document_is_a_one_line_error(
 ) -> None:
     if content is not None:
         (tmp_path / "results.json").write_text(content)
-    done = run_cli("report", str(tmp_path))
+    done = run_compare("report", str(tmp_path))
     assert done.returncode == 1
     assert done.stdout == ""
     lines = done.stderr.strip().splitlines()
@@ -312,7 +278,7 @@ def test_cli_report_on_a_bad_document_is_a_one_line_error(
 
 
 def test_fixture_is_small_and_real() -> None:
-    raw = (FIXTURE / "results.json").read_text()
+    raw = (REPORT_FIXTURE / "results.json").read_text()
     assert len(raw) < 250_000  # raw records of every cell included
     doc = json.loads(raw)
     assert doc["status"] == "complete" and doc["config"]["repeat"] == 3

@@ -11,9 +11,9 @@ import pytest
 from compare.report import render_html
 from compare.results import load_results
 from tests.browser import CHROMIUM_FLAGS, MISSING, chromium_binary
+from tests.helpers import REPORT_FIXTURE
 
 BINARY = chromium_binary()
-FIXTURE = Path(__file__).parent / "fixtures" / "report"
 # Chromium logs every console message (and uncaught exception) of the page as INFO:CONSOLE.
 CONSOLE = re.compile(r":CONSOLE[(:]\d+\)?\] (.*)")
 
@@ -50,7 +50,7 @@ def test_the_console_check_catches_errors(tmp_path: Path) -> None:
 
 def test_report_renders_without_console_errors(tmp_path: Path) -> None:
     page = tmp_path / "report.html"
-    page.write_text(render_html(load_results(FIXTURE)), encoding="utf-8")
+    page.write_text(render_html(load_results(REPORT_FIXTURE)), encoding="utf-8")
     dom, messages = load_in_chromium(page, tmp_path / "profile")
     assert messages == []
     assert "<h1>Django streaming export: gunicorn-sync vs uvicorn</h1>" in dom

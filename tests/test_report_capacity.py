@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from compare.figures import figures_document
 from compare.report import render_html, render_markdown
 from compare.report.capacity import curve_sets, knee_table, sentences
+from compare.report.figures import figures_document
 from compare.report.model import build
-from compare.summary import terminal_verdict
+from compare.report.summary import terminal_verdict
 from tests.cells import cell, download
 
 

@@ -18,6 +18,7 @@ from compare.results import (
     load_results,
     new_document,
 )
+from tests.helpers import REPORT_FIXTURE
 
 
 def _writer(directory: Path) -> ResultsWriter:
@@ -99,15 +100,12 @@ def test_unusable_documents_are_refused_in_one_line(
     assert "\n" not in str(caught.value)
 
 
-FIXTURE = Path(__file__).parent / "fixtures" / "report"
-
-
 def test_the_schema_file_describes_the_documents_we_write(tmp_path: Path) -> None:
     schema = json.loads(SCHEMA_FILE.read_text())
     jsonschema.Draft202012Validator.check_schema(schema)
     assert schema["properties"]["schema_version"]["const"] == SCHEMA_VERSION
     # A real run (the report fixture) and a fresh, still empty one both validate ...
-    jsonschema.validate(load_results(FIXTURE), schema)
+    jsonschema.validate(load_results(REPORT_FIXTURE), schema)
     writer = ResultsWriter(
         tmp_path,
         new_document(
@@ -126,7 +124,7 @@ def test_the_schema_file_describes_the_documents_we_write(tmp_path: Path) -> Non
     )
     jsonschema.validate(load_results(tmp_path), schema)
     # ... and a damaged one does not.
-    broken = load_results(FIXTURE)
+    broken = load_results(REPORT_FIXTURE)
     broken["cells"][0]["requests"]["kind"][0] = "teleport"
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(broken, schema)

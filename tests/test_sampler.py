@@ -19,7 +19,7 @@ from compare.sampler import (
     peaks,
     window,
 )
-from tests.fixtures_servers import MB, assert_gone
+from tests.helpers import MB, assert_gone
 
 # A process that does what stdin tells it: allocate memory, burn CPU, start or kill a child.
 CHILD = r"""

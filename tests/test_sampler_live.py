@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
+from compare.commands.measure_once import config_for
 from compare.download import download
-from compare.measure_once import config_for
-from compare.metrics import sweep_figures
+from compare.report.metrics import sweep_figures
 from compare.sampler import ProcessTreeSampler
 from compare.server import ServerProcess
 from compare.stacks import STACKS
 from compare.sweep import measure_point
-from tests.fixtures_servers import MB
+from tests.helpers import MB
 
 pytestmark = pytest.mark.server
 

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from compare.server import REPO_ROOT
+from compare import REPO_ROOT
 from project.export.params import BadParameter
 from tests.inprocess import Reply, asgi_call, wsgi_call
 

@@ -12,7 +12,7 @@ import pytest
 from compare.download import download
 from compare.server import ServerProcess, ServerStartError
 from compare.stacks import STACKS
-from tests.fixtures_servers import (
+from tests.helpers import (
     MB,
     BackgroundDownload,
     assert_gone,

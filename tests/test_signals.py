@@ -14,7 +14,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,12 +23,18 @@ import psutil
 import pytest
 
 from compare.results import load_results
-from compare.server import REPO_ROOT
-from tests.fixtures_servers import alive, assert_gone, no_new_children, stack_params, stop_run
+from tests.helpers import (
+    alive,
+    assert_gone,
+    no_new_children,
+    run_compare,
+    stack_params,
+    start_compare,
+    stop_run,
+)
 
 pytestmark = pytest.mark.server
 
-BENCH = [sys.executable, "-m", "compare", "bench"]
 MATRIX = [
     "--quick",
     "--stacks",
@@ -84,12 +89,11 @@ class BenchRun:
 
 
 def _start_bench(out: Path) -> BenchRun:
-    proc = subprocess.Popen(
-        [*BENCH, "--out", str(out), *MATRIX],
-        cwd=REPO_ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    proc = start_compare(
+        "bench",
+        "--out",
+        str(out),
+        *MATRIX,
         # Its own process group, so that a terminal's Ctrl-C can be imitated exactly.
         start_new_session=True,
         # DEBUG: the server logs "export complete" for each warm-up download.
@@ -193,13 +197,7 @@ def test_a_signal_at_any_phase_leaves_no_process_and_a_valid_partial_document(
 
 
 def _serve(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "compare", "serve", *args],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return run_compare("serve", *args)
 
 
 @pytest.mark.parametrize("bind_host", ["127.0.0.1", "0.0.0.0"], ids=["loopback", "wildcard"])

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from compare.commands.bench import with_apps
+from compare.config import numbered
+from compare.errors import CompareError
 from compare.prefork import LISTEN_FD
 from compare.report.comparisons import comparable
 from compare.stacks import (
@@ -19,7 +21,7 @@ from compare.stacks import (
     StackSpec,
     UnknownStackError,
     get_stack,
-    numbered,
+    stack_names,
     stack_parts,
 )
 
@@ -195,6 +197,19 @@ def test_child_processes_expected() -> None:
     assert STACKS["uvicorn"].child_processes() == DEFAULT_WORKERS
     assert STACKS["uvicorn"].with_options(workers=1).child_processes() == 0
     assert STACKS["gunicorn-sync"].with_options(workers=1).child_processes() == 1
+
+
+def test_stack_names_mean_the_same_in_every_command() -> None:
+    # ui and bench alike: repeats dropped (bench numbers them), aliases expanded.
+    assert stack_names("uvicorn, gunicorn-sync,uvicorn") == ("uvicorn", "gunicorn-sync")
+    assert stack_names("uvicorn,uvicorn", repeats=True) == ("uvicorn#1", "uvicorn#2")
+    every_server = stack_names("all")
+    assert len(every_server) > 2 and all(STACKS[name].front is None for name in every_server)
+    assert set(stack_names("everything")) == set(STACKS)
+    with pytest.raises(CompareError, match="unknown stack 'nope'; valid: all, nginx"):
+        stack_names("gunicorn-sync,nope")
+    with pytest.raises(CompareError, match="no stack"):
+        stack_names(" , ")
 
 
 def test_copies_and_app_profiles_are_stacks_of_their_own() -> None:

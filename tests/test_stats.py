@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from compare.stats import Spread, percentile, spread
+from compare.report.stats import Spread, percentile, spread
 
 
 def test_percentiles_interpolate_between_ranks() -> None:

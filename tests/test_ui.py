@@ -31,15 +31,14 @@ from typing import Any
 import psutil
 import pytest
 
+from compare import REPO_ROOT
 from compare.ports import free_port
-from compare.server import REPO_ROOT
 from tests.browser import CHROMIUM_FLAGS, MISSING, chromium_binary
-from tests.fixtures_servers import alive, assert_gone
+from tests.helpers import COMPARE, alive, assert_gone
 
 pytestmark = pytest.mark.server
 
-# The subcommand's own entry point: the same code as `python -m compare ui`.
-UI = [sys.executable, "-m", "compare", "ui"]
+UI = [*COMPARE, "ui"]
 UI_BROWSER_FLAGS = [*CHROMIUM_FLAGS, "--hide-scrollbars", "--remote-debugging-pipe"]
 READY_S = 45.0
 

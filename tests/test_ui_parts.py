@@ -220,15 +220,6 @@ def test_feed_env_name_is_shared() -> None:
 # --- the ui command's pure parts ------------------------------------------------------------
 
 
-def test_stack_names() -> None:
-    assert ui.stack_names("uvicorn, gunicorn-sync,uvicorn") == ("uvicorn", "gunicorn-sync")
-    assert len(ui.stack_names("all")) > 2
-    with pytest.raises(CompareError, match="valid stacks"):
-        ui.stack_names("gunicorn-sync,nope")
-    with pytest.raises(CompareError, match="no stack"):
-        ui.stack_names(" , ")
-
-
 def test_stacks_that_cannot_run_are_refused_or_skipped(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import pytest
 
-from compare.stats import (
+from compare.report.stats import (
     ALPHA,
     DEFAULT_MIN_RELATIVE,
     MIN_REPETITIONS,

@@ -9,21 +9,11 @@ import pytest
 from django.core.management import call_command
 from django.test import AsyncClient, Client
 
-from project.export.csvchunks import CsvChunker
-from project.export.rows import HEADER, synthetic_batches
+from tests.helpers import expected_body
 from tests.inprocess import asgi_call, wsgi_call
 
 SYNC_UNDER_ASGI = "StreamingHttpResponse must consume synchronous iterators"
 ASYNC_UNDER_WSGI = "StreamingHttpResponse must consume asynchronous iterators"
-
-
-def expected_body(rows: int, chunk_kb: int = 64) -> bytes:
-    chunker = CsvChunker(chunk_kb * 1024)
-    pieces = list(chunker.header(HEADER))
-    for batch in synthetic_batches(rows):
-        pieces.extend(chunker.feed(batch))
-    pieces.extend(chunker.finish())
-    return b"".join(pieces)
 
 
 def wsgi_get(url: str, method: str = "GET") -> tuple[int, dict[str, str], bytes]:

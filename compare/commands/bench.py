@@ -6,14 +6,11 @@ import argparse
 import dataclasses
 import math
 import os
-import signal
 import sys
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from types import FrameType
 from typing import Any, Literal, cast
 
 from compare.appdata import APP_PROFILES, RunData, add_data_arguments
@@ -24,16 +21,18 @@ from compare.config import (
     BenchConfig,
     LoadKind,
     SweepVariant,
+    parse_names,
 )
 from compare.environment import describe
 from compare.errors import CompareError
+from compare.interrupts import stop_signals_interrupt
 from compare.lifecycle import pin
 from compare.placement import MODES, choose, pin_self
 from compare.report import write_reports
+from compare.report.summary import terminal_verdict
 from compare.results import ResultsWriter, new_document
 from compare.runner import run_bench
-from compare.stacks import DEFAULT_WORKERS, STACKS, numbered
-from compare.summary import terminal_verdict
+from compare.stacks import DEFAULT_WORKERS, stack_names
 from loadtests.catalog import SCENARIOS
 
 
@@ -221,41 +220,6 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(handler=run)
 
 
-def _names(
-    raw: str,
-    known: Mapping[str, Any],
-    what: str,
-    aliases: Mapping[str, tuple[str, ...]],
-    repeats: bool = False,
-) -> tuple[str, ...]:
-    """Comma-separated names, each a known one or an alias for several; repeats dropped, or
-    with ``repeats`` kept and numbered (uvicorn,uvicorn: uvicorn#1, uvicorn#2)."""
-    expanded: list[str] = []
-    for name in (n.strip() for n in raw.split(",")):
-        if name:
-            expanded += aliases.get(name, (name,))
-    names = numbered(expanded) if repeats else tuple(dict.fromkeys(expanded))
-    unknown = [n for n in names if n.partition("#")[0] not in known]
-    if unknown:
-        valid = ", ".join([*aliases, *known])
-        raise CompareError(f"unknown {what} {unknown[0]!r}; valid: {valid}")
-    if not names:
-        raise CompareError(f"no {what} given")
-    return names
-
-
-# 'all' means every server stack on its own; nginx-fronted ones are asked for by name or alias.
-STACK_ALIASES = {
-    "all": tuple(name for name, spec in STACKS.items() if spec.front is None),
-    "nginx": tuple(
-        name
-        for name, spec in STACKS.items()
-        if spec.front and spec.upstream().name in DEFAULT_STACKS
-    ),
-    "everything": tuple(STACKS),
-}
-
-
 def with_apps(stacks: tuple[str, ...], apps: tuple[str, ...]) -> tuple[str, ...]:
     """Each stack under each app profile when several are asked for: STACK@minimal, ..."""
     if len(apps) == 1:  # the run's profile, set for every stack (--app)
@@ -294,15 +258,15 @@ def profile_of(args: argparse.Namespace) -> Profile:
 def build_config(args: argparse.Namespace) -> BenchConfig:
     """Validate the arguments into the run's one frozen configuration."""
     profile = profile_of(args)
-    apps = _names(args.app, {p: p for p in APP_PROFILES}, "app profile", {})
-    stacks = with_apps(_names(args.stacks, STACKS, "stack", STACK_ALIASES, repeats=True), apps)
+    apps = parse_names(args.app, APP_PROFILES, "app profile")
+    stacks = with_apps(stack_names(args.stacks, repeats=True), apps)
     if args.scenarios is None:
         args.scenarios = ",".join(profile.scenarios)
         # The profile's curve, unless this run asked for one (or for fixed users) itself.
         if args.concurrency is None and args.rate is None and args.users is None:
             args.concurrency = profile.concurrency
-    scenarios = _names(args.scenarios, SCENARIOS, "scenario", {"all": tuple(SCENARIOS)})
-    variants = _names(args.sweep_variants, {v: v for v in SWEEP_VARIANTS}, "sweep variant", {})
+    scenarios = parse_names(args.scenarios, SCENARIOS, "scenario", {"all": tuple(SCENARIOS)})
+    variants = parse_names(args.sweep_variants, SWEEP_VARIANTS, "sweep variant")
     sizes = (
         _ints(args.sweep_sizes, "--sweep-sizes")
         if args.sweep_sizes is not None
@@ -414,11 +378,6 @@ def _workers(raw: str | None, sweep: bool) -> int | Literal["auto"]:
     return workers
 
 
-def _terminate(signum: int, frame: FrameType | None) -> None:
-    # SIGTERM unwinds like Ctrl-C: servers and locust stopped, the partial results saved.
-    raise KeyboardInterrupt
-
-
 def _link_latest(run_dir: Path) -> None:
     latest = run_dir.parent / "latest"
     try:
@@ -436,62 +395,71 @@ def run(args: argparse.Namespace) -> int:
         config.out_dir.mkdir(parents=True, exist_ok=False)
     except OSError as error:
         raise CompareError(f"cannot create {config.out_dir}: {error.strerror or error}") from None
-    # From here on SIGTERM unwinds like Ctrl-C, seeding included.
-    signal.signal(signal.SIGTERM, _terminate)
-    writer: ResultsWriter | None = None
     started = time.monotonic()
-
-    def progress(line: str) -> None:
-        print(line, file=sys.stderr, flush=True)
-
-    try:
-        document = new_document(
-            describe(), config.as_dict(), [sys.executable, "-m", "compare", *sys.argv[1:]]
-        )
-        document["environment"]["placement"] = {
-            "mode": config.placement,
-            "server_cpus": config.server_cpus,
-            "client_cpus": config.client_cpus,
-        }
-        pin_self(config.client_cpus)
-        writer = ResultsWriter(config.out_dir, document)
-        _link_latest(config.out_dir)
-        print(f"results: {config.out_dir}", file=sys.stderr, flush=True)
-        rows = max((*config.sweep_sizes, config.rows or 200_000))
-        data = RunData(config.source, config.app, rows, progress)
+    # From here on SIGTERM and SIGHUP unwind like Ctrl-C, seeding included.
+    with stop_signals_interrupt():
         try:
-            data.start()
+            writer = _start_results(config)
         except KeyboardInterrupt:
-            writer.add_event("interrupted while preparing the database: nothing measured")
-            writer.finish("interrupted")
-            raise
-        try:
-            if data.postgres is not None:
-                # The database is server-side work: on the servers' CPUs, not ours (pin_self),
-                # and measured with each stack.
-                pin(data.postgres.pid, config.server_cpus)
-                config = dataclasses.replace(config, database_pid=data.postgres.pid)
-            # Recorded with the next write; the postmaster's pid lets the figures sample it.
-            writer.document["environment"]["data"] = data.describe()
-            # The cells start their servers and locust from our environment.
-            with data.exported():
-                run_bench(config, writer, progress)
-        finally:
-            data.stop()
-    except KeyboardInterrupt:
-        if writer is None:
             print("\ninterrupted before anything was measured", file=sys.stderr)
             return 130
-        print(f"\ninterrupted; partial results kept in {writer.path}", file=sys.stderr)
-        _report(config.out_dir)
-        return 130
-    finally:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        try:
+            _measure(config, writer)
+        except KeyboardInterrupt:
+            print(f"\ninterrupted; partial results kept in {writer.path}", file=sys.stderr)
+            _report(config.out_dir)
+            return 130
     minutes = (time.monotonic() - started) / 60
     print(terminal_verdict(writer.document))
     _report(config.out_dir)
     print(f"\nwall time {minutes:.1f} min; results: {writer.path}")
     return 0
+
+
+def _start_results(config: BenchConfig) -> ResultsWriter:
+    """The run's results document, its metadata written before anything is measured."""
+    document = new_document(
+        describe(), config.as_dict(), [sys.executable, "-m", "compare", *sys.argv[1:]]
+    )
+    document["environment"]["placement"] = {
+        "mode": config.placement,
+        "server_cpus": config.server_cpus,
+        "client_cpus": config.client_cpus,
+    }
+    pin_self(config.client_cpus)
+    writer = ResultsWriter(config.out_dir, document)
+    _link_latest(config.out_dir)
+    print(f"results: {config.out_dir}", file=sys.stderr, flush=True)
+    return writer
+
+
+def _progress(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def _measure(config: BenchConfig, writer: ResultsWriter) -> None:
+    """Prepare the run's data, then measure every cell into ``writer``."""
+    rows = max((*config.sweep_sizes, config.rows or 200_000))
+    data = RunData(config.source, config.app, rows, _progress)
+    try:
+        data.start()
+    except KeyboardInterrupt:
+        writer.add_event("interrupted while preparing the database: nothing measured")
+        writer.finish("interrupted")
+        raise
+    try:
+        if data.postgres is not None:
+            # The database is server-side work: on the servers' CPUs, not ours (pin_self),
+            # and measured with each stack.
+            pin(data.postgres.pid, config.server_cpus)
+            config = dataclasses.replace(config, database_pid=data.postgres.pid)
+        # Recorded with the next write; the postmaster's pid lets the figures sample it.
+        writer.document["environment"]["data"] = data.describe()
+        # The cells start their servers and locust from our environment.
+        with data.exported():
+            run_bench(config, writer, _progress)
+    finally:
+        data.stop()
 
 
 def _report(out_dir: Path) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from compare.commands.report import add_results_argument
-from compare.figures import figures_document
+from compare.report.figures import figures_document
 from compare.results import load_results
 
 

@@ -9,8 +9,8 @@ from typing import Any
 
 from compare.config import ENV_PREFIX
 from compare.report import write_reports
+from compare.report.summary import terminal_verdict
 from compare.results import load_results
-from compare.summary import terminal_verdict
 
 
 def default_results() -> str:

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import argparse
 import shlex
-import signal
 import sys
 import time
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from compare.appdata import RunData, add_data_arguments
 from compare.errors import CompareError
+from compare.interrupts import stop_signals_interrupt
 from compare.ports import LOOPBACK
 from compare.server import ServerProcess
 from compare.stacks import get_stack
@@ -34,11 +33,6 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(handler=run)
 
 
-def _terminate(signum: int, frame: FrameType | None) -> None:
-    # Unwinds through ServerProcess.__exit__, so the stack is stopped like on Ctrl-C.
-    raise KeyboardInterrupt
-
-
 def _follow(log: Path, offset: int) -> int:
     """Copy what the server logged since ``offset`` to our stdout; return the new offset."""
     with log.open("rb") as fh:
@@ -53,9 +47,9 @@ def _follow(log: Path, offset: int) -> int:
 def run(args: argparse.Namespace) -> int:
     """Start the stack, echo its log, stop it on Ctrl-C or SIGTERM."""
     spec = get_stack(args.stack).with_options(workers=args.workers, threads=args.threads)
-    signal.signal(signal.SIGTERM, _terminate)
     try:
         with (
+            stop_signals_interrupt(),
             RunData(args.source, args.app, args.seed_rows) as data,
             ServerProcess(spec, host=args.host, port=args.port, env=data.server_env()) as server,
         ):

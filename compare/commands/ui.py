@@ -19,17 +19,19 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Sequence
-from types import FrameType
+from collections.abc import Sequence
 from typing import Any
 
+from compare import REPO_ROOT
 from compare.appdata import RunData, add_data_arguments
 from compare.config import DEFAULT_STACKS, ENV_PREFIX
 from compare.errors import CompareError
+from compare.interrupts import ignore_stop_signals, stop_signals_interrupt
 from compare.ports import LOOPBACK, free_port, port_in_use
+from compare.proctree import ProcessTree
 from compare.sampler import ProcessTreeSampler
-from compare.server import REPO_ROOT, ServerProcess
-from compare.stacks import STACKS, StackSpec, get_stack
+from compare.server import ServerProcess
+from compare.stacks import STACK_ALIASES, StackSpec, get_stack, stack_names
 from loadtests.catalog import LOCUSTFILE, SHAPES_FILE
 from loadtests.serverfeed import BASELINE_SAMPLES, FEED_ENV, FeedStack, ServerFeed
 
@@ -44,12 +46,12 @@ STOP_GRACE_S = 10.0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The ``ui`` options (shared by the subcommand and this module's own entry point)."""
+    """The ``ui`` options."""
     parser.add_argument(
         "--stacks",
         default=os.environ.get(ENV_PREFIX + "STACKS", ",".join(DEFAULT_STACKS)),
-        help="comma-separated stack names, or 'all' (default %(default)s); the first is the "
-        "default host",
+        help="comma-separated stack names or aliases, as bench takes them: all (every server), "
+        "nginx, everything (default %(default)s); the first is the default host",
     )
     parser.add_argument(
         "--port", type=int, default=DEFAULT_PORT, help="web UI port (default %(default)s)"
@@ -92,18 +94,6 @@ def register(subparsers: Any) -> None:
     )
     add_arguments(parser)
     parser.set_defaults(handler=run)
-
-
-def stack_names(raw: str) -> tuple[str, ...]:
-    """Validate ``--stacks``: known names, in order, without repeats; 'all' is every stack."""
-    names = tuple(dict.fromkeys(n.strip() for n in raw.split(",") if n.strip()))
-    if names == ("all",):
-        return tuple(STACKS)
-    if not names:
-        raise CompareError("no stack given")
-    for name in names:
-        get_stack(name)  # UnknownStackError names the valid ones
-    return names
 
 
 def installed(specs: Sequence[StackSpec], *, every: bool) -> list[StackSpec]:
@@ -173,23 +163,17 @@ class LocustProcess:
         self.proc = subprocess.Popen(
             argv, cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL, start_new_session=True
         )
+        # Its group outlives it when locust forked (-- --processes N): the tree stops those too.
+        self._tree = ProcessTree(self.proc, "locust")
 
     def poll(self) -> int | None:
         """The exit code, or None while it runs."""
+        self._tree.descendants()  # remembered: stop() finds forked ones even once it exited
         return self.proc.poll()
 
     def stop(self) -> None:
         """SIGTERM (locust's clean shutdown), SIGKILL after the grace period; idempotent."""
-        for sig, wait in ((signal.SIGTERM, STOP_GRACE_S), (signal.SIGKILL, 5.0)):
-            if self.proc.poll() is not None:
-                break
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.proc.pid, sig)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.proc.wait(timeout=wait)
-        # Its group outlives it when locust forked (-- --processes N): never leave those behind.
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
+        self._tree.stop(((signal.SIGTERM, STOP_GRACE_S),))
 
 
 def _get_json(url: str) -> Any:
@@ -224,28 +208,6 @@ def wait_for_ui(ui_url: str, children: Sequence[LocustProcess], workers: int) ->
     )
 
 
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    # Unwinds through every context manager below, like Ctrl-C.
-    raise KeyboardInterrupt
-
-
-@contextlib.contextmanager
-def _signals_stop_us() -> Iterator[None]:
-    """SIGTERM and SIGHUP act like Ctrl-C while we run; the old handlers come back after."""
-    stopping = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-    previous = {sig: signal.getsignal(sig) for sig in stopping}
-    # Even when started with SIGINT ignored (a background job of a non-interactive shell, where
-    # Python keeps the SIG_IGN it inherits): SIGINT is how this command is meant to be stopped.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, _interrupt)
-    signal.signal(signal.SIGHUP, _interrupt)
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
 def _describe(server: ServerProcess) -> str:
     return f"{server.spec.name:<22} {server.base_url}  ({server.interface}, pid {server.pid})"
 
@@ -257,9 +219,7 @@ def serve_ui(args: argparse.Namespace, specs: Sequence[StackSpec]) -> int:
         try:
             return _serve(stack, args, specs, t0)
         except KeyboardInterrupt:
-            # Clean-up (the ExitStack, next) is not to be cut short by an impatient second Ctrl-C.
-            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-                signal.signal(sig, signal.SIG_IGN)
+            ignore_stop_signals()  # the ExitStack's clean-up, next, runs to its end
             print("\nstopping locust and the stacks ...", file=sys.stderr, flush=True)
             raise
     return 1  # unreachable: the with block returns or raises (mypy cannot tell)
@@ -343,38 +303,18 @@ def run(args: argparse.Namespace) -> int:
     """Validate, then serve until Ctrl-C or SIGTERM; stop everything on the way out."""
     names = stack_names(args.stacks)
     specs = [get_stack(name).with_options(workers=args.workers) for name in names]
-    specs = installed(specs, every=args.stacks.strip() == "all")
+    # Asked for by an alias (all, nginx, everything), stacks that cannot run here are skipped.
+    specs = installed(specs, every=args.stacks.strip() in STACK_ALIASES)
     if args.locust_workers < 0:
         raise CompareError(f"--locust-workers must not be negative, got {args.locust_workers}")
     if not args.sample_interval > 0:
         raise CompareError(f"--sample-interval must be positive, got {args.sample_interval}")
     if port_in_use(args.web_host or "0.0.0.0", args.port):
         raise CompareError(f"port {args.port} on {args.web_host} is in use; pick another: --port")
-    with _signals_stop_us():
+    with stop_signals_interrupt():
         try:
             return serve_ui(args, specs)
         except KeyboardInterrupt:
             # The context managers of serve_ui already stopped everything.
             print("stopped", file=sys.stderr)
             return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``ui`` on its own (``python -m compare.commands.ui``), as the CLI would."""
-    parser = argparse.ArgumentParser(prog="python -m compare ui", description=__doc__)
-    parser.add_argument("-v", "--verbose", action="store_true", help="log what the harness does")
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
-    try:
-        return run(args)
-    except (CompareError, ValueError) as exc:
-        print(f"compare: error: {exc}", file=sys.stderr)
-        return 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

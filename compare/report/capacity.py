@@ -1,7 +1,8 @@
 """Capacity: each stack's curve over load levels, where it stops meeting the service level.
 
-The curves come from compare.curves (the same as ``compare figures``' ``curves``); here they are
-filtered to the scenarios actually swept (two levels or more) and put into words and a table.
+The curves come from compare.report.curves (the same as ``compare figures``' ``curves``); here
+they are filtered to the scenarios actually swept (two levels or more) and put into words and a
+table.
 """
 
 from __future__ import annotations
@@ -9,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from compare.curves import DEFAULT_SLO_TTFB_MS, curves
-from compare.figure_rows import cell_figures
-from compare.metrics import figures
+from compare.report.curves import DEFAULT_SLO_TTFB_MS, curves
+from compare.report.figure_rows import cell_figures
+from compare.report.metrics import figures
 from compare.report.model import Model, level_text
 from compare.report.tables import Table
 

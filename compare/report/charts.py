@@ -7,9 +7,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from compare.metrics import SweepFigures, sweep_figures
+from compare.report.metrics import SweepFigures, sweep_figures
 from compare.report.model import Group, Model, scenario_label, swept_scenarios
-from compare.stats import Spread, spread
+from compare.report.stats import Spread, spread
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -311,7 +311,7 @@ def timeline_chart(model: Model, scenario: str) -> str | None:
                     lw=1.2,
                     label=f"repetition {int(cell.get('repetition', rep)) + 1}",
                 )
-                baseline = (cell.get("memory") or {}).get("baseline_pss")
+                baseline = (cell.get("memory", {})).get("baseline_pss")
                 if isinstance(baseline, int | float):
                     ax.axhline(baseline / MB, color="grey", ls="--", lw=0.8)
                 window = cell.get("window")

@@ -10,10 +10,10 @@ import itertools
 from dataclasses import dataclass
 from typing import Any
 
-from compare.metrics import HEADLINE, Headline
+from compare.report.metrics import HEADLINE, Headline
 from compare.report.model import Group, Model
+from compare.report.stats import Judgement, judge
 from compare.stacks import stack_parts
-from compare.stats import Judgement, judge
 
 # The figures the verdict compares, in the order a reader cares about them.
 VERDICT_KEYS = (

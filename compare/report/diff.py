@@ -1,8 +1,8 @@
 """Two runs compared: each headline figure's change, judged like the stacks within one run.
 
-The same permutation test over repetitions (compare.stats.judge) decides whether a figure moved
-between the old and the new run, with the same minimum effect; too few repetitions on either
-side and it refuses to judge, and says why.
+The same permutation test over repetitions (compare.report.stats.judge) decides whether a figure
+moved between the old and the new run, with the same minimum effect; too few repetitions on
+either side and it refuses to judge, and says why.
 """
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from compare.metrics import HEADLINE, Headline
+from compare.report.metrics import HEADLINE, Headline
 from compare.report.model import Document, Group, Model, build
+from compare.report.stats import DEFAULT_MIN_RELATIVE, Judgement, Spread, judge, spread
 from compare.report.text import format_table, plus_minus
-from compare.stats import DEFAULT_MIN_RELATIVE, Judgement, Spread, judge, spread
 
 DIFF_KEYS = (
     "mb_per_s",

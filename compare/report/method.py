@@ -5,14 +5,14 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
-from compare.metrics import (
+from compare.report.metrics import (
     CLIENT_BOUND_PCT,
     MACHINE_BOUND_PCT,
     PERCENTILE_METHOD,
 )
 from compare.report.model import Model
+from compare.report.stats import ALPHA, DEFAULT_MIN_RELATIVE, MIN_REPETITIONS
 from compare.report.tables import Table
-from compare.stats import ALPHA, DEFAULT_MIN_RELATIVE, MIN_REPETITIONS
 
 AUTOGROUP = {
     "1": "on (CPU is shared between sessions first: work in other terminals competes)",

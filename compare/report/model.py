@@ -6,8 +6,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from compare.metrics import CellFigures, figures
-from compare.stats import ALPHA, MIN_REPETITIONS, Spread, spread
+from compare.report.metrics import CellFigures, figures
+from compare.report.stats import ALPHA, MIN_REPETITIONS, Spread, spread
+from compare.results import Cell
 from loadtests.catalog import SCENARIOS
 
 Document = dict[str, Any]
@@ -20,10 +21,10 @@ def level_text(kind: str, level: float) -> str:
     return f"{level:g} user" + ("" if level == 1 else "s")
 
 
-def scenario_label(cell: dict[str, Any], swept: set[str]) -> str:
+def scenario_label(cell: Cell, swept: set[str]) -> str:
     """The scenario a cell is reported under: its name, and its load level in a sweep."""
     name = str(cell["scenario"])
-    load = cell.get("load") or {}
+    load = cell.get("load", {})
     if name in swept and load.get("level") is not None:
         return f"{name} at {level_text(str(load.get('kind')), float(load['level']))}"
     return name
@@ -34,11 +35,11 @@ def base_scenario(label: str) -> str:
     return label.split(" at ", 1)[0]
 
 
-def swept_scenarios(cells: list[dict[str, Any]]) -> set[str]:
+def swept_scenarios(cells: list[Cell]) -> set[str]:
     """Scenarios run at more than one load level (kind or level) in this document."""
     loads: dict[str, set[tuple[str, float]]] = defaultdict(set)
     for cell in cells:
-        load = cell.get("load") or {}
+        load = cell.get("load", {})
         if load.get("level") is not None:
             loads[str(cell["scenario"])].add((str(load.get("kind")), float(load["level"])))
     return {name for name, seen in loads.items() if len(seen) > 1}
@@ -218,10 +219,10 @@ def build(document: Document) -> Model:
     config = document.get("config") or {}
     order = [str(s) for s in config.get("scenarios") or []]
 
-    def position(cell: dict[str, Any]) -> tuple[int, str, float]:
+    def position(cell: Cell) -> tuple[int, str, float]:
         # Scenarios in the planned order, a sweep's levels from the lowest up.
         name = str(cell["scenario"])
-        load = cell.get("load") or {}
+        load = cell.get("load", {})
         at = order.index(name) if name in order else len(order)
         return (at, str(load.get("kind") or ""), float(load.get("level") or 0))
 

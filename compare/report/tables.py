@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from compare.metrics import HEADLINE, PING, SweepFigures, figures, request_types, sweep_figures
+from compare.report.metrics import (
+    HEADLINE,
+    PING,
+    SweepFigures,
+    figures,
+    request_types,
+    sweep_figures,
+)
 from compare.report.model import Group, Model
+from compare.report.stats import Spread, spread
 from compare.report.text import MISSING, span
 from compare.stacks import stack_parts
-from compare.stats import Spread, spread
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from compare.stats import Spread
+from compare.report.stats import Spread
 
 MISSING = "-"
 

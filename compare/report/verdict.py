@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from compare.metrics import HEADLINE, Headline
 from compare.report.comparisons import VERDICT_KEYS, FigureComparison, scenario_comparisons
+from compare.report.metrics import HEADLINE, Headline
 from compare.report.model import Group, Model, describe_scenario
+from compare.report.stats import ALPHA, MIN_REPETITIONS, Spread, spread
 from compare.report.text import with_range
-from compare.stats import ALPHA, MIN_REPETITIONS, Spread, spread
 
 # Flags that make every figure of a cell suspect: said next to each finding they touch.
 SUSPECT_FLAGS = ("client-bound", "machine-bound", "uneven")

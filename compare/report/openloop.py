@@ -5,9 +5,9 @@ started or started late, requests the window's end cut. Pure.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from compare.rawrecords import Request, tail
+from compare.report.rawrecords import Request, tail
+from compare.results import Cell
 from loadtests.catalog import SCENARIOS
 from loadtests.record import NOT_STARTED, OK, STOPPED
 
@@ -38,9 +38,7 @@ def _steady(scenario: str) -> bool:
     return info is None or info.steady
 
 
-def open_loop(
-    cell: dict[str, Any], everything: list[Request], start: float, end: float
-) -> OpenLoop:
+def open_loop(cell: Cell, everything: list[Request], start: float, end: float) -> OpenLoop:
     """Offered against achieved rate, arrivals not started or late, and what the stop cut."""
     length = end - start
     main = "first-byte" if cell["scenario"] == "first-byte" else "download"
@@ -60,8 +58,8 @@ def open_loop(
         is not None
         and start <= t < end
     ]
-    arrival = cell.get("arrival") or {}
-    load = cell.get("load") or {}
+    arrival = cell.get("arrival", {})
+    load = cell.get("load", {})
     return OpenLoop(
         offered_rate_per_s=float(load.get("level") or arrival.get("rate") or 0.0),
         arrivals=len(arrivals),

@@ -7,14 +7,14 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
-from compare.metrics import CellFigures, SweepFigures, figures, sweep_figures
 from compare.report.capacity import sentences
+from compare.report.metrics import CellFigures, SweepFigures, figures, sweep_figures
 from compare.report.model import build
 from compare.report.page import title
+from compare.report.stats import spread
 from compare.report.tables import short_notes
 from compare.report.text import format_table, plus_minus
 from compare.report.verdict import verdicts
-from compare.stats import spread
 
 __all__ = ["format_table", "group_figures", "sweep_table", "terminal_verdict", "verdict_table"]
 

@@ -1,6 +1,6 @@
 """Capacity curves: each stack's figures level by level, its knee, and memory per download. Pure.
 
-Computed from the figures document's cells (compare.figures), so anyone holding that JSON can
+Computed from the figures document's cells (compare.report.figures), so anyone holding that JSON can
 recompute them. A *level* is a load: concurrency (downloading users, a closed loop) or rate
 (exports started per second, an open loop). Per stack and scenario:
 

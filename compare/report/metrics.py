@@ -24,9 +24,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from compare.openloop import CLIENT_LAG_MS, OpenLoop, open_loop
-from compare.rawrecords import Request, in_flight_max, requests, tail, too_few
-from compare.stats import Kind
+from compare.report.openloop import CLIENT_LAG_MS, OpenLoop, open_loop
+from compare.report.rawrecords import Request, in_flight_max, requests, tail, too_few
+from compare.report.stats import Kind
+from compare.results import Cell, SweepPoint
 from loadtests.catalog import SCENARIOS
 from loadtests.record import NOT_STARTED, OK, STOPPED
 
@@ -44,12 +45,13 @@ PERCENTILE_METHOD = "linear interpolation between closest ranks (type 7)"
 _BODY_KINDS = ("download", "first-byte")
 
 
-def request_types(scenario: str, cell: dict[str, Any] | None = None) -> tuple[str, ...]:
+def request_types(scenario: str, cell: Cell | None = None) -> tuple[str, ...]:
     """What a scenario reports (TTFB, DOWNLOAD, PING), from the catalog or the cell's records."""
     info = SCENARIOS.get(scenario)
     if info is not None:
         return info.request_types
-    kinds = set(((cell or {}).get("requests") or {}).get("kind") or [])
+    table = cell.get("requests", {}) if cell is not None else {}
+    kinds = set(table.get("kind") or [])
     types = [TTFB] if kinds & set(_BODY_KINDS) else []
     types += [DOWNLOAD] if "download" in kinds else []
     types += [PING] if "ping" in kinds else []
@@ -61,7 +63,7 @@ def download_users(scenario: str, users: int) -> int:
     return max(users - 1, 0) if PING in request_types(scenario) else users
 
 
-def window_bytes(cell: dict[str, Any]) -> int:
+def window_bytes(cell: Cell) -> int:
     """Body bytes received inside the window (bins lie exactly on its ends)."""
     window, bins = cell.get("window"), cell.get("body_bytes")
     if not window or not bins or not bins.get("counts"):
@@ -192,7 +194,7 @@ def _mb(value: Any) -> float | None:
 
 
 def cell_flags(
-    cell: dict[str, Any],
+    cell: Cell,
     reqs: list[Request],
     failures: int,
     starved: int,
@@ -200,17 +202,17 @@ def cell_flags(
 ) -> list[str]:
     """Why a cell's figures need a second look, as short stable names."""
     flags: list[str] = []
-    client = cell.get("client") or {}
+    client = cell.get("client", {})
     lag = open_loop.start_lag_p90_ms if open_loop else None
     # Open loop: requests sent well after their schedule said are the load generator falling
     # behind, whatever its CPU reads.
     if (client.get("window_max_pct") or 0) >= CLIENT_BOUND_PCT or (lag or 0) >= CLIENT_LAG_MS:
         flags.append("client-bound")
-    machine = cell.get("machine") or {}
+    machine = cell.get("machine", {})
     if (machine.get("busy_pct") or 0) >= MACHINE_BOUND_PCT:
         flags.append("machine-bound")
     workers = [w["cpu_s"] for w in cell.get("workers") or []]
-    window = cell.get("window") or {}
+    window = cell.get("window", {})
     length = (window.get("end", 0) - window.get("start", 0)) or 0
     connections = len({r.user for r in reqs if r.kind != "healthz"})
     if (
@@ -230,7 +232,7 @@ def cell_flags(
     return flags
 
 
-def figures(cell: dict[str, Any]) -> CellFigures:
+def figures(cell: Cell) -> CellFigures:
     """Compute a cell's headline figures from its raw records and server samples."""
     scenario = cell["scenario"]
     kinds = request_types(scenario, cell)
@@ -238,7 +240,7 @@ def figures(cell: dict[str, Any]) -> CellFigures:
     everything = requests(cell)
     start, end = (window["start"], window["end"]) if window else (0.0, 0.0)
     length = end - start if window else None
-    load = cell.get("load") or {}
+    load = cell.get("load", {})
     rate = load.get("kind") == "rate"
     # Open loop: by intended start (origin), so a request the client sent late still belongs
     # to the moment it was due; closed loop: origin is the send.
@@ -269,11 +271,11 @@ def figures(cell: dict[str, Any]) -> CellFigures:
     ok = cell.get("status") == "ok"
     starved = max(downloaders - served_users, 0) if ok and TTFB in kinds else 0
     cpu = cell.get("server_cpu_s")
-    memory = cell.get("memory") or {}
+    memory = cell.get("memory", {})
     baseline = memory.get("baseline_pss")
     peak = memory.get("peak_pss")
-    client = cell.get("client") or {}
-    machine = cell.get("machine") or {}
+    client = cell.get("client", {})
+    machine = cell.get("machine", {})
     has_downloads = DOWNLOAD in kinds
     return CellFigures(
         stack=cell["stack"],
@@ -441,7 +443,7 @@ class SweepFigures:
     warnings: tuple[str, ...]
 
 
-def sweep_figures(point: dict[str, Any]) -> SweepFigures:
+def sweep_figures(point: SweepPoint) -> SweepFigures:
     """The figures of one size-sweep point.
 
     Its peak is the larger of the sampled tree PSS and the kernel's high-water marks: a body
@@ -450,7 +452,7 @@ def sweep_figures(point: dict[str, Any]) -> SweepFigures:
     (its new pages are private: they count the same in RSS and PSS).
     """
     ok = point.get("status") == "ok"
-    memory = point.get("memory") or {}
+    memory = point.get("memory", {})
     peak, baseline = memory.get("peak_pss"), memory.get("baseline_pss")
     sampled = (
         _mb(max(peak - baseline, 0)) if ok and peak is not None and baseline is not None else None
@@ -458,7 +460,7 @@ def sweep_figures(point: dict[str, Any]) -> SweepFigures:
     hwm = _mb(memory.get("hwm_increase")) if ok else None
     known = [v for v in (sampled, hwm) if v is not None]
     flags = []
-    machine = point.get("machine") or {}
+    machine = point.get("machine", {})
     if (machine.get("busy_pct") or 0) >= MACHINE_BOUND_PCT:
         flags.append("machine-bound")
     total = point.get("total_s") if ok else None

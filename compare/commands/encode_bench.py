@@ -1,4 +1,4 @@
-"""`python -m compare.encode_bench`: rows/s of the row source + CSV chunker, in-process and served.
+"""``encode-bench``: rows/s of the row source + CSV chunker, in-process and served.
 
 In-process numbers are the ceiling; the served numbers show what each server keeps of it with
 one client. Runs are interleaved (A B A B) and the median is reported.
@@ -10,18 +10,17 @@ import argparse
 import asyncio
 import os
 import statistics
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
+from compare.config import DEFAULT_STACKS
 from compare.download import download
 from compare.errors import CompareError
 from compare.server import ServerProcess
-from compare.stacks import STACKS, get_stack
-
-DEFAULT_STACKS = ("gunicorn-sync", "uvicorn")
+from compare.stacks import get_stack, stack_names
 
 
 @dataclass(frozen=True)
@@ -106,33 +105,30 @@ def render(results: Sequence[Measurement]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the encode benchmark and print the table."""
-    parser = argparse.ArgumentParser(prog="python -m compare.encode_bench", description=__doc__)
+def register(subparsers: Any) -> None:
+    """Add the ``encode-bench`` subcommand."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "encode-bench",
+        help="rows/s of the row source and chunker, in-process and through each stack",
+        description=__doc__,
+    )
     parser.add_argument(
-        "--rows", type=int, default=100_000, help="rows per export (default 100000)"
+        "--rows", type=int, default=100_000, help="rows per export (default %(default)s)"
     )
     parser.add_argument("--repeat", type=int, default=7, help="runs per cell; the median is shown")
     parser.add_argument(
         "--stacks",
         default=",".join(DEFAULT_STACKS),
-        help="comma-separated stacks to serve through ('' for in-process only)",
+        help="comma-separated stacks to serve through, as bench takes them ('' for in-process "
+        "only; default %(default)s)",
     )
-    args = parser.parse_args(argv)
-    stacks = [name for name in args.stacks.split(",") if name]
-    unknown = [name for name in stacks if name not in STACKS]
-    if unknown or args.rows < 1 or args.repeat < 1:
-        problem = f"unknown stack {unknown[0]!r}" if unknown else "--rows and --repeat must be >= 1"
-        print(f"encode_bench: {problem}", file=sys.stderr)
-        return 2
-    try:
-        results = measure(args.rows, args.repeat, stacks, (0, 64))
-    except CompareError as error:
-        print(f"encode_bench: {error}", file=sys.stderr)
-        return 1
-    print(render(results))
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the encode benchmark and print the table."""
+    stacks = stack_names(args.stacks) if args.stacks.strip() else ()
+    if args.rows < 1 or args.repeat < 1:
+        raise CompareError("--rows and --repeat must be at least 1")
+    print(render(measure(args.rows, args.repeat, stacks, (0, 64))))
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -7,9 +7,9 @@ from: its intended start under an open loop (the schedule's instant), else the m
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from compare.stats import percentile
+from compare.report.stats import percentile
+from compare.results import Cell
 
 
 def too_few(n: int, q: float) -> bool:
@@ -45,7 +45,7 @@ class Request:
         return self.start if self.intended is None else self.intended
 
 
-def requests(cell: dict[str, Any]) -> list[Request]:
+def requests(cell: Cell) -> list[Request]:
     """The cell's raw records as objects (empty for a cell that recorded none)."""
     table = cell.get("requests") or {}
     if not table.get("start"):

@@ -1,6 +1,6 @@
 """Cell and size-sweep figures under their stable JSON names (the figures document's rows).
 
-A lower layer than compare.figures, which assembles the whole document with the report's
+A lower layer than compare.report.figures, which assembles the whole document with the report's
 comparisons and curves: the report itself reads these rows too (its capacity section).
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from compare.metrics import CellFigures, SweepFigures
+from compare.report.metrics import CellFigures, SweepFigures
 
 
 def _round(value: float | None, digits: int = 3) -> float | None:

@@ -1,6 +1,6 @@
-"""One client, one export per stack: TTFB, total time, MB/s and peak tree PSS increase.
+"""``measure-once``: one client, one export per stack: TTFB, total time, MB/s, peak tree PSS.
 
-A quick look before the full benchmark: ``python -m compare.measure_once [STACK ...] [--rows N]``.
+A quick look before the full benchmark: ``python -m compare measure-once [STACK ...] [--rows N]``.
 It measures exactly like the bench's size sweep (compare.sweep.measure_point: a fresh stack,
 warm-up, idle baseline after it, fast sampling, the kernel's peak as a check) with the bench's
 default CPU placement. MB means 10^6 bytes.
@@ -18,9 +18,9 @@ from typing import Any, cast
 
 from compare.config import SWEEP_VARIANTS, BenchConfig, SweepVariant
 from compare.errors import CompareError
-from compare.metrics import SweepFigures, sweep_figures
 from compare.placement import MODES, choose, pin_self
-from compare.stacks import STACKS, get_stack
+from compare.report.metrics import SweepFigures, sweep_figures
+from compare.stacks import STACKS, get_stack, stack_names
 from compare.sweep import measure_point
 
 
@@ -67,10 +67,16 @@ def table(rows: Sequence[SweepFigures]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Measure each named (or every available) stack and print a Markdown table."""
-    parser = argparse.ArgumentParser(prog="python -m compare.measure_once", description=__doc__)
-    parser.add_argument("stacks", nargs="*", metavar="STACK", help="default: every available")
+def register(subparsers: Any) -> None:
+    """Add the ``measure-once`` subcommand."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "measure-once",
+        help="one download per stack, measured as the size sweep measures it",
+        description=__doc__,
+    )
+    parser.add_argument(
+        "stacks", nargs="*", metavar="STACK", help="default: every server installed here"
+    )
     parser.add_argument("--rows", type=int, default=1_000_000, help="rows of the export")
     parser.add_argument("--variant", choices=SWEEP_VARIANTS, default="stream")
     parser.add_argument("--placement", choices=MODES, default="split")
@@ -80,44 +86,45 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=1,
         help="runs per stack, each on a fresh server; the run with the median total time is shown",
     )
-    args = parser.parse_args(argv)
-    try:
-        if args.rows < 0 or args.repeat < 1:
-            raise CompareError("--rows must not be negative and --repeat must be at least 1")
-        specs = [get_stack(name) for name in args.stacks] or [
-            spec for spec in STACKS.values() if spec.available() and spec.front is None
-        ]
-        results = []
-        with tempfile.TemporaryDirectory(prefix="dsc-measure-") as tmp:
-            config = config_for(args.rows, args.placement, Path(tmp))
-            pin_self(config.client_cpus)
-            for spec in specs:
-                print(f"measuring {spec.name} ...", file=sys.stderr, flush=True)
-                runs = []
-                for repetition in range(args.repeat):
-                    point = measure_point(
-                        config,
-                        spec,
-                        cast(SweepVariant, args.variant),
-                        args.rows,
-                        repetition,
-                        Path(tmp) / f"{spec.name}-{repetition}",
-                    )
-                    if point["status"] != "ok":
-                        raise CompareError(f"{spec.name}: {point['error']}")
-                    runs.append(sweep_figures(point))
-                totals = [r.total_s or 0.0 for r in runs]
-                runs.sort(key=lambda r: r.total_s or 0.0)
-                results.append(runs[len(runs) // 2])
-                if len(runs) > 1:
-                    print(
-                        f"  total s: median {statistics.median(totals):.2f}, "
-                        f"range {min(totals):.2f}-{max(totals):.2f}",
-                        file=sys.stderr,
-                    )
-    except CompareError as exc:
-        print(f"measure_once: error: {exc}", file=sys.stderr)
-        return 1
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Measure each named (or every available) stack and print a Markdown table."""
+    if args.rows < 0 or args.repeat < 1:
+        raise CompareError("--rows must not be negative and --repeat must be at least 1")
+    if args.stacks:
+        specs = [get_stack(name) for name in stack_names(",".join(args.stacks))]
+    else:
+        specs = [spec for spec in STACKS.values() if spec.available() and spec.front is None]
+    results = []
+    with tempfile.TemporaryDirectory(prefix="dsc-measure-") as tmp:
+        config = config_for(args.rows, args.placement, Path(tmp))
+        pin_self(config.client_cpus)
+        for spec in specs:
+            print(f"measuring {spec.name} ...", file=sys.stderr, flush=True)
+            runs = []
+            for repetition in range(args.repeat):
+                point = measure_point(
+                    config,
+                    spec,
+                    cast(SweepVariant, args.variant),
+                    args.rows,
+                    repetition,
+                    Path(tmp) / f"{spec.name}-{repetition}",
+                )
+                if point["status"] != "ok":
+                    raise CompareError(f"{spec.name}: {point['error']}")
+                runs.append(sweep_figures(point))
+            totals = [r.total_s or 0.0 for r in runs]
+            runs.sort(key=lambda r: r.total_s or 0.0)
+            results.append(runs[len(runs) // 2])
+            if len(runs) > 1:
+                print(
+                    f"  total s: median {statistics.median(totals):.2f}, "
+                    f"range {min(totals):.2f}-{max(totals):.2f}",
+                    file=sys.stderr,
+                )
     print(
         f"placement: {config.placement}, servers on CPUs {config.server_cpus or 'any'}, "
         f"client on CPUs {config.client_cpus or 'any'}"
@@ -125,7 +132,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"/export.csv?rows={args.rows} ({args.variant}), median of {args.repeat} run(s)\n")
     print(table(results))
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from compare.curves import DEFAULT_SLO_TTFB_MS, curves
-from compare.figure_rows import cell_figures, sweep_point
-from compare.metrics import MB, PERCENTILE_METHOD, figures, sweep_figures
 from compare.report.comparisons import comparisons
+from compare.report.curves import DEFAULT_SLO_TTFB_MS, curves
+from compare.report.figure_rows import cell_figures, sweep_point
+from compare.report.metrics import MB, PERCENTILE_METHOD, figures, sweep_figures
 from compare.report.model import build
 from compare.results import Document
 

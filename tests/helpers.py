@@ -1,23 +1,70 @@
-"""Helpers for tests that run real server stacks: parameters, process checks, downloads."""
+"""Helpers shared by the tests (fixtures are in conftest.py): the command line, expected bodies,
+stack parameters, process checks, downloads in the background.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import http.client
+import os
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import psutil
 import pytest
 
+from compare import REPO_ROOT
 from compare.stacks import STACKS
+from project.export.csvchunks import CsvChunker
+from project.export.rows import HEADER, synthetic_batches
 
 MB = 1_000_000  # 10^6 bytes, as everywhere in the project
+# A real quick run's results document, committed: the reports' and diff's fixed input.
+REPORT_FIXTURE = Path(__file__).parent / "fixtures" / "report"
+COMPARE = [sys.executable, "-m", "compare"]
+
+
+def run_compare(
+    *args: str, timeout: float = 60, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m compare ARGS`` from the repository to its end, output captured."""
+    return subprocess.run(
+        [*COMPARE, *args],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def start_compare(*args: str, merge_stderr: bool = False, **popen: Any) -> subprocess.Popen[str]:
+    """Start ``python -m compare ARGS`` from the repository, its output piped as text."""
+    return subprocess.Popen(
+        [*COMPARE, *args],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT if merge_stderr else subprocess.PIPE,
+        text=True,
+        **popen,
+    )
+
+
+def expected_body(rows: int, chunk_kb: int = 64) -> bytes:
+    """The exact CSV the export sends for ``rows`` synthetic rows in pieces of ``chunk_kb``."""
+    chunker = CsvChunker(chunk_kb * 1024)
+    pieces = list(chunker.header(HEADER))
+    for batch in synthetic_batches(rows):
+        pieces.extend(chunker.feed(batch))
+    pieces.extend(chunker.finish())
+    return b"".join(pieces)
 
 
 def stack_params(names: Iterable[str] | None = None) -> list[Any]:

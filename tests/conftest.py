@@ -1,0 +1,33 @@
+"""Fixtures shared by the test modules; plain helpers are in tests/helpers.py."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from compare.results import load_results
+from compare.server import ServerProcess
+from compare.stacks import get_stack
+from tests.helpers import REPORT_FIXTURE, stack_params
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run each test that takes ``server`` once per stack in its module's ``SERVER_STACKS``."""
+    names = getattr(metafunc.module, "SERVER_STACKS", None)
+    if names is not None and "server" in metafunc.fixturenames:
+        metafunc.parametrize("server", stack_params(names), indirect=True, scope="module")
+
+
+@pytest.fixture(scope="module")
+def server(request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
+    """A stack on a free loopback port, shared by the module's tests that take it."""
+    with ServerProcess(get_stack(request.param)) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def document() -> dict[str, Any]:
+    """The committed results document of a real quick run: the reports' fixed input."""
+    return load_results(REPORT_FIXTURE)

@@ -1,0 +1,30 @@
+"""Stop signals unwind a command like Ctrl-C, and only while it runs."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+
+from compare.interrupts import stop_signals_interrupt
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_a_stop_signal_raises_keyboard_interrupt_and_handlers_come_back(
+    sig: signal.Signals,
+) -> None:
+    before = signal.getsignal(sig)
+    with pytest.raises(KeyboardInterrupt), stop_signals_interrupt():
+        os.kill(os.getpid(), sig)  # Python runs the handler before the next statement
+    assert signal.getsignal(sig) is before
+
+
+def test_an_ignored_hangup_stays_ignored() -> None:
+    previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)  # as under nohup
+    try:
+        with stop_signals_interrupt():
+            assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+            assert signal.getsignal(signal.SIGTERM) not in (signal.SIG_DFL, signal.SIG_IGN)
+    finally:
+        signal.signal(signal.SIGHUP, previous)
