@@ -45,6 +45,10 @@ class ProcessTree:
             self._seen.setdefault(child.pid, child)
         return children
 
+    def exited(self) -> int:
+        """How many processes seen under the root have exited since it started."""
+        return sum(1 for proc in self._seen.values() if not _running(proc))
+
     def everyone(self) -> list[psutil.Process]:
         """The root and its live descendants."""
         return [*([] if self._root is None else [self._root]), *self.descendants()]
@@ -60,12 +64,8 @@ class ProcessTree:
 
     def alive(self) -> list[psutil.Process]:
         """Every remembered process that still runs (zombies hold nothing and do not count)."""
-        alive = []
-        for proc in [*self._seen.values(), *([] if self._root is None else [self._root])]:
-            with contextlib.suppress(psutil.Error):
-                if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
-                    alive.append(proc)
-        return alive
+        everyone = [*self._seen.values(), *([] if self._root is None else [self._root])]
+        return [proc for proc in everyone if _running(proc)]
 
     def signal_root(self, sig: signal.Signals) -> None:
         """Signal the root alone (while it is not reaped its pid cannot name anyone else)."""
@@ -125,3 +125,11 @@ class ProcessTree:
         except subprocess.TimeoutExpired:
             logger.warning("%s: root pid %d did not exit after SIGKILL", self.name, self.proc.pid)
         self._seen.clear()
+
+
+def _running(proc: psutil.Process) -> bool:
+    """Whether a process still runs (a zombie has exited)."""
+    try:
+        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False

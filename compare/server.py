@@ -40,6 +40,9 @@ TAIL_LINES = 200
 # Ready means idle: the tree used under a quarter of a core over the last quarter second.
 SETTLE_WINDOW = 0.25
 SETTLE_CPU_SHARE = 0.25
+# Workers that exited while the stack starts, per expected worker, before it is called a crash
+# loop: one restart each is a supervisor's normal recovery, two is a worker that cannot boot.
+CRASH_LOOP_FACTOR = 2
 
 # Servers still running at interpreter exit get stopped: the last line of defence for callers
 # that forget (or never reach) their own stop.
@@ -251,6 +254,7 @@ class ServerProcess(StartStop):
             code = self._proc.poll()
             if code is not None:
                 raise self._start_error(f"exited with code {code} while starting")
+            self._check_crash_loop()
             problem = self._probe()
             if not problem:
                 break
@@ -258,6 +262,15 @@ class ServerProcess(StartStop):
                 raise self._start_error(f"not ready after {self.start_timeout:g} s ({problem})")
             time.sleep(POLL_INTERVAL)
         self._wait_settled(deadline)
+
+    def _check_crash_loop(self) -> None:
+        """Fail at once when workers keep dying while the stack boots."""
+        # Supervisors that restart dead workers (uvicorn's, granian's) would otherwise keep a
+        # stack whose Django cannot import "starting" until the deadline.
+        assert self._tree is not None
+        exited = self._tree.exited()
+        if exited >= CRASH_LOOP_FACTOR * max(1, self.spec.child_processes()):
+            raise self._start_error(f"{exited} worker processes exited while starting")
 
     def _wait_settled(self, deadline: float) -> None:
         """Wait until the tree is nearly idle: the first worker answering says nothing of the rest.

@@ -149,7 +149,13 @@ def test_a_stack_that_cannot_start_is_a_failed_cell_and_the_run_goes_on(tmp_path
         "",
         env={"EXPORT_MAX_ROWS": "lots"},
     )
-    assert done.returncode == 0, done.stderr[-3000:]
+    # The reports are written, then the exit status and one line say what failed.
+    assert done.returncode == 1, done.stderr[-3000:]
+    assert done.stderr.splitlines()[-1] == (
+        "failed: 2 of 2 measurements (gunicorn-sync download r1, uvicorn download r1);"
+        " errors in the report"
+    )
+    assert (tmp_path / "latest" / "report.html").is_file()
     document = load_results(tmp_path / "latest")
     assert document["status"] == "complete"
     assert [c["status"] for c in document["cells"]] == ["failed", "failed"]
@@ -176,7 +182,10 @@ def test_an_unavailable_stack_is_recorded_as_failed_with_the_install_hint(tmp_pa
         "stream",
         env={"DSC_NGINX": str(tmp_path / "no-nginx-here")},
     )
-    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.returncode == 1, done.stderr[-3000:]
+    assert f"failed: 2 of 2 measurements ({name} download r1, {name} stream 10,000 rows r1)" in (
+        done.stderr
+    )
     document = load_results(tmp_path / "latest")
     cell, point = document["cells"][0], document["sweep"][0]
     assert cell["status"] == point["status"] == "failed"

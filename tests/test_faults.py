@@ -89,7 +89,8 @@ def test_killed_worker_and_killed_master_fail_their_cells_and_the_run_goes_on(
         _, stderr = bench.communicate(timeout=180)
     finally:
         stop_run(bench, seen)
-    assert bench.returncode == 0, stderr[-3000:]
+    assert bench.returncode == 1, stderr[-3000:]
+    assert "failed: 2 of 3 measurements" in stderr
     document = load_results(tmp_path / "latest")
     first, second, third = document["cells"]
     assert first["status"] == "failed"

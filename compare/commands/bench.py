@@ -30,7 +30,7 @@ from compare.lifecycle import pin
 from compare.placement import MODES, choose, pin_self
 from compare.report import write_reports
 from compare.report.summary import terminal_verdict
-from compare.results import ResultsWriter, new_document
+from compare.results import Document, ResultsWriter, new_document
 from compare.runner import run_bench
 from compare.stacks import DEFAULT_WORKERS, stack_names
 from loadtests.catalog import SCENARIOS
@@ -413,7 +413,29 @@ def run(args: argparse.Namespace) -> int:
     print(terminal_verdict(writer.document))
     _report(config.out_dir)
     print(f"\nwall time {minutes:.1f} min; results: {writer.path}")
+    failed = failed_summary(writer.document)
+    if failed:
+        print(failed, file=sys.stderr)
+        return 1
     return 0
+
+
+def failed_summary(document: Document) -> str | None:
+    """One line naming the cells and sweep points that failed, or None when all measured."""
+    cells: list[Any] = document["cells"]
+    points: list[Any] = document["sweep"]
+    names = [
+        f"{c['stack']} {c['scenario']} r{c['repetition']}" for c in cells if c["status"] == "failed"
+    ] + [
+        f"{p['stack']} {p['variant']} {p['rows']:,} rows r{p['repetition']}"
+        for p in points
+        if p["status"] == "failed"
+    ]
+    if not names:
+        return None
+    shown = ", ".join(names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6 else "")
+    total = len(cells) + len(points)
+    return f"failed: {len(names)} of {total} measurements ({shown}); errors in the report"
 
 
 def _start_results(config: BenchConfig) -> ResultsWriter:
