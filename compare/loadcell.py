@@ -55,8 +55,13 @@ LOCUST_GRACE_S = 30.0
 WORKERS_ALLOWANCE_S = 60.0
 
 
-def load_s(config: BenchConfig) -> float:
+def load_s(config: BenchConfig, load: Load | None = None) -> float:
     """How long the load runs after spawning: the settling time, then the window itself."""
+    if load is not None and load.kind == "rate" and load.level > 0:
+        # An open loop's window spans MIN_ARRIVALS of its arrivals (within MAX_WINDOW_FACTOR):
+        # at 1/s a 2.5 s window holds two or three, and its served rate is a coin toss.
+        wanted = min(MIN_ARRIVALS / load.level, MAX_WINDOW_FACTOR * config.duration_s)
+        return config.settle_s + max(config.duration_s, wanted)
     return config.settle_s + config.duration_s
 
 
@@ -65,6 +70,7 @@ def load_s(config: BenchConfig) -> float:
 # to MAX_WINDOW_FACTOR times --duration for that, and no further.
 MIN_STARTS_PER_USER = 2
 MAX_WINDOW_FACTOR = 4.0
+MIN_ARRIVALS = 10
 
 
 def window_params(
@@ -218,7 +224,7 @@ def run_load_cell(
                     **params,
                     **load.params,
                     "record_dir": str(record_dir),
-                    "stop_after_spawn": load_s(config),
+                    "stop_after_spawn": load_s(config, load),
                     **window_params(config, info.steady, load.kind, load.users),
                 },
                 kind=load.kind,

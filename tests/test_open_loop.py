@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import itertools
 import statistics
+from pathlib import Path
 
 import pytest
 
+from compare.config import BenchConfig
+from compare.loadcell import Load, load_s
 from compare.report.metrics import figures
 from loadtests.schedule import Connections, Schedule, anchor
 from tests.cells import Req, cell, download
@@ -106,6 +109,16 @@ def test_latency_counts_from_the_intended_start_and_arrivals_are_accounted() -> 
     assert "client-bound" in figures(open_cell(reqs)).flags  # ... a tenth late is a schedule lost
 
 
+def test_served_rate_counts_the_bytes_of_downloads_that_straddle_the_window() -> None:
+    # 2/s of 1000-byte downloads taking 0.7 s each: 2000 body bytes/s flow all along. Only 7
+    # of them end inside [1, 5) (the 8th ends 1 ms after it), yet the server kept up.
+    reqs = [arrival(0.8 + 0.5 * k, end=0.8 + 0.5 * k + 0.701) for k in range(10)]
+    assert sum(1 for r in reqs if 1.0 <= r.end < 5.0) == 7
+    f = figures(open_cell(reqs, bytes_per_bin=100))
+    assert f.achieved_rate_per_s == pytest.approx(2.0)
+    assert f.achieved_share == pytest.approx(0.5)  # of the 4/s open_cell offers
+
+
 def test_closed_loop_cells_have_no_open_loop_figures() -> None:
     f = figures(cell([download(1.0, 0.01, 0.5)]))
     assert (f.load_kind, f.load_level) == ("concurrency", 4)
@@ -119,3 +132,31 @@ def test_slow_downloads_count_as_served_from_their_first_byte() -> None:
     f = figures(open_cell(reqs, scenario="slow-client"))
     assert f.achieved_rate_per_s == pytest.approx(8 / 4.0) and f.downloads == 0
     assert f.in_flight_at_end == 8
+
+
+def test_an_open_loop_window_spans_enough_arrivals() -> None:
+    config = BenchConfig(
+        stacks=("uvicorn",),
+        scenarios=("download",),
+        users=0,
+        duration_s=2.5,
+        warmup_s=0.5,
+        repeat=1,
+        sweep_sizes=(),
+        sweep_variants=(),
+        sweep_repeat=1,
+        workers=1,
+        out_dir=Path("unused"),
+        rows=0,
+        settle_s=0.5,
+    )
+
+    def rate(level: float) -> Load:
+        return Load("rate", level, 1, {})
+
+    # Ten arrivals at least, within four times --duration; closed loops keep --duration.
+    assert load_s(config, rate(2.0)) == pytest.approx(0.5 + 5.0)
+    assert load_s(config, rate(1.0)) == pytest.approx(0.5 + 10.0)
+    assert load_s(config, rate(0.1)) == pytest.approx(0.5 + 10.0)
+    assert load_s(config, rate(8.0)) == pytest.approx(0.5 + 2.5)
+    assert load_s(config, Load("concurrency", 1, 1, {})) == pytest.approx(0.5 + 2.5)

@@ -74,11 +74,12 @@ def load_note(a: Group, b: Group) -> str:
     """'gunicorn-sync had at most 2 downloads in progress, uvicorn 4', or '' when alike."""
     loads = []
     for g in (a, b):
-        in_flight = g.spread("downloads_in_flight_max")
+        in_flight = g.spread("downloads_streaming_max")
         loads.append(round(in_flight.median) if in_flight is not None else None)
     if None in loads or loads[0] == loads[1]:
         return ""
-    return f"{a.stack} had at most {loads[0]} downloads in progress, {b.stack} {loads[1]}"
+    noun = "download" if loads[0] == 1 else "downloads"
+    return f"{a.stack} had at most {loads[0]} {noun} in progress, {b.stack} {loads[1]}"
 
 
 def compare_groups(scenario: str, a: Group, b: Group, key: str) -> FigureComparison | None:

@@ -115,7 +115,7 @@ def method(model: Model) -> list[tuple[str, str]]:
             f"two stacks differ when a two-sample permutation test over their repetitions "
             f"(each repetition one value; logarithms for ratios, MB differences for memory) "
             f"rejects 'no difference' at {ALPHA:g} and the difference is at least "
-            f"{DEFAULT_MIN_RELATIVE:.0%} and at least the figure's floor (2 ms, 2 MB, 0.5 MB/s); "
+            f"{DEFAULT_MIN_RELATIVE:.0%} and at least the figure's floor (2 ms, 2 MB, 0.1 MB/s); "
             f"the 95% interval inverts the same test. At most {ALPHA:.0%} of the figures of an "
             f"A/A run (a stack against itself) are called different. Fewer than "
             f"{MIN_REPETITIONS} repetitions: shown, not judged",

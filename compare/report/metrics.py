@@ -172,10 +172,11 @@ class CellFigures:
 
     @property
     def peak_mb_per_download(self) -> float | None:
-        """Peak memory increase per download in progress at the busiest moment."""
-        if self.peak_pss_increase_mb is None or not self.downloads_in_flight_max:
+        """Peak memory increase per response being sent at the busiest moment."""
+        # Being sent, not requested: a request queued for a busy sync worker holds no memory.
+        if self.peak_pss_increase_mb is None or not self.downloads_streaming_max:
             return None
-        return self.peak_pss_increase_mb / self.downloads_in_flight_max
+        return self.peak_pss_increase_mb / self.downloads_streaming_max
 
     def n(self, key: str) -> int | None:
         """How many samples a percentile figure comes from (None for other figures)."""
@@ -255,8 +256,8 @@ def figures(cell: Cell) -> CellFigures:
     ttlb = [(r.end - r.origin) * 1000 for r in done]
     pings = [(r.end - r.origin) * 1000 for r in inside if r.kind == "ping" and r.outcome == OK]
     failures = Counter(r.outcome for r in inside if r.outcome not in (OK, STOPPED, NOT_STARTED))
-    loop = open_loop(cell, everything, start, end) if rate and window else None
     received = window_bytes(cell)
+    loop = open_loop(cell, everything, start, end, received) if rate and window else None
     every_done = [r for r in everything if r.kind == "download" and r.outcome == OK]
     rows = cell.get("export_rows")
     per_row = (
@@ -385,7 +386,7 @@ class Headline:
 
 
 HEADLINES: tuple[Headline, ...] = (
-    Headline("mb_per_s", "throughput", "MB/s", True, "{:.1f}", floor=0.5, load_dependent=True),
+    Headline("mb_per_s", "throughput", "MB/s", True, "{:.1f}", floor=0.1, load_dependent=True),
     Headline("rows_per_s", "rows/s", "rows/s", True, "{:,.0f}", load_dependent=True),
     Headline("requests_per_s", "downloads/s", "/s", True, "{:.2f}", load_dependent=True),
     Headline("ttfb_p50_ms", "TTFB p50", "ms", False, "{:.0f}", floor=2.0),

@@ -36,7 +36,8 @@ DEFINITIONS: tuple[str, ...] = (
     "Peak memory increase: the highest PSS of the server's whole process tree in the window, "
     "minus its idle baseline taken after the warm-up (the warm-up's own cost is shown apart; "
     "a tree that gave back warm-up garbage during the load shows 0, not a negative increase). "
-    "Per download: that increase divided by the most downloads in progress at once. "
+    "Per download: that increase divided by the most responses being sent at once (from "
+    "first body byte to last; a request queued for a busy worker holds no memory). "
     "MB = 10^6 bytes.",
     "Size sweep peak: one download on a fresh, warmed stack; the larger of the highest sampled "
     "tree PSS (sampled every 20 ms) and the kernel's exact per-process high-water marks (VmHWM, "

@@ -266,7 +266,7 @@ def cost(model: Model) -> Table:
             "server CPU s",
             "CPU s/GB",
             "peak mem +MB",
-            "downloads in progress (most)",
+            "downloads being sent (most)",
             "MB per download",
         )
     )
@@ -278,7 +278,7 @@ def cost(model: Model) -> Table:
             figure(g.spread("server_cpu_s"), "{:.2f}"),
             key_figure(g, "server_cpu_s_per_gb"),
             key_figure(g, "peak_pss_increase_mb"),
-            figure(g.spread("downloads_in_flight_max"), "{:.0f}"),
+            figure(g.spread("downloads_streaming_max"), "{:.0f}"),
             key_figure(g, "peak_mb_per_download"),
             mark=_mark(g),
         )
