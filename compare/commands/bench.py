@@ -425,9 +425,11 @@ def failed_summary(document: Document) -> str | None:
     cells: list[Any] = document["cells"]
     points: list[Any] = document["sweep"]
     names = [
-        f"{c['stack']} {c['scenario']} r{c['repetition']}" for c in cells if c["status"] == "failed"
+        f"{c['stack']} {c['scenario']} r{c['repetition'] + 1}"
+        for c in cells
+        if c["status"] == "failed"
     ] + [
-        f"{p['stack']} {p['variant']} {p['rows']:,} rows r{p['repetition']}"
+        f"{p['stack']} {p['variant']} {p['rows']:,} rows r{p['repetition'] + 1}"
         for p in points
         if p["status"] == "failed"
     ]
