@@ -297,7 +297,9 @@ def test_lying_servers_count_as_failures_never_successes(tmp_path: Path) -> None
     assert requests >= len(fake.LIES) and failures == requests, stats["DOWNLOAD download"]
     # Failures before the first body byte (HTTP 500, no X-Export-Rows) fail TTFB as well.
     ttfb_requests, ttfb_failures = count(stats["TTFB download"])
-    assert ttfb_requests == requests and 0 < ttfb_failures < requests
+    # locust writes its CSV once a second, not at the end: each of the 2 users may have a TTFB
+    # logged whose DOWNLOAD row was not yet written.
+    assert requests <= ttfb_requests <= requests + 2 and 0 < ttfb_failures < requests
     errors = " | ".join(row["Error"] for row in read_failures(tmp_path / "lies"))
     for expected in (
         "WrongRowCount",  # short and extra rows, short until close
