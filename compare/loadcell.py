@@ -55,9 +55,9 @@ LOCUST_GRACE_S = 30.0
 WORKERS_ALLOWANCE_S = 60.0
 
 
-def load_s(config: BenchConfig, load: Load | None = None) -> float:
+def load_s(config: BenchConfig, load: Load) -> float:
     """How long the load runs after spawning: the settling time, then the window itself."""
-    if load is not None and load.kind == "rate" and load.level > 0:
+    if load.kind == "rate" and load.level > 0:
         # An open loop's window spans MIN_ARRIVALS of its arrivals (within MAX_WINDOW_FACTOR):
         # at 1/s a 2.5 s window holds two or three, and its served rate is a coin toss.
         wanted = min(MIN_ARRIVALS / load.level, MAX_WINDOW_FACTOR * config.duration_s)

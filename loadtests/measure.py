@@ -151,8 +151,7 @@ class Meter:
         if not piece:
             raise TruncatedBody("empty body")
         record.first_byte = time.monotonic()
-        tally.add(piece)
-        self.recorder.body_bytes(len(piece))
+        self._received(tally, piece)
 
     def download(
         self,
@@ -175,8 +174,7 @@ class Meter:
                     self._read_throttled(response, tally, read_kbps * 1024.0)
                 else:
                     while piece := response.read(READ_SIZE):
-                        tally.add(piece)
-                        self.recorder.body_bytes(len(piece))
+                        self._received(tally, piece)
                 check_export(
                     tally,
                     rows=rows,
@@ -261,14 +259,18 @@ class Meter:
                 return None
             return str(interface)
 
+    def _received(self, tally: BodyTally, piece: bytes) -> None:
+        """Take a piece of body: into the export's check, and into the run's byte bins."""
+        tally.add(piece)
+        self.recorder.body_bytes(len(piece))
+
     def _read_throttled(
         self, response: HTTPSocketPoolResponse, tally: BodyTally, rate: float
     ) -> None:
         """Read the rest of the body at ``rate`` bytes/s at most, counted from the first byte."""
         t_first = time.monotonic() - tally.size / rate
         while piece := response.read(THROTTLED_READ_SIZE):
-            tally.add(piece)
-            self.recorder.body_bytes(len(piece))
+            self._received(tally, piece)
             ahead = t_first + tally.size / rate - time.monotonic()
             if ahead > 0:
                 gevent.sleep(ahead)

@@ -13,6 +13,7 @@ from typing import Any
 from compare.report.metrics import HEADLINE, Headline
 from compare.report.model import Group, Model
 from compare.report.stats import Judgement, judge
+from compare.report.text import plural
 from compare.stacks import stack_parts
 
 # The figures the verdict compares, in the order a reader cares about them.
@@ -72,14 +73,11 @@ def _values(group: Group, key: str) -> tuple[float, ...]:
 
 def load_note(a: Group, b: Group) -> str:
     """'gunicorn-sync had at most 2 downloads in progress, uvicorn 4', or '' when alike."""
-    loads = []
-    for g in (a, b):
-        in_flight = g.spread("downloads_streaming_max")
-        loads.append(round(in_flight.median) if in_flight is not None else None)
-    if None in loads or loads[0] == loads[1]:
+    sent_a, sent_b = (g.spread("downloads_streaming_max") for g in (a, b))
+    if sent_a is None or sent_b is None or round(sent_a.median) == round(sent_b.median):
         return ""
-    noun = "download" if loads[0] == 1 else "downloads"
-    return f"{a.stack} had at most {loads[0]} {noun} in progress, {b.stack} {loads[1]}"
+    most = plural(round(sent_a.median), "download")
+    return f"{a.stack} had at most {most} in progress, {b.stack} {round(sent_b.median)}"
 
 
 def compare_groups(scenario: str, a: Group, b: Group, key: str) -> FigureComparison | None:

@@ -8,6 +8,7 @@ from typing import Any
 
 from compare.report.metrics import CellFigures, figures
 from compare.report.stats import ALPHA, MIN_REPETITIONS, Spread, spread
+from compare.report.text import plural
 from compare.results import Cell
 from loadtests.catalog import SCENARIOS
 
@@ -193,7 +194,7 @@ def _run_notes(document: Document, missing: list[tuple[str, str]]) -> list[str]:
     repeat = config.get("repeat")
     if isinstance(repeat, int) and repeat < MIN_REPETITIONS:
         notes.append(
-            f"{repeat} repetition{'s' if repeat != 1 else ''} per cell: a verdict needs at "
+            f"{plural(repeat, 'repetition')} per cell: a verdict needs at "
             f"least {MIN_REPETITIONS} (fewer can never reach p <= {ALPHA:g}), so differences "
             "are shown but not judged."
         )

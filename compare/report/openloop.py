@@ -4,6 +4,7 @@ started or started late, requests the window's end cut. Pure.
 
 from __future__ import annotations
 
+import statistics
 from dataclasses import dataclass
 
 from compare.report.rawrecords import Request, tail
@@ -38,38 +39,54 @@ def _steady(scenario: str) -> bool:
     return info is None or info.steady
 
 
+def _served_per_s(
+    everything: list[Request],
+    main: str,
+    by_first_byte: bool,
+    start: float,
+    end: float,
+    received: int,
+) -> float:
+    """Requests per second the server took on in [start, end)."""
+    length = end - start
+    if length <= 0:
+        return 0.0
+    if by_first_byte:
+        # One download outlasts the window (slow clients), or there is no download
+        # (first-byte): a response whose first body byte arrived in it was taken on.
+        taken = [
+            r
+            for r in everything
+            if r.kind == main
+            and r.outcome in (OK, STOPPED)
+            and r.first_byte is not None
+            and start <= r.first_byte < end
+        ]
+        return len(taken) / length
+    sizes = [r.bytes for r in everything if r.kind == main and r.outcome == OK]
+    if sizes and received:
+        # Whole downloads' worth of the bytes that flowed in the window: in a window a few
+        # downloads long, counting completions is off by one whenever a download straddles an
+        # edge (2/s over 2.5 s read 4 or 5 of 5), while the bytes count every partial one.
+        return received / statistics.median_high(sizes) / length
+    # No body bytes binned: verified downloads that ended in the window.
+    ended = [r for r in everything if r.kind == main and r.outcome == OK and start <= r.end < end]
+    return len(ended) / length
+
+
 def open_loop(
-    cell: Cell, everything: list[Request], start: float, end: float, received: int = 0
+    cell: Cell, everything: list[Request], start: float, end: float, received: int
 ) -> OpenLoop:
     """Offered against achieved rate, arrivals not started or late, and what the stop cut.
 
     ``received``: body bytes that arrived in the window (partial downloads included).
     """
-    length = end - start
     main = "first-byte" if cell["scenario"] == "first-byte" else "download"
     arrivals = [r for r in everything if r.kind == main and start <= r.origin < end]
     started = [r for r in arrivals if r.outcome != NOT_STARTED]
     lags = [(r.start - r.origin) * 1000 for r in started]
-    # Served: verified downloads that ended in the window (when no body bytes were binned;
-    # otherwise the bytes, below). Where one download outlasts the window (slow clients) and for
-    # first-byte, responses whose first body byte arrived in it: the server took the request on.
     by_first_byte = main == "first-byte" or not _steady(cell["scenario"])
-    served = [
-        r
-        for r in everything
-        if r.kind == main
-        and r.outcome in (OK, STOPPED)
-        and (t := r.first_byte if by_first_byte else (r.end if r.outcome == OK else None))
-        is not None
-        and start <= t < end
-    ]
-    achieved = len(served) / length if length > 0 else 0.0
-    sizes = sorted(r.bytes for r in everything if r.kind == main and r.outcome == OK)
-    if not by_first_byte and sizes and received and length > 0:
-        # Whole downloads' worth of the bytes that flowed in the window: in a window a few
-        # downloads long, counting completions is off by one whenever a download straddles an
-        # edge (2/s over 2.5 s read 4 or 5 of 5), while the bytes count every partial one.
-        achieved = received / sizes[len(sizes) // 2] / length
+    achieved = _served_per_s(everything, main, by_first_byte, start, end, received)
     arrival = cell.get("arrival", {})
     load = cell.get("load", {})
     return OpenLoop(

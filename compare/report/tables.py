@@ -14,7 +14,7 @@ from compare.report.metrics import (
 )
 from compare.report.model import Group, Model
 from compare.report.stats import Spread, spread
-from compare.report.text import MISSING, span
+from compare.report.text import MISSING, plural, span
 from compare.stacks import stack_parts
 
 
@@ -101,7 +101,7 @@ def short_notes(group: Group) -> str:
     if ok and ok[0].expects_downloads and not any(c.downloads for c in ok):
         notes.append("no download finished")
     if group.starved:
-        notes.append(f"{group.starved} user{'s' if group.starved != 1 else ''} unserved")
+        notes.append(f"{plural(group.starved, 'user')} unserved")
     if any(c.warnings for c in group.cells):
         notes.append("Django warning")
     return "; ".join(notes)

@@ -7,6 +7,11 @@ from compare.report.stats import Spread
 MISSING = "-"
 
 
+def plural(count: int, word: str) -> str:
+    """'1 user', '3 users'."""
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
 def span(low: str, high: str) -> str:
     """'11.0-13.1', or '-1.7 to 1.3' where a minus sign would read as the dash."""
     return f"{low} to {high}" if low.startswith("-") or high.startswith("-") else f"{low}-{high}"
