@@ -67,7 +67,7 @@ measure-once: $(STAMP) ## one download per installed server, measured as the siz
 COMPOSE := docker compose -f docker/compose.yaml
 
 docker-up: $(STAMP) ## stacks behind nginx and the locust UI in docker; MORE=1 every stack, WORKERS=N
-	$(BIN)/python -m compare.nginx docker --check
+	$(BIN)/python -m compare.servers.nginx docker --check
 	$(COMPOSE) $(if $(MORE),--profile more) up --build --detach --scale locust-worker=$(or $(WORKERS),1)
 
 docker-down: ## stop what docker-up started

@@ -1,16 +1,16 @@
 """The harness: run Django's export under several server stacks, measure them, report.
 
-Its layers, each importing only from those above it (and from loadtests/ and project/):
+Its folders are its layers, each importing only from those above it (and from loadtests/ and
+project/); each folder's ``__init__`` says what it holds:
 
-- basics: errors, config (the run's frozen BenchConfig, name lists), ports, placement,
-  interrupts (stop signals as Ctrl-C), startstop (start and stop as a context manager),
-  records (locust's raw records), results (the versioned results document), environment;
-- stacks as data: stacks (each stack's command line), nginx, prefork, proxy and supervisor (the
-  programs a stack's command line runs);
-- processes: proctree (stop a process tree), server (ServerProcess: one stack's lifecycle),
-  postgres, sampler (ProcessTreeSampler), download, appdata (a run's database and app profile);
-- measuring: workers, lifecycle (MeasuredServer: one stack measured), loadcell, sweep, runner
-  (the whole matrix, into the results document);
+- basics, here: errors, config (the run's frozen BenchConfig, name lists), results (the versioned
+  results document), environment (what the run ran on);
+- system/: the operating system's side, knowing nothing of stacks or runs: process trees and
+  their stop, the sampler, CPU placement, ports, stop signals, one measured download;
+- servers/: what runs a stack: each stack as data (stacks), its lifecycle (server), nginx, the
+  front's and daphne's supervisors, the run's PostgreSQL;
+- run/: one measured run: its data, a stack started for measurement (lifecycle), load cells with
+  locust's raw records, the size sweep, the whole matrix (runner);
 - report/: everything computed from a results document alone (figures, statistics, curves, the
   reports); nothing above imports it;
 - commands/ and cli: one module per subcommand of ``python -m compare``; errors become messages

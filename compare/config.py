@@ -69,17 +69,17 @@ class BenchConfig:
     sweep_variants: tuple[SweepVariant, ...]
     sweep_repeat: int
     # A number: every stack runs that many workers; "auto": each its documented recommendation
-    # for the servers' CPUs (compare.workers).
+    # for the servers' CPUs (compare.run.workers).
     workers: int | Literal["auto"]
     out_dir: Path
     rows: int
     # db: the project's database (SQLite unless DATABASE_URL says otherwise), seeded first;
-    # postgres: a PostgreSQL server the harness starts, seeds and stops (compare.appdata).
+    # postgres: a PostgreSQL server the harness starts, seeds and stops (compare.run.appdata).
     source: Literal["synthetic", "db", "postgres"] = "synthetic"
     # minimal: one native middleware (like for like); startproject: a new project's middleware
     # and apps, with a logged-in user's session on every request (project.profiles).
     app: Literal["minimal", "startproject"] = "minimal"
-    placement: str = "shared"  # compare.placement: split, shared or custom
+    placement: str = "shared"  # compare.system.placement: split, shared or custom
     server_cpus: tuple[int, ...] | None = None
     client_cpus: tuple[int, ...] | None = None
     sample_interval_s: float = 0.1

@@ -21,8 +21,8 @@ RESULTS_FILE = "results.json"
 Document = dict[str, Any]
 Status = Literal["ok", "failed"]
 
-# The records a results document holds, as written (compare.loadcell, compare.sweep) and read
-# (compare.report); compare/results-v2.schema.json describes the same keys.
+# The records a results document holds, as written (compare.run.loadcell, compare.run.sweep)
+# and read (compare.report); compare/results-v2.schema.json describes the same keys.
 
 
 class Memory(TypedDict, total=False):

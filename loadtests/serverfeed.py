@@ -24,8 +24,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol, Self
 from urllib.parse import parse_qs, urlsplit
 
-from compare.sampler import TreeSample, cpu_seconds
-from compare.startstop import StartStop
+from compare.system.sampler import TreeSample, cpu_seconds
+from compare.system.startstop import StartStop
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ MB = 1_000_000  # 10^6 bytes, as in every report
 
 
 class SampleSource(Protocol):
-    """What the feed reads from a sampler (compare.sampler.ProcessTreeSampler)."""
+    """What the feed reads from a sampler (compare.system.sampler.ProcessTreeSampler)."""
 
     @property
     def samples(self) -> list[TreeSample]: ...

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from compare.records import RECORD_FIELDS
+from compare.run.records import RECORD_FIELDS
 
 BIN_S = 0.05
 

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from compare.results import load_results
-from compare.server import ServerProcess
-from compare.stacks import get_stack
+from compare.servers.server import ServerProcess
+from compare.servers.stacks import get_stack
 from tests.helpers import REPORT_FIXTURE, stack_params
 
 

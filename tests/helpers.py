@@ -21,7 +21,7 @@ import psutil
 import pytest
 
 from compare import REPO_ROOT
-from compare.stacks import STACKS
+from compare.servers.stacks import STACKS
 from project.export.csvchunks import CsvChunker
 from project.export.rows import HEADER, synthetic_batches
 

@@ -12,7 +12,7 @@ import shutil
 import subprocess
 import sys
 
-# Debian package -> the program the tests look for (PostgreSQL's initdb, for compare.postgres).
+# Debian package -> the program the tests look for (PostgreSQL's initdb: compare.servers.postgres).
 PACKAGES = {"nginx": "nginx", "chromium": "chromium", "postgresql": "initdb"}
 TIMEOUT_S = 900
 

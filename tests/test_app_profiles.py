@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from compare.appdata import RunData
-from compare.server import ServerProcess, ServerStartError
-from compare.stacks import STACKS
+from compare.run.appdata import RunData
+from compare.servers.server import ServerProcess, ServerStartError
+from compare.servers.stacks import STACKS
 from project.profiles import STARTPROJECT_APPS, STARTPROJECT_MIDDLEWARE, app_profile
 from tests.helpers import expected_body, no_new_children, stack_params
 from tests.http_raw import dechunk, raw_request

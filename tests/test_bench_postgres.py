@@ -11,9 +11,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from compare.postgres import missing
 from compare.report.metrics import figures
 from compare.results import load_results
+from compare.servers.postgres import missing
 from tests.helpers import alive, assert_gone, run_compare, start_compare, stop_run
 
 pytestmark = [pytest.mark.server, pytest.mark.skipif(missing() is not None, reason=str(missing()))]

@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
-from compare.loadcell import run_load_cell
 from compare.report.figures import figures_document
 from compare.report.metrics import figures, requests
 from compare.results import ResultsWriter, new_document
-from compare.runner import run_bench
+from compare.run.loadcell import run_load_cell
+from compare.run.runner import run_bench
 from tests.timed_stack import short_config, timed_stack
 
 pytestmark = pytest.mark.server
@@ -35,7 +35,7 @@ def test_the_concurrency_sweep_finds_the_knee_at_the_servers_capacity(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     stack = timed_stack(*SERVE, "--capacity", str(K))
-    monkeypatch.setattr("compare.runner.get_stack", lambda name: stack)
+    monkeypatch.setattr("compare.run.runner.get_stack", lambda name: stack)
     config = short_config(
         tmp_path,
         levels=(1.0, 2.0, 3.0),

@@ -16,8 +16,8 @@ import psutil
 import pytest
 
 from compare import REPO_ROOT
-from compare.download import download
-from compare.stacks import STACKS
+from compare.servers.stacks import STACKS
+from compare.system.download import download
 from tests.helpers import assert_gone, no_new_children, run_compare, start_compare
 
 

@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
-from compare.loadcell import cell_load
 from compare.report.curves import curves, fit_line, knee, memory_fit
 from compare.report.figures import figures_document
-from compare.runner import cell_name, load_order
-from compare.stacks import get_stack
-from compare.workers import choose, sized
+from compare.run.loadcell import cell_load
+from compare.run.runner import cell_name, load_order
+from compare.run.workers import choose, sized
+from compare.servers.stacks import get_stack
 from tests.cells import document
 from tests.timed_stack import short_config
 

@@ -17,9 +17,10 @@ from typing import Any
 
 import pytest
 
-from compare import REPO_ROOT, nginx
-from compare.server import ServerProcess
-from compare.stacks import STACKS
+from compare import REPO_ROOT
+from compare.servers import nginx
+from compare.servers.server import ServerProcess
+from compare.servers.stacks import STACKS
 from tests.helpers import no_new_children
 
 DOCKER = REPO_ROOT / "docker"
@@ -141,7 +142,7 @@ def test_nginx_services_front_every_stack_they_depend_on(
     stacks = nginx.DOCKER_CONFS[conf_name]
     assert service["volumes"] == [f"./nginx/{conf_name}:/etc/nginx/nginx.conf:ro"]
     conf = (DOCKER / "nginx" / conf_name).read_text()
-    assert conf == nginx.render_docker(stacks), "run 'python -m compare.nginx docker'"
+    assert conf == nginx.render_docker(stacks), "run 'python -m compare.servers.nginx docker'"
     # nginx resolves upstream names when it starts: each must be a running, healthy service.
     assert service["depends_on"] == {s: {"condition": "service_healthy"} for s in stacks}
     for stack in stacks:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from compare.download import Download
+from compare.system.download import Download
 
 
 def _download(

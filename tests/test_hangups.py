@@ -25,10 +25,10 @@ from typing import cast
 
 import pytest
 
-from compare.appdata import RunData
-from compare.download import download
-from compare.server import ServerProcess
-from compare.stacks import STACKS
+from compare.run.appdata import RunData
+from compare.servers.server import ServerProcess
+from compare.servers.stacks import STACKS
+from compare.system.download import download
 from project.export.views import ExportResponse
 from tests.helpers import MB, stack_params, tree_pids
 

@@ -7,7 +7,7 @@ import signal
 
 import pytest
 
-from compare.interrupts import stop_signals_interrupt
+from compare.system.interrupts import stop_signals_interrupt
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])

@@ -18,9 +18,9 @@ from types import SimpleNamespace
 import pytest
 
 from compare import REPO_ROOT
-from compare.ports import free_port
-from compare.records import read_records
-from compare.server import ServerProcess
+from compare.run.records import read_records
+from compare.servers.server import ServerProcess
+from compare.system.ports import free_port
 from loadtests import catalog
 from loadtests.body import (
     BadHeader,

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from compare.loadcell import run_load_cell
 from compare.report.metrics import figures, requests
+from compare.run.loadcell import run_load_cell
 from tests.timed_stack import short_config, timed_stack
 
 pytestmark = pytest.mark.server

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from compare.errors import CompareError
-from compare.records import archive, measurement_window, read_records
 from compare.report.figures import cell_figures, figures_document
 from compare.report.metrics import figures, in_flight_max, requests, sweep_figures, tail, too_few
+from compare.run.records import archive, measurement_window, read_records
 from tests.cells import Req, cell, download
 
 

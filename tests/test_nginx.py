@@ -13,9 +13,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from compare import nginx
-from compare.proxy import supervisor_argv, tick_pipe
-from compare.stacks import FRONTS, STACKS, fronted
+from compare.servers import nginx
+from compare.servers.proxy import supervisor_argv, tick_pipe
+from compare.servers.stacks import FRONTS, STACKS, fronted
 from tests.helpers import alive, assert_gone
 
 RUN_DIR = Path("/tmp/dsc-run")
@@ -75,7 +75,7 @@ def test_docker_configs_are_current(tmp_path: Path) -> None:
     for name, stacks in nginx.DOCKER_CONFS.items():
         committed = (nginx.DOCKER_DIR / "nginx" / name).read_text()
         assert committed == nginx.render_docker(stacks), (
-            f"docker/nginx/{name} is stale: run 'python -m compare.nginx docker'"
+            f"docker/nginx/{name} is stale: run 'python -m compare.servers.nginx docker'"
         )
     assert nginx.main(["docker", "--check"]) == 0
     assert nginx.main(["docker", "--check", "--dir", str(tmp_path)]) == 1
@@ -126,7 +126,7 @@ def test_fronted_argv_runs_the_proxy_then_the_server_on_loopback(front: str) -> 
     spec = STACKS[f"{front}+gunicorn-gthread"].with_options(workers=3, threads=2)
     args = spec.argv("0.0.0.0", 8123, RUN_DIR, python="py", upstream_port=9000)
     head, inner = args[: args.index("--")], args[args.index("--") + 1 :]
-    assert head[:3] == ["py", "-m", "compare.proxy"]
+    assert head[:3] == ["py", "-m", "compare.servers.proxy"]
     assert head[head.index("--host") + 1] == "0.0.0.0"
     assert head[head.index("--port") + 1] == "8123"
     assert head[head.index("--upstream-port") + 1] == "9000"
@@ -142,7 +142,7 @@ def test_fronted_argv_runs_the_proxy_then_the_server_on_loopback(front: str) -> 
 
 
 def test_fronted_child_processes_count_nginx() -> None:
-    # compare.proxy's children: the server's root and its workers, nginx's master and worker.
+    # servers.proxy's children: the server's root and its workers, nginx's master and worker.
     assert STACKS["nginx-buffered+gunicorn-sync"].child_processes() == 1 + 2 + 2
     one = STACKS["nginx-unbuffered+uvicorn"].with_options(workers=1)
     assert one.child_processes() == 1 + 0 + 2
@@ -224,7 +224,7 @@ def test_supervisor_stops_the_other_when_one_exits(which: str) -> None:
         assert proc.stderr is not None
         said = proc.stderr.read().decode()
         name = "the server" if which == "server" else "nginx"
-        assert f"compare.proxy: {name} (pid " in said and "exited with code 3" in said
+        assert f"compare.servers.proxy: {name} (pid " in said and "exited with code 3" in said
     finally:
         proc.kill()
         proc.wait()

@@ -22,11 +22,11 @@ from urllib.parse import urlsplit
 import psutil
 import pytest
 
-from compare.download import download
-from compare.nginx import INSTALL_HINT, find_nginx
-from compare.sampler import ProcessTreeSampler
-from compare.server import ServerProcess, ServerStartError
-from compare.stacks import STACKS
+from compare.servers.nginx import INSTALL_HINT, find_nginx
+from compare.servers.server import ServerProcess, ServerStartError
+from compare.servers.stacks import STACKS
+from compare.system.download import download
+from compare.system.sampler import ProcessTreeSampler
 from tests.helpers import (
     MB,
     BackgroundDownload,

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from compare.config import BenchConfig
-from compare.loadcell import Load, load_s
 from compare.report.metrics import figures
+from compare.run.loadcell import Load, load_s
 from loadtests.schedule import Connections, Schedule, anchor
 from tests.cells import Req, cell, download
 

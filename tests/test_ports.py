@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 
-from compare.ports import free_port, port_in_use
+from compare.system.ports import free_port, port_in_use
 
 
 def test_free_port_is_free_and_a_listening_one_is_not() -> None:

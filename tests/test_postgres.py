@@ -13,7 +13,7 @@ import psutil
 import psycopg
 import pytest
 
-from compare.postgres import SETTINGS, PostgresServer, missing
+from compare.servers.postgres import SETTINGS, PostgresServer, missing
 from project.dburl import database_from_url
 from tests.helpers import assert_gone, no_new_children, start_compare, tree_pids
 

@@ -17,11 +17,11 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from compare.appdata import RunData
-from compare.download import download
-from compare.postgres import missing
-from compare.server import ServerProcess
-from compare.stacks import STACKS
+from compare.run.appdata import RunData
+from compare.servers.postgres import missing
+from compare.servers.server import ServerProcess
+from compare.servers.stacks import STACKS
+from compare.system.download import download
 from tests.helpers import expected_body, stack_params
 from tests.http_raw import dechunk, raw_request
 

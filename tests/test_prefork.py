@@ -1,4 +1,4 @@
-"""compare.prefork: N copies of a command sharing one listening socket, as one process tree."""
+"""compare.servers.prefork: N copies of a command on one listening socket, as one process tree."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import psutil
 import pytest
 
 from compare import REPO_ROOT
-from compare.ports import free_port
-from compare.prefork import LISTEN_FD, listen
+from compare.servers.prefork import LISTEN_FD, listen
+from compare.system.ports import free_port
 from tests.helpers import assert_gone, no_new_children
 
 # A stand-in worker: accepts on the inherited descriptor and answers each connection its pid.
@@ -42,7 +42,15 @@ def _answer(port: int) -> int:
 @pytest.mark.server
 def test_workers_share_the_socket_and_stop_with_the_root() -> None:
     port = free_port("127.0.0.1")
-    argv = [sys.executable, "-m", "compare.prefork", "--host", "127.0.0.1", "--port", str(port)]
+    argv = [
+        sys.executable,
+        "-m",
+        "compare.servers.prefork",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
     argv += ["--workers", "3", "--", sys.executable, "-c", WORKER]
     with no_new_children():
         proc = subprocess.Popen(argv, cwd=REPO_ROOT, stderr=subprocess.PIPE, start_new_session=True)
@@ -65,7 +73,7 @@ def test_workers_share_the_socket_and_stop_with_the_root() -> None:
 def test_a_port_in_use_fails_at_once_with_the_reason() -> None:
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = taken.getsockname()[1]
-        argv = [sys.executable, "-m", "compare.prefork", "--host", "127.0.0.1"]
+        argv = [sys.executable, "-m", "compare.servers.prefork", "--host", "127.0.0.1"]
         argv += ["--port", str(port), "--workers", "2", "--", "true"]
         done = subprocess.run(argv, cwd=REPO_ROOT, capture_output=True, text=True, timeout=30)
     assert done.returncode == 1

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 
-from compare.proctree import ProcessTree
+from compare.system.proctree import ProcessTree
 from tests.helpers import alive
 
 # A parent with a child that ignores SIGTERM (a busy worker): only SIGKILL ends that one.

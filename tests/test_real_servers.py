@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from compare.download import download
-from compare.server import ServerProcess
-from compare.stacks import STACKS
+from compare.servers.server import ServerProcess
+from compare.servers.stacks import STACKS
+from compare.system.download import download
 from tests.helpers import expected_body
 from tests.http_raw import dechunk, raw_request
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from compare.sampler import (
+from compare.system.sampler import (
     ProcessSample,
     ProcessTreeSampler,
     TreeSample,

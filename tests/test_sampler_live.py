@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 
 from compare.commands.measure_once import config_for
-from compare.download import download
 from compare.report.metrics import sweep_figures
-from compare.sampler import ProcessTreeSampler
-from compare.server import ServerProcess
-from compare.stacks import STACKS
-from compare.sweep import measure_point
+from compare.run.sweep import measure_point
+from compare.servers.server import ServerProcess
+from compare.servers.stacks import STACKS
+from compare.system.download import download
+from compare.system.sampler import ProcessTreeSampler
 from tests.helpers import MB
 
 pytestmark = pytest.mark.server

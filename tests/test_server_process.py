@@ -9,9 +9,9 @@ import time
 
 import pytest
 
-from compare.download import download
-from compare.server import ServerProcess, ServerStartError
-from compare.stacks import STACKS
+from compare.servers.server import ServerProcess, ServerStartError
+from compare.servers.stacks import STACKS
+from compare.system.download import download
 from tests.helpers import (
     MB,
     BackgroundDownload,

@@ -52,7 +52,7 @@ MATRIX = [
 ]
 PHASE_WITHIN_S = 90.0
 EXIT_WITHIN_S = 60.0
-SERVER_MODULES = ("-m gunicorn", "-m uvicorn", "-m compare.proxy", "nginx")
+SERVER_MODULES = ("-m gunicorn", "-m uvicorn", "-m compare.servers.proxy", "nginx")
 
 
 @dataclass

@@ -19,7 +19,8 @@ it. None of these servers has a timeout for a stalled write, and few have one fo
   server's memory (Twisted's write buffer) instead of pausing.
 
 What stops slow clients is nginx in front (its client_header_timeout and send_timeout, and its
-buffering); the servers' own defaults only bound the damage (compare.stacks.WORKER_CONNECTIONS).
+buffering); the servers' own defaults only bound the damage
+(compare.servers.stacks.WORKER_CONNECTIONS).
 """
 
 from __future__ import annotations
@@ -38,8 +39,8 @@ from typing import Literal
 import psutil
 import pytest
 
-from compare.server import ServerProcess
-from compare.stacks import (
+from compare.servers.server import ServerProcess
+from compare.servers.stacks import (
     KEEPALIVE_SECONDS,
     STACKS,
     SYNC_TIMEOUT,

@@ -10,9 +10,9 @@ import pytest
 from compare.commands.bench import with_apps
 from compare.config import numbered
 from compare.errors import CompareError
-from compare.prefork import LISTEN_FD
 from compare.report.comparisons import comparable
-from compare.stacks import (
+from compare.servers.prefork import LISTEN_FD
+from compare.servers.stacks import (
     DEFAULT_WORKERS,
     FRONTS,
     HEARTBEAT_TIMEOUT,
@@ -65,8 +65,8 @@ def test_same_worker_count_and_app_per_interface(name: str) -> None:
     assert spec.workers == DEFAULT_WORKERS
     assert spec.app == f"project.{spec.interface}:application"
     args = argv(name)
-    if spec.server == "daphne":  # one daphne per worker, on a socket compare.prefork shares
-        assert args[:3] == ["py", "-m", "compare.prefork"]
+    if spec.server == "daphne":  # one daphne per worker, on a socket compare.servers.prefork shares
+        assert args[:3] == ["py", "-m", "compare.servers.prefork"]
         assert args[args.index("--") + 1 :][:3] == ["py", "-m", "daphne"]
     else:
         assert args[:3] == ["py", "-m", spec.server]

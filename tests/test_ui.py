@@ -32,7 +32,7 @@ import psutil
 import pytest
 
 from compare import REPO_ROOT
-from compare.ports import free_port
+from compare.system.ports import free_port
 from tests.browser import CHROMIUM_FLAGS, MISSING, chromium_binary
 from tests.helpers import COMPARE, alive, assert_gone
 

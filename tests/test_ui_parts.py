@@ -20,8 +20,8 @@ from flask import Blueprint, Flask
 
 from compare.commands import ui
 from compare.errors import CompareError
-from compare.sampler import ProcessSample, TreeSample
-from compare.stacks import get_stack
+from compare.servers.stacks import get_stack
+from compare.system.sampler import ProcessSample, TreeSample
 from loadtests import serverfeed, servertab
 from loadtests.catalog import LOCUSTFILE, SHAPES_FILE
 

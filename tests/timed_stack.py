@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from compare.config import BenchConfig
-from compare.placement import choose
-from compare.stacks import StackSpec
+from compare.servers.stacks import StackSpec
+from compare.system.placement import choose
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, cast
 
-from compare.appdata import APP_PROFILES, RunData, add_data_arguments
 from compare.config import (
     DEFAULT_STACKS,
     ENV_PREFIX,
@@ -25,14 +24,15 @@ from compare.config import (
 )
 from compare.environment import describe
 from compare.errors import CompareError
-from compare.interrupts import stop_signals_interrupt
-from compare.lifecycle import pin
-from compare.placement import MODES, choose, pin_self
 from compare.report import write_reports
 from compare.report.summary import terminal_verdict
 from compare.results import Document, ResultsWriter, new_document
-from compare.runner import run_bench
-from compare.stacks import DEFAULT_WORKERS, stack_names
+from compare.run.appdata import APP_PROFILES, RunData, add_data_arguments
+from compare.run.lifecycle import pin
+from compare.run.runner import run_bench
+from compare.servers.stacks import DEFAULT_WORKERS, stack_names
+from compare.system.interrupts import stop_signals_interrupt
+from compare.system.placement import MODES, choose, pin_self
 from loadtests.catalog import SCENARIOS
 
 

@@ -17,10 +17,10 @@ from functools import partial
 from typing import Any
 
 from compare.config import DEFAULT_STACKS
-from compare.download import download
 from compare.errors import CompareError
-from compare.server import ServerProcess
-from compare.stacks import get_stack, stack_names
+from compare.servers.server import ServerProcess
+from compare.servers.stacks import get_stack, stack_names
+from compare.system.download import download
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """``measure-once``: one client, one export per stack: TTFB, total time, MB/s, peak tree PSS.
 
 A quick look before the full benchmark: ``python -m compare measure-once [STACK ...] [--rows N]``.
-It measures exactly like the bench's size sweep (compare.sweep.measure_point: a fresh stack,
+It measures exactly like the bench's size sweep (compare.run.sweep.measure_point: a fresh stack,
 warm-up, idle baseline after it, fast sampling, the kernel's peak as a check) with the bench's
 default CPU placement. MB means 10^6 bytes.
 """
@@ -18,10 +18,10 @@ from typing import Any, cast
 
 from compare.config import SWEEP_VARIANTS, BenchConfig, SweepVariant
 from compare.errors import CompareError
-from compare.placement import MODES, choose, pin_self
 from compare.report.metrics import SweepFigures, sweep_figures
-from compare.stacks import STACKS, get_stack, stack_names
-from compare.sweep import measure_point
+from compare.run.sweep import measure_point
+from compare.servers.stacks import STACKS, get_stack, stack_names
+from compare.system.placement import MODES, choose, pin_self
 
 
 def config_for(rows: int, placement: str, out_dir: Path) -> BenchConfig:

@@ -9,12 +9,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from compare.appdata import RunData, add_data_arguments
 from compare.errors import CompareError
-from compare.interrupts import stop_signals_interrupt
-from compare.ports import LOOPBACK
-from compare.server import ServerProcess
-from compare.stacks import get_stack
+from compare.run.appdata import RunData, add_data_arguments
+from compare.servers.server import ServerProcess
+from compare.servers.stacks import get_stack
+from compare.system.interrupts import stop_signals_interrupt
+from compare.system.ports import LOOPBACK
 
 FOLLOW_INTERVAL = 0.2
 

@@ -9,7 +9,7 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-from compare.stacks import STACKS, StackSpec
+from compare.servers.stacks import STACKS, StackSpec
 
 # What argv shows for the per-instance directory, which only exists once a server starts.
 RUN_DIR = Path("<run-dir>")

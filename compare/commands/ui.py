@@ -23,15 +23,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from compare import REPO_ROOT
-from compare.appdata import RunData, add_data_arguments
 from compare.config import DEFAULT_STACKS, ENV_PREFIX
 from compare.errors import CompareError
-from compare.interrupts import ignore_stop_signals, stop_signals_interrupt
-from compare.ports import LOOPBACK, free_port, port_in_use
-from compare.proctree import ProcessTree
-from compare.sampler import ProcessTreeSampler
-from compare.server import ServerProcess
-from compare.stacks import STACK_ALIASES, StackSpec, get_stack, stack_names
+from compare.run.appdata import RunData, add_data_arguments
+from compare.servers.server import ServerProcess
+from compare.servers.stacks import STACK_ALIASES, StackSpec, get_stack, stack_names
+from compare.system.interrupts import ignore_stop_signals, stop_signals_interrupt
+from compare.system.ports import LOOPBACK, free_port, port_in_use
+from compare.system.proctree import ProcessTree
+from compare.system.sampler import ProcessTreeSampler
 from loadtests.catalog import LOCUSTFILE, SHAPES_FILE
 from loadtests.serverfeed import BASELINE_SAMPLES, FEED_ENV, FeedStack, ServerFeed
 

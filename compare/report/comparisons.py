@@ -14,7 +14,7 @@ from compare.report.metrics import HEADLINE, Headline
 from compare.report.model import Group, Model
 from compare.report.stats import Judgement, judge
 from compare.report.text import plural
-from compare.stacks import stack_parts
+from compare.servers.stacks import stack_parts
 
 # The figures the verdict compares, in the order a reader cares about them.
 VERDICT_KEYS = (

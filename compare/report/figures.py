@@ -46,7 +46,7 @@ def figures_document(document: Document) -> dict[str, Any]:
             "max_in_flight": config.get("max_in_flight"),
             "slo_ttfb_ms": slo,
             "locust_workers": config.get("locust_workers", 0),
-            # Which rule gave each stack its worker count, and why (compare.workers).
+            # Which rule gave each stack its worker count, and why (compare.run.workers).
             "workers": {name: (s or {}).get("workers_rule") for name, s in stacks.items()},
         },
         "cells": cells,

@@ -15,7 +15,7 @@ from compare.report.metrics import (
 from compare.report.model import Group, Model
 from compare.report.stats import Spread, spread
 from compare.report.text import MISSING, plural, span
-from compare.stacks import stack_parts
+from compare.servers.stacks import stack_parts
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ TCP. initdb and postgres refuse to run as root, and CI runs as root: the server 
 to that account. The socket's directory is that account's, mode 0700: only it and root can
 connect, which is why ``trust`` authentication is safe here.
 
-The postmaster runs in a process group of its own, like every stack (compare.proctree), so a
+The postmaster runs in a process group of its own, like every stack (compare.system.proctree), so a
 Ctrl-C in the terminal does not reach it behind the harness's back; stop() asks for a fast
 shutdown, then an immediate one, then kills what is left, removes a SysV shared memory segment
 a killed postmaster leaves behind, and deletes the directory.
@@ -33,9 +33,9 @@ from pathlib import Path
 from typing import IO, Any, Self
 from urllib.parse import quote
 
-from compare.proctree import POLL_INTERVAL, ProcessTree
-from compare.server import ServerStartError
-from compare.startstop import StartStop
+from compare.servers.server import ServerStartError
+from compare.system.proctree import POLL_INTERVAL, ProcessTree
+from compare.system.startstop import StartStop
 
 logger = logging.getLogger(__name__)
 

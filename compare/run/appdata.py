@@ -21,10 +21,10 @@ from typing import Any, Literal, Self
 
 from compare import REPO_ROOT
 from compare.errors import CompareError
-from compare.postgres import PostgresServer
-from compare.server import SECRET_KEY_ENV
-from compare.stacks import APP_PROFILE_ENV
-from compare.startstop import StartStop
+from compare.servers.postgres import PostgresServer
+from compare.servers.server import SECRET_KEY_ENV
+from compare.servers.stacks import APP_PROFILE_ENV
+from compare.system.startstop import StartStop
 from loadtests.options import OPTIONS
 from project.profiles import PROFILES, AppProfile
 

@@ -1,9 +1,9 @@
 """A child process in a session of its own and every process under it, stopped leaving none.
 
-The one way the harness stops what it started: the server stacks (compare.server), its
-PostgreSQL (compare.postgres) and locust (compare.loadcell, the ui command). Every descendant seen
-is remembered, so that even one orphaned by a dying parent, or one that left the process group,
-is found and killed.
+The one way the harness stops what it started: the server stacks (compare.servers.server), its
+PostgreSQL (compare.servers.postgres) and locust (compare.run.loadcell, the ui command). Every
+descendant seen is remembered, so that even one orphaned by a dying parent, or one that left the
+process group, is found and killed.
 """
 
 from __future__ import annotations

@@ -13,9 +13,9 @@ from typing import Literal
 
 from compare.config import DEFAULT_STACKS, parse_names
 from compare.errors import CompareError
-from compare.nginx import INSTALL_HINT as NGINX_HINT
-from compare.nginx import NGINX_WORKERS, find_nginx, nginx_version
-from compare.prefork import LISTEN_FD
+from compare.servers.nginx import INSTALL_HINT as NGINX_HINT
+from compare.servers.nginx import NGINX_WORKERS, find_nginx, nginx_version
+from compare.servers.prefork import LISTEN_FD
 from project.profiles import PROFILES as APP_PROFILES
 
 Interface = Literal["wsgi", "asgi"]
@@ -96,7 +96,7 @@ class StackSpec:
     ) -> list[str]:
         """Build the exact command line that serves this stack on ``host:port``.
 
-        A fronted stack runs ``compare.proxy``: nginx on ``host:port`` and the server on
+        A fronted stack runs ``compare.servers.proxy``: nginx on ``host:port`` and the server on
         127.0.0.1:``upstream_port`` (ServerProcess picks a free one; without it, an example:
         the port after ``port``, or 0 for an example with port 0).
         """
@@ -116,7 +116,15 @@ class StackSpec:
         self, host: str, port: int, run_dir: Path, python: str, upstream_port: int
     ) -> list[str]:
         buffering = "on" if self.front == "nginx-buffered" else "off"
-        args = [python, "-m", "compare.proxy", "--host", host.strip("[]"), "--port", str(port)]
+        args = [
+            python,
+            "-m",
+            "compare.servers.proxy",
+            "--host",
+            host.strip("[]"),
+            "--port",
+            str(port),
+        ]
         args += ["--upstream-port", str(upstream_port), "--buffering", buffering]
         args += ["--prefix", str(run_dir / "nginx"), "--nginx", find_nginx() or "nginx"]
         inner = self.upstream().argv(UPSTREAM_HOST, upstream_port, run_dir, python)
@@ -160,11 +168,19 @@ class StackSpec:
         return args
 
     def _daphne_argv(self, host: str, port: int, python: str) -> list[str]:
-        # daphne has no worker processes of its own: compare.prefork binds the socket and runs
-        # one daphne per worker on it. Verbosity 0 is the only way to turn its access log off
+        # daphne has no worker processes of its own: compare.servers.prefork binds the socket and
+        # runs one daphne per worker on it. Verbosity 0 is the only way to turn its access log off
         # (any verbosity above 0 writes one to stdout); it also quiets daphne's own INFO lines.
         # --http-timeout stays unset (none): a timeout would cut long exports mid-body.
-        prefork = [python, "-m", "compare.prefork", "--host", host.strip("[]"), "--port", str(port)]
+        prefork = [
+            python,
+            "-m",
+            "compare.servers.prefork",
+            "--host",
+            host.strip("[]"),
+            "--port",
+            str(port),
+        ]
         prefork += ["--workers", str(self.workers), "--"]
         daphne = [python, "-m", "daphne", "--fd", str(LISTEN_FD), "--verbosity", "0"]
         daphne += ["--application-close-timeout", str(self.graceful_timeout)]
@@ -186,7 +202,7 @@ class StackSpec:
     def child_processes(self) -> int:
         """How many worker processes to expect under the root once the stack is up."""
         if self.front is not None:
-            # compare.proxy's children: the server's root, its workers, nginx's master and workers.
+            # servers.proxy's children: the server's root, its workers, nginx's master and workers.
             return 1 + self.upstream().child_processes() + 1 + NGINX_WORKERS
         # uvicorn runs a single worker in its own process, with no supervisor above it.
         if self.server == "uvicorn" and self.workers == 1:
@@ -380,7 +396,8 @@ _STACKS = (
         backpressure=False,
         requires=("daphne",),
         notes=(
-            "one daphne process per worker on a socket compare.prefork shares (daphne --fd), "
+            "one daphne process per worker on a socket that compare.servers.prefork shares "
+            "(daphne --fd), "
             "as daphne's documentation deploys it",
             "no backpressure: daphne queues each body piece in Twisted's write buffer without "
             "waiting, so a slow client makes the export run ahead into server memory",
@@ -401,7 +418,7 @@ _FRONT_NOTES: Mapping[Front, str] = {
 
 
 def fronted(spec: StackSpec, front: Front) -> StackSpec:
-    """The stack ``FRONT+NAME``: ``spec`` behind nginx on loopback (see compare.proxy)."""
+    """The stack ``FRONT+NAME``: ``spec`` behind nginx on loopback (see compare.servers.proxy)."""
     if spec.front is not None:
         raise ValueError(f"{spec.name} already has a front")
     return dataclasses.replace(

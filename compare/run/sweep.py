@@ -8,11 +8,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from compare.config import BenchConfig, SweepVariant
-from compare.download import download
 from compare.errors import CompareError
-from compare.lifecycle import MeasuredServer, django_warnings
 from compare.results import SweepPoint
-from compare.stacks import StackSpec
+from compare.run.lifecycle import MeasuredServer, django_warnings
+from compare.servers.stacks import StackSpec
+from compare.system.download import download
 
 logger = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
-"""nginx in front of a server stack as one process tree: ``python -m compare.proxy ... -- ARGV``.
+"""nginx in front of a stack as one process tree: ``python -m compare.servers.proxy ... -- ARGV``.
 
-ServerProcess starts this like any server. It writes nginx's configuration, then replaces
-itself (same pid) with the bash supervisor of compare.supervisor, whose children are the stack
+ServerProcess starts this like any server. It writes nginx's configuration, then replaces itself
+(same pid) with the bash supervisor of compare.servers.supervisor, whose children are the stack
 (ARGV, listening on 127.0.0.1:UPSTREAM_PORT) and nginx (master and worker), all in the caller's
 process group: one root pid covers both, so the sampler measures nginx with the stack.
 """
@@ -15,9 +15,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from compare.nginx import CONF_NAME, nginx_argv, render_local
-from compare.supervisor import supervisor_argv as supervise
-from compare.supervisor import tick_pipe
+from compare.servers.nginx import CONF_NAME, nginx_argv, render_local
+from compare.servers.supervisor import supervisor_argv as supervise
+from compare.servers.supervisor import tick_pipe
 
 
 def supervisor_argv(
@@ -25,12 +25,12 @@ def supervisor_argv(
 ) -> list[str]:
     """The bash command line that runs ``front`` (nginx) and ``server`` side by side."""
     children = [("the server", server), ("nginx", front)]
-    return supervise(bash, tick, children, "compare.proxy")
+    return supervise(bash, tick, children, "compare.servers.proxy")
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line StackSpec.argv builds for a fronted stack."""
-    parser = argparse.ArgumentParser(prog="python -m compare.proxy", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m compare.servers.proxy", description=__doc__)
     parser.add_argument("--host", required=True, help="address nginx listens on")
     parser.add_argument("--port", type=int, required=True, help="port nginx listens on")
     parser.add_argument("--upstream-port", type=int, required=True, help="the server's port")
@@ -46,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     bash = shutil.which("bash")
     if bash is None:
-        print("compare.proxy: bash is not installed", file=sys.stderr)
+        print("compare.servers.proxy: bash is not installed", file=sys.stderr)
         return 1
     prefix: Path = args.prefix.resolve()
     prefix.mkdir(parents=True, exist_ok=True)

@@ -1,11 +1,11 @@
 """How many workers each stack runs: the same number for all, or each server's own recommendation.
 
-A comparison at one worker count favours whichever server that count suits: two sync workers
-queue a third download, while two event loops take any number. ``--workers auto`` gives every
-server what its own documentation recommends for the CPUs the servers are pinned to
-(compare.placement; on 2 cores with the default split they get 1), so each stack is configured
-the way its users are told to configure it. The rule, its source and the resulting counts are
-recorded with each stack in the results.
+A comparison at one worker count favours whichever server that count suits: two sync workers queue a
+third download, while two event loops take any number. ``--workers auto`` gives every server what
+its own documentation recommends for the CPUs the servers are pinned to (compare.system.placement;
+on 2 cores with the default split they get 1), so each stack is configured the way its users are
+told to configure it. The rule, its source and the resulting counts are recorded with each stack in
+the results.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from compare.config import BenchConfig
-from compare.placement import available_cpus
-from compare.stacks import StackSpec
+from compare.servers.stacks import StackSpec
+from compare.system.placement import available_cpus
 
 GUNICORN_DESIGN = "https://gunicorn.org/design/#how-many-workers"
 GUNICORN_THREADS = "https://gunicorn.org/reference/settings/#threads"

@@ -19,10 +19,13 @@ from typing import Self
 import psutil
 
 from compare.config import BenchConfig
-from compare.download import download
 from compare.errors import CompareError
 from compare.results import Memory, ServerCpu, ServerFacts, WorkerCpu
-from compare.sampler import (
+from compare.run.workers import sized
+from compare.servers.server import ServerProcess
+from compare.servers.stacks import StackSpec
+from compare.system.download import download
+from compare.system.sampler import (
     ProcessSample,
     ProcessTreeSampler,
     TreeSample,
@@ -33,10 +36,7 @@ from compare.sampler import (
     reset_peak_rss,
     window,
 )
-from compare.server import ServerProcess
-from compare.stacks import StackSpec
-from compare.startstop import StartStop
-from compare.workers import sized
+from compare.system.startstop import StartStop
 
 # Django's own words when it has to buffer a mismatched iterator (django/http/response.py).
 _DJANGO_WARNING = re.compile(r"StreamingHttpResponse must consume \w+ iterators[^\n]*")

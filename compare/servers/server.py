@@ -23,10 +23,10 @@ import psutil
 
 from compare import REPO_ROOT
 from compare.errors import CompareError
-from compare.ports import LOOPBACK, free_port, port_in_use
-from compare.proctree import POLL_INTERVAL, ProcessTree
-from compare.stacks import APP_PROFILE_ENV, UPSTREAM_HOST, Interface, StackSpec
-from compare.startstop import StartStop
+from compare.servers.stacks import APP_PROFILE_ENV, UPSTREAM_HOST, Interface, StackSpec
+from compare.system.ports import LOOPBACK, free_port, port_in_use
+from compare.system.proctree import POLL_INTERVAL, ProcessTree
+from compare.system.startstop import StartStop
 
 logger = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ def server_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """Build the environment a stack runs with: the project's settings, a fresh secret key.
 
     The key is the run's $DSC_SECRET_KEY when there is one: sessions signed by the harness
-    (compare.appdata, the startproject profile) must verify on every stack of the run.
+    (compare.run.appdata, the startproject profile) must verify on every stack of the run.
     """
     env = dict(os.environ)
     env.pop("DJANGO_DEBUG", None)
@@ -145,8 +145,8 @@ class ServerProcess(StartStop):
     def pid(self) -> int:
         """The pid of the root process (its group id); for a fronted stack, the supervisor's.
 
-        That supervisor (compare.proxy) is the parent of both nginx and the server, so the tree
-        under this pid holds every process the stack runs.
+        That supervisor (compare.servers.proxy) is the parent of both nginx and the server, so the
+        tree under this pid holds every process the stack runs.
         """
         if self._proc is None:
             raise RuntimeError(f"{self.spec.name} is not started")

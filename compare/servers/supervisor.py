@@ -1,4 +1,4 @@
-"""A bash supervisor for several children as one process tree (compare.proxy, compare.prefork).
+"""A bash supervisor for several children as one process tree (servers.proxy, servers.prefork).
 
 The caller execs into it (same pid, same process group): its children are the commands it is
 given, so one root pid covers them all and the sampler measures every one. bash, not Python,

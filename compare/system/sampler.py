@@ -13,7 +13,7 @@ from typing import Self
 
 import psutil
 
-from compare.startstop import StartStop
+from compare.system.startstop import StartStop
 
 logger = logging.getLogger(__name__)
 

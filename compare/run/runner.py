@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from compare.config import BenchConfig
-from compare.loadcell import run_load_cell
 from compare.results import ResultsError, ResultsWriter, SweepPoint
-from compare.stacks import StackSpec, get_stack
-from compare.sweep import run_sweep
-from compare.workers import choose, sized
+from compare.run.loadcell import run_load_cell
+from compare.run.sweep import run_sweep
+from compare.run.workers import choose, sized
+from compare.servers.stacks import StackSpec, get_stack
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ def describe_stack(spec: StackSpec, config: BenchConfig) -> dict[str, Any]:
     description["server_version"] = sized_spec.server_version()
     description["front_version"] = sized_spec.front_version()
     description["argv_example"] = sized_spec.argv("127.0.0.1", 0, Path("RUN_DIR"))
-    # Which rule gave it its worker count, and why (compare.workers).
+    # Which rule gave it its worker count, and why (compare.run.workers).
     description["workers_rule"] = choose(spec, config).as_dict()
     return description
 

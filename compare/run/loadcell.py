@@ -24,10 +24,10 @@ import psutil
 from compare import REPO_ROOT
 from compare.config import BenchConfig, LoadKind
 from compare.errors import CompareError
-from compare.lifecycle import MeasuredServer, django_warnings, pin
-from compare.ports import free_port
-from compare.proctree import ProcessTree
-from compare.records import (
+from compare.results import Cell, ClientLoad, Status
+from compare.results import Load as LoadRecord
+from compare.run.lifecycle import MeasuredServer, django_warnings, pin
+from compare.run.records import (
     ARCHIVE,
     archive,
     byte_bins,
@@ -37,10 +37,10 @@ from compare.records import (
     measurement_window,
     read_records,
 )
-from compare.results import Cell, ClientLoad, Status
-from compare.results import Load as LoadRecord
-from compare.sampler import ProcessTreeSampler, TreeSample, process_cpu_seconds
-from compare.stacks import StackSpec
+from compare.servers.stacks import StackSpec
+from compare.system.ports import free_port
+from compare.system.proctree import ProcessTree
+from compare.system.sampler import ProcessTreeSampler, TreeSample, process_cpu_seconds
 from loadtests.catalog import PING, SCENARIOS, locust_command
 from loadtests.options import OPTIONS
 
