@@ -10,6 +10,7 @@ import pytest
 from compare.results import load_results
 from compare.servers.server import ServerProcess
 from compare.servers.stacks import get_stack
+from tests.exports import DEBUG_LOG
 from tests.helpers import REPORT_FIXTURE, stack_params
 
 
@@ -22,8 +23,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 @pytest.fixture(scope="module")
 def server(request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
-    """A stack on a free loopback port, shared by the module's tests that take it."""
-    with ServerProcess(get_stack(request.param)) as running:
+    """A stack on a free loopback port, shared by the module's tests that take it.
+
+    Its log has a line for each export's end, complete or stopped (tests/exports.py).
+    """
+    with ServerProcess(get_stack(request.param), env=DEBUG_LOG) as running:
         yield running
 
 
