@@ -19,7 +19,8 @@ from compare.report.metrics import figures, requests
 from compare.run.loadcell import run_load_cell
 from tests.timed_stack import short_config, timed_stack
 
-pytestmark = pytest.mark.server
+# Timing figures within 1 ms + 2%: measured alone (make test runs serial tests after the rest).
+pytestmark = [pytest.mark.server, pytest.mark.serial]
 
 DELAY_MS = 50.0
 RATE = 4e6  # body bytes per second per connection

@@ -120,6 +120,7 @@ def test_streamed_export_arrives_chunked_and_intact(front: ServerProcess) -> Non
     assert payload == expected_body(20_000, chunk_kb=16)
 
 
+@pytest.mark.serial  # compares times to the first byte: measured alone
 def test_first_body_byte_is_not_delayed_by_either_front(front: ServerProcess) -> None:
     assert front.upstream_url is not None
     path = f"/export.csv?rows={LARGE}"

@@ -16,7 +16,8 @@ from compare.system.download import download
 from compare.system.sampler import ProcessTreeSampler
 from tests.helpers import MB
 
-pytestmark = pytest.mark.server
+# Memory peaks caught by sampling and CPU seconds: measured alone (make test runs them last).
+pytestmark = [pytest.mark.server, pytest.mark.serial]
 
 ROWS = 2_000_000  # about 110 MB of CSV
 FLAT_BOUND = 30 * MB
@@ -50,7 +51,8 @@ def test_tree_memory_and_cpu_during_a_2m_row_export(name: str, extra: str, buffe
         assert increase < FLAT_BOUND, f"grew {increase / MB:.0f} MB while streaming"
     idle_cpu = sampler.cpu_seconds(t_idle, t0)
     busy_cpu = sampler.cpu_seconds(t0, t1 + 1)
-    assert busy_cpu > 1.0 and busy_cpu > 5 * idle_cpu, (idle_cpu, busy_cpu)
+    # Busy for a good part of the download (its own wall time, timed here), idle before it.
+    assert busy_cpu > 0.25 * (t1 - t0) and busy_cpu > 5 * idle_cpu, (idle_cpu, busy_cpu, t1 - t0)
 
 
 @pytest.mark.parametrize("stack", ["gunicorn-sync", "uvicorn"])
