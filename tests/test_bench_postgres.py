@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import glob
 import os
+import shutil
 import signal
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
@@ -29,17 +32,32 @@ def _cmdline(proc: psutil.Process) -> str:
         return ""
 
 
-def _postgres_dirs() -> set[str]:
-    return set(glob.glob(os.path.join(os.environ.get("TMPDIR", "/tmp"), "dsc-postgres-*")))
+@pytest.fixture
+def tmpdir_env() -> Iterator[dict[str, str]]:
+    """A TMPDIR of the test's own for the bench, so that the PostgreSQL directories found there
+    are its own whatever runs beside it; short, as the server's socket path must fit 107 bytes,
+    and open to the account PostgreSQL runs as.
+    """
+    path = Path(tempfile.mkdtemp(prefix="dsc-t-"))
+    path.chmod(0o1777)
+    try:
+        yield {"TMPDIR": str(path)}
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
 
 
-def test_a_postgres_startproject_run_records_both_and_leaves_nothing(tmp_path: Path) -> None:
-    dirs_before = _postgres_dirs()
+def _postgres_dirs(env: dict[str, str]) -> list[str]:
+    return glob.glob(os.path.join(env["TMPDIR"], "dsc-postgres-*"))
+
+
+def test_a_postgres_startproject_run_records_both_and_leaves_nothing(
+    tmp_path: Path, tmpdir_env: dict[str, str]
+) -> None:
     argv = [*BENCH, "--app", "startproject", "--out", str(tmp_path), "--stacks", "uvicorn"]
     # Long enough for whole downloads even when locust is slow to start on a busy machine.
     argv += ["--scenarios", "download", "--duration", "5", "--rows", "5000"]
     argv += ["--sweep-sizes", "10000", "--sweep-variants", "stream"]
-    done = run_compare(*argv, timeout=240)
+    done = run_compare(*argv, timeout=240, env=tmpdir_env)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stderr.count("starting PostgreSQL") == 1
     assert done.stderr.count("seeding PostgreSQL with 10,000 rows") == 1
@@ -58,18 +76,17 @@ def test_a_postgres_startproject_run_records_both_and_leaves_nothing(tmp_path: P
     assert 0 < cell["database_cpu_s"] < cell["server_cpu_s"]
     assert figures(cell).database_increase_mb is not None
     assert not alive([data["database"]["pid"]])
-    assert _postgres_dirs() == dirs_before
+    assert _postgres_dirs(tmpdir_env) == []
 
 
 def test_ctrl_c_while_seeding_stops_postgres_and_keeps_an_interrupted_document(
-    tmp_path: Path,
+    tmp_path: Path, tmpdir_env: dict[str, str]
 ) -> None:
-    dirs_before = _postgres_dirs()
     # Enough rows that seeding takes seconds: the signal lands in the middle of it.
     argv = [*BENCH, "--out", str(tmp_path), "--stacks", "uvicorn", "--scenarios", "download"]
     argv += ["--rows", "3000000", "--sweep-sizes", ""]
     # A process group of its own, as a terminal's job.
-    proc = start_compare(*argv, start_new_session=True)
+    proc = start_compare(*argv, start_new_session=True, env={**os.environ, **tmpdir_env})
     seen: set[int] = set()
     try:
         deadline = time.monotonic() + 60
@@ -81,7 +98,9 @@ def test_ctrl_c_while_seeding_stops_postgres_and_keeps_an_interrupted_document(
             seen |= {child.pid for child in children}
             seeding = any("seed_rows" in _cmdline(child) for child in children)
             time.sleep(0.05)
-        assert any("postgres -D" in _cmdline(p) for p in psutil.Process(proc.pid).children())
+        # Its data directory is in the TMPDIR given, where the check below looks.
+        data_dir = f"postgres -D {tmpdir_env['TMPDIR']}/dsc-postgres-"
+        assert any(data_dir in _cmdline(p) for p in psutil.Process(proc.pid).children())
         os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in the terminal sends
         _, stderr = proc.communicate(timeout=60)
         assert proc.returncode == 130, stderr[-2000:]
@@ -91,4 +110,4 @@ def test_ctrl_c_while_seeding_stops_postgres_and_keeps_an_interrupted_document(
     document = load_results(tmp_path / "latest")
     assert document["status"] == "interrupted" and document["cells"] == []
     assert any("preparing the database" in event["message"] for event in document["events"])
-    assert _postgres_dirs() == dirs_before
+    assert _postgres_dirs(tmpdir_env) == []
