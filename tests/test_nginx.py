@@ -181,6 +181,10 @@ def _supervise(front: list[str], server: list[str]) -> subprocess.Popen[bytes]:
             stderr=subprocess.PIPE,
             start_new_session=True,
             pass_fds=tick,
+            # SIGINT as a terminal's shell would leave it: bash cannot trap a signal ignored at
+            # its start, and a test run started in the background (make test from a script's
+            # '&', some CI runners) ignores SIGINT.
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
     finally:
         for fd in tick:
