@@ -47,10 +47,13 @@ test-fast: $(STAMP) ## the tests that start no server or load generator (under a
 bench: $(STAMP) ## the comparison, ending in a report; QUICK=1, FULL=1, BENCH_ARGS='--stacks all'
 	$(BIN)/python -m compare bench $(if $(QUICK),--quick) $(if $(FULL),--full) $(BENCH_ARGS)
 
-report: $(STAMP) ## re-render report.html and report.md of RESULTS (default results/latest)
-	$(BIN)/python -m compare report $(or $(RESULTS),results/latest)
+# Without RESULTS, compare report picks the newest run itself (results/latest, or DSC_OUT's).
+report: $(STAMP) ## re-render report.html and report.md of RESULTS (default the newest run)
+	$(BIN)/python -m compare report $(RESULTS)
 
 diff: $(STAMP) ## OLD=results/A NEW=results/B: exit 1 on a regression, 2 on unusable input
+	@test -n "$(OLD)" && test -n "$(NEW)" || { echo "make diff compares two runs:" \
+	    "make diff OLD=results/A NEW=results/B (results/latest is the newest run)" >&2; exit 2; }
 	$(BIN)/python -m compare diff $(OLD) $(NEW) $(DIFF_ARGS)
 
 locust-ui: $(STAMP) ## stacks and the locust web UI; STACKS=a,b PORT=8090 UI_ARGS='-- --rows 1000000'

@@ -275,6 +275,9 @@ class ResultsWriter:
 def load_results(path: Path) -> Document:
     """Load a results document (a directory or the file itself); raise ResultsError if unusable."""
     file = path / RESULTS_FILE if path.is_dir() else path
+    if not file.exists():
+        # Most often the default results/latest before any run: say how to make one.
+        raise ResultsError(f"no run at {path}: run `make bench` first, or name a run's directory")
     try:
         text = file.read_text(encoding="utf-8")
     except OSError as error:

@@ -254,7 +254,7 @@ def test_cli_report_writes_and_prints(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        (None, "cannot read"),
+        (None, "run `make bench` first"),
         ("{not json", "is not valid JSON"),
         ('{"schema": "something/else"}', "is not a django-stream-compare results document"),
         (

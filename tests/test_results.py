@@ -70,7 +70,7 @@ def test_unwritable_directory_is_a_one_line_error_even_for_root(tmp_path: Path) 
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        (None, "cannot read"),
+        (None, "no run at .*: run `make bench` first"),
         ("{not json", "is not valid JSON"),
         ('{"hello": "world"}', "is not a django-stream-compare results document"),
         ("[1, 2]", "is not a django-stream-compare results document"),
