@@ -303,13 +303,17 @@ def link_problems(path: Path, text: str) -> list[str]:
 
 
 def _importable(name: str) -> bool:
-    """A module, or an attribute of one (`loadtests.shapes.ConcurrencySteps`)."""
-    parent, _, attribute = name.rpartition(".")
-    try:
-        return importlib.util.find_spec(name) is not None
-    except ModuleNotFoundError:  # a parent is missing, or is a module rather than a package
-        pass
-    try:
-        return hasattr(importlib.import_module(parent), attribute)
-    except ModuleNotFoundError:
-        return False
+    """A module, or a name defined at the top of one, found without importing either."""
+    # Importing a locustfile here would let locust patch the standard library under the other
+    # tests (an in-process view test then hangs); find_spec imports only the parent packages.
+    parts = name.split(".")
+    spec = importlib.util.find_spec(parts[0])
+    for depth, part in enumerate(parts[1:], start=2):
+        if spec is None:
+            return False
+        if spec.submodule_search_locations is None:  # a module: the rest is a name in it
+            source = Path(spec.origin or "").read_text() if spec.has_location else ""
+            defined = rf"^(?:class |def |async def )?{re.escape(part)}\b"
+            return depth == len(parts) and re.search(defined, source, re.MULTILINE) is not None
+        spec = importlib.util.find_spec(".".join(parts[:depth]))
+    return spec is not None
