@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from compare.commands.bench import with_apps
 from compare.config import numbered
 from compare.errors import CompareError
 from compare.report.comparisons import comparable
+from compare.servers.nginx import find_nginx
 from compare.servers.prefork import LISTEN_FD
 from compare.servers.stacks import (
     DEFAULT_WORKERS,
@@ -167,6 +169,24 @@ def test_with_options_refuses_threads_on_unthreaded_workers() -> None:
         STACKS["gunicorn-sync"].with_options(threads=2)
     with pytest.raises(ValueError, match="at least 1"):
         STACKS["uvicorn"].with_options(workers=0)
+
+
+# Every stack's command line as main built it at 8f34f56, before loop and parser became data
+# (argv("127.0.0.1", 8123, RUN_DIR, python="py", upstream_port=8124); nginx's path as NGINX).
+BEFORE = Path(__file__).parent / "fixtures" / "stacks" / "argv-before.json"
+
+
+def test_command_lines_are_those_of_before_the_options_became_data() -> None:
+    before = json.loads(BEFORE.read_text())
+    nginx = find_nginx() or "nginx"
+    now = {
+        name: [
+            "NGINX" if arg == nginx else arg
+            for arg in spec.argv("127.0.0.1", 8123, RUN_DIR, python="py", upstream_port=8124)
+        ]
+        for name, spec in STACKS.items()
+    }
+    assert now == before
 
 
 def test_unknown_stack_lists_the_valid_ones() -> None:
