@@ -7,8 +7,9 @@ project/); each folder's ``__init__`` says what it holds:
   results document), environment (what the run ran on);
 - system/: the operating system's side, knowing nothing of stacks or runs: process trees and
   their stop, the sampler, CPU placement, ports, stop signals, one measured download;
-- servers/: what runs a stack: each stack as data (stacks), its lifecycle (server), nginx, the
-  front's and daphne's supervisors, the run's PostgreSQL;
+- servers/: what runs a stack: each stack as data (stacks) checked against what its server
+  honours (options), its lifecycle (server), nginx, the front's and daphne's supervisors, the
+  run's PostgreSQL;
 - run/: one measured run: its data, a stack started for measurement (lifecycle), load cells with
   locust's raw records, the size sweep, the whole matrix (runner);
 - report/: everything computed from a results document alone (figures, statistics, curves, the

@@ -43,7 +43,10 @@ def test_stacks_json_is_machine_readable() -> None:
     ("args", "expected"),
     [
         (["serve", "nginx-magic"], "unknown stack 'nginx-magic'; valid stacks: gunicorn-sync"),
-        (["serve", "gunicorn-sync", "--threads", "4"], "gunicorn-sync has no thread setting"),
+        (
+            ["serve", "gunicorn-sync", "--threads", "4"],
+            "gunicorn-sync: gunicorn's sync worker has no thread setting",
+        ),
         (["serve", "uvicorn", "--workers", "0"], "workers must be at least 1"),
         (["encode-bench", "--rows", "0"], "--rows and --repeat must be at least 1"),
         (["encode-bench", "--stacks", "tomcat"], "unknown stack 'tomcat'; valid: all"),

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from compare.config import BenchConfig
-from compare.servers.stacks import StackSpec
+from compare.servers.stacks import PROJECT_APP, AppTarget, StackSpec
 from compare.system.placement import choose
 
 
@@ -24,10 +24,15 @@ class TimedStack(StackSpec):
         run_dir: Path,
         python: str = sys.executable,
         upstream_port: int | None = None,
+        app: AppTarget = PROJECT_APP,
     ) -> list[str]:
         """The timed server's command line, logging its ground truth into the run directory."""
         args = ["--host", host, "--port", str(port), "--log", str(run_dir / "truth.jsonl")]
         return [python, "-m", "tests.timed_server", *args, *self.extra]
+
+    def problems(self) -> list[str]:
+        """None: it is no server's worker, and takes no server's options."""
+        return []
 
     def child_processes(self) -> int:
         """One process, no workers under it."""
@@ -41,7 +46,6 @@ def timed_stack(*extra: str, name: str = "timed") -> TimedStack:
         interface="wsgi",
         server="gunicorn",
         worker_class="threads",
-        app="tests.timed_server",
         loop=None,
         http_parser="hand-written",
         extra=extra,

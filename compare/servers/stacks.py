@@ -13,22 +13,18 @@ from typing import Literal
 
 from compare.config import DEFAULT_STACKS, parse_names
 from compare.errors import CompareError
+from compare.servers import options
 from compare.servers.nginx import INSTALL_HINT as NGINX_HINT
 from compare.servers.nginx import NGINX_WORKERS, find_nginx, nginx_version
+from compare.servers.options import HttpParser, InvalidStackError, Loop, Server
+from compare.servers.options import Interface as Interface
 from compare.servers.prefork import LISTEN_FD
 from project.profiles import PROFILES as APP_PROFILES
 
-Interface = Literal["wsgi", "asgi"]
-Server = Literal["gunicorn", "uvicorn", "granian", "daphne"]
 # A reverse proxy in front of the server: nginx with proxy_buffering on or off.
 Front = Literal["nginx-buffered", "nginx-unbuffered"]
 FRONTS: tuple[Front, ...] = ("nginx-buffered", "nginx-unbuffered")
 UPSTREAM_HOST = "127.0.0.1"  # a fronted server listens here, whatever the front's address
-
-APPS: Mapping[Interface, str] = {
-    "wsgi": "project.wsgi:application",
-    "asgi": "project.asgi:application",
-}
 
 DEFAULT_WORKERS = 2
 DEFAULT_THREADS = 4
@@ -49,6 +45,24 @@ GRACEFUL_TIMEOUT = 5
 APP_PROFILE_ENV = "DJANGO_APP_PROFILE"
 
 
+@dataclass(frozen=True)
+class AppTarget:
+    """The Django application a stack serves: its entry point per interface, and where from."""
+
+    wsgi: str = "project.wsgi:application"
+    asgi: str = "project.asgi:application"
+    # A directory the server puts on its import path; None: importable as it is (this project:
+    # compare.servers.server puts the checkout on PYTHONPATH).
+    pythonpath: Path | None = None
+
+    def entry(self, interface: Interface) -> str:
+        """The ``module:attribute`` a server loads for ``interface``."""
+        return self.wsgi if interface == "wsgi" else self.asgi
+
+
+PROJECT_APP = AppTarget()
+
+
 class UnknownStackError(CompareError, LookupError):
     """A stack name that is not in the registry."""
 
@@ -59,17 +73,20 @@ class UnknownStackError(CompareError, LookupError):
 
 @dataclass(frozen=True)
 class StackSpec:
-    """One server stack: interface, server, worker model, and the settings a report must show."""
+    """One server stack: interface, server, worker model, and the settings a report must show.
+
+    Every field is what the stack runs: the command line comes from it, and a value its server
+    cannot honour (compare.servers.options) fails here, when the spec is built.
+    """
 
     name: str
     interface: Interface
     server: Server
     worker_class: str
-    app: str
-    loop: str | None
-    http_parser: str
+    loop: Loop | None  # None: no event loop (a thread or process per request)
+    http_parser: HttpParser
     workers: int = DEFAULT_WORKERS
-    threads: int | None = None  # None: this worker model has no thread setting
+    threads: int | None = None  # None: the server has no thread setting
     keepalive: bool = True
     keepalive_timeout: int | None = KEEPALIVE_SECONDS  # None: the server has no such setting
     timeout: int | None = None  # worker timeout in seconds; None: the server has none
@@ -86,6 +103,15 @@ class StackSpec:
     # The Django app profile this stack serves (project.profiles); None: the run's (--app).
     app_profile: str | None = None
 
+    def __post_init__(self) -> None:
+        found = self.problems()
+        if found:
+            raise InvalidStackError(self.name, found)
+
+    def problems(self) -> list[str]:
+        """What this stack asks that its server cannot honour (empty: it runs as labelled)."""
+        return options.problems(self)
+
     def argv(
         self,
         host: str,
@@ -93,8 +119,9 @@ class StackSpec:
         run_dir: Path,
         python: str = sys.executable,
         upstream_port: int | None = None,
+        app: AppTarget = PROJECT_APP,
     ) -> list[str]:
-        """Build the exact command line that serves this stack on ``host:port``.
+        """Build the exact command line that serves ``app`` with this stack on ``host:port``.
 
         A fronted stack runs ``compare.servers.proxy``: nginx on ``host:port`` and the server on
         127.0.0.1:``upstream_port`` (ServerProcess picks a free one; without it, an example:
@@ -103,17 +130,33 @@ class StackSpec:
         if self.front is not None:
             if upstream_port is None:
                 upstream_port = port + 1 if port else 0
-            return self._front_argv(host, port, run_dir, python, upstream_port)
+            return self._front_argv(host, port, run_dir, python, upstream_port, app)
+        target = [*self._app_path_args(app), app.entry(self.interface)]
         if self.server == "gunicorn":
-            return [python, "-m", "gunicorn", *self._gunicorn_args(host, port, run_dir), self.app]
+            return [python, "-m", "gunicorn", *self._gunicorn_args(host, port, run_dir), *target]
         if self.server == "uvicorn":
-            return [python, "-m", "uvicorn", *self._uvicorn_args(host, port), self.app]
+            return [python, "-m", "uvicorn", *self._uvicorn_args(host, port), *target]
         if self.server == "daphne":
-            return self._daphne_argv(host, port, python)
-        return [python, "-m", "granian", *self._granian_args(host, port), self.app]
+            return [*self._daphne_argv(host, port, python), *target]
+        return [python, "-m", "granian", *self._granian_args(host, port), *target]
+
+    def _app_path_args(self, app: AppTarget) -> list[str]:
+        """The arguments that put ``app``'s directory on the server's import path."""
+        if app.pythonpath is None:
+            return []
+        known = options.accepts(self)
+        flag = None if known is None else known.pythonpath_flag
+        if flag is None:
+            raise InvalidStackError(
+                self.name, [f"{self.server} takes no import path on its command line"]
+            )
+        if flag == "--pythonpath" and "," in str(app.pythonpath):
+            # gunicorn splits its --pythonpath at commas.
+            raise InvalidStackError(self.name, [f"gunicorn cannot import from {app.pythonpath}"])
+        return [flag, str(app.pythonpath)]
 
     def _front_argv(
-        self, host: str, port: int, run_dir: Path, python: str, upstream_port: int
+        self, host: str, port: int, run_dir: Path, python: str, upstream_port: int, app: AppTarget
     ) -> list[str]:
         buffering = "on" if self.front == "nginx-buffered" else "off"
         args = [
@@ -127,7 +170,7 @@ class StackSpec:
         ]
         args += ["--upstream-port", str(upstream_port), "--buffering", buffering]
         args += ["--prefix", str(run_dir / "nginx"), "--nginx", find_nginx() or "nginx"]
-        inner = self.upstream().argv(UPSTREAM_HOST, upstream_port, run_dir, python)
+        inner = self.upstream().argv(UPSTREAM_HOST, upstream_port, run_dir, python, app=app)
         return [*args, "--", *inner]
 
     def upstream(self) -> StackSpec:
@@ -152,13 +195,14 @@ class StackSpec:
         # Gunicorn 27 opens a control socket under $XDG_RUNTIME_DIR or ~/.gunicorn by default:
         # a second instance would fight over it, and nothing here uses it.
         args += ["--no-control-socket", "--worker-tmp-dir", str(run_dir), "--log-level", "info"]
+        args += options.choice_args(self)
         if self.worker_class == "asgi":
-            args += ["--asgi-loop", "uvloop", "--asgi-lifespan", "off"]
+            args += ["--asgi-lifespan", "off"]
         return args
 
     def _uvicorn_args(self, host: str, port: int) -> list[str]:
         args = ["--host", host.strip("[]"), "--port", str(port), "--workers", str(self.workers)]
-        args += ["--loop", "uvloop", "--http", "httptools", "--interface", "asgi3"]
+        args += [*options.choice_args(self), "--interface", "asgi3"]
         # Django does not speak the lifespan protocol; "auto" would only log that it failed.
         args += ["--lifespan", "off", "--no-access-log"]
         args += ["--timeout-keep-alive", str(self.keepalive_timeout)]
@@ -184,7 +228,7 @@ class StackSpec:
         prefork += ["--workers", str(self.workers), "--"]
         daphne = [python, "-m", "daphne", "--fd", str(LISTEN_FD), "--verbosity", "0"]
         daphne += ["--application-close-timeout", str(self.graceful_timeout)]
-        return [*prefork, *daphne, self.app]
+        return [*prefork, *daphne]
 
     def _granian_args(self, host: str, port: int) -> list[str]:
         # asginl: ASGI without the lifespan protocol, which Django does not speak (with "asgi"
@@ -195,9 +239,7 @@ class StackSpec:
         args += ["--workers-kill-timeout", str(self.graceful_timeout)]
         if self.threads is not None:
             args += ["--blocking-threads", str(self.threads)]
-        if self.loop is not None:
-            args += ["--loop", self.loop]
-        return args
+        return [*args, *options.choice_args(self)]
 
     def child_processes(self) -> int:
         """How many worker processes to expect under the root once the stack is up."""
@@ -211,7 +253,7 @@ class StackSpec:
 
     def missing(self) -> str | None:
         """Say what to install when a module this stack needs is absent, else None."""
-        absent = [mod for mod in self.requires if importlib.util.find_spec(mod) is None]
+        absent = [mod for mod in options.modules(self) if importlib.util.find_spec(mod) is None]
         if absent:
             verb = "is" if len(absent) == 1 else "are"
             return f"{', '.join(absent)} {verb} not installed: {self.install_hint}"
@@ -238,15 +280,6 @@ class StackSpec:
 
     def with_options(self, workers: int | None = None, threads: int | None = None) -> StackSpec:
         """Return a copy with another worker or thread count; threads only where they exist."""
-        if workers is not None and workers < 1:
-            raise ValueError(f"{self.name}: workers must be at least 1, not {workers}")
-        if threads is not None:
-            if self.threads is None:
-                raise ValueError(
-                    f"{self.name} has no thread setting (its workers are not threaded)"
-                )
-            if threads < 1:
-                raise ValueError(f"{self.name}: threads must be at least 1, not {threads}")
         return dataclasses.replace(
             self,
             workers=self.workers if workers is None else workers,
@@ -261,9 +294,8 @@ _STACKS = (
         interface="wsgi",
         server="gunicorn",
         worker_class="sync",
-        app=APPS["wsgi"],
         loop=None,
-        http_parser="gunicorn (pure Python)",
+        http_parser="gunicorn",
         keepalive=False,
         keepalive_timeout=None,
         timeout=SYNC_TIMEOUT,
@@ -278,9 +310,8 @@ _STACKS = (
         interface="wsgi",
         server="gunicorn",
         worker_class="gthread",
-        app=APPS["wsgi"],
         loop=None,
-        http_parser="gunicorn (pure Python)",
+        http_parser="gunicorn",
         threads=DEFAULT_THREADS,
         timeout=HEARTBEAT_TIMEOUT,
         limit_concurrency=WORKER_CONNECTIONS,
@@ -292,9 +323,8 @@ _STACKS = (
         interface="wsgi",
         server="gunicorn",
         worker_class="gevent",
-        app=APPS["wsgi"],
         loop="gevent",
-        http_parser="gunicorn (pure Python)",
+        http_parser="gunicorn",
         timeout=HEARTBEAT_TIMEOUT,
         limit_concurrency=WORKER_CONNECTIONS,
         requires=("gunicorn", "gevent"),
@@ -312,7 +342,6 @@ _STACKS = (
         interface="asgi",
         server="uvicorn",
         worker_class="uvicorn",
-        app=APPS["asgi"],
         loop="uvloop",
         http_parser="httptools",
         limit_concurrency=WORKER_CONNECTIONS,
@@ -327,7 +356,6 @@ _STACKS = (
         interface="asgi",
         server="gunicorn",
         worker_class="uvicorn_worker.UvicornWorker",
-        app=APPS["asgi"],
         loop="uvloop",
         http_parser="httptools",
         timeout=HEARTBEAT_TIMEOUT,
@@ -343,13 +371,13 @@ _STACKS = (
         interface="asgi",
         server="gunicorn",
         worker_class="asgi",
-        app=APPS["asgi"],
         loop="uvloop",
-        http_parser="gunicorn (pure Python; gunicorn_h1c when installed)",
+        http_parser="gunicorn",
         timeout=HEARTBEAT_TIMEOUT,
         requires=("gunicorn", "uvloop"),
         notes=(
-            "gunicorn's own asyncio worker (new in 24), HTTP parsing in gunicorn",
+            "gunicorn's own asyncio worker (new in 24), HTTP parsing in gunicorn (its C parser "
+            "gunicorn_h1c when installed, which no dependency here is; else pure Python)",
             "no connection cap: gunicorn 27's asgi worker ignores --worker-connections",
         ),
     ),
@@ -358,9 +386,8 @@ _STACKS = (
         interface="wsgi",
         server="granian",
         worker_class="granian",
-        app=APPS["wsgi"],
         loop=None,
-        http_parser="hyper (Rust)",
+        http_parser="hyper",
         threads=DEFAULT_THREADS,
         keepalive_timeout=None,
         requires=("granian",),
@@ -374,9 +401,8 @@ _STACKS = (
         interface="asgi",
         server="granian",
         worker_class="granian",
-        app=APPS["asgi"],
         loop="uvloop",
-        http_parser="hyper (Rust)",
+        http_parser="hyper",
         keepalive_timeout=None,
         requires=("granian", "uvloop"),
         notes=(
@@ -389,9 +415,8 @@ _STACKS = (
         interface="asgi",
         server="daphne",
         worker_class="daphne",
-        app=APPS["asgi"],
-        loop="asyncio (Twisted's asyncio reactor; daphne cannot use uvloop)",
-        http_parser="Twisted (pure Python)",
+        loop="asyncio",
+        http_parser="twisted",
         keepalive_timeout=None,
         backpressure=False,
         requires=("daphne",),
@@ -399,6 +424,8 @@ _STACKS = (
             "one daphne process per worker on a socket that compare.servers.prefork shares "
             "(daphne --fd), "
             "as daphne's documentation deploys it",
+            "Twisted's asyncio reactor on a plain asyncio loop (daphne cannot use uvloop); "
+            "HTTP parsing in Twisted, pure Python",
             "no backpressure: daphne queues each body piece in Twisted's write buffer without "
             "waiting, so a slow client makes the export run ahead into server memory",
             "no worker timeout; no keep-alive idle setting; no connection cap",
