@@ -20,6 +20,7 @@ from tests.helpers import (
     stack_params,
     tree_pids,
 )
+from tests.timed_stack import timed_stack
 
 pytestmark = pytest.mark.server
 
@@ -111,11 +112,12 @@ def test_port_in_use_is_refused_up_front() -> None:
 
 @pytest.mark.parametrize("name", stack_params(BASE))
 def test_app_that_fails_to_import_gives_the_log_tail(name: str) -> None:
-    broken = dataclasses.replace(STACKS[name], app="dsc_no_such_module:application")
+    # Settings that do not exist: importing the application fails, on every server.
+    broken = {"DJANGO_SETTINGS_MODULE": "dsc_no_such_module"}
     with no_new_children(), pytest.raises(ServerStartError) as info:
         # A deadline far away: the failure must be seen, whether the root exits or a
         # supervisor keeps restarting workers that cannot import (uvicorn's does).
-        ServerProcess(broken, start_timeout=300).start()
+        ServerProcess(STACKS[name], env=broken, start_timeout=300).start()
     error = info.value
     try:
         message = _one_line(error, name)
@@ -140,7 +142,9 @@ def test_missing_server_is_one_line_without_starting_anything() -> None:
 
 
 def test_wrong_interface_and_deadline_fail_clearly() -> None:
-    liar = dataclasses.replace(STACKS["gunicorn-sync"], interface="asgi")
+    # A server's stack labelled with an interface it does not serve fails when built
+    # (InvalidStackError); the timed test double, which takes no server's options, does not.
+    liar = dataclasses.replace(timed_stack(), interface="asgi")
     with no_new_children(), pytest.raises(ServerStartError, match="interface 'wsgi'") as info:
         ServerProcess(liar).start()
     assert info.value.log_path is not None

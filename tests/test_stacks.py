@@ -233,6 +233,7 @@ CANNOT: list[tuple[str, dict[str, Any], str]] = [
     ("daphne", {"backpressure": True}, "daphne does not wait for the client"),
     ("gunicorn-gthread", {"worker_class": "eventlet"}, "no gunicorn with worker class 'eventlet'"),
     ("uvicorn", {"interface": "wsgi"}, "no uvicorn with worker class 'uvicorn' serving wsgi"),
+    ("gunicorn-sync", {"interface": "asgi"}, "no gunicorn with worker class 'sync' serving asgi"),
 ]
 
 
