@@ -8,19 +8,28 @@ Dockerfile's own snippets (requirements from pyproject.toml, the healthcheck) mu
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
+import signal
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from django.http.request import validate_host
 
 from compare import REPO_ROOT
 from compare.servers import nginx
-from compare.servers.server import ServerProcess
+from compare.servers.server import (
+    ALLOWED_HOSTS_ENV,
+    PROBE_HOST_HEADER,
+    allowed_hosts,
+    probe_address,
+)
 from compare.servers.stacks import STACKS
+from compare.system.ports import free_port
 from tests.helpers import no_new_children
 
 DOCKER = REPO_ROOT / "docker"
@@ -275,20 +284,76 @@ def healthcheck_argv() -> list[str]:
 
 
 def test_dockerfile_default_command_serves_a_real_stack() -> None:
-    cmd = json.loads(next(args for word, args in final_stage() if word == "CMD"))
+    cmd = default_command()
     assert cmd == serve_command(cmd[4])
     assert cmd[4] in STACKS
 
 
-@pytest.mark.server
-def test_dockerfile_healthcheck_passes_on_a_stack_and_fails_without(
-    tmp_path: Path,
+def default_command() -> list[str]:
+    """The image's CMD."""
+    cmd: list[str] = json.loads(next(args for word, args in final_stage() if word == "CMD"))
+    return cmd
+
+
+def image_env(extra: dict[str, str]) -> dict[str, str]:
+    """Our environment with the image's settings (Dockerfile ENV) and ``extra``, nothing else."""
+    env = {k: v for k, v in os.environ.items() if k != ALLOWED_HOSTS_ENV}
+    for word, args in final_stage():
+        if word == "ENV":
+            pairs = (pair.split("=", 1) for pair in shlex.split(args))
+            env.update((name, value) for name, value in pairs if "$" not in value)  # not PATH
+    return {**env, **extra}
+
+
+@pytest.mark.parametrize("stack", APP_STACKS)
+def test_each_stack_service_passes_the_readiness_probe_on_its_wildcard_address(
+    services: dict[str, dict[str, Any]], stack: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    argv = healthcheck_argv()
-    assert argv[0] == "python" and "/healthz" in argv[-1]  # no curl needed in the image
-    argv[0] = sys.executable
-    with no_new_children(), ServerProcess(STACKS["uvicorn"]) as server:
-        env = {"DSC_PORT": str(server.port)}
-        assert subprocess.run(argv, env=env, capture_output=True, timeout=30).returncode == 0
-    env = {"DSC_PORT": str(server.port)}  # stopped: nothing listens there now
-    assert subprocess.run(argv, env=env, capture_output=True, timeout=30).returncode != 0
+    # What ServerProcess's probe needs of a stack bound to 0.0.0.0 with the service's hosts.
+    command = services[stack]["command"]
+    assert probe_address(command[command.index("--host") + 1]) == "127.0.0.1"
+    monkeypatch.setenv(ALLOWED_HOSTS_ENV, services[stack]["environment"][ALLOWED_HOSTS_ENV])
+    assert validate_host(PROBE_HOST_HEADER, allowed_hosts().split(","))
+
+
+@pytest.mark.server
+@pytest.mark.parametrize("source", ["Dockerfile CMD", "compose uvicorn"])
+def test_the_images_command_becomes_ready_on_all_addresses_and_healthy(
+    services: dict[str, dict[str, Any]], source: str, tmp_path: Path
+) -> None:
+    # The container's command as it runs there (0.0.0.0, the image's and the service's
+    # environment), on a free port and this checkout's python instead of the image's.
+    if source == "Dockerfile CMD":
+        argv, extra = default_command(), {}
+    else:
+        argv, extra = list(services["uvicorn"]["command"]), services["uvicorn"]["environment"]
+    port = free_port("0.0.0.0")
+    argv[0], argv[argv.index("--port") + 1] = sys.executable, str(port)
+    env = image_env({**extra, "DSC_PORT": str(port), "DJANGO_DATA_DIR": str(tmp_path)})
+    check = healthcheck_argv()
+    assert check[0] == "python" and "/healthz" in check[-1]  # no curl needed in the image
+    check[0] = sys.executable
+    with no_new_children():
+        proc = subprocess.Popen(
+            argv,
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        try:
+            assert proc.stdout is not None
+            output = []
+            for line in proc.stdout:  # ends when serve does: a stack that never gets ready
+                output.append(line)
+                if " serving at " in line:
+                    break
+            assert proc.poll() is None, "".join(output)
+            done = subprocess.run(check, env=env, capture_output=True, timeout=30)
+            assert done.returncode == 0, done.stderr
+        finally:
+            proc.send_signal(signal.SIGINT)
+            proc.communicate(timeout=30)
+    # Stopped: nothing listens there now, and the healthcheck says so.
+    assert subprocess.run(check, env=env, capture_output=True, timeout=30).returncode != 0

@@ -44,6 +44,9 @@ SETTLE_CPU_SHARE = 0.25
 # loop: one restart each is a supervisor's normal recovery, two is a worker that cannot boot.
 CRASH_LOOP_FACTOR = 2
 
+# The readiness probe's Host: always among ALLOWED_HOSTS, whatever address the stack is bound to.
+PROBE_HOST_HEADER = "localhost"
+
 # Servers still running at interpreter exit get stopped: the last line of defence for callers
 # that forget (or never reach) their own stop.
 _LIVE: set[ServerProcess] = set()
@@ -82,6 +85,16 @@ def allowed_hosts() -> str:
     """Loopback names, plus any in $DSC_ALLOWED_HOSTS (docker: the service names)."""
     extra = [h.strip() for h in os.environ.get(ALLOWED_HOSTS_ENV, "").split(",") if h.strip()]
     return ",".join([ALLOWED_HOSTS, *extra])
+
+
+def probe_address(host: str) -> str:
+    """Where this machine reaches a stack bound to ``host``: loopback for a wildcard address."""
+    bare = host.strip("[]")
+    if bare in ("", "0.0.0.0"):
+        return LOOPBACK
+    if bare == "::":
+        return "::1"
+    return bare
 
 
 def server_env(extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -299,7 +312,7 @@ class ServerProcess(StartStop):
             problem = self._probe_healthz(UPSTREAM_HOST, self.upstream_port)
             if problem:
                 return f"server behind nginx: {problem}"
-        problem = self._probe_healthz(self.host.strip("[]"), self.port)
+        problem = self._probe_healthz(probe_address(self.host), self.port)
         if problem:
             return problem
         workers, expected = len(self._descendants()), self.spec.child_processes()
@@ -311,7 +324,8 @@ class ServerProcess(StartStop):
         """Return '' when host:port answers /healthz for our interface, else why not."""
         conn = http.client.HTTPConnection(host, port, timeout=2)
         try:
-            conn.request("GET", "/healthz")
+            # Not the address: a wildcard one (0.0.0.0) or a machine's own is no allowed host.
+            conn.request("GET", "/healthz", headers={"Host": f"{PROBE_HOST_HEADER}:{port}"})
             resp = conn.getresponse()
             body = resp.read()
         except (OSError, http.client.HTTPException) as exc:
