@@ -6,7 +6,8 @@ project/); each folder's ``__init__`` says what it holds:
 - basics, here: errors, config (the run's frozen BenchConfig, name lists), results (the versioned
   results document), environment (what the run ran on);
 - system/: the operating system's side, knowing nothing of stacks or runs: process trees and
-  their stop, the sampler, CPU placement, ports, stop signals, one measured download;
+  their stop, the sampler, CPU placement, ports, stop signals, one measured download, SysV
+  shared memory;
 - servers/: what runs a stack: each stack as data (stacks) checked against what its server
   honours (options), its lifecycle (server), nginx, the front's and daphne's supervisors, the
   run's PostgreSQL;

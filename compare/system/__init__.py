@@ -1,3 +1,4 @@
 """The operating system's side, with no knowledge of stacks or runs: process trees (proctree),
 their memory and CPU (sampler), CPU placement (placement), loopback ports (ports), stop signals
-(interrupts), the start/stop protocol (startstop) and one measured HTTP download (download)."""
+(interrupts), the start/stop protocol (startstop), one measured HTTP download (download) and
+SysV shared memory segments (sysvshm)."""
