@@ -8,10 +8,15 @@ TCP. initdb and postgres refuse to run as root, and CI runs as root: the server 
 to that account. The socket's directory is that account's, mode 0700: only it and root can
 connect, which is why ``trust`` authentication is safe here.
 
+Root never trusts what that account controls. The log is created before the directory is handed
+over and read through its descriptor, never by its path again (the account could put a link or
+a FIFO there); the shared memory removed after a kill is what the kernel said the postmaster
+created, never an id from postmaster.pid (a file the account can edit).
+
 The postmaster runs in a process group of its own, like every stack (compare.system.proctree), so a
 Ctrl-C in the terminal does not reach it behind the harness's back; stop() asks for a fast
-shutdown, then an immediate one, then kills what is left, removes a SysV shared memory segment
-a killed postmaster leaves behind, and deletes the directory.
+shutdown, then an immediate one, then kills what is left, removes the SysV shared memory a
+killed postmaster leaves behind, and deletes the directory.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from typing import IO, Any, Self
 from urllib.parse import quote
 
 from compare.servers.server import ServerStartError
+from compare.system import sysvshm
 from compare.system.proctree import POLL_INTERVAL, ProcessTree
 from compare.system.startstop import StartStop
 
@@ -46,6 +52,7 @@ SUPERUSER = "dsc"  # the cluster's own superuser (initdb --username), not a syst
 DATABASE = "dsc"
 PORT = 5432  # names the socket file only: nothing listens on TCP
 NAME = "postgres"
+TAIL_BYTES = 64 * 1024  # of the log, for an error message
 
 # The server's settings for a benchmark, as (name, value, why). Durability is off: the data is
 # regenerated for every run, and seeding millions of rows must not wait for fsync. Everything
@@ -123,6 +130,8 @@ class PostgresServer(StartStop):
         self._proc: subprocess.Popen[bytes] | None = None
         self._tree: ProcessTree | None = None
         self._log: IO[bytes] | None = None
+        self._uid = os.geteuid()  # the account the postmaster runs as
+        self._segments: set[sysvshm.Segment] = set()  # created by the postmaster, as we saw
         self.version = ""
 
     @property
@@ -146,7 +155,7 @@ class PostgresServer(StartStop):
 
     @property
     def log_path(self) -> Path:
-        """The server's stderr."""
+        """Where the server's stderr was created (its account may have replaced it since)."""
         return self.directory / "postgres.log"
 
     @property
@@ -168,11 +177,12 @@ class PostgresServer(StartStop):
         }
 
     def log_tail(self, lines: int = 20) -> str:
-        """The last lines of the server's log."""
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except (OSError, RuntimeError):
+        """The last lines of the server's log, read from the file it writes to, not its path."""
+        if self._log is None:
             return ""
+        fd = self._log.fileno()
+        size = os.fstat(fd).st_size
+        text = os.pread(fd, TAIL_BYTES, max(0, size - TAIL_BYTES)).decode(errors="replace")
         return "\n".join(text.splitlines()[-lines:])
 
     def start(self) -> Self:
@@ -185,7 +195,11 @@ class PostgresServer(StartStop):
         account = server_account()
         self._dir = Path(tempfile.mkdtemp(prefix="dsc-postgres-"))
         try:
+            # Created while the directory is ours alone: once its account owns it, the path can
+            # name anything (a link to /etc/shadow), and root must never open or chown it.
+            self._log = _create_log(self.log_path)
             if account is not None:
+                self._uid = account.pw_uid
                 os.chown(self._dir, account.pw_uid, account.pw_gid)
             self._initdb(binaries, account)
             self._launch(binaries, account)
@@ -227,9 +241,6 @@ class PostgresServer(StartStop):
         for name, value, _ in SETTINGS:
             argv += ["-c", f"{name}={value}"]
         logger.info("starting PostgreSQL: %s", " ".join(argv))
-        self._log = self.log_path.open("wb")
-        if account is not None:
-            os.chown(self.log_path, account.pw_uid, account.pw_gid)
         self._proc = subprocess.Popen(
             argv,
             stdin=subprocess.DEVNULL,
@@ -259,6 +270,7 @@ class PostgresServer(StartStop):
                     conn.execute(f"CREATE DATABASE {DATABASE}")
                     row = conn.execute("SHOW server_version").fetchone()
                 self.version = str(row[0]) if row else ""
+                self._note_segments()
                 return
             except psycopg.OperationalError as exc:
                 problem = str(exc).strip().splitlines()[0] if str(exc).strip() else "refused"
@@ -266,15 +278,19 @@ class PostgresServer(StartStop):
         raise self._start_error(f"not ready after {self.start_timeout:g} s ({problem})")
 
     def _start_error(self, reason: str) -> ServerStartError:
-        if self._log is not None:
-            self._log.flush()
         return ServerStartError(NAME, reason, self.log_tail(50))
+
+    def _note_segments(self) -> None:
+        """Remember the shared memory the postmaster created, while its pid is surely its own."""
+        if self._proc is not None and self._proc.poll() is None:
+            self._segments.update(sysvshm.created_by(self._proc.pid, self._uid))
 
     def stop(self) -> None:
         """Fast shutdown, then immediate, then SIGKILL; remove every trace; idempotent."""
         proc, tree = self._proc, self._tree
         try:
             if proc is not None and tree is not None:
+                self._note_segments()
                 try:
                     # SIGINT: "fast" shutdown (ends the sessions, checkpoints, exits). SIGTERM
                     # would wait for every client to disconnect; SIGQUIT skips the clean-up.
@@ -294,18 +310,18 @@ class PostgresServer(StartStop):
                 self._dir = None
 
     def _remove_shared_memory(self) -> None:
-        """A killed postmaster leaves its SysV segment (id in postmaster.pid): remove it."""
-        if self._dir is None:
-            return
-        pid_file = self._dir / "data" / "postmaster.pid"
-        try:
-            lines = pid_file.read_text().splitlines()
-        except OSError:
-            return  # a clean shutdown removes the file and the segment
-        fields = lines[6].split() if len(lines) > 6 else []
-        ipcrm = shutil.which("ipcrm")
-        if len(fields) == 2 and ipcrm is not None:
-            subprocess.run([ipcrm, "-m", fields[1]], capture_output=True, check=False)
+        """A killed postmaster leaves its SysV segments behind: remove those we saw it create."""
+        for segment in self._segments:
+            if sysvshm.remove_if_unchanged(segment):
+                logger.info("removed shared memory segment %d", segment.id)
+        self._segments.clear()
+
+
+def _create_log(path: Path) -> IO[bytes]:
+    """A new file at ``path``, never an existing one nor a link; read and written by descriptor."""
+    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    # The server writes through the descriptor it inherits: the file can stay root's, 0600.
+    return os.fdopen(os.open(path, flags, 0o600), "r+b", buffering=0)
 
 
 @atexit.register
