@@ -272,6 +272,7 @@ LOAD_S = 60.0
 
 
 @pytest.mark.server
+@pytest.mark.serial  # compares the stack's CPU under load with its idle CPU: measured alone
 def test_locust_workers_in_another_network_namespace_load_a_stack_through_the_master(
     veth: Veth, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
