@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -38,6 +39,31 @@ def _connections_kept() -> Iterator[None]:
     finally:
         request_started.connect(close_old_connections)
         request_finished.connect(close_old_connections)
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@contextmanager
+def project_log() -> Iterator[list[logging.LogRecord]]:
+    """Collect what the project's loggers log in the block (they do not propagate to caplog)."""
+    # Loading an application runs django.setup(), whose logging config would drop the handler.
+    import project.asgi
+    import project.wsgi  # noqa: F401
+
+    handler = _Records()
+    logger = logging.getLogger("project")
+    logger.addHandler(handler)
+    try:
+        yield handler.records
+    finally:
+        logger.removeHandler(handler)
 
 
 def wsgi_call(url: str, method: str = "GET", host: str = "127.0.0.1") -> Reply:

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from compare import REPO_ROOT
 from project.export.params import BadParameter
-from tests.inprocess import Reply, asgi_call, wsgi_call
+from tests.inprocess import Reply, asgi_call, project_log, wsgi_call
 
 PRODUCTION_ENV = {
     "PATH": os.environ.get("PATH", ""),
@@ -135,12 +135,36 @@ async def test_security_headers_on_both_interfaces() -> None:
             assert reply.headers[name] == value
 
 
-async def test_unknown_host_is_refused_on_both_interfaces() -> None:
-    for reply in (
-        wsgi_call("/export.csv", host="evil.example"),
-        await asgi_call("/export.csv", host="evil.example"),
-    ):
+REFUSED_HOST = (
+    "Host {shown} is not allowed here: add 'evil.example' to DSC_ALLOWED_HOSTS "
+    "(servers that python -m compare starts) or DJANGO_ALLOWED_HOSTS"
+)
+
+
+@pytest.mark.parametrize("host", ["evil.example", "evil.example:8000"])
+async def test_unknown_host_is_refused_on_both_interfaces_with_how_to_admit_it(
+    host: str,
+) -> None:
+    reason = REFUSED_HOST.format(shown=repr(host))
+    with project_log() as wsgi_records:
+        wsgi_reply = wsgi_call("/ping", host=host)
+    with project_log() as asgi_records:
+        asgi_reply = await asgi_call("/ping", host=host)
+    for reply, records in ((wsgi_reply, wsgi_records), (asgi_reply, asgi_records)):
+        assert reply.status == 400 and reply.headers["content-type"].startswith("text/plain")
+        assert reply.body == f"{reason}\n".encode()
+        # The server's log says the same, in one line (Django's own is a traceback, if any).
+        assert [r.getMessage() for r in records] == [f"refused '/ping': {reason}"]
+        assert not any(r.exc_info for r in records)
+
+
+async def test_a_malformed_host_is_named_and_cut_short() -> None:
+    host = "x" * 150 + " y"
+    for reply in (wsgi_call("/ping", host=host), await asgi_call("/ping", host=host)):
         assert reply.status == 400
+        assert reply.body == (
+            f"Host '{'x' * 100}...' is not a valid host name (RFC 1034/1035)\n".encode()
+        )
 
 
 # Hostile and random query strings: names known and unknown, values of any text.
