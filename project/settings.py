@@ -68,6 +68,9 @@ SILENCED_SYSTEM_CHECKS = [
 ]
 
 EXPORT_MAX_ROWS = env_int("EXPORT_MAX_ROWS", 50_000_000)
+# mode=buffered and mismatched iterators hold the whole body in memory: about 0.6 GB at 5M rows
+# (the bench's largest sweep size), where 50M would take 6 GB per request.
+EXPORT_MAX_BUFFERED_ROWS = env_int("EXPORT_MAX_BUFFERED_ROWS", 5_000_000)
 
 LOGGING = {
     "version": 1,

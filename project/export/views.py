@@ -9,9 +9,9 @@ from django.db import connection
 from django.http import (
     HttpRequest,
     HttpResponse,
-    HttpResponseBadRequest,
     HttpResponseBase,
     JsonResponse,
+    QueryDict,
     StreamingHttpResponse,
 )
 from django.views.decorators.http import require_safe
@@ -19,7 +19,10 @@ from django.views.decorators.http import require_safe
 from project.export.params import (
     BadParameter,
     ExportParams,
+    Interface,
+    check_buffered_rows,
     check_database,
+    check_rows_held,
     parse_export_params,
 )
 from project.export.rows import adb_row_count, db_row_count
@@ -50,8 +53,29 @@ def _tag(response: HttpResponseBase, user: str | None) -> HttpResponseBase:
     return response
 
 
-def _bad_request(error: BadParameter) -> HttpResponseBadRequest:
-    return HttpResponseBadRequest(f"{error}\n", content_type="text/plain; charset=utf-8")
+def _plain(status: int, reason: BadParameter) -> HttpResponse:
+    return HttpResponse(f"{reason}\n", status=status, content_type="text/plain; charset=utf-8")
+
+
+def _validated(query: QueryDict, interface: Interface) -> ExportParams:
+    params = parse_export_params(query, settings.EXPORT_MAX_ROWS)
+    check_buffered_rows(params, interface, settings.EXPORT_MAX_BUFFERED_ROWS)
+    check_database(params, connection.vendor)  # an attribute: no query, fine in async code
+    return params
+
+
+def _held_rows(params: ExportParams) -> int:
+    """The rows a database export will contain, checked against what was asked for."""
+    held = db_row_count(params.rows)
+    check_rows_held(params, held)
+    return held
+
+
+async def _aheld_rows(params: ExportParams) -> int:
+    """Async twin of _held_rows."""
+    held = await adb_row_count(params.rows)
+    check_rows_held(params, held)
+    return held
 
 
 def _headers(params: ExportParams, announced: int, interface: str) -> dict[str, str]:
@@ -120,11 +144,10 @@ def export_csv(request: HttpRequest) -> HttpResponseBase:
 
 def _export(request: HttpRequest) -> HttpResponseBase:
     try:
-        params = parse_export_params(request.GET, settings.EXPORT_MAX_ROWS)
-        check_database(params, connection.vendor)
+        params = _validated(request.GET, "wsgi")
+        announced = _held_rows(params) if params.from_database else params.rows
     except BadParameter as error:
-        return _bad_request(error)
-    announced = db_row_count(params.rows) if params.from_database else params.rows
+        return _plain(400, error)
     if request.method == "HEAD":  # the headers of a GET, without generating the body
         return _response(params, announced, "wsgi", _empty_sync())
     if params.mode == "buffered":
@@ -144,11 +167,10 @@ async def export_csv_async(request: HttpRequest) -> HttpResponseBase:
 
 async def _aexport(request: HttpRequest) -> HttpResponseBase:
     try:
-        params = parse_export_params(request.GET, settings.EXPORT_MAX_ROWS)
-        check_database(params, connection.vendor)  # an attribute: no query, fine in async code
+        params = _validated(request.GET, "asgi")
+        announced = await _aheld_rows(params) if params.from_database else params.rows
     except BadParameter as error:
-        return _bad_request(error)
-    announced = await adb_row_count(params.rows) if params.from_database else params.rows
+        return _plain(400, error)
     if request.method == "HEAD":  # the headers of a GET, without generating the body
         return _response(params, announced, "asgi", _empty_async())
     if params.mode == "buffered":
