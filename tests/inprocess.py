@@ -96,14 +96,10 @@ def wsgi_call(url: str, method: str = "GET", host: str = "127.0.0.1") -> Reply:
     )
 
 
-async def asgi_call(
-    url: str, method: str = "GET", timeout: float = 60, host: str = "127.0.0.1"
-) -> Reply:
-    """Call project.asgi.application like an ASGI server and collect the whole response."""
-    from project.asgi import application
-
+def asgi_scope(url: str, method: str = "GET", host: str = "127.0.0.1") -> dict[str, Any]:
+    """The HTTP scope an ASGI server would pass the application for one request."""
     parts = urlsplit(url)
-    scope = {
+    return {
         "type": "http",
         "asgi": {"version": "3.0", "spec_version": "2.3"},
         "http_version": "1.1",
@@ -117,8 +113,16 @@ async def asgi_call(
         "client": ("127.0.0.1", 40000),
         "server": ("127.0.0.1", 80),
     }
+
+
+async def asgi_call(
+    url: str, method: str = "GET", timeout: float = 60, host: str = "127.0.0.1"
+) -> Reply:
+    """Call project.asgi.application like an ASGI server and collect the whole response."""
+    from project.asgi import application
+
     with _connections_kept():
-        communicator = ApplicationCommunicator(application, scope)
+        communicator = ApplicationCommunicator(application, asgi_scope(url, method, host))
         await communicator.send_input({"type": "http.request", "body": b"", "more_body": False})
         start = await communicator.receive_output(timeout)
         assert start["type"] == "http.response.start"

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
+import re
+import sys
+import time
 import warnings
+from collections.abc import Callable
 
 import pytest
+from asgiref.testing import ApplicationCommunicator
 from django.core.management import call_command
 from django.test import AsyncClient, Client
 
+from project.export.streams import sync_pieces
 from tests.helpers import expected_body
-from tests.inprocess import asgi_call, wsgi_call
+from tests.inprocess import asgi_call, asgi_scope, project_log, wsgi_call
 
 SYNC_UNDER_ASGI = "StreamingHttpResponse must consume synchronous iterators"
 ASYNC_UNDER_WSGI = "StreamingHttpResponse must consume asynchronous iterators"
@@ -209,3 +216,39 @@ async def test_more_rows_than_the_database_holds_is_a_400_under_asgi(
 ) -> None:
     status, _, body = await asgi_get("/export.csv?rows=9000&source=db&chunk_kb=0", method)
     assert status == 400 and (method == "HEAD" or body == HELD_7000)
+
+
+def _running(function: Callable[..., object]) -> bool:
+    """Whether some thread is executing function's code now (a generator's too)."""
+    for frame in sys._current_frames().values():
+        while frame is not None:
+            if frame.f_code is function.__code__:
+                return True
+            frame = frame.f_back
+    return False
+
+
+async def test_a_mismatch_under_asgi_stops_when_the_client_hangs_up() -> None:
+    # Django reads a sync body under ASGI in a thread (list()) that the hang-up cannot cancel;
+    # this one would sleep 50 s there (50 rows, one per piece, 1 s each) unless it is told.
+    from project.asgi import application
+
+    scope = asgi_scope("/export.csv?rows=50&chunk_kb=0&delay_ms=1000&iterator=sync")
+    communicator = ApplicationCommunicator(application, scope)
+    with pytest.warns(Warning, match=SYNC_UNDER_ASGI), project_log() as records:
+        await communicator.send_input({"type": "http.request", "body": b"", "more_body": False})
+        start = await communicator.receive_output(10)
+        assert start["type"] == "http.response.start" and start["status"] == 200
+        # Hang up once the thread reads the body (before, asgiref cancels the job unstarted).
+        deadline = time.monotonic() + 10
+        while not _running(sync_pieces):
+            assert time.monotonic() < deadline, "Django's thread never started on the body"
+            await asyncio.sleep(0.005)
+        hung_up = time.monotonic()
+        await communicator.send_input({"type": "http.disconnect"})
+        # The application returns only once Django's thread is done (asgiref joins it).
+        await communicator.wait(10)  # a fifth of the body's sleep: any machine, not only fast
+    assert time.monotonic() - hung_up < 10 and not _running(sync_pieces)
+    pattern = re.compile(r"export stopped iterator=sync rows_encoded=(\d+) rows_announced=50")
+    stopped = [m[1] for r in records if (m := pattern.fullmatch(r.getMessage()))]
+    assert len(stopped) == 1 and int(stopped[0]) < 50

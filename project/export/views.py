@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 
 from django.conf import settings
@@ -98,18 +99,29 @@ class ExportResponse(StreamingHttpResponse):
     body under it. After a client hang-up on gunicorn's asgi worker that body was left suspended
     in a reference cycle, so its cleanup (closing the row source and its database cursor, the
     "export stopped" log line) waited for a cyclic garbage collection, which an idle worker may
-    never run. A sync body needs nothing: Django's ``close()`` calls its ``close()``.
+    never run. A sync body is closed by Django's ``close()``, but under ASGI (the mismatch)
+    Django first reads it to the end in a thread that a hang-up cannot cancel, and closing a
+    generator another thread runs fails: ``stop`` is set instead, which that body checks.
     """
 
-    def __init__(self, body: Iterator[bytes] | AsyncIterator[bytes], content_type: str) -> None:
+    def __init__(
+        self,
+        body: Iterator[bytes] | AsyncIterator[bytes],
+        content_type: str,
+        stop: threading.Event | None = None,
+    ) -> None:
         super().__init__(body, content_type=content_type)
         self._body = body
+        self._stop = stop
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         try:
             async for part in super().__aiter__():
                 yield part
         finally:
+            if self._stop is not None:
+                # A sync body: Django's thread may still be reading it to the end (a mismatch).
+                self._stop.set()
             if isinstance(self._body, AsyncGenerator):
                 await self._body.aclose()
 
@@ -128,8 +140,9 @@ def _response(
     announced: int,
     interface: str,
     body: Iterator[bytes] | AsyncIterator[bytes],
+    stop: threading.Event | None = None,
 ) -> HttpResponseBase:
-    response = ExportResponse(body, content_type="text/csv; charset=utf-8")
+    response = ExportResponse(body, content_type="text/csv; charset=utf-8", stop=stop)
     for name, value in _headers(params, announced, interface).items():
         response[name] = value
     return response
@@ -177,7 +190,8 @@ async def _aexport(request: HttpRequest) -> HttpResponseBase:
         body = b"".join([piece async for piece in async_pieces(params, announced)])
         return _buffered(params, announced, "asgi", body)
     if params.iterator == "sync":
-        return _response(params, announced, "asgi", sync_pieces(params, announced))
+        stop = threading.Event()
+        return _response(params, announced, "asgi", sync_pieces(params, announced, stop), stop)
     return _response(params, announced, "asgi", async_pieces(params, announced))
 
 
