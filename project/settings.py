@@ -83,5 +83,8 @@ LOGGING = {
             "level": os.environ.get("EXPORT_LOG_LEVEL", "INFO"),
             "propagate": False,
         },
+        # Django sends a 500's traceback here, and by default on to handlers that drop it
+        # unless DEBUG is on (and mail_admins, with no admins): an error nobody would see.
+        "django.request": {"handlers": ["stderr"], "level": "ERROR", "propagate": False},
     },
 }

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import io
+import logging
 import re
 import sys
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 from asgiref.testing import ApplicationCommunicator
 from django.core.management import call_command
+from django.db import connection
 from django.test import AsyncClient, Client
 
+from project.export.models import ExportRow
 from project.export.streams import sync_pieces
 from tests.helpers import expected_body
 from tests.inprocess import asgi_call, asgi_scope, project_log, wsgi_call
@@ -216,6 +219,49 @@ async def test_more_rows_than_the_database_holds_is_a_400_under_asgi(
 ) -> None:
     status, _, body = await asgi_get("/export.csv?rows=9000&source=db&chunk_kb=0", method)
     assert status == 400 and (method == "HEAD" or body == HELD_7000)
+
+
+@pytest.fixture
+def unmigrated(transactional_db: None) -> Iterator[None]:
+    """The export table dropped for the test, as on a database nobody migrated."""
+    with connection.schema_editor() as editor:
+        editor.delete_model(ExportRow)
+    yield
+    with connection.schema_editor() as editor:
+        editor.create_model(ExportRow)
+
+
+NOT_MIGRATED = (
+    b"the database is not migrated: run python -m project migrate, then seed_rows N "
+    b"(python -m compare serve --source db does both)\n"
+)
+
+
+def _assert_not_migrated(
+    reply: tuple[int, dict[str, str], bytes], records: list[logging.LogRecord]
+) -> None:
+    status, headers, body = reply
+    assert status == 503 and headers["content-type"].startswith("text/plain")
+    assert body == NOT_MIGRATED
+    # The database's own error, with its traceback, for whoever reads the server's log.
+    (logged,) = [r for r in records if r.name == "project.export.views"]
+    assert logged.exc_info and "no such table: export_exportrow" in str(logged.exc_info[1])
+
+
+def test_an_unmigrated_database_is_a_503_that_says_what_to_run_under_wsgi(
+    unmigrated: None,
+) -> None:
+    with project_log() as records:
+        reply = wsgi_get("/export.csv?rows=10&source=db")
+    _assert_not_migrated(reply, records)
+
+
+async def test_an_unmigrated_database_is_a_503_that_says_what_to_run_under_asgi(
+    unmigrated: None,
+) -> None:
+    with project_log() as records:
+        reply = await asgi_get("/export.csv?rows=10&source=db")
+    _assert_not_migrated(reply, records)
 
 
 def _running(function: Callable[..., object]) -> bool:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.http import (
     HttpRequest,
     HttpResponse,
@@ -26,8 +28,10 @@ from project.export.params import (
     check_rows_held,
     parse_export_params,
 )
-from project.export.rows import adb_row_count, db_row_count
+from project.export.rows import adb_row_count, db_row_count, export_table_exists
 from project.export.streams import async_pieces, sync_pieces
+
+logger = logging.getLogger(__name__)
 
 # Who asked (startproject profile): the user's name or "anonymous"; absent without auth.
 USER_HEADER = "X-Request-User"
@@ -54,7 +58,11 @@ def _tag(response: HttpResponseBase, user: str | None) -> HttpResponseBase:
     return response
 
 
-def _plain(status: int, reason: BadParameter) -> HttpResponse:
+class NotMigrated(Exception):
+    """The export table does not exist; str() says what to run."""
+
+
+def _plain(status: int, reason: Exception) -> HttpResponse:
     return HttpResponse(f"{reason}\n", status=status, content_type="text/plain; charset=utf-8")
 
 
@@ -65,16 +73,36 @@ def _validated(query: QueryDict, interface: Interface) -> ExportParams:
     return params
 
 
+def _not_migrated(error: DatabaseError) -> NotMigrated:
+    """The 503's reason for an error that a missing table caused, logged with its traceback."""
+    reason = NotMigrated(
+        "the database is not migrated: run python -m project migrate, then seed_rows N "
+        "(python -m compare serve --source db does both)"
+    )
+    logger.error("export refused: %s", reason, exc_info=error)
+    return reason
+
+
 def _held_rows(params: ExportParams) -> int:
     """The rows a database export will contain, checked against what was asked for."""
-    held = db_row_count(params.rows)
+    try:
+        held = db_row_count(params.rows)
+    except DatabaseError as error:
+        if export_table_exists():
+            raise
+        raise _not_migrated(error) from error
     check_rows_held(params, held)
     return held
 
 
 async def _aheld_rows(params: ExportParams) -> int:
     """Async twin of _held_rows."""
-    held = await adb_row_count(params.rows)
+    try:
+        held = await adb_row_count(params.rows)
+    except DatabaseError as error:
+        if await sync_to_async(export_table_exists)():
+            raise
+        raise _not_migrated(error) from error
     check_rows_held(params, held)
     return held
 
@@ -161,6 +189,8 @@ def _export(request: HttpRequest) -> HttpResponseBase:
         announced = _held_rows(params) if params.from_database else params.rows
     except BadParameter as error:
         return _plain(400, error)
+    except NotMigrated as error:
+        return _plain(503, error)
     if request.method == "HEAD":  # the headers of a GET, without generating the body
         return _response(params, announced, "wsgi", _empty_sync())
     if params.mode == "buffered":
@@ -184,6 +214,8 @@ async def _aexport(request: HttpRequest) -> HttpResponseBase:
         announced = await _aheld_rows(params) if params.from_database else params.rows
     except BadParameter as error:
         return _plain(400, error)
+    except NotMigrated as error:
+        return _plain(503, error)
     if request.method == "HEAD":  # the headers of a GET, without generating the body
         return _response(params, announced, "asgi", _empty_async())
     if params.mode == "buffered":
