@@ -92,6 +92,14 @@ def test_by_hand_migrate_and_seed_rows_work_as_the_readme_writes_them(tmp_path: 
     assert "seeded 300 rows" in output
 
 
+def test_seed_rows_before_migrate_says_so_in_one_line(tmp_path: Path) -> None:
+    done = _manage("seed_rows", "10", env={**PRODUCTION_ENV, "DJANGO_DATA_DIR": str(tmp_path)})
+    assert done.returncode != 0
+    assert done.stderr == (
+        "CommandError: the database is not migrated: run python -m project migrate first\n"
+    )
+
+
 def test_a_wrong_setting_is_one_line_too() -> None:
     done = _manage("migrate", env={**PRODUCTION_ENV, "EXPORT_MAX_ROWS": "many"})
     assert done.returncode != 0
