@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -40,6 +41,31 @@ def _connections_kept() -> Iterator[None]:
         request_finished.connect(close_old_connections)
 
 
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@contextmanager
+def project_log() -> Iterator[list[logging.LogRecord]]:
+    """Collect what the project's loggers log in the block (they do not propagate to caplog)."""
+    # Loading an application runs django.setup(), whose logging config would drop the handler.
+    import project.asgi
+    import project.wsgi  # noqa: F401
+
+    handler = _Records()
+    logger = logging.getLogger("project")
+    logger.addHandler(handler)
+    try:
+        yield handler.records
+    finally:
+        logger.removeHandler(handler)
+
+
 def wsgi_call(url: str, method: str = "GET", host: str = "127.0.0.1") -> Reply:
     """Call project.wsgi.application like a WSGI server: iterate the body, then close it."""
     from project.wsgi import application
@@ -70,14 +96,10 @@ def wsgi_call(url: str, method: str = "GET", host: str = "127.0.0.1") -> Reply:
     )
 
 
-async def asgi_call(
-    url: str, method: str = "GET", timeout: float = 60, host: str = "127.0.0.1"
-) -> Reply:
-    """Call project.asgi.application like an ASGI server and collect the whole response."""
-    from project.asgi import application
-
+def asgi_scope(url: str, method: str = "GET", host: str = "127.0.0.1") -> dict[str, Any]:
+    """The HTTP scope an ASGI server would pass the application for one request."""
     parts = urlsplit(url)
-    scope = {
+    return {
         "type": "http",
         "asgi": {"version": "3.0", "spec_version": "2.3"},
         "http_version": "1.1",
@@ -91,8 +113,16 @@ async def asgi_call(
         "client": ("127.0.0.1", 40000),
         "server": ("127.0.0.1", 80),
     }
+
+
+async def asgi_call(
+    url: str, method: str = "GET", timeout: float = 60, host: str = "127.0.0.1"
+) -> Reply:
+    """Call project.asgi.application like an ASGI server and collect the whole response."""
+    from project.asgi import application
+
     with _connections_kept():
-        communicator = ApplicationCommunicator(application, scope)
+        communicator = ApplicationCommunicator(application, asgi_scope(url, method, host))
         await communicator.send_input({"type": "http.request", "body": b"", "more_body": False})
         start = await communicator.receive_output(timeout)
         assert start["type"] == "http.response.start"

@@ -5,9 +5,11 @@ from __future__ import annotations
 import csv
 import io
 import os
+import pty
 import secrets
 import subprocess
 import sys
+from pathlib import Path
 from urllib.parse import quote
 
 import pytest
@@ -18,7 +20,7 @@ from hypothesis import strategies as st
 
 from compare import REPO_ROOT
 from project.export.params import BadParameter
-from tests.inprocess import Reply, asgi_call, wsgi_call
+from tests.inprocess import Reply, asgi_call, project_log, wsgi_call
 
 PRODUCTION_ENV = {
     "PATH": os.environ.get("PATH", ""),
@@ -34,10 +36,31 @@ def _manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]
         [sys.executable, "-m", "project", *args],
         cwd=REPO_ROOT,
         env=env,
+        stdin=subprocess.DEVNULL,  # as a script runs it: no terminal
         capture_output=True,
         text=True,
         timeout=60,
     )
+
+
+def _manage_in_a_terminal(*args: str, env: dict[str, str]) -> tuple[int, str]:
+    """Run ``python -m project ARGS`` as a person would, on a terminal; its exit code and output."""
+    pid, terminal = pty.fork()
+    if pid == 0:  # the child: stdin, stdout and stderr are the terminal
+        os.chdir(REPO_ROOT)
+        os.execve(sys.executable, [sys.executable, "-m", "project", *args], env)
+    output = bytearray()
+    while True:
+        try:
+            chunk = os.read(terminal, 4096)
+        except OSError:  # EIO: the child has exited and closed the terminal
+            break
+        if not chunk:
+            break
+        output += chunk
+    os.close(terminal)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status), output.decode(errors="replace")
 
 
 def test_check_deploy_passes_for_the_documented_production_environment() -> None:
@@ -46,11 +69,41 @@ def test_check_deploy_passes_for_the_documented_production_environment() -> None
     assert "no issues" in done.stdout
 
 
-def test_without_a_secret_key_settings_refuse_to_load() -> None:
-    env = {k: v for k, v in PRODUCTION_ENV.items() if k != "DJANGO_SECRET_KEY"}
-    done = _manage("check", env=env)
+NO_KEY_ENV = {k: v for k, v in PRODUCTION_ENV.items() if k != "DJANGO_SECRET_KEY"}
+
+
+def test_without_a_secret_key_a_script_gets_one_line_that_says_what_to_set() -> None:
+    done = _manage("check", env=NO_KEY_ENV)
     assert done.returncode != 0
-    assert "Set DJANGO_SECRET_KEY" in done.stderr
+    assert done.stderr == (
+        "python -m project: Set DJANGO_SECRET_KEY (any long random string; "
+        "DJANGO_DEBUG=1 for a development key).\n"
+    )
+
+
+def test_by_hand_migrate_and_seed_rows_work_as_the_readme_writes_them(tmp_path: Path) -> None:
+    # README, "The database source": no key set, from a terminal.
+    env = {**NO_KEY_ENV, "DJANGO_DATA_DIR": str(tmp_path)}
+    for command in (["migrate"], ["seed_rows", "300"]):
+        code, output = _manage_in_a_terminal(*command, env=env)
+        assert code == 0, output
+        assert "DJANGO_SECRET_KEY is not set; this command uses a throwaway key" in output
+        assert "Traceback" not in output
+    assert "seeded 300 rows" in output
+
+
+def test_seed_rows_before_migrate_says_so_in_one_line(tmp_path: Path) -> None:
+    done = _manage("seed_rows", "10", env={**PRODUCTION_ENV, "DJANGO_DATA_DIR": str(tmp_path)})
+    assert done.returncode != 0
+    assert done.stderr == (
+        "CommandError: the database is not migrated: run python -m project migrate first\n"
+    )
+
+
+def test_a_wrong_setting_is_one_line_too() -> None:
+    done = _manage("migrate", env={**PRODUCTION_ENV, "EXPORT_MAX_ROWS": "many"})
+    assert done.returncode != 0
+    assert done.stderr == ("python -m project: EXPORT_MAX_ROWS must be an integer, got 'many'\n")
 
 
 def test_debug_is_off_unless_asked_for() -> None:
@@ -90,12 +143,36 @@ async def test_security_headers_on_both_interfaces() -> None:
             assert reply.headers[name] == value
 
 
-async def test_unknown_host_is_refused_on_both_interfaces() -> None:
-    for reply in (
-        wsgi_call("/export.csv", host="evil.example"),
-        await asgi_call("/export.csv", host="evil.example"),
-    ):
+REFUSED_HOST = (
+    "Host {shown} is not allowed here: add 'evil.example' to DSC_ALLOWED_HOSTS "
+    "(servers that python -m compare starts) or DJANGO_ALLOWED_HOSTS"
+)
+
+
+@pytest.mark.parametrize("host", ["evil.example", "evil.example:8000"])
+async def test_unknown_host_is_refused_on_both_interfaces_with_how_to_admit_it(
+    host: str,
+) -> None:
+    reason = REFUSED_HOST.format(shown=repr(host))
+    with project_log() as wsgi_records:
+        wsgi_reply = wsgi_call("/ping", host=host)
+    with project_log() as asgi_records:
+        asgi_reply = await asgi_call("/ping", host=host)
+    for reply, records in ((wsgi_reply, wsgi_records), (asgi_reply, asgi_records)):
+        assert reply.status == 400 and reply.headers["content-type"].startswith("text/plain")
+        assert reply.body == f"{reason}\n".encode()
+        # The server's log says the same, in one line (Django's own is a traceback, if any).
+        assert [r.getMessage() for r in records] == [f"refused '/ping': {reason}"]
+        assert not any(r.exc_info for r in records)
+
+
+async def test_a_malformed_host_is_named_and_cut_short() -> None:
+    host = "x" * 150 + " y"
+    for reply in (wsgi_call("/ping", host=host), await asgi_call("/ping", host=host)):
         assert reply.status == 400
+        assert reply.body == (
+            f"Host '{'x' * 100}...' is not a valid host name (RFC 1034/1035)\n".encode()
+        )
 
 
 # Hostile and random query strings: names known and unknown, values of any text.

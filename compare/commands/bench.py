@@ -29,6 +29,7 @@ from compare.report.summary import terminal_verdict
 from compare.results import Document, ResultsWriter, new_document
 from compare.run.appdata import APP_PROFILES, RunData, add_data_arguments
 from compare.run.lifecycle import pin
+from compare.run.loadcell import export_rows
 from compare.run.runner import run_bench
 from compare.servers.stacks import DEFAULT_WORKERS, stack_names
 from compare.system.interrupts import stop_signals_interrupt
@@ -461,10 +462,15 @@ def _progress(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
+def rows_to_seed(config: BenchConfig) -> int:
+    """As many rows as the run's largest export asks for: the view refuses more than it holds."""
+    asked: dict[str, int | float | str] = {"rows": config.rows} if config.rows else {}
+    return max((*config.sweep_sizes, *(export_rows(s, asked) for s in config.scenarios)), default=0)
+
+
 def _measure(config: BenchConfig, writer: ResultsWriter) -> None:
     """Prepare the run's data, then measure every cell into ``writer``."""
-    rows = max((*config.sweep_sizes, config.rows or 200_000))
-    data = RunData(config.source, config.app, rows, _progress)
+    data = RunData(config.source, config.app, rows_to_seed(config), _progress)
     try:
         data.start()
     except KeyboardInterrupt:

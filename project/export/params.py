@@ -8,6 +8,7 @@ from typing import Literal, cast
 from django.http import QueryDict
 
 Mode = Literal["stream", "buffered"]
+Interface = Literal["wsgi", "asgi"]
 IteratorKind = Literal["auto", "sync", "async"]
 # db: the configured database, whichever it is; postgres: the same, and it must be PostgreSQL
 # (a load test meant for PostgreSQL gets a 400, not a silent SQLite export).
@@ -18,6 +19,12 @@ ITERATORS: tuple[IteratorKind, ...] = ("auto", "sync", "async")
 SOURCES: tuple[Source, ...] = ("synthetic", "db", "postgres")
 MAX_CHUNK_KB = 1024
 MAX_DELAY_MS = 1000
+# delay_ms is slept once per piece: capped in total, a simulated upstream holds a worker (or a
+# thread that no hang-up reaches: buffered and mismatched bodies under WSGI) for a minute at most.
+MAX_TOTAL_DELAY_S = 60
+# The longest CSV row a source writes is 79 bytes (synthetic row 37,009,824, and the db rows
+# seeded from them): with it, rows bound the pieces an export is cut into, before it runs.
+MAX_ROW_BYTES = 80
 _KNOWN = frozenset({"rows", "chunk_kb", "mode", "iterator", "source", "delay_ms"})
 
 
@@ -45,6 +52,24 @@ class ExportParams:
     def target_bytes(self) -> int:
         """Piece size target in bytes (0: one row per piece)."""
         return self.chunk_kb * 1024
+
+    @property
+    def most_pieces(self) -> int:
+        """The most pieces that get the delay: one per row, or one per target_bytes of rows."""
+        if not self.target_bytes:
+            return self.rows
+        # Every delayed piece holds at least one row and at least target_bytes; the +1 is the
+        # header's share (it is shorter than any target).
+        return min(self.rows, self.rows * MAX_ROW_BYTES // self.target_bytes + 1)
+
+    def buffered_by(self, interface: Interface) -> str | None:
+        """What makes the whole body sit in memory under interface (None: it streams)."""
+        if self.mode == "buffered":
+            return "mode=buffered"
+        if self.iterator == ("sync" if interface == "asgi" else "async"):
+            # Django reads a mismatched iterator into a list before sending a byte.
+            return f"iterator={self.iterator} under {interface.upper()}"
+        return None
 
 
 def _integer(query: QueryDict, name: str, default: int, low: int, high: int) -> int:
@@ -77,15 +102,55 @@ def parse_export_params(query: QueryDict, max_rows: int) -> ExportParams:
     repeated = sorted(name for name in query if len(query.getlist(name)) > 1)
     if repeated:
         raise BadParameter(f"parameter {repeated[0]!r} is given more than once")
-    return ExportParams(
-        # The default too stays within the server's limit.
-        rows=_integer(query, "rows", min(ExportParams.rows, max_rows), 0, max_rows),
+    if "rows" not in query and ExportParams.rows > max_rows:
+        # Never fewer rows than asked for without saying so, the default included.
+        raise BadParameter(
+            f"rows defaults to {ExportParams.rows}, above this server's EXPORT_MAX_ROWS of "
+            f"{max_rows}: give rows from 0 to {max_rows}"
+        )
+    params = ExportParams(
+        rows=_integer(query, "rows", ExportParams.rows, 0, max_rows),
         chunk_kb=_integer(query, "chunk_kb", ExportParams.chunk_kb, 0, MAX_CHUNK_KB),
         mode=cast(Mode, _choice(query, "mode", MODES)),
         iterator=cast(IteratorKind, _choice(query, "iterator", ITERATORS)),
         source=cast(Source, _choice(query, "source", SOURCES)),
         delay_ms=_integer(query, "delay_ms", ExportParams.delay_ms, 0, MAX_DELAY_MS),
     )
+    _check_total_delay(params)
+    return params
+
+
+def _check_total_delay(params: ExportParams) -> None:
+    sleep_s = params.delay_ms * params.most_pieces / 1000
+    if sleep_s > MAX_TOTAL_DELAY_S:
+        raise BadParameter(
+            f"delay_ms is slept once per piece, at most {MAX_TOTAL_DELAY_S} s per response: "
+            f"delay_ms={params.delay_ms} with up to {params.most_pieces} pieces "
+            f"(rows={params.rows}, chunk_kb={params.chunk_kb}) would sleep {sleep_s:.0f} s"
+        )
+
+
+def check_buffered_rows(params: ExportParams, interface: Interface, max_rows: int) -> None:
+    """Refuse more than max_rows (half with chunk_kb=0) when the whole body sits in memory."""
+    cause = params.buffered_by(interface)
+    # The peak per row, measured with VmHWM on one worker (gunicorn-sync, uvicorn; 2M rows):
+    # about 121 B buffered in 64 KiB pieces, 248 B in a piece per row; the same memory at half.
+    limit = max_rows if params.chunk_kb else max_rows // 2
+    if cause is not None and params.rows > limit:
+        which = "EXPORT_MAX_BUFFERED_ROWS" + ("" if params.chunk_kb else ", halved for chunk_kb=0")
+        raise BadParameter(
+            f"{cause} holds the whole body in memory: rows must be at most {limit} "
+            f"({which}), got {params.rows}"
+        )
+
+
+def check_rows_held(params: ExportParams, held: int) -> None:
+    """Refuse a database export of more rows than the database holds (never a shorter body)."""
+    if held < params.rows:
+        raise BadParameter(
+            f"rows={params.rows} but the database holds {held} export rows: ask for at most "
+            f"{held}, or seed more (python -m project seed_rows N)"
+        )
 
 
 def check_database(params: ExportParams, vendor: str) -> None:

@@ -124,3 +124,12 @@ async def adb_batches(rows: int, batch_rows: int = BATCH_ROWS) -> AsyncGenerator
             batch = []
     if batch:
         yield batch
+
+
+def export_table_exists() -> bool:
+    """Whether the configured database has the export table (it is migrated)."""
+    from django.db import connection
+
+    from project.export.models import ExportRow
+
+    return ExportRow._meta.db_table in connection.introspection.table_names()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
+import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import aclosing, closing
 
@@ -35,8 +35,14 @@ def _log_end(params: ExportParams, kind: str, announced: int, chunker: CsvChunke
     )
 
 
-def sync_pieces(params: ExportParams, announced: int) -> Iterator[bytes]:
-    """Yield the CSV body for params from a sync row source."""
+def sync_pieces(
+    params: ExportParams, announced: int, stop: threading.Event | None = None
+) -> Iterator[bytes]:
+    """Yield the CSV body for params from a sync row source; end early once stop is set."""
+    # stop: under ASGI Django runs a sync body to its end in a thread (list()) that a hang-up
+    # cannot cancel; the response sets it when Django gives up, and this loop ends at the next
+    # piece (or at once, in a delay).
+    stop = stop or threading.Event()
     chunker = CsvChunker(params.target_bytes)
     delay = params.delay_ms / 1000
     batches = db_batches(announced) if params.from_database else synthetic_batches(announced)
@@ -46,8 +52,8 @@ def sync_pieces(params: ExportParams, announced: int) -> Iterator[bytes]:
             yield from chunker.header(HEADER)
             for batch in batches:
                 for piece in chunker.feed(batch):
-                    if delay:
-                        time.sleep(delay)
+                    if stop.wait(delay) if delay else stop.is_set():
+                        return
                     yield piece
             yield from chunker.finish()
         finally:

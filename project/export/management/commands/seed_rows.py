@@ -11,7 +11,12 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 
 from project.export.models import ExportRow
-from project.export.rows import HEADER, synthetic_batches, synthetic_created
+from project.export.rows import (
+    HEADER,
+    export_table_exists,
+    synthetic_batches,
+    synthetic_created,
+)
 
 _INSERT_BATCH = 10_000
 
@@ -68,6 +73,8 @@ class Command(BaseCommand):
         rows: int = options["rows"]
         if rows < 0:
             raise CommandError(f"rows must be >= 0, got {rows}")
+        if not export_table_exists():  # else a 50-line traceback ending in "no such table"
+            raise CommandError("the database is not migrated: run python -m project migrate first")
         started = time.perf_counter()
         if connection.vendor == "postgresql":
             _copy_postgresql(rows)
