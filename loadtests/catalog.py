@@ -127,9 +127,6 @@ SCENARIOS: Mapping[str, ScenarioInfo] = MappingProxyType(
     }
 )
 
-# What the size sweep runs at each size (one user, --rows varied).
-SWEEP_SCENARIOS: tuple[str, ...] = ("download", "buffered", "mismatch")
-
 
 def user_classes(scenarios: Sequence[str], kind: LoadKind = "concurrency") -> list[str]:
     """Return the user class names that make up ``scenarios``, in order, without repeats."""

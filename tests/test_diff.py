@@ -126,3 +126,5 @@ def test_cli_diff_exit_codes_and_json(tmp_path: Path) -> None:
         assert done.stderr.startswith("compare: error: ")
         assert len(done.stderr.strip().splitlines()) == 1
     assert _diff_cli(str(old)).returncode == 2  # argparse: a usage error
+    # The option that did nothing is gone: a script still passing it hears so.
+    assert _diff_cli(str(old), str(old), "--fail-on-regression").returncode == 2

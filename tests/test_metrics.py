@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from compare.errors import CompareError
-from compare.report.figures import cell_figures, figures_document
+from compare.report.figure_rows import cell_figures
+from compare.report.figures import figures_document
 from compare.report.metrics import figures, in_flight_max, requests, sweep_figures, tail, too_few
 from compare.run.records import archive, measurement_window, read_records
 from tests.cells import Req, cell, download

@@ -26,11 +26,6 @@ def register(subparsers: Any) -> None:
     parser.add_argument("old", metavar="OLD_DIR", help="the reference run (directory or JSON)")
     parser.add_argument("new", metavar="NEW_DIR", help="the run to check")
     parser.add_argument(
-        "--fail-on-regression",
-        action="store_true",
-        help="accepted for older scripts: a regression always exits 1",
-    )
-    parser.add_argument(
         "--min-change",
         type=float,
         default=DEFAULT_MIN_CHANGE * 100,

@@ -17,7 +17,6 @@ from compare.results import Document
 
 FIGURES_SCHEMA = "django-stream-compare/figures"
 FIGURES_VERSION = 1
-__all__ = ["cell_figures", "figures_document", "sweep_point"]
 
 
 def figures_document(document: Document) -> dict[str, Any]:

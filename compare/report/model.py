@@ -82,13 +82,6 @@ class Group:
                 counts[flag] = counts.get(flag, 0) + 1
         return counts
 
-    def flag_text(self, short: bool = False) -> str:
-        """The flags of this group's cells, e.g. 'uneven 1/3, machine-bound 3/3'."""
-        total = len(self.cells)
-        if short:
-            return ", ".join(f"{f} {n}/{total}" for f, n in self.flag_counts().items())
-        return ", ".join(f"{f} in {n} of {total}" for f, n in self.flag_counts().items())
-
     @property
     def caveats(self) -> list[str]:
         """What makes this group's figures incomplete or suspect, in plain words."""

@@ -8,15 +8,13 @@ from collections.abc import Callable
 from typing import Any
 
 from compare.report.capacity import sentences
-from compare.report.metrics import CellFigures, SweepFigures, figures, sweep_figures
+from compare.report.metrics import CellFigures, SweepFigures, sweep_figures
 from compare.report.model import build
 from compare.report.page import title
 from compare.report.stats import spread
 from compare.report.tables import short_notes
 from compare.report.text import format_table, plus_minus
 from compare.report.verdict import verdicts
-
-__all__ = ["format_table", "group_figures", "sweep_table", "terminal_verdict", "verdict_table"]
 
 Column = tuple[str, Callable[[CellFigures], float | None], str]
 
@@ -27,14 +25,6 @@ COLUMNS: tuple[Column, ...] = (
     ("ping p99 ms", lambda f: f.ping_p99_ms, "{:.0f}"),
     ("peak mem +MB", lambda f: f.peak_pss_increase_mb, "{:.1f}"),
 )
-
-
-def group_figures(document: dict[str, Any]) -> dict[tuple[str, str], list[CellFigures]]:
-    """Figures of every cell, grouped by (scenario, stack), in document order."""
-    groups: dict[tuple[str, str], list[CellFigures]] = defaultdict(list)
-    for cell in document.get("cells") or []:
-        groups[(cell["scenario"], cell["stack"])].append(figures(cell))
-    return groups
 
 
 def _cell_text(values: list[float], fmt: str) -> str:
