@@ -6,6 +6,7 @@ import json
 import os
 import tempfile
 import threading
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, NotRequired, Required, TypedDict
@@ -101,8 +102,9 @@ class Measured(TypedDict, total=False):
     warnings: list[str]
 
 
-class Load(TypedDict):
-    """A cell's load: downloading users (concurrency) or exports started per second (rate)."""
+class StoredLoad(TypedDict):
+    """A cell's load as stored: downloading users (concurrency) or exports started per second
+    (rate); compare.run.loadcell.Load is the load itself."""
 
     kind: LoadKind
     level: float
@@ -117,11 +119,32 @@ class Arrival(TypedDict):
     streams: int
 
 
-class Window(TypedDict):
-    """The measurement window, in seconds from the cell's t0."""
+class StoredWindow(TypedDict):
+    """A cell's measurement window as stored (see Window)."""
 
     start: float
     end: float
+
+
+@dataclass(frozen=True)
+class Window:
+    """The measurement window of a cell, in seconds relative to the cell's start."""
+
+    start: float
+    end: float
+
+    @property
+    def length(self) -> float:
+        """Its length in seconds."""
+        return self.end - self.start
+
+    def holds(self, t: float | None) -> bool:
+        """Whether ``t`` falls inside it (start inclusive, end exclusive)."""
+        return t is not None and self.start <= t < self.end
+
+    def stored(self) -> StoredWindow:
+        """Its entry in a cell."""
+        return {"start": self.start, "end": self.end}
 
 
 class ByteBins(TypedDict):
@@ -145,7 +168,7 @@ class Cell(Measured, total=False):
 
     scenario: Required[str]
     users: Required[int]
-    load: Load
+    load: StoredLoad
     duration_s: float
     dir: str
     arrival: Arrival
@@ -162,7 +185,7 @@ class Cell(Measured, total=False):
     body_bytes: ByteBins
     events: dict[str, list[float]]
     timeline: list[dict[str, float | int]]
-    window: Window
+    window: StoredWindow
     client: ClientLoad
 
 

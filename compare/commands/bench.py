@@ -27,17 +27,18 @@ from compare.errors import CompareError
 from compare.report import write_reports
 from compare.report.summary import terminal_verdict
 from compare.results import Document, ResultsWriter, new_document
-from compare.run.appdata import APP_PROFILES, RunData, add_data_arguments
+from compare.run.appdata import RunData, add_data_arguments
 from compare.run.lifecycle import pin
 from compare.run.runner import run_bench
 from compare.servers.stacks import DEFAULT_WORKERS, stack_names
 from compare.system.interrupts import stop_signals_interrupt
 from compare.system.placement import MODES, choose, pin_self
 from loadtests.catalog import SCENARIOS
+from project.profiles import APP_PROFILES
 
 
 @dataclass(frozen=True)
-class Profile:
+class RunProfile:
     """What a run measures when the command line does not say: make bench, QUICK=1, FULL=1."""
 
     scenarios: tuple[str, ...]
@@ -51,19 +52,19 @@ class Profile:
     drain_s: float = 10.0
 
 
-# Measured on 2 cores (README, Method): cell-to-cell variation (CV 9-20%) barely shrinks from
-# 2.5 s windows to 5 s, so more and shorter repetitions buy more power per minute. Five
+# Measured on the 2-core development machine: cell-to-cell variation (CV 9-20%) barely shrinks
+# from 2.5 s windows to 5 s, so more and shorter repetitions buy more power per minute. Five
 # repetitions is the least that finds a 20% difference in most runs at CV 10%; 3 + 3 can never
 # be judged at 5%.
-PROFILES = {
-    "default": Profile(
+RUN_PROFILES = {
+    "default": RunProfile(
         scenarios=("download", "slow-client"),
         concurrency="1,2,4,8",
         repeat=5,
         duration_s=2.5,
         sweep_sizes=(10_000, 100_000, 1_000_000),
     ),
-    "quick": Profile(
+    "quick": RunProfile(
         scenarios=("download", "slow-client"),
         concurrency="1,4",
         repeat=1,
@@ -71,7 +72,7 @@ PROFILES = {
         sweep_sizes=(10_000, 1_000_000),
         drain_s=5.0,
     ),
-    "full": Profile(
+    "full": RunProfile(
         scenarios=tuple(SCENARIOS),
         concurrency="1,2,4,8,16",
         repeat=5,
@@ -250,9 +251,9 @@ def _positive(value: float | None, default: float, what: str) -> float:
     return chosen
 
 
-def profile_of(args: argparse.Namespace) -> Profile:
+def profile_of(args: argparse.Namespace) -> RunProfile:
     """The run's defaults: quick, full, or the default run."""
-    return PROFILES["quick" if args.quick else "full" if args.full else "default"]
+    return RUN_PROFILES["quick" if args.quick else "full" if args.full else "default"]
 
 
 def build_config(args: argparse.Namespace) -> BenchConfig:

@@ -24,8 +24,7 @@ import psutil
 from compare import REPO_ROOT
 from compare.config import BenchConfig, LoadKind
 from compare.errors import CompareError
-from compare.results import Cell, ClientLoad, Status
-from compare.results import Load as LoadRecord
+from compare.results import Cell, ClientLoad, Status, StoredLoad
 from compare.run.lifecycle import MeasuredServer, django_warnings, pin
 from compare.run.records import (
     ARCHIVE,
@@ -144,7 +143,7 @@ class Load:
     users: int  # locust users: downloaders (+ the probe), or arrival schedulers (+ the probe)
     params: dict[str, int | float | str]
 
-    def describe(self) -> LoadRecord:
+    def describe(self) -> StoredLoad:
         """The cell's ``load`` entry."""
         level = int(self.level) if self.kind == "concurrency" else self.level
         return {"kind": self.kind, "level": level}
@@ -255,7 +254,7 @@ def run_load_cell(
             cell["timeline"] = _timeline(measured.samples(), t0)
             window = measurement_window(records, t0, config.settle_s, info.steady)
             w0, w1 = t0 + window.start, t0 + window.end
-            cell["window"] = {"start": window.start, "end": window.end}
+            cell["window"] = window.stored()
             cell["client"] = client_load(client_samples, w0, w1)
             if cell["server_survived"]:  # a tree that is gone has no peak or CPU to speak of
                 cell["memory"] = measured.memory(w0, w1)
