@@ -9,6 +9,8 @@ from compare.report.capacity import curve_sets, knee_table, sentences
 from compare.report.figures import figures_document
 from compare.report.model import build
 from compare.report.summary import terminal_verdict
+from compare.report.tables import slow_clients
+from compare.report.verdict import verdicts
 from tests.cells import cell, download
 
 
@@ -64,6 +66,28 @@ def test_levels_become_their_own_rows_and_judgements() -> None:
     ttfb = next(c for c in at4 if c["figure"] == "ttfb_p50_ms")
     assert ttfb["scenario"] == "download" and ttfb["verdict"] == "clear"
     assert ttfb["n_a"] == ttfb["n_b"] == 4
+
+
+def test_slow_clients_say_who_was_served_at_every_level() -> None:
+    # gunicorn's two workers give a first byte to two users of four; the level's own verdict and
+    # the served table say so, as they do for slow-client run at its own users.
+    document = sweep_document(levels=(2, 4), repetitions=1)
+    for c in document["cells"]:
+        c["scenario"] = "slow-client"
+        if c["stack"] == "gunicorn-sync" and c["users"] == 4:
+            served = [u for u in c["requests"]["user"]][:2]
+            keep = [i for i, u in enumerate(c["requests"]["user"]) if u in served]
+            c["requests"] = {k: [v[i] for i in keep] for k, v in c["requests"].items()}
+    document["config"]["scenarios"] = ["slow-client"]
+    model = build(document)
+    found = {v.scenario: v.findings for v in verdicts(model)}
+    assert "Users served a first byte: gunicorn-sync 2 of 2" in found["slow-client at 2 users"][0]
+    at4 = found["slow-client at 4 users"][0]
+    assert "gunicorn-sync 2 of 4 (up to 2 still waiting" in at4 and "uvicorn 4 of 4" in at4
+    assert {row[0] for row in slow_clients(model).rows} == {
+        "slow-client at 2 users",
+        "slow-client at 4 users",
+    }
 
 
 def test_knees_sentences_and_table() -> None:

@@ -10,9 +10,10 @@ from compare.report.metrics import CellFigures, figures
 from compare.report.stats import ALPHA, MIN_REPETITIONS, Spread, spread
 from compare.report.text import plural
 from compare.results import Cell
-from loadtests.catalog import SCENARIOS
+from loadtests.catalog import SCENARIOS, Scenario
 
 Document = dict[str, Any]
+UNKNOWN_SCENARIO = "(not in this version's scenario catalog)"
 
 
 def level_text(kind: str, level: float) -> str:
@@ -58,6 +59,18 @@ class Group:
     def base(self) -> str:
         """The scenario's catalog name."""
         return base_scenario(self.scenario)
+
+    @property
+    def info(self) -> Scenario:
+        """The scenario from the catalog (one unknown to it: a plain download)."""
+        return SCENARIOS.get(self.base, Scenario(self.base, UNKNOWN_SCENARIO))
+
+    @property
+    def served_matters(self) -> bool:
+        """Whether its report says how many users got a first byte: some went without, or its
+        scenario always says (slow readers hold workers) and it had downloading users."""
+        downloading = any(c.downloaders for c in self.cells)
+        return bool(self.starved) or (self.info.report_served and downloading)
 
     @property
     def ok(self) -> tuple[CellFigures, ...]:
@@ -249,4 +262,4 @@ def _rank(label: str, order: list[str], labels: tuple[str, ...]) -> tuple[int, i
 def describe_scenario(name: str) -> str:
     """The catalog's one-line description of a scenario (or a plain note for unknown ones)."""
     info = SCENARIOS.get(base_scenario(name))
-    return info.description if info is not None else "(not in this version's scenario catalog)"
+    return info.description if info is not None else UNKNOWN_SCENARIO

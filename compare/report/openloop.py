@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from compare.report.rawrecords import Request, tail
 from compare.results import Cell
-from loadtests.catalog import SCENARIOS
+from loadtests.catalog import SCENARIOS, Scenario
 from loadtests.record import NOT_STARTED, OK, STOPPED
 
 # Open loop: a request sent this much after its intended start started late; when a tenth of
@@ -32,11 +32,6 @@ class OpenLoop:
     start_lag_p99_ms: float | None
     in_flight_at_end: int
     max_in_flight: int | None
-
-
-def _steady(scenario: str) -> bool:
-    info = SCENARIOS.get(scenario)
-    return info is None or info.steady
 
 
 def _served_per_s(
@@ -81,11 +76,13 @@ def open_loop(
 
     ``received``: body bytes that arrived in the window (partial downloads included).
     """
-    main = "first-byte" if cell["scenario"] == "first-byte" else "download"
+    # A scenario unknown to this version's catalog: its arrivals taken for whole downloads.
+    scenario = SCENARIOS.get(cell["scenario"], Scenario(cell["scenario"], ""))
+    main = scenario.step.kind
     arrivals = [r for r in everything if r.kind == main and start <= r.origin < end]
     started = [r for r in arrivals if r.outcome != NOT_STARTED]
     lags = [(r.start - r.origin) * 1000 for r in started]
-    by_first_byte = main == "first-byte" or not _steady(cell["scenario"])
+    by_first_byte = main == "first-byte" or not scenario.steady
     achieved = _served_per_s(everything, main, by_first_byte, start, end, received)
     arrival = cell.get("arrival", {})
     load = cell.get("load", {})

@@ -319,7 +319,7 @@ def slow_clients(model: Model) -> Table:
     )
     for scenario in model.scenarios:
         groups = model.scenario_groups(scenario)
-        if not (scenario == "slow-client" or any(g.starved for g in groups)):
+        if not any(g.served_matters for g in groups):
             continue
         for g in groups:
             table.add(

@@ -93,7 +93,7 @@ def _with_note(text: str, c: FigureComparison) -> str:
 
 
 def _served(groups: list[Group], duration: object) -> str:
-    within = f"within the {duration:g} s cell" if isinstance(duration, int | float) else ""
+    within = f" within the {duration:g} s cell" if isinstance(duration, int | float) else ""
     parts = []
     for g in groups:
         ok = g.ok
@@ -110,7 +110,7 @@ def _served(groups: list[Group], duration: object) -> str:
             if longest is not None:
                 text += f" (the longest wait {longest.median:.0f} ms)"
         parts.append(text)
-    return f"Users served a first byte {within}: " + "; ".join(parts) + "."
+    return f"Users served a first byte{within}: " + "; ".join(parts) + "."
 
 
 def _warnings(groups: list[Group]) -> list[str]:
@@ -132,8 +132,7 @@ def scenario_verdict(model: Model, scenario: str) -> ScenarioVerdict:
     if not groups:
         return ScenarioVerdict(scenario, description, None, (), ("not measured in this run",))
     findings: list[str] = []
-    starved = [g.stack for g in groups if g.starved]
-    if starved or scenario == "slow-client":
+    if any(g.served_matters for g in groups):
         findings.append(_served(groups, model.config.get("duration_s")))
     if len(groups) == 1:
         g = groups[0]

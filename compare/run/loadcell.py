@@ -40,8 +40,7 @@ from compare.servers.stacks import StackSpec
 from compare.system.ports import free_port
 from compare.system.proctree import ProcessTree
 from compare.system.sampler import ProcessTreeSampler, TreeSample, process_cpu_seconds
-from loadtests.catalog import PING, SCENARIOS, locust_command
-from loadtests.options import OPTIONS
+from loadtests.catalog import SCENARIOS, export_rows, locust_command
 
 logger = logging.getLogger(__name__)
 
@@ -157,7 +156,7 @@ def cell_load(config: BenchConfig, scenario: str, level: float | None) -> Load:
     by one scheduler user per locust process.
     """
     info = SCENARIOS[scenario]
-    probe = 1 if PING in info.request_types else 0
+    probe = 1 if info.probe_class else 0
     if level is None:
         users = max(config.users or info.users, info.min_users)
         return Load("concurrency", users - probe, users, {})
@@ -210,7 +209,7 @@ def run_load_cell(
             params: dict[str, int | float | str] = {"source": config.source}
             if config.rows:
                 params["rows"] = config.rows
-            cell["export_rows"] = export_rows(scenario, params)
+            cell["export_rows"] = export_rows(info, params)
             record_dir = cell_dir / "records"
             argv = locust_command(
                 [scenario],
@@ -284,14 +283,6 @@ def _timeline(samples: list[TreeSample], t0: float) -> list[dict[str, float | in
         points.append(point)
         previous = s
     return points
-
-
-def export_rows(scenario: str, params: dict[str, int | float | str]) -> int:
-    """Rows per export that a scenario's users request: ours over the catalog's over locust's."""
-    if scenario == "first-byte":
-        return int(OPTIONS["first_byte_rows"].default)
-    merged = {"rows": OPTIONS["rows"].default, **SCENARIOS[scenario].params, **params}
-    return int(merged["rows"])
 
 
 def _verdict(cell: Cell) -> tuple[Status, str | None]:
