@@ -7,11 +7,18 @@ from typing import Any
 from compare.report import render_html, render_markdown
 from compare.report.capacity import curve_sets, knee_table, sentences
 from compare.report.figures import figures_document
-from compare.report.model import build
+from compare.report.model import Model
+from compare.report.model import build as build_model
+from compare.report.runresults import RunResults
 from compare.report.summary import terminal_verdict
 from compare.report.tables import slow_clients
 from compare.report.verdict import verdicts
 from tests.cells import cell, download
+
+
+def build(document: dict[str, Any]) -> Model:
+    """A document read, then grouped for the report."""
+    return build_model(RunResults.from_document(document))
 
 
 def sweep_document(levels: tuple[int, ...] = (1, 2, 4), repetitions: int = 4) -> dict[str, Any]:
@@ -61,7 +68,7 @@ def test_levels_become_their_own_rows_and_judgements() -> None:
         "download at 4 users",
     )
     # Repetitions of one level are judged against each other, never across levels.
-    data = figures_document(sweep_document())
+    data = figures_document(RunResults.from_document(sweep_document()))
     at4 = [c for c in data["comparisons"] if c["level"] == "4 users"]
     ttfb = next(c for c in at4 if c["figure"] == "ttfb_p50_ms")
     assert ttfb["scenario"] == "download" and ttfb["verdict"] == "clear"
@@ -93,19 +100,18 @@ def test_slow_clients_say_who_was_served_at_every_level() -> None:
 def test_knees_sentences_and_table() -> None:
     model = build(sweep_document())
     (found,) = curve_sets(model)
-    knees = {c["stack"]: c["knee"] for c in found.curves}
+    knees = {c.stack: c.knee for c in found.curves}
     assert knees == {"gunicorn-sync": 2, "uvicorn": 4}
     (line,) = sentences(model)
     assert line.startswith("download, 1-4 users: uvicorn met the service level")
     assert "at every level" in line and "gunicorn-sync up to 2 users (at 4: TTFB p99" in line
     table = knee_table(model)
     assert [row[2] for row in table.rows] == ["gunicorn-sync", "uvicorn"]
-    memory = found.curves[1]["memory"]
-    assert memory["mb_per_download"] is not None
+    assert found.curves[1].memory.mb_per_download is not None
 
 
 def test_capacity_leads_every_report() -> None:
-    document = sweep_document()
+    document = RunResults.from_document(sweep_document())
     page = render_html(document)
     assert page.index('id="capacity"') < page.index('id="verdict"')
     assert page.count("<svg") >= 1 and "Knees and memory per download" in page

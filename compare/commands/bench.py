@@ -25,6 +25,7 @@ from compare.config import (
 from compare.environment import describe
 from compare.errors import CompareError
 from compare.report import write_reports
+from compare.report.runresults import RunResults
 from compare.report.summary import terminal_verdict
 from compare.results import Document, ResultsWriter, new_document
 from compare.run.appdata import RunData, add_data_arguments
@@ -411,7 +412,7 @@ def run(args: argparse.Namespace) -> int:
             _report(config.out_dir)
             return 130
     minutes = (time.monotonic() - started) / 60
-    print(terminal_verdict(writer.document))
+    print(terminal_verdict(RunResults.from_document(writer.document)))
     _report(config.out_dir)
     print(f"\nwall time {minutes:.1f} min; results: {writer.path}")
     failed = failed_summary(writer.document)
@@ -490,7 +491,7 @@ def _measure(config: BenchConfig, writer: ResultsWriter) -> None:
 def _report(out_dir: Path) -> None:
     """Render the reports; a failure there must not lose or hide the results."""
     try:
-        for path in write_reports(out_dir):
+        for path in write_reports(RunResults.load(out_dir), out_dir):
             print(f"report: {path}")
     except CompareError as error:
         print(f"note: report not written: {error}", file=sys.stderr)

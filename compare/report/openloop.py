@@ -5,11 +5,12 @@ started or started late, requests the window's end cut. Pure.
 from __future__ import annotations
 
 import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from compare.report.rawrecords import Request, tail
-from compare.results import Cell
-from loadtests.catalog import SCENARIOS, Scenario
+from compare.results import Cell, Window
+from loadtests.catalog import Scenario
 from loadtests.record import NOT_STARTED, OK, STOPPED
 
 # Open loop: a request sent this much after its intended start started late; when a tenth of
@@ -35,7 +36,7 @@ class OpenLoop:
 
 
 def _served_per_s(
-    everything: list[Request],
+    everything: Sequence[Request],
     main: str,
     by_first_byte: bool,
     start: float,
@@ -70,14 +71,13 @@ def _served_per_s(
 
 
 def open_loop(
-    cell: Cell, everything: list[Request], start: float, end: float, received: int
+    scenario: Scenario, cell: Cell, everything: Sequence[Request], window: Window, received: int
 ) -> OpenLoop:
     """Offered against achieved rate, arrivals not started or late, and what the stop cut.
 
     ``received``: body bytes that arrived in the window (partial downloads included).
     """
-    # A scenario unknown to this version's catalog: its arrivals taken for whole downloads.
-    scenario = SCENARIOS.get(cell["scenario"], Scenario(cell["scenario"], ""))
+    start, end = window.start, window.end
     main = scenario.step.kind
     arrivals = [r for r in everything if r.kind == main and start <= r.origin < end]
     started = [r for r in arrivals if r.outcome != NOT_STARTED]
