@@ -109,11 +109,11 @@ def _cell(document: dict[str, Any], index: int = 0) -> dict[str, Any]:
 
 
 DAMAGE: list[tuple[Callable[[dict[str, Any]], Any], str]] = [
-    (lambda d: d.update(cells={}), "'cells' must be list"),
+    (lambda d: d.update(cells={}), "'cells' must be a list"),
     (lambda d: d["cells"].append(7), "cell 31 is not an object"),
     (lambda d: _cell(d).pop("stack"), "cell 1 has no 'stack'"),
-    (lambda d: _cell(d).update(repetition="1"), "cell 1: 'repetition' must be int"),
-    (lambda d: _cell(d, 2).update(window=[1, 5]), "cell 3: 'window' must be dict"),
+    (lambda d: _cell(d).update(repetition="1"), "cell 1: 'repetition' must be a whole number"),
+    (lambda d: _cell(d, 2).update(window=[1, 5]), "cell 3: 'window' must be an object"),
     (lambda d: _cell(d)["window"].pop("end"), "cell 1 window has no 'end'"),
     (lambda d: _cell(d)["requests"]["end"].pop(), "cell 1 requests: its columns differ"),
     (lambda d: _cell(d)["requests"]["start"].__setitem__(3, "0.5"), "requests['start'] must"),
@@ -122,8 +122,8 @@ DAMAGE: list[tuple[Callable[[dict[str, Any]], Any], str]] = [
     (lambda d: _cell(d)["workers"].append({"pid": 1}), "cell 1 workers has no 'cpu_s'"),
     (lambda d: _cell(d).update(load={"kind": "rate"}), "cell 1 load has no 'level'"),
     (lambda d: d["sweep"][0].pop("ttfb_s"), "sweep point 1 has no 'ttfb_s'"),
-    (lambda d: d["config"].update(repeat="3"), "config: 'repeat' must be int or null"),
-    (lambda d: d["stacks"]["uvicorn"].update(notes="n"), "stack uvicorn: 'notes' must be list"),
+    (lambda d: d["config"].update(repeat="3"), "config: 'repeat' must be a whole number or null"),
+    (lambda d: d["stacks"]["uvicorn"].update(notes="n"), "stack uvicorn: 'notes' must be a list"),
 ]
 
 

@@ -9,17 +9,19 @@ a report.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from compare.results import ResultsError
 
 NUMBER = (int, float)
+# A document bench holds in memory has tuples where the file has lists.
+LIST = (list, tuple)
 Kinds = tuple[type | None, ...]
 
 _RUN: Mapping[str, Kinds] = {
-    "cells": (list,),
-    "sweep": (list,),
+    "cells": LIST,
+    "sweep": LIST,
     "stacks": (dict,),
     "environment": (dict,),
 }
@@ -27,13 +29,13 @@ _RUN_OPTIONAL: Mapping[str, Kinds] = {
     "status": (str, None),
     "started": (str, None),
     "finished": (str, None),
-    "command": (list,),
+    "command": LIST,
     "config": (dict, None),
-    "events": (list,),
+    "events": LIST,
 }
 _CONFIG: Mapping[str, Kinds] = {
-    "stacks": (list,),
-    "scenarios": (list,),
+    "stacks": LIST,
+    "scenarios": LIST,
     "repeat": (int, None),
     "duration_s": (*NUMBER, None),
     "slo_ttfb_ms": (*NUMBER, None),
@@ -45,7 +47,7 @@ _MEASURED: Mapping[str, Kinds] = {
     "memory": (dict,),
     "machine": (dict,),
     "server_cpu_s": NUMBER,
-    "warnings": (list,),
+    "warnings": LIST,
 }
 _CELL: Mapping[str, Kinds] = {
     **_MEASURED,
@@ -57,10 +59,10 @@ _CELL: Mapping[str, Kinds] = {
     "body_bytes": (dict,),
     "load": (dict,),
     "arrival": (dict,),
-    "workers": (list,),
+    "workers": LIST,
     "client": (dict,),
-    "timeline": (list,),
-    "locust_argv": (list,),
+    "timeline": LIST,
+    "locust_argv": LIST,
 }
 _SWEEP: Mapping[str, Kinds] = {
     **_MEASURED,
@@ -91,8 +93,23 @@ def _fits(value: Any, kinds: Kinds) -> bool:
     return isinstance(value, tuple(k for k in kinds if k is not None))
 
 
+_JSON_NAMES = {
+    list: "a list",
+    tuple: "a list",
+    dict: "an object",
+    str: "a string",
+    int: "a whole number",
+    float: "a number",
+    bool: "true or false",
+}
+
+
 def _names(kinds: Kinds) -> str:
-    return " or ".join("null" if k is None else k.__name__ for k in kinds)
+    """What the kinds are called in JSON: 'a number or null'."""
+    names = ["null" if k is None else _JSON_NAMES.get(k, k.__name__) for k in kinds]
+    if "a number" in names and "a whole number" in names:
+        names.remove("a whole number")
+    return " or ".join(dict.fromkeys(names))
 
 
 def fields(record: Any, expected: Mapping[str, Kinds], where: str, *required: str) -> None:
@@ -112,7 +129,7 @@ def _numbers(record: Any, where: str) -> None:
     fields(record, dict.fromkeys(record or {}, (*NUMBER, None)), where)
 
 
-def _list_of(items: list[Any], kinds: Kinds, where: str) -> None:
+def _list_of(items: Sequence[Any], kinds: Kinds, where: str) -> None:
     if not all(_fits(item, kinds) for item in items):
         raise ResultsError(f"{where} must hold only {_names(kinds)}")
 
@@ -122,7 +139,7 @@ def _requests(table: dict[str, Any], where: str) -> None:
     if not table.get("start"):
         return
     columns = {**_COLUMNS, "intended": (*NUMBER, None)}
-    fields(table, dict.fromkeys(columns, (list, None)), where, *_COLUMNS)
+    fields(table, dict.fromkeys(columns, (*LIST, None)), where, *_COLUMNS)
     lengths = {len(table[name]) for name in columns if table.get(name) is not None}
     if len(lengths) > 1:
         raise ResultsError(f"{where}: its columns differ in length")
@@ -140,7 +157,7 @@ def check_cell(cell: Any, where: str) -> None:
         _requests(cell["requests"], f"{where} requests")
     if "body_bytes" in cell:
         bins = cell["body_bytes"]
-        fields(bins, {"bin_s": NUMBER, "start": NUMBER, "counts": (list,)}, f"{where} body_bytes")
+        fields(bins, {"bin_s": NUMBER, "start": NUMBER, "counts": LIST}, f"{where} body_bytes")
         if not bins.get("bin_s", 1) > 0:
             raise ResultsError(f"{where} body_bytes: 'bin_s' must be positive")
         _list_of(bins.get("counts") or [], (int,), f"{where} body_bytes counts")
@@ -152,7 +169,7 @@ def check_cell(cell: Any, where: str) -> None:
         fields(cell["arrival"], kinds, f"{where} arrival")
     for part in ("memory", "client", "machine"):
         if part in cell:
-            numbers = {k: v for k, v in cell[part].items() if not isinstance(v, list)}
+            numbers = {k: v for k, v in cell[part].items() if not isinstance(v, LIST)}
             _numbers(numbers, f"{where} {part}")
     for worker in cell.get("workers") or []:
         fields(worker, {"cpu_s": NUMBER}, f"{where} workers", "cpu_s")
@@ -189,7 +206,7 @@ def check_document(document: Any, source: str) -> None:
         check_sweep_point(point, f"{source} sweep point {index + 1}")
     for name, stack in document["stacks"].items():
         where = f"{source} stack {name}"
-        kinds = {"available": (bool,), "missing": (str, None), "notes": (list,)}
-        fields(stack, {**kinds, "argv_example": (list,)}, where)
+        kinds = {"available": (bool,), "missing": (str, None), "notes": LIST}
+        fields(stack, {**kinds, "argv_example": LIST}, where)
     for event in document.get("events") or []:
         fields(event, {"at": (str, None), "message": (str, None)}, f"{source} event")
