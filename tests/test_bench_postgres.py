@@ -74,7 +74,7 @@ def test_a_postgres_startproject_run_records_both_and_leaves_nothing(
     assert cell["memory"]["database_baseline_pss"] > 1_000_000
     assert cell["memory"]["database_peak_pss"] >= cell["memory"]["database_baseline_pss"]
     assert 0 < cell["database_cpu_s"] < cell["server_cpu_s"]
-    assert read_cell(cell).database_increase_mb is not None
+    assert read_cell(cell)["database_increase_mb"] is not None
     assert not alive([data["database"]["pid"]])
     assert _postgres_dirs(tmpdir_env) == []
 
