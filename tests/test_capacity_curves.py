@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 
 from compare.report.figures import figures_document
-from compare.report.metrics import read_cell, requests
+from compare.report.metrics import read_cell
+from compare.report.rawrecords import requests
 from compare.report.runresults import RunResults
 from compare.results import ResultsWriter, new_document
 from compare.run.loadcell import run_load_cell

@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from compare.report.metrics import read_cell, requests
+from compare.report.metrics import read_cell
+from compare.report.rawrecords import requests
 from compare.run.loadcell import run_load_cell
 from tests.timed_stack import short_config, timed_stack
 

@@ -113,7 +113,7 @@ def test_every_cell_is_read_once_however_many_reports_are_made(
     monkeypatch.setattr("compare.report.runresults.curves", counted_curves)
     results = RunResults.from_document(document)
     for render in (render_html, render_markdown, terminal_verdict, figures_document):
-        render(results)  # type: ignore[operator]
+        render(results)
     assert len(computed) == len(document["cells"])
     assert len(drawn) == 1
 
