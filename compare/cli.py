@@ -46,9 +46,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         code: int = args.handler(args)
-    except (CompareError, ValueError) as exc:
+    except CompareError as exc:
+        # Only the harness's own errors are messages: anything else is a bug, and its
+        # traceback (exit 1) is what finds it.
         print(f"compare: error: {exc}", file=sys.stderr)
-        return exc.exit_code if isinstance(exc, CompareError) else 1
+        return exc.exit_code
     except KeyboardInterrupt:
         return 130
     return code

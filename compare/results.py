@@ -6,6 +6,7 @@ import json
 import os
 import tempfile
 import threading
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, NotRequired, Required, TypedDict
@@ -18,6 +19,7 @@ SCHEMA_VERSION = 2
 # The JSON Schema of the current version, shipped with the package and checked by the tests.
 SCHEMA_FILE = Path(__file__).with_name("results-v2.schema.json")
 RESULTS_FILE = "results.json"
+MB = 1e6  # MB means 10^6 bytes everywhere
 Document = dict[str, Any]
 Status = Literal["ok", "failed"]
 
@@ -101,8 +103,9 @@ class Measured(TypedDict, total=False):
     warnings: list[str]
 
 
-class Load(TypedDict):
-    """A cell's load: downloading users (concurrency) or exports started per second (rate)."""
+class StoredLoad(TypedDict):
+    """A cell's load as stored: downloading users (concurrency) or exports started per second
+    (rate); compare.run.loadcell.Load is the load itself."""
 
     kind: LoadKind
     level: float
@@ -117,11 +120,32 @@ class Arrival(TypedDict):
     streams: int
 
 
-class Window(TypedDict):
-    """The measurement window, in seconds from the cell's t0."""
+class StoredWindow(TypedDict):
+    """A cell's measurement window as stored (see Window)."""
 
     start: float
     end: float
+
+
+@dataclass(frozen=True)
+class Window:
+    """The measurement window of a cell, in seconds relative to the cell's start."""
+
+    start: float
+    end: float
+
+    @property
+    def length(self) -> float:
+        """Its length in seconds."""
+        return self.end - self.start
+
+    def holds(self, t: float | None) -> bool:
+        """Whether ``t`` falls inside it (start inclusive, end exclusive)."""
+        return t is not None and self.start <= t < self.end
+
+    def stored(self) -> StoredWindow:
+        """Its entry in a cell."""
+        return {"start": self.start, "end": self.end}
 
 
 class ByteBins(TypedDict):
@@ -145,7 +169,7 @@ class Cell(Measured, total=False):
 
     scenario: Required[str]
     users: Required[int]
-    load: Load
+    load: StoredLoad
     duration_s: float
     dir: str
     arrival: Arrival
@@ -162,7 +186,7 @@ class Cell(Measured, total=False):
     body_bytes: ByteBins
     events: dict[str, list[float]]
     timeline: list[dict[str, float | int]]
-    window: Window
+    window: StoredWindow
     client: ClientLoad
 
 
@@ -273,7 +297,9 @@ class ResultsWriter:
 
 
 def load_results(path: Path) -> Document:
-    """Load a results document (a directory or the file itself); raise ResultsError if unusable."""
+    """Load a results document (a directory or the file itself) that is one of ours, of this
+    version; raise ResultsError if not. What it holds is checked where it is read
+    (compare.report.runresults.RunResults.load)."""
     file = path / RESULTS_FILE if path.is_dir() else path
     if not file.exists():
         # Most often the default results/latest before any run: say how to make one.
@@ -300,7 +326,4 @@ def load_results(path: Path) -> Document:
         raise ResultsError(
             f"{file} has schema version {version!r}; this version reads {SCHEMA_VERSION}"
         )
-    for key, kind in (("cells", list), ("sweep", list), ("stacks", dict), ("environment", dict)):
-        if not isinstance(document.get(key), kind):
-            raise ResultsError(f"{file} is missing its {key!r} section")
     return document

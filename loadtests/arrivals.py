@@ -28,9 +28,10 @@ from locust import User, constant, task
 from locust.env import Environment
 from locust.user.task import LOCUST_STATE_STOPPING
 
+from loadtests.catalog import Scenario
 from loadtests.measure import Meter
 from loadtests.options import LoadOptions
-from loadtests.record import NOT_STARTED, Kind, RequestRecord
+from loadtests.record import NOT_STARTED, RequestRecord
 from loadtests.recorder import current_recorder
 from loadtests.schedule import Connections, Schedule, anchor
 from loadtests.steps import one_request
@@ -42,8 +43,7 @@ class ArrivalUser(User):
     """Base: a scheduler starting ``scenario``'s request at ``--arrival-rate`` per second."""
 
     abstract = True
-    scenario: ClassVar[str]
-    kind: ClassVar[Kind] = "download"  # what a not-started arrival would have been
+    scenario: ClassVar[Scenario]
     wait_time = constant(0)
     # Users of this class in this process so far: with several per process (an uneven
     # distribution over workers) each still gets its own stream.
@@ -78,7 +78,7 @@ class ArrivalUser(User):
             headers=self.options.request_headers(),
         )
         fire = self.environment.events.request.fire
-        return Meter(http, fire, self.scenario, urlsplit(self.host).path, self.recorder)
+        return Meter(http, fire, self.scenario.name, urlsplit(self.host).path, self.recorder)
 
     def _one(self, intended: float) -> None:
         meter = self.connections.take()
@@ -91,15 +91,15 @@ class ArrivalUser(User):
         if not self.not_started:
             logger.warning(
                 "%s: %d requests in flight: arrivals are not started until some finish",
-                self.scenario,
+                self.scenario.name,
                 self.limit,
             )
         self.not_started += 1
         detail = f"--max-in-flight {self.options.max_in_flight} reached"
         self.recorder.request(
             RequestRecord(
-                self.kind,
-                self.scenario,
+                self.scenario.step.kind,  # what the arrival would have been
+                self.scenario.name,
                 0,
                 intended,
                 intended,

@@ -1,8 +1,12 @@
-"""The scenario catalog as plain data: importable by the runner without locust (no gevent patching).
+"""The scenario catalog: each scenario one ``Scenario``, plain data the runner and the report
+import without locust (no gevent patching).
 
-Each scenario names the locust user classes that make it up (pass them as positional arguments to
-``locust``), the request types it reports (the stats rows read "<type> <scenario>", e.g.
-"TTFB download") and the parameters the runner should use unless told otherwise.
+A scenario says what its users do (its ``Step``: the export's query and how the body is read),
+its window kind, whether a /ping probe runs beside it and whether it has an arrival-rate load;
+everything else is made from that: the locust user classes (loadtests.scenarios makes them, named
+here), the request types it reports (the stats rows read "<type> <scenario>", e.g. "TTFB
+download"), the parameters the runner uses unless told otherwise, and how its report reads.
+Adding a scenario is adding one entry to SCENARIOS.
 """
 
 from __future__ import annotations
@@ -14,121 +18,212 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Literal
 
-from loadtests.options import OPTIONS
+from loadtests.options import OPTIONS, LoadOptions
+from loadtests.record import Kind
 
 # Request types fired by the scenarios (the "Type" column of locust's stats).
 TTFB = "TTFB"  # request sent -> first byte of the body (not of the headers); no bytes counted
 DOWNLOAD = "DOWNLOAD"  # request sent -> last byte of a verified body; response_length = body bytes
-PING = "PING"  # the head-of-line probe: request sent -> whole "pong" response
+PING = "PING"  # a /ping request: request sent -> whole "pong" response
 HEALTHZ = "HEALTHZ"  # only as a failure: the mismatch scenario could not learn the interface
 
 LOCUSTFILE = Path(__file__).resolve().with_name("locustfile.py")
 # Load shapes for the web UI only (a shape in LOCUSTFILE would take over headless runs too).
 SHAPES_FILE = Path(__file__).resolve().with_name("shapes.py")
 LoadKind = Literal["concurrency", "rate"]
+# How a step reads its response: whole (download and verify the export), first-byte (hang up at
+# the first body byte), throttled (the whole export at --read-kbps), ping (GET /ping, no export).
+Read = Literal["whole", "first-byte", "throttled", "ping"]
+# steady: the window opens a settling time after every user was spawned, and requests still
+# running when it closes are waited for; from-start: it opens with the first request (where one
+# download outlasts any cell, their arrival and the queueing it causes is what is measured).
+WindowKind = Literal["steady", "from-start"]
+_RECORD_KIND: Mapping[Read, Kind] = {
+    "whole": "download",
+    "first-byte": "first-byte",
+    "throttled": "download",
+    "ping": "ping",
+}
+_REPORTS: Mapping[Read, tuple[str, ...]] = {
+    "whole": (TTFB, DOWNLOAD),
+    "first-byte": (TTFB,),
+    "throttled": (TTFB, DOWNLOAD),
+    "ping": (PING,),
+}
 
 
 @dataclass(frozen=True)
-class ScenarioInfo:
-    """One scenario: its user classes, what it reports and the parameters it runs with."""
+class Step:
+    """One request of a scenario: the export's query (the options', then these) and its reading."""
+
+    read: Read = "whole"
+    # Query parameters the scenario fixes, e.g. mode=buffered.
+    fixed: Mapping[str, int | str] = field(default_factory=dict)
+    # Query parameters taken from another option than the export's own: parameter -> option.
+    from_options: Mapping[str, str] = field(default_factory=dict)
+    # The iterator forced to the other kind than the server's interface, which each user asks
+    # /healthz once: what Django does with a mismatched iterator.
+    mismatched: bool = False
+
+    @property
+    def kind(self) -> Kind:
+        """The raw record's kind of this request."""
+        return _RECORD_KIND[self.read]
+
+    @property
+    def request_types(self) -> tuple[str, ...]:
+        """What this request reports: its stats rows' types."""
+        return _REPORTS[self.read]
+
+    @property
+    def rows_option(self) -> str:
+        """The option that says how many rows each export has."""
+        return self.from_options.get("rows", "rows")
+
+    def query(self, options: LoadOptions, iterator: str | None = None) -> dict[str, int | str]:
+        """The export's query parameters (``iterator``: the mismatched kind, once learnt)."""
+        taken = {param: getattr(options, option) for param, option in self.from_options.items()}
+        query = options.export_query(**{**taken, **self.fixed})
+        if iterator is not None:
+            query["iterator"] = iterator
+        return query
+
+
+def _camel(name: str) -> str:
+    return "".join(part.capitalize() for part in name.split("-"))
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One scenario: what its users do, how it is measured and run, and how its report reads."""
 
     name: str
-    user_classes: tuple[str, ...]
     description: str
-    request_types: tuple[str, ...]
+    step: Step = Step()
+    window: WindowKind = "steady"
     # Custom locust options (dest names of loadtests.options.OPTIONS) the runner should pass.
     params: Mapping[str, int | float | str] = field(default_factory=dict)
     users: int = 4  # a sensible default concurrency
     min_users: int = 1  # fewer and the scenario does not do what it says
-    # Measured in a steady state: the window opens a settling time after every user was
-    # spawned, and requests still running when it closes are waited for (their latency counts).
-    # False where one download outlasts any cell (slow clients): the window opens with the
-    # first request, because their arrival and the queueing it causes is what is measured.
-    steady: bool = True
-    # The open-loop classes (loadtests.arrivals) for an arrival-rate load; none: not offered.
-    arrival_classes: tuple[str, ...] = ()
+    # A user beside the others probing /ping at --ping-rate (locust's fixed_count = 1), by the
+    # name of its class; empty: none.
+    probe_class: str = ""
+    # Whether it has an arrival-rate (open-loop) class (loadtests.arrivals).
+    open_loop: bool = True
+    # Its report always says how many users got a first byte within the cell (slow readers
+    # hold workers), not only when some went without.
+    report_served: bool = False
+    user_class: str = ""  # its closed-loop class; empty: the name in CamelCase + "User"
+
+    @property
+    def steady(self) -> bool:
+        """Measured in a steady state (see WindowKind)."""
+        return self.window == "steady"
+
+    @property
+    def request_types(self) -> tuple[str, ...]:
+        """What it reports: its requests' types, then the probe's."""
+        return self.step.request_types + ((PING,) if self.probe_class else ())
+
+    @property
+    def closed_class(self) -> str:
+        """The name of its closed-loop (concurrency) user class."""
+        return self.user_class or _camel(self.name) + "User"
+
+    @property
+    def arrival_class(self) -> str | None:
+        """The name of its open-loop (arrival-rate) user class; None: it has none."""
+        return _camel(self.name) + "Arrivals" if self.open_loop else None
+
+    @property
+    def arrival_classes(self) -> tuple[str, ...]:
+        """The classes of an arrival-rate load (the probe beside them); empty: not offered."""
+        return self.classes("rate")
 
     def classes(self, kind: LoadKind = "concurrency") -> tuple[str, ...]:
         """The user classes for a closed-loop (concurrency) or open-loop (rate) load."""
-        return self.user_classes if kind == "concurrency" else self.arrival_classes
+        main = self.closed_class if kind == "concurrency" else self.arrival_class
+        if main is None:
+            return ()
+        return (main, self.probe_class) if self.probe_class else (main,)
 
 
-_BODY = (TTFB, DOWNLOAD)
+_STREAM = {"mode": "stream"}
 
-SCENARIOS: Mapping[str, ScenarioInfo] = MappingProxyType(
+SCENARIOS: Mapping[str, Scenario] = MappingProxyType(
     {
-        info.name: info
-        for info in (
-            ScenarioInfo(
+        scenario.name: scenario
+        for scenario in (
+            Scenario(
                 "download",
-                ("DownloadUser",),
                 "Download a large export in full, back to back: throughput, TTFB, last byte.",
-                _BODY,
-                arrival_classes=("DownloadArrivals",),
             ),
-            ScenarioInfo(
+            Scenario(
                 "first-byte",
-                ("FirstByteUser",),
                 "Request a huge export, read the first body byte, hang up: TTFB whatever the size.",
-                (TTFB,),
-                arrival_classes=("FirstByteArrivals",),
+                Step(
+                    "first-byte",
+                    fixed={**_STREAM, "iterator": "auto"},
+                    from_options={"rows": "first_byte_rows"},
+                ),
             ),
-            ScenarioInfo(
+            Scenario(
                 "slow-client",
-                ("SlowClientUser",),
                 "More users than workers, reading at --read-kbps: worker occupancy, backpressure.",
-                _BODY,
+                Step("throttled"),
+                window="from-start",
                 # On loopback the kernel absorbs about 3.7 MB per connection (the server's send
                 # buffer grows to ~3.5 MB, the client's receive buffer ~0.2 MB) before the
                 # server's write blocks: 100k rows (~5.9 MB, ~23 s at 256 KiB/s) hold a worker
                 # for about 9 s of each download.
                 params={"rows": 100_000},
                 users=8,
-                steady=False,
-                arrival_classes=("SlowClientArrivals",),
+                report_served=True,
             ),
-            ScenarioInfo(
+            Scenario(
                 "head-of-line",
-                ("HeadOfLineDownloadUser", "PingProbeUser"),
                 "Background downloads plus one probe user on /ping at --ping-rate: probe p50/p99.",
-                (*_BODY, PING),
                 users=5,
-                min_users=2,  # the probe is one user (fixed_count = 1); the rest download
-                arrival_classes=("HeadOfLineArrivals", "PingProbeUser"),
+                min_users=2,  # the probe is one user; the rest download
+                probe_class="PingProbeUser",
+                user_class="HeadOfLineDownloadUser",
             ),
-            ScenarioInfo(
+            Scenario(
                 "upstream-latency",
-                ("UpstreamLatencyUser",),
                 "Downloads with --delay-ms of server-side wait per piece: the I/O-bound case.",
-                _BODY,
-                arrival_classes=("UpstreamLatencyArrivals",),
+                Step(from_options={"delay_ms": "delay_ms"}),
             ),
-            ScenarioInfo(
+            Scenario(
                 "buffered",
-                ("BufferedUser",),
                 "download with mode=buffered (Content-Length): the baseline, TTFB grows with size.",
-                _BODY,
-                arrival_classes=("BufferedArrivals",),
+                Step(fixed={"mode": "buffered"}),
             ),
-            ScenarioInfo(
+            Scenario(
                 "mismatch",
-                ("MismatchUser",),
                 "download with the iterator forced to the other kind than the server's interface.",
-                _BODY,
+                Step(fixed=_STREAM, mismatched=True),
+                # Each connection would first have to learn the server's interface, which is
+                # not one timed request.
+                open_loop=False,
             ),
-            ScenarioInfo(
+            Scenario(
                 "ping",
-                ("PingUser",),
                 "Tiny requests on /ping back to back, no export: the per-request cost of the "
                 "stack and its middleware (compare --app minimal,startproject).",
-                (PING,),
+                Step("ping"),
+                # A stack's cost per request at full speed: a closed loop by nature.
+                open_loop=False,
             ),
         )
     }
 )
 
-# What the size sweep runs at each size (one user, --rows varied).
-SWEEP_SCENARIOS: tuple[str, ...] = ("download", "buffered", "mismatch")
+
+def export_rows(scenario: Scenario, params: Mapping[str, int | float | str]) -> int:
+    """Rows per export that a scenario's users request: ``params`` over its own over locust's."""
+    option = scenario.step.rows_option
+    merged = {option: OPTIONS[option].default, **scenario.params, **params}
+    return int(merged[option])
 
 
 def user_classes(scenarios: Sequence[str], kind: LoadKind = "concurrency") -> list[str]:
@@ -136,14 +231,14 @@ def user_classes(scenarios: Sequence[str], kind: LoadKind = "concurrency") -> li
     names: list[str] = []
     for scenario in scenarios:
         try:
-            info = SCENARIOS[scenario]
+            found = SCENARIOS[scenario]
         except KeyError:
             raise KeyError(
                 f"unknown scenario {scenario!r}; known: {', '.join(SCENARIOS)}"
             ) from None
-        if not info.classes(kind):
+        if not found.classes(kind):
             raise KeyError(f"scenario {scenario!r} has no {kind} load")
-        names += [name for name in info.classes(kind) if name not in names]
+        names += [name for name in found.classes(kind) if name not in names]
     return names
 
 

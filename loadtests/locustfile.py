@@ -1,22 +1,13 @@
 """django-stream-compare load scenarios: the single ``-f`` entry point.
 
-Scenarios and their user classes (pass the class names as positional arguments to pick one;
-in the web UI use ``--class-picker``); ``loadtests.catalog`` holds the same as plain data:
-
-    download          DownloadUser                          full downloads, back to back
-    first-byte        FirstByteUser                         first body byte of a huge export
-    slow-client       SlowClientUser                        full downloads read at --read-kbps
-    head-of-line      HeadOfLineDownloadUser PingProbeUser  downloads + one /ping probe (-u >= 2)
-    upstream-latency  UpstreamLatencyUser                   downloads with --delay-ms per piece
-    buffered          BufferedUser                          downloads with mode=buffered
-    mismatch          MismatchUser                          iterator forced to the other kind
-    ping              PingUser                              /ping back to back: per-request cost
-
-Open loop: each scenario but mismatch also has an arrival-rate class (DownloadArrivals,
-FirstByteArrivals, SlowClientArrivals, HeadOfLineArrivals with PingProbeUser,
-UpstreamLatencyArrivals, BufferedArrivals): one scheduler user per process starting
---arrival-rate exports per second, whatever the server does; latency counts from each request's
-intended start (loadtests.arrivals).
+Scenarios (loadtests.catalog.SCENARIOS) and their user classes, made from the catalog by
+loadtests.scenarios: pass the class names as positional arguments to pick one (``locust -f
+loadtests/locustfile.py --list`` prints them); in the web UI use ``--class-picker``. Each
+scenario has a closed-loop class (``DownloadUser`` ...; head-of-line: ``HeadOfLineDownloadUser``
+with its probe ``PingProbeUser``, which needs ``-u`` of 2 or more) and, where its catalog entry
+allows an arrival rate, an open-loop one (``DownloadArrivals`` ...): one scheduler user per
+process starting --arrival-rate exports per second, whatever the server does; latency counts
+from each request's intended start (loadtests.arrivals).
 
 Request types (stats rows read "<type> <scenario>"): TTFB (request sent -> first body byte),
 DOWNLOAD (request sent -> last byte of a verified body; its content size is the body's bytes),
@@ -73,41 +64,12 @@ from locust.runners import MasterRunner, WorkerRunner  # noqa: E402
 from loadtests import recorder  # noqa: E402
 from loadtests.options import LoadOptions, add_arguments  # noqa: E402
 from loadtests.record import EVENTS  # noqa: E402
-from loadtests.scenarios import (  # noqa: E402
-    BufferedArrivals,
-    BufferedUser,
-    DownloadArrivals,
-    DownloadUser,
-    FirstByteArrivals,
-    FirstByteUser,
-    HeadOfLineArrivals,
-    HeadOfLineDownloadUser,
-    MismatchUser,
-    PingProbeUser,
-    PingUser,
-    SlowClientArrivals,
-    SlowClientUser,
-    UpstreamLatencyArrivals,
-    UpstreamLatencyUser,
-)
+from loadtests.scenarios import locust_classes  # noqa: E402
 
-__all__ = [
-    "BufferedArrivals",
-    "BufferedUser",
-    "DownloadArrivals",
-    "DownloadUser",
-    "FirstByteArrivals",
-    "FirstByteUser",
-    "HeadOfLineArrivals",
-    "HeadOfLineDownloadUser",
-    "MismatchUser",
-    "PingProbeUser",
-    "PingUser",
-    "SlowClientArrivals",
-    "SlowClientUser",
-    "UpstreamLatencyArrivals",
-    "UpstreamLatencyUser",
-]
+# Locust runs the user classes it finds in this module's namespace: the catalog's, made there.
+CLASSES = locust_classes()
+globals().update(CLASSES)
+__all__ = sorted(CLASSES)
 
 
 @events.init_command_line_parser.add_listener

@@ -1,30 +1,29 @@
-"""One request of each scenario, shared by the closed-loop users and the open-loop schedulers."""
+"""One request of a scenario, as its Step says: shared by the closed-loop users and the open-loop
+schedulers."""
 
 from __future__ import annotations
 
+from loadtests.catalog import Scenario
 from loadtests.measure import Meter
 from loadtests.options import LoadOptions
 
 
-def export_query(scenario: str, options: LoadOptions) -> dict[str, int | str]:
-    """The export's query parameters for one scenario's download."""
-    if scenario == "upstream-latency":
-        return options.export_query(delay_ms=options.delay_ms)
-    if scenario == "buffered":
-        return options.export_query(mode="buffered")
-    if scenario == "first-byte":
-        return options.export_query(rows=options.first_byte_rows, mode="stream", iterator="auto")
-    return options.export_query()
-
-
 def one_request(
-    scenario: str, meter: Meter, options: LoadOptions, intended: float | None = None
+    scenario: Scenario,
+    meter: Meter,
+    options: LoadOptions,
+    intended: float | None = None,
+    iterator: str | None = None,
 ) -> None:
-    """Make, time and record one request of ``scenario`` on ``meter``'s connection."""
-    query = export_query(scenario, options)
-    if scenario == "first-byte":
-        meter.first_byte(query, intended=intended)
-    elif scenario == "slow-client":
-        meter.download(query, read_kbps=options.read_kbps, intended=intended)
+    """Make, time and record one request of ``scenario`` on ``meter``'s connection.
+
+    ``iterator``: the iterator kind a mismatched step forces, once its user learnt it.
+    """
+    step = scenario.step
+    if step.read == "ping":
+        meter.ping(intended=intended)
+    elif step.read == "first-byte":
+        meter.first_byte(step.query(options, iterator), intended=intended)
     else:
-        meter.download(query, intended=intended)
+        read_kbps = options.read_kbps if step.read == "throttled" else None
+        meter.download(step.query(options, iterator), read_kbps=read_kbps, intended=intended)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 AppProfile = Literal["minimal", "startproject"]
-PROFILES: tuple[AppProfile, ...] = ("minimal", "startproject")
+APP_PROFILES: tuple[AppProfile, ...] = ("minimal", "startproject")
 INTERFACE_MIDDLEWARE = "project.middleware.interface_middleware"
 
 # As in django/conf/project_template/project_name/settings.py-tpl (Django 5.2).
@@ -62,7 +62,7 @@ STARTPROJECT_PASSWORD_VALIDATORS = [
 
 
 @dataclass(frozen=True)
-class Profile:
+class AppSettings:
     """The settings an app profile decides."""
 
     name: AppProfile
@@ -72,17 +72,17 @@ class Profile:
     password_validators: list[dict[str, str]]
 
 
-def app_profile(raw: str | None) -> Profile:
+def app_profile(raw: str | None) -> AppSettings:
     """The profile named by ``raw`` (empty: minimal); a ValueError names the valid ones."""
     name = (raw or "").strip() or "minimal"
     if name == "minimal":
-        return Profile("minimal", ["project.export"], [INTERFACE_MIDDLEWARE], [], [])
+        return AppSettings("minimal", ["project.export"], [INTERFACE_MIDDLEWARE], [], [])
     if name == "startproject":
-        return Profile(
+        return AppSettings(
             "startproject",
             [*STARTPROJECT_APPS, "project.export"],
             [INTERFACE_MIDDLEWARE, *STARTPROJECT_MIDDLEWARE],
             STARTPROJECT_TEMPLATES,
             STARTPROJECT_PASSWORD_VALIDATORS,
         )
-    raise ValueError(f"DJANGO_APP_PROFILE must be one of {', '.join(PROFILES)}, got {name!r}")
+    raise ValueError(f"DJANGO_APP_PROFILE must be one of {', '.join(APP_PROFILES)}, got {name!r}")

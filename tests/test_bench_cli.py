@@ -13,7 +13,7 @@ import jsonschema
 import psutil
 import pytest
 
-from compare.report.metrics import figures
+from compare.report.metrics import read_cell
 from compare.results import SCHEMA_FILE, load_results
 from tests.helpers import run_compare, start_compare, stop_run
 
@@ -55,10 +55,10 @@ def test_quick_bench_writes_a_complete_results_document(tmp_path: Path) -> None:
     jsonschema.validate(document, json.loads(SCHEMA_FILE.read_text()))
     assert document["environment"]["placement"]["mode"] == "split"
     for cell in document["cells"]:
-        f = figures(cell)
-        assert f.downloads > 0 and f.failures == 0 and f.mb_per_s and f.ttfb_p50_ms
+        f = read_cell(cell)
+        assert f.downloads > 0 and f.failures == 0 and f["mb_per_s"] and f["ttfb_p50_ms"]
         assert f.window_s and f.window_s > 2.0
-        assert f.served_mb > f.downloads * 20000 * 50 / 1e6  # partial downloads count too
+        assert f["served_mb"] > f.downloads * 20000 * 50 / 1e6  # partial downloads count too
         assert cell["timeline"] and cell["memory"]["baseline_pss"] > 0
         assert len(cell["worker_pids"]) == 2 and set(cell["warmup"]["workers_answered"])
         assert Path(cell["dir"], "records.jsonl.gz").is_file()

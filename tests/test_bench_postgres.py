@@ -14,7 +14,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from compare.report.metrics import figures
+from compare.report.metrics import read_cell
 from compare.results import load_results
 from compare.servers.postgres import missing
 from tests.helpers import alive, assert_gone, run_compare, start_compare, stop_run
@@ -74,7 +74,7 @@ def test_a_postgres_startproject_run_records_both_and_leaves_nothing(
     assert cell["memory"]["database_baseline_pss"] > 1_000_000
     assert cell["memory"]["database_peak_pss"] >= cell["memory"]["database_baseline_pss"]
     assert 0 < cell["database_cpu_s"] < cell["server_cpu_s"]
-    assert figures(cell).database_increase_mb is not None
+    assert read_cell(cell)["database_increase_mb"] is not None
     assert not alive([data["database"]["pid"]])
     assert _postgres_dirs(tmpdir_env) == []
 

@@ -18,7 +18,13 @@ import pytest
 from compare import REPO_ROOT
 from compare.servers.stacks import STACKS
 from compare.system.download import download
-from tests.helpers import assert_gone, no_new_children, run_compare, start_compare
+from tests.helpers import (
+    REPORT_FIXTURE,
+    assert_gone,
+    no_new_children,
+    run_compare,
+    start_compare,
+)
 
 
 def test_stacks_lists_every_stack_with_its_command_line() -> None:
@@ -60,6 +66,22 @@ def test_bad_input_is_one_line_and_nonzero(args: list[str], expected: str) -> No
     assert done.stderr.count("\n") == 1, done.stderr
     assert done.stderr.startswith("compare: error: ")
     assert expected in done.stderr
+
+
+def test_a_bug_is_a_traceback_not_a_one_line_error() -> None:
+    # A ValueError deep in the report is a bug: its traceback must reach the terminal.
+    code = (
+        "import sys; from compare import cli; from compare.commands import figures\n"
+        "def broken(args): raise ValueError('percentile of no values')\n"
+        "figures.run = broken\n"
+        f"sys.exit(cli.main(['figures', {str(REPORT_FIXTURE)!r}]))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 1
+    assert "Traceback" in done.stderr and "ValueError: percentile of no values" in done.stderr
+    assert "compare: error" not in done.stderr
 
 
 def test_elsewhere_than_linux_the_command_line_is_one_line() -> None:

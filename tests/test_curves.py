@@ -7,8 +7,10 @@ from typing import Any
 
 import pytest
 
-from compare.report.curves import curves, fit_line, knee, memory_fit
+from compare.report import curves as made
+from compare.report.curves import fit_line, knee
 from compare.report.figures import figures_document
+from compare.report.runresults import RunResults
 from compare.run.loadcell import cell_load
 from compare.run.runner import cell_name, load_order
 from compare.run.workers import choose, sized
@@ -42,6 +44,11 @@ def fig(
         "mb_per_s": 10.0 * level,
         **extra,
     }
+
+
+def curves(cells: list[dict[str, Any]], slo_ttfb_ms: float = 1000.0) -> list[dict[str, Any]]:
+    """The curves of these rows as the figures document states them."""
+    return [curve.as_dict() for curve in made.curves(cells, slo_ttfb_ms)]
 
 
 def levels_of(curve: dict[str, Any]) -> list[tuple[float, bool | None, bool]]:
@@ -164,9 +171,9 @@ def test_fit_line_and_memory_per_download_in_progress() -> None:
         for r in (0, 1)
     ]
     cells.append(fig(8, status="failed", downloads_streaming_max=8, peak_pss_increase_mb=99))
-    memory = memory_fit(cells)
-    assert (memory["mb_per_download"], memory["intercept_mb"], memory["r2"]) == (1.5, 10, 1)
-    assert memory["points"] == 6  # the failed cell is left out
+    memory = made.memory_fit(cells)
+    assert (memory.mb_per_download, memory.intercept_mb, memory.r2) == (1.5, 10, 1)
+    assert memory.points == 6  # the failed cell is left out
     (curve,) = curves(cells)
     assert curve["memory"]["mb_per_download"] == 1.5
 
@@ -179,14 +186,15 @@ def test_the_figures_document_has_curves_and_load_keys() -> None:
     doc = document(repetitions=2)
     for c in doc["cells"]:
         c["load"] = {"kind": "concurrency", "level": 4}
-    figs = figures_document(doc)
+    figs = figures_document(RunResults.from_document(doc))
     assert all(c["load"] == {"kind": "concurrency", "level": 4} for c in figs["cells"])
     assert {c["stack"] for c in figs["curves"]} == {"gunicorn-sync", "uvicorn"}
     assert all(c["knee"] == 4 and len(c["levels"]) == 1 for c in figs["curves"])
     assert figs["run"]["slo_ttfb_ms"] == 1000
     # Cells of a document from before the curves: a closed loop at its downloading users.
     del doc["cells"][0]["load"]
-    assert figures_document(doc)["cells"][0]["load"] == {"kind": "concurrency", "level": 4}
+    read = RunResults.from_document(doc)
+    assert figures_document(read)["cells"][0]["load"] == {"kind": "concurrency", "level": 4}
 
 
 def test_load_order_climbs_each_curve_with_stacks_alternating(tmp_path: Path) -> None:

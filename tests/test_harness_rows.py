@@ -14,12 +14,12 @@ from django.conf import settings
 from django.http import QueryDict
 
 from compare.cli import build_parser
-from compare.commands.bench import PROFILES, build_config, rows_to_seed
+from compare.commands.bench import RUN_PROFILES, build_config, rows_to_seed
 from compare.config import SweepVariant
 from compare.run.sweep import sweep_query
 from compare.servers.stacks import STACKS
+from loadtests.catalog import SCENARIOS
 from loadtests.options import LoadOptions
-from loadtests.steps import export_query
 from project.export.params import (
     Interface,
     IteratorKind,
@@ -35,14 +35,14 @@ def _allowed(query: QueryDict, interface: Interface) -> None:
     check_buffered_rows(params, interface, settings.EXPORT_MAX_BUFFERED_ROWS)
 
 
-@pytest.mark.parametrize("profile", sorted(PROFILES))
+@pytest.mark.parametrize("profile", sorted(RUN_PROFILES))
 @pytest.mark.parametrize("stack", ["gunicorn-sync", "uvicorn"])
 @pytest.mark.parametrize("variant", ["stream", "buffered", "mismatch"])
 def test_every_sweep_point_of_every_profile_is_allowed(
     profile: str, stack: str, variant: SweepVariant
 ) -> None:
     spec = STACKS[stack]
-    for rows in PROFILES[profile].sweep_sizes:
+    for rows in RUN_PROFILES[profile].sweep_sizes:
         _allowed(QueryDict(sweep_query(variant, rows, spec, "synthetic")), spec.interface)
 
 
@@ -54,7 +54,7 @@ def test_every_scenario_asks_for_an_allowed_export_by_default(
 ) -> None:
     query = QueryDict(mutable=True)
     options = LoadOptions(iterator=iterator, mode=mode)
-    query.update({k: str(v) for k, v in export_query(scenario, options).items()})
+    query.update({k: str(v) for k, v in SCENARIOS[scenario].step.query(options, None).items()})
     for interface in get_args(Interface):
         _allowed(query, interface)
 

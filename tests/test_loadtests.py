@@ -94,26 +94,30 @@ def test_pure_modules_import_without_locust_or_gevent() -> None:
 
 
 def test_catalog_matches_the_locustfile_classes() -> None:
-    """The catalog's class names are exactly the locustfile's runnable classes, per scenario."""
+    """The locustfile's runnable classes are exactly the catalog's, each made for its scenario."""
     code = (
         "import json\n"
-        "from loadtests import scenarios\n"
-        "print(json.dumps([{name: [[c.__name__, c.scenario, c.abstract] for c in classes]\n"
-        "    for name, classes in table.items()}\n"
-        "    for table in (scenarios.SCENARIOS, scenarios.ARRIVALS)]))\n"
+        "from loadtests import locustfile\n"
+        "print(json.dumps({name: [c.scenario.name, c.abstract, c.__mro__[1].__name__]\n"
+        "    for name, c in locustfile.CLASSES.items()}))\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], cwd=REPO_ROOT, check=True, timeout=60, capture_output=True
     )
-    classes, arrivals = json.loads(out.stdout)
-    assert list(classes) == list(catalog.SCENARIOS)
-    for name, info in catalog.SCENARIOS.items():
-        assert [c[0] for c in classes[name]] == list(info.user_classes)
-        assert all(c[1] == name and c[2] is False for c in classes[name])
-        # The open-loop classes too (every scenario but mismatch and ping has them).
-        assert [c[0] for c in arrivals.get(name, [])] == list(info.arrival_classes)
-        assert all(c[1] == name and c[2] is False for c in arrivals.get(name, []))
-    assert set(arrivals) == set(catalog.SCENARIOS) - {"mismatch", "ping"}
+    made = json.loads(out.stdout)
+    for name, scenario in catalog.SCENARIOS.items():
+        for classes, base in (
+            (scenario.classes(), "ExportUser"),
+            (scenario.arrival_classes, "ArrivalUser"),
+        ):
+            for cls in classes:
+                probe = cls == scenario.probe_class
+                assert made[cls] == [name, False, "PingProbe" if probe else base]
+    # The names the web UI and the docs use stay.
+    assert {"DownloadUser", "HeadOfLineDownloadUser", "PingProbeUser", "SlowClientArrivals"} <= {
+        *made
+    }
+    assert {s for s, sc in catalog.SCENARIOS.items() if not sc.open_loop} == {"mismatch", "ping"}
     listed = subprocess.run(
         [sys.executable, "-m", "locust", "-f", str(catalog.LOCUSTFILE), "--list"],
         cwd="/",  # the locustfile finds its package from anywhere

@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from compare.report.metrics import figures, requests
+from compare.report.metrics import read_cell
+from compare.report.rawrecords import requests
 from compare.run.loadcell import run_load_cell
 from tests.timed_stack import short_config, timed_stack
 
@@ -51,11 +52,11 @@ def within(measured: float, true: float, absolute: float, relative: float) -> bo
 
 def test_ttfb_ttlb_and_throughput_match_the_server_log(tmp_path: Path) -> None:
     cell, truth = run_cell(tmp_path)
-    f = figures(cell)
+    f = read_cell(cell)
     start, end = window_abs(cell)
     answered = [a for a in truth if a["status"] == 200 and a["received"] >= cell["t0"]]
     # TTFB: the server sent the first body byte exactly DELAY_MS after the request arrived.
-    assert f.ttfb_p50_ms is not None and within(f.ttfb_p50_ms, DELAY_MS, 1.0, 0.02)
+    assert f["ttfb_p50_ms"] is not None and within(f["ttfb_p50_ms"], DELAY_MS, 1.0, 0.02)
     ttfbs = [
         (r.first_byte - r.start) * 1000
         for r in requests(cell)
@@ -64,11 +65,11 @@ def test_ttfb_ttlb_and_throughput_match_the_server_log(tmp_path: Path) -> None:
     assert min(ttfbs) >= DELAY_MS - 0.5  # never before the server sent it
     # Time to last byte: the server's own first-to-last-piece time plus the delay.
     true_ttlb = statistics.median((a["pieces"][-1][0] - a["received"]) * 1000 for a in answered)
-    assert f.ttlb_p50_ms is not None and within(f.ttlb_p50_ms, true_ttlb, 1.0, 0.02)
+    assert f["ttlb_p50_ms"] is not None and within(f["ttlb_p50_ms"], true_ttlb, 1.0, 0.02)
     # Throughput: body bytes the server sent inside the window, per second of it.
     true_rate = sent_in(truth, start, end) / (end - start) / 1e6
-    assert f.mb_per_s is not None and within(f.mb_per_s, true_rate, 0.0, 0.03), (
-        f.mb_per_s,
+    assert f["mb_per_s"] is not None and within(f["mb_per_s"], true_rate, 0.0, 0.03), (
+        f["mb_per_s"],
         true_rate,
     )
     # Every export the server answered inside the window is one verified download.
@@ -81,7 +82,7 @@ def test_ttfb_ttlb_and_throughput_match_the_server_log(tmp_path: Path) -> None:
 
 def test_failures_are_excluded_and_counted_once(tmp_path: Path) -> None:
     cell, truth = run_cell(tmp_path, "--fail-every", "3")
-    f = figures(cell)
+    f = read_cell(cell)
     start, end = window_abs(cell)
     refused = sum(1 for a in truth if a["status"] == 503 and start <= a["received"] < end)
     assert refused >= 3
@@ -90,10 +91,10 @@ def test_failures_are_excluded_and_counted_once(tmp_path: Path) -> None:
     assert abs(f.failures_by_kind["http-503"] - refused) <= 1
     assert "failures" in f.flags
     # The fast 503s enter no latency: every TTFB is still at least the server's delay ...
-    assert f.ttfb_p50_ms is not None and within(f.ttfb_p50_ms, DELAY_MS, 1.0, 0.02)
+    assert f["ttfb_p50_ms"] is not None and within(f["ttfb_p50_ms"], DELAY_MS, 1.0, 0.02)
     ok = [r for r in requests(cell) if r.outcome == "ok"]
     assert all(r.first_byte is not None and r.first_byte - r.start >= 0.0495 for r in ok)
     # ... and no rate: throughput is still exactly what the server sent in 200 bodies.
     true_rate = sent_in(truth, start, end) / (end - start) / 1e6
-    assert f.mb_per_s is not None and within(f.mb_per_s, true_rate, 0.0, 0.03)
-    assert f.first_bytes + f.failures == f.requests
+    assert f["mb_per_s"] is not None and within(f["mb_per_s"], true_rate, 0.0, 0.03)
+    assert f["n_ttfb"] + f.failures == f.requests

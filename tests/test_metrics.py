@@ -9,8 +9,11 @@ from pathlib import Path
 import pytest
 
 from compare.errors import CompareError
-from compare.report.figures import cell_figures, figures_document
-from compare.report.metrics import figures, in_flight_max, requests, sweep_figures, tail, too_few
+from compare.report.figuredefs import row
+from compare.report.figures import figures_document
+from compare.report.metrics import read_cell, sweep_figures
+from compare.report.rawrecords import in_flight_max, requests, tail, too_few
+from compare.report.runresults import RunResults
 from compare.run.records import archive, measurement_window, read_records
 from tests.cells import Req, cell, download
 
@@ -26,33 +29,33 @@ def test_headline_figures_from_hand_computed_records() -> None:
         Req("download", 4.9, 6.5, outcome="stopped", user=2),  # no first byte by the stop
     ]
     # 250 kB every 50 ms = 5 MB/s over the whole cell, window [1, 5): 20 MB received in it.
-    f = figures(cell(reqs, bytes_per_bin=250_000))
+    f = read_cell(cell(reqs, bytes_per_bin=250_000))
     assert f.window_s == pytest.approx(4.0)
-    assert f.mb_per_s == pytest.approx(5.0)
-    assert f.served_mb == pytest.approx(20.0)
+    assert f["mb_per_s"] == pytest.approx(5.0)
+    assert f["served_mb"] == pytest.approx(20.0)
     # Bytes per row from the verified downloads (all four, window or not): 57 bytes a row.
-    assert f.rows_per_s == pytest.approx(5e6 / 57)
-    assert f.server_cpu_s_per_gb == pytest.approx(50.0)  # 1 CPU s per 0.02 GB
+    assert f["rows_per_s"] == pytest.approx(5e6 / 57)
+    assert f["server_cpu_s_per_gb"] == pytest.approx(50.0)  # 1 CPU s per 0.02 GB
     # TTFB: the three verified downloads plus the stopped one that got its first byte (50 ms);
     # the failure and the request still waiting enter nothing.
-    assert f.first_bytes == 4
-    assert f.ttfb_p50_ms == pytest.approx(35.0)
-    assert f.ttlb_p50_ms == pytest.approx(1000.0) and f.downloads == 3
-    assert f.ttfb_p99_ms == pytest.approx(50.0) and f.is_max("ttfb_p99_ms")
+    assert f["n_ttfb"] == 4
+    assert f["ttfb_p50_ms"] == pytest.approx(35.0)
+    assert f["ttlb_p50_ms"] == pytest.approx(1000.0) and f.downloads == 3
+    assert f["ttfb_p99_ms"] == pytest.approx(50.0) and f.is_max("ttfb_p99_ms")
     assert f.failures_by_kind == {"http-503": 1} and f.failures == 1
     assert f.requests == 6  # started in the window, every kind
-    assert (f.waiting_at_end, f.unfinished_at_end) == (1, 2)
-    assert f.downloads_in_flight_max == 2
-    assert f.peak_pss_increase_mb == pytest.approx(8.0)
-    assert f.warmup_cost_mb == pytest.approx(10.0)
-    assert f.peak_mb_per_download == pytest.approx(8.0 / 2)
+    assert (f["waiting_at_end"], f["unfinished_at_end"]) == (1, 2)
+    assert f["downloads_in_flight_max"] == 2
+    assert f["peak_pss_increase_mb"] == pytest.approx(8.0)
+    assert f["warmup_cost_mb"] == pytest.approx(10.0)
+    assert f["peak_mb_per_download"] == pytest.approx(8.0 / 2)
     # User 3 only ever got a 503: a downloading user never served a first byte.
     assert f.flags == ("failures", "unserved") and f.starved == 1
-    assert f.requests_per_s == pytest.approx(4 / 4.0)  # verified downloads that ended inside
+    assert f["downloads_per_s"] == pytest.approx(4 / 4.0)  # verified downloads that ended inside
 
 
 def test_flags_client_machine_uneven_unserved() -> None:
-    f = figures(
+    f = read_cell(
         cell(
             [download(1.0, 0.01, 0.5, user=u) for u in (1, 2)],
             users=2,
@@ -63,11 +66,11 @@ def test_flags_client_machine_uneven_unserved() -> None:
     )
     assert f.flags == ("client-bound", "machine-bound", "uneven")
     # Fewer connections than workers: one idle worker is expected, not uneven.
-    one = figures(
+    one = read_cell(
         cell([download(1.0, 0.01, 0.5)], users=1, workers=[{"pid": 11, "cpu_s": 3.0}] * 1)
     )
     assert "uneven" not in one.flags
-    starved = figures(cell([download(1.0, 0.01, 0.5, user=1)], scenario="slow-client", users=8))
+    starved = read_cell(cell([download(1.0, 0.01, 0.5, user=1)], scenario="slow-client", users=8))
     assert starved.starved == 7 and "unserved" in starved.flags
 
 
@@ -124,6 +127,7 @@ def test_figures_document_names_and_sweep_points() -> None:
         "status": "complete",
         "config": {"stacks": ["uvicorn"], "scenarios": ["download"], "repeat": 1},
         "environment": {"placement": {"mode": "split", "server_cpus": [0], "client_cpus": [1]}},
+        "stacks": {},
         "cells": [cell([download(1.0, 0.02, 0.8)], bytes_per_bin=1000)],
         "sweep": [
             {
@@ -147,7 +151,7 @@ def test_figures_document_names_and_sweep_points() -> None:
             }
         ],
     }
-    out = figures_document(document)
+    out = figures_document(RunResults.from_document(document))
     required = {
         "stack", "scenario", "repetition", "users", "status", "mb_per_s", "ttfb_p50_ms",
         "ttfb_p99_ms", "ttlb_p50_ms", "ttlb_p99_ms", "ping_p99_ms", "peak_pss_increase_mb",
@@ -163,6 +167,6 @@ def test_figures_document_names_and_sweep_points() -> None:
     assert point["peak_pss_increase_mb"] == pytest.approx(125.0)
     assert point["flags"] == []
     assert json.loads(json.dumps(out)) == out
-    assert cell_figures(figures(document["cells"][0]))["status"] == "ok"
+    assert row(read_cell(document["cells"][0]))["status"] == "ok"
     assert sweep_figures(document["sweep"][0]).mb_per_s == pytest.approx(14.25)
     assert requests({"requests": {}}) == []

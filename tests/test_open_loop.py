@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from compare.config import BenchConfig
-from compare.report.metrics import figures
+from compare.report.metrics import read_cell
 from compare.run.loadcell import Load, load_s
 from loadtests.schedule import Connections, Schedule, anchor
 from tests.cells import Req, cell, download
@@ -90,15 +90,15 @@ def test_latency_counts_from_the_intended_start_and_arrivals_are_accounted() -> 
     reqs[15] = arrival(4.75, end=5.6)
     # Due before the window but sent inside it: belongs to the moment it was due.
     reqs.append(arrival(0.9, lag=0.2))
-    f = figures(open_cell(reqs))
-    assert f.load_kind == "rate" and f.offered_rate_per_s == 4.0
-    assert f.arrivals == 16 and f.not_started == 3
-    assert f.first_bytes == 13 and f.ttfb_max_ms == pytest.approx(320.0)
-    assert f.ttfb_p50_ms == pytest.approx(21.0)
-    assert f.late_starts == 1 and f.start_lag_p99_ms == pytest.approx(300.0)  # max of 13
-    assert f.in_flight_at_end == 1
+    f = read_cell(open_cell(reqs))
+    assert f.load_kind == "rate" and f["offered_rate_per_s"] == 4.0
+    assert f["arrivals"] == 16 and f["not_started"] == 3
+    assert f["n_ttfb"] == 13 and f["ttfb_max_ms"] == pytest.approx(320.0)
+    assert f["ttfb_p50_ms"] == pytest.approx(21.0)
+    assert f["late_starts"] == 1 and f["start_lag_p99_ms"] == pytest.approx(300.0)  # max of 13
+    assert f["in_flight_at_end"] == 1
     # Served: the verified downloads that ended in the window (the one due at 0.9 included).
-    assert f.achieved_rate_per_s == pytest.approx(13 / 4.0)
+    assert f["achieved_rate_per_s"] == pytest.approx(13 / 4.0)
     assert f.achieved_share == pytest.approx(13 / 16)
     # Refusals are neither failures nor users left unserved; the bound is flagged.
     assert f.failures == 0 and f.starved == 0
@@ -106,7 +106,7 @@ def test_latency_counts_from_the_intended_start_and_arrivals_are_accounted() -> 
     assert "client-bound" not in f.flags  # one late start of 13 is a hiccup ...
     for k in (1, 2, 3):
         reqs[k] = arrival(1.0 + 0.25 * k, lag=0.08)
-    assert "client-bound" in figures(open_cell(reqs)).flags  # ... a tenth late is a schedule lost
+    assert "client-bound" in read_cell(open_cell(reqs)).flags  # ... a tenth late is a schedule lost
 
 
 def test_served_rate_counts_the_bytes_of_downloads_that_straddle_the_window() -> None:
@@ -114,24 +114,26 @@ def test_served_rate_counts_the_bytes_of_downloads_that_straddle_the_window() ->
     # of them end inside [1, 5) (the 8th ends 1 ms after it), yet the server kept up.
     reqs = [arrival(0.8 + 0.5 * k, end=0.8 + 0.5 * k + 0.701) for k in range(10)]
     assert sum(1 for r in reqs if 1.0 <= r.end < 5.0) == 7
-    f = figures(open_cell(reqs, bytes_per_bin=100))
-    assert f.achieved_rate_per_s == pytest.approx(2.0)
+    f = read_cell(open_cell(reqs, bytes_per_bin=100))
+    assert f["achieved_rate_per_s"] == pytest.approx(2.0)
     assert f.achieved_share == pytest.approx(0.5)  # of the 4/s open_cell offers
 
 
 def test_closed_loop_cells_have_no_open_loop_figures() -> None:
-    f = figures(cell([download(1.0, 0.01, 0.5)]))
+    f = read_cell(cell([download(1.0, 0.01, 0.5)]))
     assert (f.load_kind, f.load_level) == ("concurrency", 4)
-    assert (f.offered_rate_per_s, f.arrivals, f.not_started, f.in_flight_at_end) == (None,) * 4
+    assert (f["offered_rate_per_s"], f["arrivals"], f["not_started"], f["in_flight_at_end"]) == (
+        None,
+    ) * 4
     assert f.achieved_share is None
 
 
 def test_slow_downloads_count_as_served_from_their_first_byte() -> None:
     # Slow clients at 2/s: each download outlasts the window, yet the server took each one on.
     reqs = [arrival(1.0 + 0.5 * k, end=20.0, outcome="stopped") for k in range(8)]
-    f = figures(open_cell(reqs, scenario="slow-client"))
-    assert f.achieved_rate_per_s == pytest.approx(8 / 4.0) and f.downloads == 0
-    assert f.in_flight_at_end == 8
+    f = read_cell(open_cell(reqs, scenario="slow-client"))
+    assert f["achieved_rate_per_s"] == pytest.approx(8 / 4.0) and f.downloads == 0
+    assert f["in_flight_at_end"] == 8
 
 
 def test_an_open_loop_window_spans_enough_arrivals() -> None:

@@ -17,6 +17,7 @@ from compare.report import charts, render_html, render_markdown, write_reports
 from compare.report import writer as report_writer
 from compare.report.model import build
 from compare.report.page import SECTIONS
+from compare.report.runresults import RunResults
 from compare.report.summary import terminal_verdict
 from tests.helpers import REPORT_FIXTURE, run_compare
 
@@ -27,8 +28,13 @@ VOID = {"meta", "br", "img", "input", "link", "hr", "col", "area", "base", "wbr"
 
 
 @pytest.fixture(scope="module")
-def page(document: dict[str, Any]) -> str:
-    return render_html(document)
+def results(document: dict[str, Any]) -> RunResults:
+    return RunResults.from_document(document)
+
+
+@pytest.fixture(scope="module")
+def page(results: RunResults) -> str:
+    return render_html(results)
 
 
 class Outline(HTMLParser):
@@ -95,7 +101,7 @@ def test_html_is_self_contained(page: str) -> None:
 def test_charts_are_deterministic(document: dict[str, Any], page: str) -> None:
     # Rendering again must give the same bytes (fixed SVG hash salt, no dates): checked on one
     # chart, as a whole page takes seconds.
-    chart = charts.sweep_chart(build(copy.deepcopy(document)))
+    chart = charts.sweep_chart(build(RunResults.from_document(copy.deepcopy(document))))
     assert chart is not None and chart in page
 
 
@@ -108,8 +114,8 @@ def test_html_states_figures_from_the_document(page: str) -> None:
     assert "Django 5.2.19" in text and "AMD EPYC" in text
 
 
-def test_markdown_matches_the_golden_file(document: dict[str, Any]) -> None:
-    markdown = render_markdown(document)
+def test_markdown_matches_the_golden_file(results: RunResults) -> None:
+    markdown = render_markdown(results)
     if UPDATE_GOLDEN:
         GOLDEN.write_text(markdown, encoding="utf-8")
     assert GOLDEN.exists(), "no golden file; run UPDATE_GOLDEN=1 pytest tests/test_report.py"
@@ -139,7 +145,7 @@ def damaged(document: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_damaged_document_renders_with_everything_marked(document: dict[str, Any]) -> None:
-    doc = damaged(document)
+    doc = RunResults.from_document(damaged(document))
     page = render_html(doc)
     parsed = outline(page)
     text = " ".join(parsed.text)
@@ -170,7 +176,7 @@ def test_hostile_text_is_escaped(document: dict[str, Any]) -> None:
     doc["cells"][0].update(status="failed", error=evil)
     doc["environment"]["cpu_model"] = evil
     doc["stacks"]["uvicorn"]["notes"] = [evil]
-    page = render_html(doc)
+    page = render_html(RunResults.from_document(doc))
     assert evil not in page
     assert outline(page).scripts == 0
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
@@ -192,18 +198,19 @@ def test_hostile_text_is_escaped(document: dict[str, Any]) -> None:
     ids=["empty", "nothing-worked"],
 )
 def test_sparse_documents_render(doc: dict[str, Any]) -> None:
-    outline(render_html(doc))
-    markdown = render_markdown(doc)
+    results = RunResults.from_document(doc)
+    outline(render_html(results))
+    markdown = render_markdown(results)
     assert markdown.startswith("# Django streaming export")
-    terminal_verdict(doc)
+    terminal_verdict(results)
 
 
 def test_write_reports_writes_both_files_beside_the_results(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     shutil.copy(REPORT_FIXTURE / "results.json", tmp_path / "results.json")
-    monkeypatch.setattr(report_writer, "render_html", lambda document: "<html>stub</html>")
-    paths = write_reports(tmp_path)
+    monkeypatch.setattr(report_writer, "render_html", lambda results: "<html>stub</html>")
+    paths = write_reports(RunResults.load(tmp_path), tmp_path)
     assert paths == [tmp_path / "report.html", tmp_path / "report.md"]
     assert (tmp_path / "report.md").read_text() == GOLDEN.read_text()
     assert sorted(p.name for p in tmp_path.iterdir()) == [
@@ -211,9 +218,9 @@ def test_write_reports_writes_both_files_beside_the_results(
         "report.md",
         "results.json",
     ]
-    # A path to the file itself works too, and a rewrite replaces the old report.
+    # Read from the file itself, and written again: the old report is replaced.
     (tmp_path / "report.md").write_text("old")
-    assert write_reports(tmp_path / "results.json") == paths
+    assert write_reports(RunResults.load(tmp_path / "results.json"), tmp_path) == paths
     assert (tmp_path / "report.md").read_text() == GOLDEN.read_text()
 
 
@@ -223,22 +230,15 @@ def test_a_failed_render_leaves_earlier_reports_whole(
     shutil.copy(REPORT_FIXTURE / "results.json", tmp_path / "results.json")
     (tmp_path / "report.html").write_text("earlier")
 
-    def broken(document: dict[str, Any]) -> str:
+    def broken(results: RunResults) -> str:
         raise RuntimeError("renderer bug")
 
-    monkeypatch.setattr(report_writer, "render_html", lambda document: "<html>new</html>")
+    monkeypatch.setattr(report_writer, "render_html", lambda results: "<html>new</html>")
     monkeypatch.setattr(report_writer, "render_markdown", broken)
     with pytest.raises(RuntimeError):
-        write_reports(tmp_path)
+        write_reports(RunResults.load(tmp_path), tmp_path)
     assert (tmp_path / "report.html").read_text() == "earlier"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html", "results.json"]
-
-
-def test_cli_registers_report_and_diff() -> None:
-    from compare import cli
-
-    names = {command.__name__.rsplit(".", 1)[-1] for command in cli.COMMANDS}
-    assert {"report", "diff"} <= names
 
 
 def test_cli_report_writes_and_prints(tmp_path: Path) -> None:
@@ -261,8 +261,13 @@ def test_cli_report_writes_and_prints(tmp_path: Path) -> None:
             '{"schema": "django-stream-compare/results", "schema_version": 99}',
             "has schema version 99; this version reads 2",
         ),
+        (
+            '{"schema": "django-stream-compare/results", "schema_version": 2, "sweep": [],'
+            ' "stacks": {}, "environment": {}, "cells": [{"stack": "uvicorn"}]}',
+            "results.json cell 1 has no 'scenario'",
+        ),
     ],
-    ids=["missing", "not-json", "foreign", "wrong-version"],
+    ids=["missing", "not-json", "foreign", "wrong-version", "damaged"],
 )
 def test_cli_report_on_a_bad_document_is_a_one_line_error(
     tmp_path: Path, content: str | None, message: str

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from compare.report import render_html
-from compare.results import load_results
+from compare.report.runresults import RunResults
 from tests.browser import CHROMIUM_FLAGS, MISSING, chromium_binary
 from tests.helpers import REPORT_FIXTURE
 
@@ -50,7 +50,7 @@ def test_the_console_check_catches_errors(tmp_path: Path) -> None:
 
 def test_report_renders_without_console_errors(tmp_path: Path) -> None:
     page = tmp_path / "report.html"
-    page.write_text(render_html(load_results(REPORT_FIXTURE)), encoding="utf-8")
+    page.write_text(render_html(RunResults.load(REPORT_FIXTURE)), encoding="utf-8")
     dom, messages = load_in_chromium(page, tmp_path / "profile")
     assert messages == []
     assert "<h1>Django streaming export: gunicorn-sync vs uvicorn</h1>" in dom

@@ -7,9 +7,18 @@ from typing import Any
 from compare.report import render_html, render_markdown
 from compare.report.capacity import curve_sets, knee_table, sentences
 from compare.report.figures import figures_document
-from compare.report.model import build
+from compare.report.model import Model
+from compare.report.model import build as build_model
+from compare.report.runresults import RunResults
 from compare.report.summary import terminal_verdict
+from compare.report.tables import slow_clients
+from compare.report.verdict import verdicts
 from tests.cells import cell, download
+
+
+def build(document: dict[str, Any]) -> Model:
+    """A document read, then grouped for the report."""
+    return build_model(RunResults.from_document(document))
 
 
 def sweep_document(levels: tuple[int, ...] = (1, 2, 4), repetitions: int = 4) -> dict[str, Any]:
@@ -59,29 +68,50 @@ def test_levels_become_their_own_rows_and_judgements() -> None:
         "download at 4 users",
     )
     # Repetitions of one level are judged against each other, never across levels.
-    data = figures_document(sweep_document())
+    data = figures_document(RunResults.from_document(sweep_document()))
     at4 = [c for c in data["comparisons"] if c["level"] == "4 users"]
     ttfb = next(c for c in at4 if c["figure"] == "ttfb_p50_ms")
     assert ttfb["scenario"] == "download" and ttfb["verdict"] == "clear"
     assert ttfb["n_a"] == ttfb["n_b"] == 4
 
 
+def test_slow_clients_say_who_was_served_at_every_level() -> None:
+    # gunicorn's two workers give a first byte to two users of four; the level's own verdict and
+    # the served table say so, as they do for slow-client run at its own users.
+    document = sweep_document(levels=(2, 4), repetitions=1)
+    for c in document["cells"]:
+        c["scenario"] = "slow-client"
+        if c["stack"] == "gunicorn-sync" and c["users"] == 4:
+            served = [u for u in c["requests"]["user"]][:2]
+            keep = [i for i, u in enumerate(c["requests"]["user"]) if u in served]
+            c["requests"] = {k: [v[i] for i in keep] for k, v in c["requests"].items()}
+    document["config"]["scenarios"] = ["slow-client"]
+    model = build(document)
+    found = {v.scenario: v.findings for v in verdicts(model)}
+    assert "Users served a first byte: gunicorn-sync 2 of 2" in found["slow-client at 2 users"][0]
+    at4 = found["slow-client at 4 users"][0]
+    assert "gunicorn-sync 2 of 4 (up to 2 still waiting" in at4 and "uvicorn 4 of 4" in at4
+    assert {row[0] for row in slow_clients(model).rows} == {
+        "slow-client at 2 users",
+        "slow-client at 4 users",
+    }
+
+
 def test_knees_sentences_and_table() -> None:
     model = build(sweep_document())
     (found,) = curve_sets(model)
-    knees = {c["stack"]: c["knee"] for c in found.curves}
+    knees = {c.stack: c.knee for c in found.curves}
     assert knees == {"gunicorn-sync": 2, "uvicorn": 4}
     (line,) = sentences(model)
     assert line.startswith("download, 1-4 users: uvicorn met the service level")
     assert "at every level" in line and "gunicorn-sync up to 2 users (at 4: TTFB p99" in line
     table = knee_table(model)
     assert [row[2] for row in table.rows] == ["gunicorn-sync", "uvicorn"]
-    memory = found.curves[1]["memory"]
-    assert memory["mb_per_download"] is not None
+    assert found.curves[1].memory.mb_per_download is not None
 
 
 def test_capacity_leads_every_report() -> None:
-    document = sweep_document()
+    document = RunResults.from_document(sweep_document())
     page = render_html(document)
     assert page.index('id="capacity"') < page.index('id="verdict"')
     assert page.count("<svg") >= 1 and "Knees and memory per download" in page

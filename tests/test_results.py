@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
 
+from compare.report.runresults import RunResults
 from compare.results import (
     RESULTS_FILE,
     SCHEMA_FILE,
@@ -96,8 +99,46 @@ def test_unusable_documents_are_refused_in_one_line(
     if content is not None:
         (tmp_path / RESULTS_FILE).write_text(content)
     with pytest.raises(ResultsError, match=message) as caught:
-        load_results(tmp_path)
+        RunResults.load(tmp_path)
     assert "\n" not in str(caught.value)
+
+
+def _cell(document: dict[str, Any], index: int = 0) -> dict[str, Any]:
+    cell: dict[str, Any] = document["cells"][index]
+    return cell
+
+
+DAMAGE: list[tuple[Callable[[dict[str, Any]], Any], str]] = [
+    (lambda d: d.update(cells={}), "'cells' must be a list"),
+    (lambda d: d["cells"].append(7), "cell 31 is not an object"),
+    (lambda d: _cell(d).pop("stack"), "cell 1 has no 'stack'"),
+    (lambda d: _cell(d).update(repetition="1"), "cell 1: 'repetition' must be a whole number"),
+    (lambda d: _cell(d, 2).update(window=[1, 5]), "cell 3: 'window' must be an object"),
+    (lambda d: _cell(d)["window"].pop("end"), "cell 1 window has no 'end'"),
+    (lambda d: _cell(d)["requests"]["end"].pop(), "cell 1 requests: its columns differ"),
+    (lambda d: _cell(d)["requests"]["start"].__setitem__(3, "0.5"), "requests['start'] must"),
+    (lambda d: _cell(d)["body_bytes"].update(bin_s=0), "body_bytes: 'bin_s' must be positive"),
+    (lambda d: _cell(d)["memory"].update(peak_pss="big"), "cell 1 memory: 'peak_pss' must"),
+    (lambda d: _cell(d)["workers"].append({"pid": 1}), "cell 1 workers has no 'cpu_s'"),
+    (lambda d: _cell(d).update(load={"kind": "rate"}), "cell 1 load has no 'level'"),
+    (lambda d: d["sweep"][0].pop("ttfb_s"), "sweep point 1 has no 'ttfb_s'"),
+    (lambda d: d["config"].update(repeat="3"), "config: 'repeat' must be a whole number or null"),
+    (lambda d: d["stacks"]["uvicorn"].update(notes="n"), "stack uvicorn: 'notes' must be a list"),
+]
+
+
+@pytest.mark.parametrize(("damage", "message"), DAMAGE, ids=[m for _, m in DAMAGE])
+def test_damaged_content_is_refused_where_it_is_read_in_one_line(
+    tmp_path: Path, damage: Callable[[dict[str, Any]], Any], message: str
+) -> None:
+    document = load_results(REPORT_FIXTURE)
+    RunResults.from_document(document)  # whole, it reads
+    damage(document)
+    (tmp_path / RESULTS_FILE).write_text(json.dumps(document))
+    with pytest.raises(ResultsError) as caught:
+        RunResults.load(tmp_path)
+    assert message in str(caught.value) and "\n" not in str(caught.value)
+    assert str(caught.value).startswith(str(tmp_path / RESULTS_FILE))
 
 
 def test_the_schema_file_describes_the_documents_we_write(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from compare.run.sweep import measure_point
 from compare.servers.server import ServerProcess
 from compare.servers.stacks import STACKS
 from compare.system.download import download
-from compare.system.sampler import ProcessTreeSampler
+from compare.system.sampler import ProcessTreeSampler, cpu_seconds, peaks, window
 from tests.helpers import MB
 
 # Memory peaks caught by sampling and CPU seconds: measured alone (make test runs them last).
@@ -44,13 +44,13 @@ def test_tree_memory_and_cpu_during_a_2m_row_export(name: str, extra: str, buffe
     assert result.status == 200 and result.lines == ROWS + 1
     assert result.body_bytes > 100 * MB
     baseline = sampler.baseline(t1=t0)
-    increase = sampler.peaks(t0, t1 + 1).pss - baseline
+    increase = peaks(window(sampler.samples, t0, t1 + 1)).pss - baseline
     if buffers:
         assert increase > result.body_bytes / 2, f"grew {increase / MB:.0f} MB"
     else:
         assert increase < FLAT_BOUND, f"grew {increase / MB:.0f} MB while streaming"
-    idle_cpu = sampler.cpu_seconds(t_idle, t0)
-    busy_cpu = sampler.cpu_seconds(t0, t1 + 1)
+    idle_cpu = cpu_seconds(sampler.samples, t_idle, t0)
+    busy_cpu = cpu_seconds(sampler.samples, t0, t1 + 1)
     # Busy for a good part of the download (its own wall time, timed here), idle before it.
     assert busy_cpu > 0.25 * (t1 - t0) and busy_cpu > 5 * idle_cpu, (idle_cpu, busy_cpu, t1 - t0)
 

@@ -168,9 +168,9 @@ def test_with_options_changes_counts_where_they_exist() -> None:
 
 def test_with_options_refuses_threads_on_unthreaded_workers() -> None:
     # gunicorn quietly turns sync workers into gthread ones when given threads.
-    with pytest.raises(ValueError, match="no thread setting"):
+    with pytest.raises(CompareError, match="no thread setting"):
         STACKS["gunicorn-sync"].with_options(threads=2)
-    with pytest.raises(ValueError, match="at least 1"):
+    with pytest.raises(CompareError, match="at least 1"):
         STACKS["uvicorn"].with_options(workers=0)
 
 

@@ -25,20 +25,21 @@ from compare.config import (
 from compare.environment import describe
 from compare.errors import CompareError
 from compare.report import write_reports
+from compare.report.runresults import RunResults
 from compare.report.summary import terminal_verdict
 from compare.results import Document, ResultsWriter, new_document
-from compare.run.appdata import APP_PROFILES, RunData, add_data_arguments
+from compare.run.appdata import RunData, add_data_arguments
 from compare.run.lifecycle import pin
-from compare.run.loadcell import export_rows
 from compare.run.runner import run_bench
 from compare.servers.stacks import DEFAULT_WORKERS, stack_names
 from compare.system.interrupts import stop_signals_interrupt
 from compare.system.placement import MODES, choose, pin_self
-from loadtests.catalog import SCENARIOS
+from loadtests.catalog import SCENARIOS, export_rows
+from project.profiles import APP_PROFILES
 
 
 @dataclass(frozen=True)
-class Profile:
+class RunProfile:
     """What a run measures when the command line does not say: make bench, QUICK=1, FULL=1."""
 
     scenarios: tuple[str, ...]
@@ -52,19 +53,19 @@ class Profile:
     drain_s: float = 10.0
 
 
-# Measured on 2 cores (README, Method): cell-to-cell variation (CV 9-20%) barely shrinks from
-# 2.5 s windows to 5 s, so more and shorter repetitions buy more power per minute. Five
+# Measured on the 2-core development machine: cell-to-cell variation (CV 9-20%) barely shrinks
+# from 2.5 s windows to 5 s, so more and shorter repetitions buy more power per minute. Five
 # repetitions is the least that finds a 20% difference in most runs at CV 10%; 3 + 3 can never
 # be judged at 5%.
-PROFILES = {
-    "default": Profile(
+RUN_PROFILES = {
+    "default": RunProfile(
         scenarios=("download", "slow-client"),
         concurrency="1,2,4,8",
         repeat=5,
         duration_s=2.5,
         sweep_sizes=(10_000, 100_000, 1_000_000),
     ),
-    "quick": Profile(
+    "quick": RunProfile(
         scenarios=("download", "slow-client"),
         concurrency="1,4",
         repeat=1,
@@ -72,7 +73,7 @@ PROFILES = {
         sweep_sizes=(10_000, 1_000_000),
         drain_s=5.0,
     ),
-    "full": Profile(
+    "full": RunProfile(
         scenarios=tuple(SCENARIOS),
         concurrency="1,2,4,8,16",
         repeat=5,
@@ -251,9 +252,9 @@ def _positive(value: float | None, default: float, what: str) -> float:
     return chosen
 
 
-def profile_of(args: argparse.Namespace) -> Profile:
+def profile_of(args: argparse.Namespace) -> RunProfile:
     """The run's defaults: quick, full, or the default run."""
-    return PROFILES["quick" if args.quick else "full" if args.full else "default"]
+    return RUN_PROFILES["quick" if args.quick else "full" if args.full else "default"]
 
 
 def build_config(args: argparse.Namespace) -> BenchConfig:
@@ -411,7 +412,7 @@ def run(args: argparse.Namespace) -> int:
             _report(config.out_dir)
             return 130
     minutes = (time.monotonic() - started) / 60
-    print(terminal_verdict(writer.document))
+    print(terminal_verdict(RunResults.from_document(writer.document)))
     _report(config.out_dir)
     print(f"\nwall time {minutes:.1f} min; results: {writer.path}")
     failed = failed_summary(writer.document)
@@ -465,7 +466,10 @@ def _progress(line: str) -> None:
 def rows_to_seed(config: BenchConfig) -> int:
     """As many rows as the run's largest export asks for: the view refuses more than it holds."""
     asked: dict[str, int | float | str] = {"rows": config.rows} if config.rows else {}
-    return max((*config.sweep_sizes, *(export_rows(s, asked) for s in config.scenarios)), default=0)
+    return max(
+        (*config.sweep_sizes, *(export_rows(SCENARIOS[s], asked) for s in config.scenarios)),
+        default=0,
+    )
 
 
 def _measure(config: BenchConfig, writer: ResultsWriter) -> None:
@@ -495,7 +499,7 @@ def _measure(config: BenchConfig, writer: ResultsWriter) -> None:
 def _report(out_dir: Path) -> None:
     """Render the reports; a failure there must not lose or hide the results."""
     try:
-        for path in write_reports(out_dir):
+        for path in write_reports(RunResults.load(out_dir), out_dir):
             print(f"report: {path}")
     except CompareError as error:
         print(f"note: report not written: {error}", file=sys.stderr)

@@ -13,7 +13,7 @@ from typing import Any
 
 from compare.errors import CompareError, UsageError
 from compare.report.diff import DEFAULT_MIN_CHANGE, diff, render_diff
-from compare.results import load_results
+from compare.report.runresults import RunResults
 
 
 def register(subparsers: Any) -> None:
@@ -25,11 +25,6 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("old", metavar="OLD_DIR", help="the reference run (directory or JSON)")
     parser.add_argument("new", metavar="NEW_DIR", help="the run to check")
-    parser.add_argument(
-        "--fail-on-regression",
-        action="store_true",
-        help="accepted for older scripts: a regression always exits 1",
-    )
     parser.add_argument(
         "--min-change",
         type=float,
@@ -47,8 +42,8 @@ def run(args: argparse.Namespace) -> int:
     if args.min_change < 0:
         raise UsageError(f"--min-change must not be negative, got {args.min_change:g}")
     try:
-        old = load_results(Path(args.old))
-        new = load_results(Path(args.new))
+        old = RunResults.load(Path(args.old))
+        new = RunResults.load(Path(args.new))
     except CompareError as error:
         raise UsageError(str(error)) from None
     result = diff(old, new, args.min_change / 100)

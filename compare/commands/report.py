@@ -9,8 +9,8 @@ from typing import Any
 
 from compare.config import ENV_PREFIX
 from compare.report import write_reports
+from compare.report.runresults import RunResults
 from compare.report.summary import terminal_verdict
-from compare.results import load_results
 
 
 def default_results() -> str:
@@ -42,9 +42,10 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Write both reports, print where they are and the verdict."""
     path = Path(args.results)
-    paths = write_reports(path)
+    results = RunResults.load(path)
+    paths = write_reports(results, path if path.is_dir() else path.parent)
     if not args.quiet:
-        print(terminal_verdict(load_results(path)))
+        print(terminal_verdict(results))
         print()
     for written in paths:
         print(f"wrote {written}")

@@ -1,7 +1,9 @@
 """What is computed from a results document alone, never while measuring.
 
-The figures of a cell or sweep point (metrics, rawrecords, openloop, stats), capacity curves
-(curves), the figures document (figure_rows, figures), and the reports made from them: HTML with
+A document is read once into a RunResults (runresults; check refuses a damaged one): each cell
+read with its records over its window (metrics, rawrecords, openloop) and every figure declared
+in figuredefs computed once; sweep points; capacity curves (curves). Made from that: the figures
+document (figures, figure_rows), statistics (stats, comparisons), and the reports: HTML with
 charts, Markdown, the terminal verdict (summary) and the comparison of two runs (diff).
 """
 

@@ -8,29 +8,17 @@ table.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from compare.report.curves import DEFAULT_SLO_TTFB_MS, curves
-from compare.report.figure_rows import cell_figures
-from compare.report.metrics import figures
+from compare.report.curves import Curve
 from compare.report.model import Model, level_text
 from compare.report.tables import Table
-
-Curve = dict[str, Any]
-
-
-def slo_ms(model: Model) -> float:
-    """The run's service level for TTFB p99, in ms."""
-    return float(model.config.get("slo_ttfb_ms") or DEFAULT_SLO_TTFB_MS)
 
 
 def swept_curves(model: Model) -> list[Curve]:
     """Every stack's curve for the scenarios run at two or more load levels."""
-    cells = [cell_figures(figures(c)) for c in model.document.get("cells") or []]
-    found = curves(cells, slo_ms(model))
     order = {stack: i for i, stack in enumerate(model.stacks)}
-    kept = [c for c in found if len(c["levels"]) > 1]
-    return sorted(kept, key=lambda c: (c["scenario"], c["kind"], order.get(c["stack"], 99)))
+    kept = [c for c in model.results.curves if len(c.levels) > 1]
+    return sorted(kept, key=lambda c: (c.scenario, c.kind, order.get(c.stack, 99)))
 
 
 @dataclass(frozen=True)
@@ -44,7 +32,7 @@ class CurveSet:
     @property
     def levels(self) -> list[float]:
         """Every level measured, on any stack."""
-        return sorted({lv["level"] for c in self.curves for lv in c["levels"]})
+        return sorted({lv.level for c in self.curves for lv in c.levels})
 
     @property
     def title(self) -> str:
@@ -58,15 +46,14 @@ def curve_sets(model: Model) -> list[CurveSet]:
     """The swept scenarios, each with its stacks' curves."""
     sets: dict[tuple[str, str], list[Curve]] = {}
     for curve in swept_curves(model):
-        sets.setdefault((curve["scenario"], curve["kind"]), []).append(curve)
+        sets.setdefault((curve.scenario, curve.kind), []).append(curve)
     return [CurveSet(scenario, kind, tuple(found)) for (scenario, kind), found in sets.items()]
 
 
 def _knee_text(curve: Curve) -> str:
-    knee = curve["knee"]
-    if knee is None:
+    if curve.knee is None:
         return "not even at the lowest level"
-    return f"up to {level_text(curve['kind'], knee)}"
+    return f"up to {level_text(curve.kind, curve.knee)}"
 
 
 def sentence(found: CurveSet, slo: float) -> str:
@@ -74,7 +61,7 @@ def sentence(found: CurveSet, slo: float) -> str:
     service = f"p99 TTFB within {slo:g} ms, no failures, every user served"
     if found.kind == "rate":
         service += ", 95% of the offered rate"
-    knees = {c["knee"] for c in found.curves}
+    knees = {c.knee for c in found.curves}
     top = found.levels[-1]
     if len(knees) == 1:
         knee = next(iter(knees))
@@ -83,19 +70,17 @@ def sentence(found: CurveSet, slo: float) -> str:
         who = "every stack" if len(found.curves) > 2 else "both stacks"
         if knee == top:
             return f"{found.title}: {who} met the service level ({service}) at every level."
-        reasons = "; ".join(f"{c['stack']} {c['knee_reason']}" for c in found.curves)
+        reasons = "; ".join(f"{c.stack} {c.knee_reason}" for c in found.curves)
         return (
             f"{found.title}: {who} met the service level ({service}) "
             f"{_knee_text(found.curves[0])}; above that: {reasons}."
         )
-    best = max(found.curves, key=lambda c: -1 if c["knee"] is None else c["knee"])
+    best = max(found.curves, key=lambda c: -1 if c.knee is None else c.knee)
     others = [c for c in found.curves if c is not best]
-    parts = [f"{c['stack']} {_knee_text(c)} ({c['knee_reason']})" for c in others]
-    held = (
-        "at every level" if best["knee"] == top else f"{_knee_text(best)} ({best['knee_reason']})"
-    )
+    parts = [f"{c.stack} {_knee_text(c)} ({c.knee_reason})" for c in others]
+    held = "at every level" if best.knee == top else f"{_knee_text(best)} ({best.knee_reason})"
     return (
-        f"{found.title}: {best['stack']} met the service level ({service}) {held}; "
+        f"{found.title}: {best.stack} met the service level ({service}) {held}; "
         + "; ".join(parts)
         + "."
     )
@@ -103,7 +88,7 @@ def sentence(found: CurveSet, slo: float) -> str:
 
 def sentences(model: Model) -> list[str]:
     """One sentence per swept scenario."""
-    slo = slo_ms(model)
+    slo = model.results.slo_ttfb_ms
     return [sentence(found, slo) for found in curve_sets(model)]
 
 
@@ -123,18 +108,17 @@ def knee_table(model: Model) -> Table:
     )
     for found in curve_sets(model):
         for curve in found.curves:
-            levels = [lv["level"] for lv in curve["levels"]]
-            memory = curve.get("memory") or {}
-            slope, r2 = memory.get("mb_per_download"), memory.get("r2")
+            levels = [lv.level for lv in curve.levels]
+            slope, r2 = curve.memory.mb_per_download, curve.memory.r2
             table.add(
                 found.scenario,
                 found.kind,
-                curve["stack"],
+                curve.stack,
                 ", ".join(f"{v:g}" for v in levels),
-                "-" if curve["knee"] is None else level_text(found.kind, curve["knee"]),
-                curve["knee_reason"],
+                "-" if curve.knee is None else level_text(found.kind, curve.knee),
+                curve.knee_reason,
                 "-" if slope is None else f"{slope:.2f}",
                 "-" if r2 is None else f"{r2:.2f}",
-                mark="" if curve["knee"] is not None else "warn",
+                mark="" if curve.knee is not None else "warn",
             )
     return table

@@ -7,9 +7,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from compare.report.metrics import SweepFigures, sweep_figures
-from compare.report.model import Group, Model, scenario_label, swept_scenarios
+from compare.report.curves import Curve, Level
+from compare.report.metrics import CellFigures, SweepFigures
+from compare.report.model import Group, Model
 from compare.report.stats import Spread, spread
+from compare.results import MB
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -20,7 +22,6 @@ if TYPE_CHECKING:
 # matplotlib is imported when a chart is drawn, not with this module: every `python -m compare`
 # command imports the report package, and matplotlib takes most of a second to import.
 
-MB = 1e6
 MEMORY_FLOOR_MB = 0.1  # log axes cannot show zero; smaller increases are drawn at this floor
 # Line and marker per sweep variant; the colour says the stack.
 VARIANT_STYLE: dict[str, tuple[str, str]] = {
@@ -132,10 +133,6 @@ def _null_locator() -> Any:
     return NullLocator()
 
 
-def _measured(model: Model) -> list[Group]:
-    return [g for sc in model.scenarios for g in model.scenario_groups(sc)]
-
-
 def _finish(figure: Figure, axes: list[Axes], model: Model) -> None:
     handles, labels = [], []
     for ax in axes:
@@ -154,7 +151,7 @@ def bar_chart(
     groups: list[Group] | None = None,
 ) -> str | None:
     """A row of grouped-bar panels, one per (title, figure, log axis); None if nothing to draw."""
-    groups = _measured(model) if groups is None else groups
+    groups = model.measured() if groups is None else groups
     with _style(name):
         figure = _figure(figsize=(3.6 * len(panels), 3.0))
         axes = list(figure.subplots(1, len(panels), squeeze=False)[0])
@@ -175,7 +172,7 @@ def bar_chart(
 
 
 def spread_of(key: str) -> Callable[[Group], Spread | None]:
-    """The figure picker for a CellFigures attribute."""
+    """The picker of one figure (compare.report.figuredefs) over a group's repetitions."""
     return lambda g: g.spread(key)
 
 
@@ -241,8 +238,7 @@ def probe_chart(model: Model, scenario: str) -> str | None:
 
 def _sweep_series(model: Model) -> dict[tuple[str, str], dict[int, list[SweepFigures]]]:
     series: dict[tuple[str, str], dict[int, list[SweepFigures]]] = {}
-    for point in model.document.get("sweep") or []:
-        f = sweep_figures(point)
+    for f in model.results.sweep:
         if not f.ok or f.ttfb_ms is None or f.peak_pss_increase_mb is None:
             continue
         series.setdefault((f.stack, f.variant), {}).setdefault(f.rows, []).append(f)
@@ -293,38 +289,37 @@ def sweep_chart(model: Model) -> str | None:
 
 def timeline_chart(model: Model, scenario: str) -> str | None:
     """Server memory (PSS of the tree) over each cell of a scenario, one panel per stack."""
-    groups = [g for g in model.scenario_groups(scenario) if _timelines(model, g)]
+    groups = [g for g in model.scenario_groups(scenario) if _timelines(g)]
     if not groups:
         return None
     with _style(f"timeline-{scenario}"):
         figure = _figure(figsize=(min(4.2 * len(groups), 10.0), 2.8))
         axes = list(figure.subplots(1, len(groups), sharey=True, squeeze=False)[0])
         for ax, group in zip(axes, groups, strict=True):
-            for rep, cell in enumerate(_timelines(model, group)):
+            for rep, cell in enumerate(_timelines(group)):
                 alpha = 1.0 if rep == 0 else 0.55
-                timeline = cell["timeline"]
                 ax.plot(
-                    [s["t"] for s in timeline],
-                    [s["pss"] / MB for s in timeline],
+                    [s["t"] for s in cell.timeline],
+                    [s["pss"] / MB for s in cell.timeline],
                     color=color(model, group.stack),
                     alpha=alpha,
                     lw=1.2,
-                    label=f"repetition {int(cell.get('repetition', rep)) + 1}",
+                    label=f"repetition {cell.repetition + 1}",
                 )
-                baseline = (cell.get("memory", {})).get("baseline_pss")
-                if isinstance(baseline, int | float):
+                baseline = cell.memory.get("baseline_pss")
+                if baseline is not None:
                     ax.axhline(baseline / MB, color="grey", ls="--", lw=0.8)
-                window = cell.get("window")
-                if rep == 0 and isinstance(window, dict):
+                window = cell.window
+                if rep == 0 and window is not None:
                     ax.axvspan(
-                        window["start"],
-                        window["end"],
+                        window.start,
+                        window.end,
                         color=color(model, group.stack),
                         alpha=0.08,
                         lw=0,
                     )
                     ax.text(
-                        window["start"],
+                        window.start,
                         0.98,
                         " window",
                         transform=ax.get_xaxis_transform(),
@@ -338,16 +333,8 @@ def timeline_chart(model: Model, scenario: str) -> str | None:
         return _svg(figure)
 
 
-def _timelines(model: Model, group: Group) -> list[dict[str, Any]]:
-    cells = model.document.get("cells") or []
-    swept = swept_scenarios(cells)
-    return [
-        c
-        for c in cells
-        if scenario_label(c, swept) == group.scenario
-        and c.get("stack") == group.stack
-        and c.get("timeline")
-    ]
+def _timelines(group: Group) -> list[CellFigures]:
+    return [c for c in group.cells if c.timeline]
 
 
 CAPACITY_PANELS: tuple[tuple[str, str, bool], ...] = (
@@ -358,18 +345,18 @@ CAPACITY_PANELS: tuple[tuple[str, str, bool], ...] = (
 
 
 def _level_series(
-    curve: dict[str, Any], key: str
+    curve: Curve, key: str
 ) -> tuple[list[float], list[float], list[float], list[float]]:
     """(levels, medians, lows, highs) of one figure along a curve, levels without it skipped."""
     xs, mids, lows, highs = [], [], [], []
-    for level in curve["levels"]:
-        values = [v for v in (level.get("per_repetition") or {}).get(key) or [] if v is not None]
+    for level in curve.levels:
+        values = [v for v in level.per_repetition.get(key) or [] if v is not None]
         if not values:
             continue
-        xs.append(level["level"])
-        mids.append(level[key])
-        lows.append(level[key] - min(values))
-        highs.append(max(values) - level[key])
+        xs.append(level.level)
+        mids.append(level.medians[key])
+        lows.append(level.medians[key] - min(values))
+        highs.append(max(values) - level.medians[key])
     return xs, mids, lows, highs
 
 
@@ -380,7 +367,7 @@ def capacity_chart(model: Model, found: CurveSet, slo_ms: float) -> str | None:
         axes = list(figure.subplots(1, 3))
         drawn = False
         for curve in found.curves:
-            style = {"color": color(model, curve["stack"]), "marker": "o", "ms": 3.5}
+            style = {"color": color(model, curve.stack), "marker": "o", "ms": 3.5}
             for ax, (key, _, _) in zip(axes, CAPACITY_PANELS, strict=True):
                 keys = ("ttfb_p50_ms", "ttfb_p99_ms") if key == "ttfb" else (key,)
                 for which, series_key in enumerate(keys):
@@ -388,18 +375,18 @@ def capacity_chart(model: Model, found: CurveSet, slo_ms: float) -> str | None:
                     if not xs:
                         continue
                     drawn = True
-                    label = curve["stack"] if which == 0 else None
+                    label = curve.stack if which == 0 else None
                     ax.errorbar(
                         xs, mids, yerr=[lows, highs], capsize=2, lw=1.3,
                         ls="--" if which else "-", label=label, **style,
                     )  # fmt: skip
-            knee = curve["knee"]
+            knee = curve.knee
             if knee is not None:
-                at = next(lv for lv in curve["levels"] if lv["level"] == knee)
-                if at.get("ttfb_p99_ms") is not None:
+                at: Level = next(lv for lv in curve.levels if lv.level == knee)
+                if at.medians.get("ttfb_p99_ms") is not None:
                     axes[0].plot(
-                        [knee], [at["ttfb_p99_ms"]], marker="*", ms=13, ls="none",
-                        color=color(model, curve["stack"]), markeredgecolor="black",
+                        [knee], [at.medians["ttfb_p99_ms"]], marker="*", ms=13, ls="none",
+                        color=color(model, curve.stack), markeredgecolor="black",
                     )  # fmt: skip
         if not drawn:
             return None

@@ -10,24 +10,11 @@ import itertools
 from dataclasses import dataclass
 from typing import Any
 
-from compare.report.metrics import HEADLINE, Headline
+from compare.report.figuredefs import FIGURES, VERDICT_FIGURES, Figure
 from compare.report.model import Group, Model
 from compare.report.stats import Judgement, judge
 from compare.report.text import plural
 from compare.servers.stacks import stack_parts
-
-# The figures the verdict compares, in the order a reader cares about them.
-VERDICT_KEYS = (
-    "mb_per_s",
-    "ttfb_p50_ms",
-    "ttlb_p50_ms",
-    "ping_p50_ms",
-    "ping_p99_ms",
-    "pings_per_s",
-    "peak_pss_increase_mb",
-    "peak_mb_per_download",
-    "server_cpu_s_per_gb",
-)
 
 
 @dataclass(frozen=True)
@@ -35,7 +22,7 @@ class FigureComparison:
     """Stack a against stack b on one figure of one scenario."""
 
     scenario: str
-    headline: Headline
+    figure: Figure
     a: str
     b: str
     a_values: tuple[float, ...]
@@ -55,12 +42,12 @@ class FigureComparison:
         return {
             "scenario": base,
             "level": level or None,  # '4 users' or '5/s' where the scenario was swept
-            "figure": self.headline.key,
-            "unit": self.headline.unit,
+            "figure": self.figure.name,
+            "unit": self.figure.unit,
             "a": self.a,
             "b": self.b,
             **self.judgement.as_dict(),
-            "higher_is_better": self.headline.higher_is_better,
+            "higher_is_better": self.figure.higher_is_better,
             "a_values": [round(v, 6) for v in self.a_values],
             "b_values": [round(v, 6) for v in self.b_values],
             "load_note": self.load_note or None,
@@ -68,7 +55,7 @@ class FigureComparison:
 
 
 def _values(group: Group, key: str) -> tuple[float, ...]:
-    return tuple(v for c in group.ok if (v := getattr(c, key)) is not None)
+    return tuple(v for c in group.ok if (v := c[key]) is not None)
 
 
 def load_note(a: Group, b: Group) -> str:
@@ -82,29 +69,27 @@ def load_note(a: Group, b: Group) -> str:
 
 def compare_groups(scenario: str, a: Group, b: Group, key: str) -> FigureComparison | None:
     """One figure of two stacks' repetitions, judged; None when neither measured it."""
-    headline = HEADLINE[key]
+    figure = FIGURES[key]
     a_values, b_values = _values(a, key), _values(b, key)
     if not a_values and not b_values:
         return None
-    note = load_note(a, b) if headline.load_dependent else ""
+    note = load_note(a, b) if figure.load_dependent else ""
     if key.startswith("ttfb") and (a.starved or b.starved):
         # A TTFB over only the users that were served would flatter the stack that starved.
         starved = ", ".join(g.stack for g in (a, b) if g.starved)
         judgement = Judgement(
-            headline.kind, None, None, None, None, len(a_values), len(b_values), "not-judged",
+            figure.kind, None, None, None, None, len(a_values), len(b_values), "not-judged",
             f"{starved} left users without a first byte: their TTFB is unknown",
         )  # fmt: skip
     elif not a_values or not b_values:
         missing = a.stack if not a_values else b.stack
         judgement = Judgement(
-            headline.kind, None, None, None, None, len(a_values), len(b_values), "not-judged",
+            figure.kind, None, None, None, None, len(a_values), len(b_values), "not-judged",
             f"not measured on {missing}",
         )  # fmt: skip
     else:
-        judgement = judge(a_values, b_values, headline.kind, floor=headline.floor)
-    return FigureComparison(
-        scenario, headline, a.stack, b.stack, a_values, b_values, judgement, note
-    )
+        judgement = judge(a_values, b_values, figure.kind, floor=figure.floor)
+    return FigureComparison(scenario, figure, a.stack, b.stack, a_values, b_values, judgement, note)
 
 
 def comparable(a: str, b: str) -> bool:
@@ -120,9 +105,9 @@ def scenario_comparisons(model: Model, scenario: str) -> list[FigureComparison]:
     groups = model.scenario_groups(scenario)
     pairs = [(a, b) for a, b in itertools.combinations(groups, 2) if comparable(a.stack, b.stack)]
     found = []
-    for key in VERDICT_KEYS:
+    for figure in VERDICT_FIGURES:
         for a, b in pairs:
-            comparison = compare_groups(scenario, a, b, key)
+            comparison = compare_groups(scenario, a, b, figure.name)
             if comparison is not None:
                 found.append(comparison)
     return found

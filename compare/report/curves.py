@@ -1,7 +1,8 @@
 """Capacity curves: each stack's figures level by level, its knee, and memory per download. Pure.
 
-Computed from the figures document's cells (compare.report.figures), so anyone holding that JSON can
-recompute them. A *level* is a load: concurrency (downloading users, a closed loop) or rate
+Computed from the figures document's cell rows (compare.report.figuredefs.row), so anyone holding
+that JSON can recompute them; the report reads the typed ``Curve``s, ``compare figures`` their
+``as_dict()``. A *level* is a load: concurrency (downloading users, a closed loop) or rate
 (exports started per second, an open loop). Per stack and scenario:
 
 - each level's figures are the medians over its repetitions, with every repetition's value;
@@ -21,16 +22,17 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
 from typing import Any
 
 DEFAULT_SLO_TTFB_MS = 1000.0
 MIN_ACHIEVED_SHARE = 0.95
-# Cell keys that are not figures (never aggregated).
+# Row keys that are not figures (never aggregated).
 _NOT_FIGURES = frozenset({"repetition"})
 
-Cell = dict[str, Any]
+# A cell's row of the figures document (compare.report.figuredefs.row).
+FigureRow = Mapping[str, Any]
 
 
 @dataclass(frozen=True)
@@ -59,17 +61,87 @@ def fit_line(points: Sequence[tuple[float, float]]) -> Fit | None:
     return Fit(slope, intercept, 1 - residual / total if total > 0 else None, n)
 
 
-def load_of(cell: Cell) -> tuple[str, float | None]:
-    """A cell's load kind and level (older documents: the downloading users, a closed loop)."""
-    load = cell.get("load") or {}
-    return str(load.get("kind") or "concurrency"), load.get("level")
+@dataclass(frozen=True)
+class MemoryFit:
+    """MB per download in progress: the slope of the peak increase against downloads sent."""
+
+    mb_per_download: float | None
+    intercept_mb: float | None
+    r2: float | None
+    points: int
+
+    def as_dict(self) -> dict[str, Any]:
+        """Its entry in the figures document."""
+        return {**asdict(self), "x": "downloads_streaming_max", "y": "peak_pss_increase_mb"}
+
+
+@dataclass(frozen=True)
+class Level:
+    """One load level of a curve: its repetitions judged, each figure's median and values."""
+
+    level: float
+    repetitions: int
+    ok_repetitions: int
+    meets_slo: bool | None  # None: excluded (client-bound)
+    excluded: bool
+    reasons: tuple[str, ...]
+    flags: Mapping[str, int]
+    medians: Mapping[str, float]  # over the completed repetitions, rounded to 4 digits
+    per_repetition: Mapping[str, list[Any]]
+
+    def as_dict(self) -> dict[str, Any]:
+        """Its entry in the figures document."""
+        return {
+            "level": self.level,
+            "repetitions": self.repetitions,
+            "ok_repetitions": self.ok_repetitions,
+            "meets_slo": self.meets_slo,
+            "excluded": self.excluded,
+            "reasons": list(self.reasons),
+            "flags": dict(self.flags),
+            **self.medians,
+            "per_repetition": dict(self.per_repetition),
+        }
+
+
+@dataclass(frozen=True)
+class Curve:
+    """One stack's figures level by level under one scenario and kind of load, and its knee."""
+
+    stack: str
+    scenario: str
+    kind: str
+    levels: tuple[Level, ...]
+    knee: float | None
+    knee_reason: str
+    slo_ttfb_ms: float
+    memory: MemoryFit
+
+    def as_dict(self) -> dict[str, Any]:
+        """Its entry in the figures document."""
+        return {
+            "stack": self.stack,
+            "scenario": self.scenario,
+            "kind": self.kind,
+            "levels": [level.as_dict() for level in self.levels],
+            "knee": self.knee,
+            "knee_reason": self.knee_reason,
+            "slo": {"ttfb_p99_ms": self.slo_ttfb_ms, "min_achieved_share": MIN_ACHIEVED_SHARE},
+            "memory": self.memory.as_dict(),
+        }
+
+
+def load_of(cell: FigureRow) -> tuple[str, float | None]:
+    """A row's load kind and level."""
+    load = cell["load"]
+    return str(load["kind"]), load["level"]
 
 
 def _numeric(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def aggregate(cells: Sequence[Cell]) -> tuple[dict[str, float], dict[str, list[Any]]]:
+def aggregate(cells: Sequence[FigureRow]) -> tuple[dict[str, float], dict[str, list[Any]]]:
     """Every numeric figure's median over the completed cells, and its value in each cell."""
     keys = [k for k in cells[0] if k not in _NOT_FIGURES] if cells else []
     medians: dict[str, float] = {}
@@ -87,7 +159,7 @@ def aggregate(cells: Sequence[Cell]) -> tuple[dict[str, float], dict[str, list[A
 
 
 def judge_level(
-    kind: str, cells: Sequence[Cell], slo_ttfb_ms: float
+    kind: str, cells: Sequence[FigureRow], slo_ttfb_ms: float
 ) -> tuple[bool | None, bool, list[str]]:
     """(meets the service level, excluded as client-bound, why) for one level's repetitions."""
     ok = [c for c in cells if c.get("status") == "ok"]
@@ -124,40 +196,58 @@ def judge_level(
     return not reasons, False, reasons
 
 
-def knee(levels: Sequence[dict[str, Any]]) -> tuple[float | None, str]:
+def knee(levels: Sequence[Level]) -> tuple[float | None, str]:
     """The highest level met from the lowest on (client-bound levels skipped), and why there."""
     best: float | None = None
-    for level in sorted(levels, key=lambda lv: lv["level"]):
-        if level["excluded"]:
+    for level in sorted(levels, key=lambda lv: lv.level):
+        if level.excluded:
             continue
-        if not level["meets_slo"]:
-            return best, f"at {level['level']:g}: " + "; ".join(level["reasons"])
-        best = level["level"]
+        if not level.meets_slo:
+            return best, f"at {level.level:g}: " + "; ".join(level.reasons)
+        best = level.level
     return best, "every measured level met the service level"
 
 
-def memory_fit(cells: Iterable[Cell]) -> dict[str, Any]:
+def memory_fit(cells: Iterable[FigureRow]) -> MemoryFit:
     """MB per download in progress: slope of peak PSS increase against downloads being sent."""
     points = []
     for c in cells:
-        x = c.get("downloads_streaming_max", c.get("downloads_in_flight_max"))
+        x = c.get("downloads_streaming_max")
         y = c.get("peak_pss_increase_mb")
         if c.get("status") == "ok" and isinstance(x, int | float) and isinstance(y, int | float):
             points.append((float(x), float(y)))
     fit = fit_line(points)
-    return {
-        "mb_per_download": round(fit.slope, 4) if fit else None,
-        "intercept_mb": round(fit.intercept, 3) if fit else None,
-        "r2": round(fit.r2, 4) if fit and fit.r2 is not None else None,
-        "points": len(points),
-        "x": "downloads_streaming_max",
-        "y": "peak_pss_increase_mb",
-    }
+    return MemoryFit(
+        mb_per_download=round(fit.slope, 4) if fit else None,
+        intercept_mb=round(fit.intercept, 3) if fit else None,
+        r2=round(fit.r2, 4) if fit and fit.r2 is not None else None,
+        points=len(points),
+    )
 
 
-def curves(cells: Sequence[Cell], slo_ttfb_ms: float = DEFAULT_SLO_TTFB_MS) -> list[dict[str, Any]]:
+def _level(level: float, reps: list[FigureRow], kind: str, slo_ttfb_ms: float) -> Level:
+    meets, excluded, reasons = judge_level(kind, reps, slo_ttfb_ms)
+    medians, values = aggregate([c for c in reps if c.get("status") == "ok"])
+    flags: dict[str, int] = {}
+    for c in reps:
+        for flag in c.get("flags") or []:
+            flags[flag] = flags.get(flag, 0) + 1
+    return Level(
+        level=level,
+        repetitions=len(reps),
+        ok_repetitions=sum(1 for c in reps if c.get("status") == "ok"),
+        meets_slo=meets,
+        excluded=excluded,
+        reasons=tuple(reasons),
+        flags=flags,
+        medians={k: round(v, 4) for k, v in medians.items()},
+        per_repetition=values,
+    )
+
+
+def curves(cells: Sequence[FigureRow], slo_ttfb_ms: float = DEFAULT_SLO_TTFB_MS) -> list[Curve]:
     """One curve per stack, scenario and load kind, in the order the cells first appear."""
-    grouped: dict[tuple[str, str, str], dict[float, list[Cell]]] = defaultdict(
+    grouped: dict[tuple[str, str, str], dict[float, list[FigureRow]]] = defaultdict(
         lambda: defaultdict(list)
     )
     for cell in cells:
@@ -166,39 +256,16 @@ def curves(cells: Sequence[Cell], slo_ttfb_ms: float = DEFAULT_SLO_TTFB_MS) -> l
             grouped[(cell["stack"], cell["scenario"], kind)][level].append(cell)
     found = []
     for (stack, scenario, kind), by_level in grouped.items():
-        levels = []
-        for level in sorted(by_level):
-            reps = sorted(by_level[level], key=lambda c: c.get("repetition", 0))
-            meets, excluded, reasons = judge_level(kind, reps, slo_ttfb_ms)
-            medians, values = aggregate([c for c in reps if c.get("status") == "ok"])
-            flags: dict[str, int] = {}
-            for c in reps:
-                for flag in c.get("flags") or []:
-                    flags[flag] = flags.get(flag, 0) + 1
-            levels.append(
-                {
-                    "level": level,
-                    "repetitions": len(reps),
-                    "ok_repetitions": sum(1 for c in reps if c.get("status") == "ok"),
-                    "meets_slo": meets,
-                    "excluded": excluded,
-                    "reasons": reasons,
-                    "flags": flags,
-                    **{k: round(v, 4) for k, v in medians.items()},
-                    "per_repetition": values,
-                }
+        levels = tuple(
+            _level(
+                level,
+                sorted(by_level[level], key=lambda c: c.get("repetition", 0)),
+                kind,
+                slo_ttfb_ms,
             )
-        at, why = knee(levels)
-        found.append(
-            {
-                "stack": stack,
-                "scenario": scenario,
-                "kind": kind,
-                "levels": levels,
-                "knee": at,
-                "knee_reason": why,
-                "slo": {"ttfb_p99_ms": slo_ttfb_ms, "min_achieved_share": MIN_ACHIEVED_SHARE},
-                "memory": memory_fit(c for reps in by_level.values() for c in reps),
-            }
+            for level in sorted(by_level)
         )
+        at, why = knee(levels)
+        memory = memory_fit(c for reps in by_level.values() for c in reps)
+        found.append(Curve(stack, scenario, kind, levels, at, why, slo_ttfb_ms, memory))
     return found

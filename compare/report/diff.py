@@ -10,22 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from compare.report.metrics import HEADLINE, Headline
-from compare.report.model import Document, Group, Model, build
+from compare.report.figuredefs import DIFF_FIGURES, Figure
+from compare.report.model import Group, Model, build
+from compare.report.runresults import RunResults
 from compare.report.stats import DEFAULT_MIN_RELATIVE, Judgement, Spread, judge, spread
 from compare.report.text import format_table, plus_minus
 
-DIFF_KEYS = (
-    "mb_per_s",
-    "ttfb_p50_ms",
-    "ttfb_p99_ms",
-    "ttlb_p50_ms",
-    "ttlb_p99_ms",
-    "ping_p50_ms",
-    "ping_p99_ms",
-    "peak_pss_increase_mb",
-    "server_cpu_s_per_gb",
-)
 # Settings that change what the figures mean: runs that differ in them are compared with a warning.
 COMPARABLE = (
     "rows",
@@ -51,7 +41,7 @@ class FigureChange:
 
     scenario: str
     stack: str
-    headline: Headline
+    figure: Figure
     old: Spread | None
     new: Spread | None
     verdict: Verdict
@@ -71,8 +61,8 @@ class FigureChange:
         return {
             "scenario": self.scenario,
             "stack": self.stack,
-            "figure": self.headline.key,
-            "unit": self.headline.unit,
+            "figure": self.figure.name,
+            "unit": self.figure.unit,
             "old_median": None if self.old is None else self.old.median,
             "new_median": None if self.new is None else self.new.median,
             "relative": self.relative,
@@ -122,34 +112,34 @@ VERDICTS: tuple[Verdict, ...] = (
 
 
 def judge_change(
-    headline: Headline, old: list[float], new: list[float], min_change: float
+    figure: Figure, old: list[float], new: list[float], min_change: float
 ) -> tuple[Verdict, str, Judgement | None]:
     """Classify one figure's change between two runs, with a plain statement of why."""
     if not old or not new:
         return "missing", "not measured in the " + ("old" if not old else "new") + " run", None
-    j = judge(new, old, headline.kind, floor=headline.floor, min_relative=min_change)
+    j = judge(new, old, figure.kind, floor=figure.floor, min_relative=min_change)
     if j.verdict == "not-judged":
         return "not-judged", f"not judged: {j.reason}", j
     if j.verdict == "no-difference":
         return "no-difference", f"no difference ({j.reason})", j
     assert j.estimate is not None
     grew = j.estimate > 1 if j.kind == "ratio" else j.estimate > 0
-    direction = "better" if grew == headline.higher_is_better else "worse"
+    direction = "better" if grew == figure.higher_is_better else "worse"
     if j.verdict == "not-meaningful":
         return "not-meaningful", f"{direction}, but under the minimum effect ({j.reason})", j
     verdict: Verdict = "improvement" if direction == "better" else "regression"
     return verdict, f"{direction}, clearly ({j.reason})", j
 
 
-def _config_notes(old: Document, new: Document) -> list[str]:
+def _config_notes(old: RunResults, new: RunResults) -> list[str]:
     notes = []
-    a, b = old.get("config") or {}, new.get("config") or {}
+    a, b = old.config, new.config
     for key in COMPARABLE:
         if a.get(key) != b.get(key):
             notes.append(f"the runs differ in {key} ({a.get(key)!r} vs {b.get(key)!r})")
-    for label, doc in (("old", old), ("new", new)):
-        if doc.get("status") != "complete":
-            notes.append(f"the {label} run's status is {doc.get('status')!r}")
+    for label, run in (("old", old), ("new", new)):
+        if run.status != "complete":
+            notes.append(f"the {label} run's status is {run.status!r}")
     return notes
 
 
@@ -165,11 +155,11 @@ def _group_notes(label: str, model: Model) -> list[str]:
 def _values(group: Group | None, key: str) -> list[float]:
     if group is None:
         return []
-    return [v for c in group.ok if (v := getattr(c, key)) is not None]
+    return [v for c in group.ok if (v := c[key]) is not None]
 
 
-def diff(old: Document, new: Document, min_change: float = DEFAULT_MIN_CHANGE) -> Diff:
-    """Compare two results documents figure by figure (pure)."""
+def diff(old: RunResults, new: RunResults, min_change: float = DEFAULT_MIN_CHANGE) -> Diff:
+    """Compare two runs figure by figure (pure)."""
     a, b = build(old), build(new)
     scenarios = list(dict.fromkeys([*a.scenarios, *b.scenarios]))
     stacks = list(dict.fromkeys([*a.stacks, *b.stacks]))
@@ -179,17 +169,16 @@ def diff(old: Document, new: Document, min_change: float = DEFAULT_MIN_CHANGE) -
             ga, gb = a.group(scenario, stack), b.group(scenario, stack)
             if ga is None and gb is None:
                 continue
-            for key in DIFF_KEYS:
-                old_values, new_values = _values(ga, key), _values(gb, key)
+            for figure in DIFF_FIGURES:
+                old_values, new_values = _values(ga, figure.name), _values(gb, figure.name)
                 if not old_values and not new_values:
                     continue
-                headline = HEADLINE[key]
-                verdict, statement, j = judge_change(headline, old_values, new_values, min_change)
+                verdict, statement, j = judge_change(figure, old_values, new_values, min_change)
                 changes.append(
                     FigureChange(
                         scenario,
                         stack,
-                        headline,
+                        figure,
                         spread(old_values) if old_values else None,
                         spread(new_values) if new_values else None,
                         verdict,
@@ -210,9 +199,9 @@ def render_diff(result: Diff) -> str:
             [
                 c.scenario,
                 c.stack,
-                f"{c.headline.label} ({c.headline.unit})",
-                plus_minus(c.old, c.headline.fmt),
-                plus_minus(c.new, c.headline.fmt),
+                f"{c.figure.label} ({c.figure.unit})",
+                plus_minus(c.old, c.figure.fmt),
+                plus_minus(c.new, c.figure.fmt),
                 f"{relative:+.0%}" if relative is not None else "-",
                 c.statement,
             ]

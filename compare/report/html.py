@@ -5,8 +5,9 @@ from __future__ import annotations
 from html import escape
 
 from compare.report import capacity, charts, method, tables
-from compare.report.model import Document, Model, build
-from compare.report.page import CSS, DEFINITIONS, SECTIONS, title
+from compare.report.model import Model, build
+from compare.report.page import CSS, DEFINITIONS, SECTIONS, started_line, title
+from compare.report.runresults import RunResults
 from compare.report.tables import Table, Value
 from compare.report.verdict import ScenarioVerdict, verdicts
 
@@ -90,7 +91,7 @@ def _capacity(model: Model) -> str:
             "level (<code>--concurrency 1,2,4,8</code> or <code>--rate 1,2,5</code> sweep "
             "them).</p>"
         )
-    slo = capacity.slo_ms(model)
+    slo = model.results.slo_ttfb_ms
     parts = [
         "<p>Each scenario at rising load, every stack on the same CPUs. A level meets the "
         f"service level when its TTFB p99 is within {slo:g} ms (the red line), no request "
@@ -199,9 +200,9 @@ BODIES = {
 }
 
 
-def render_html(document: Document) -> str:
-    """The whole report as one HTML page (pure: the same document gives the same bytes)."""
-    model = build(document)
+def render_html(results: RunResults) -> str:
+    """The whole report as one HTML page (pure: the same results give the same bytes)."""
+    model = build(results)
     heading = title(model)
     nav = "".join(f'<a href="#{key}">{_e(name)}</a>' for key, name in SECTIONS)
     notes = _list(list(model.notes), "run-notes")
@@ -219,5 +220,4 @@ def render_html(document: Document) -> str:
 
 
 def _meta(model: Model) -> str:
-    doc = model.document
-    return f"Run started {doc.get('started', '?')}, status {doc.get('status', '?')}."
+    return started_line(model.results)

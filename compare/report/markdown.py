@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from compare.report import capacity, method, tables
-from compare.report.model import Document, Model, build
-from compare.report.page import DEFINITIONS, SECTIONS, title
+from compare.report.model import Model, build
+from compare.report.page import DEFINITIONS, SECTIONS, started_line, title
+from compare.report.runresults import RunResults
 from compare.report.tables import Table
 from compare.report.verdict import verdicts
 
@@ -98,12 +99,11 @@ def _sections(model: Model) -> dict[str, list[str]]:
     }
 
 
-def render_markdown(document: Document) -> str:
-    """The report as Markdown (pure: the same document gives the same text)."""
-    model = build(document)
-    doc = model.document
+def render_markdown(results: RunResults) -> str:
+    """The report as Markdown (pure: the same results give the same text)."""
+    model = build(results)
     lines = [f"# {title(model)}", ""]
-    lines.append(f"Run started {doc.get('started', '?')}, status {doc.get('status', '?')}.\n")
+    lines.append(started_line(results) + "\n")
     for note in model.notes:  # one quote each: consecutive quoted lines would run together
         lines += [f"> **Note:** {note}", ""]
     for key, body in _sections(model).items():

@@ -34,8 +34,8 @@ def _gb(value: Any) -> str:
 
 def environment(model: Model) -> list[tuple[str, str]]:
     """Where and with what the run was made, one (label, value) pair per line."""
-    doc = model.document
-    env: dict[str, Any] = doc.get("environment") or {}
+    results = model.results
+    env = results.environment
     git = env.get("git") or {}
     placement = env.get("placement") or {}
     packages = env.get("packages") or {}
@@ -43,8 +43,8 @@ def environment(model: Model) -> list[tuple[str, str]]:
     if git.get("dirty"):
         commit += " (with uncommitted changes)"
     rows = [
-        ("status", _text(doc.get("status"))),
-        ("started / finished (UTC)", f"{_text(doc.get('started'))} / {_text(doc.get('finished'))}"),
+        ("status", _text(results.status)),
+        ("started / finished (UTC)", f"{_text(results.started)} / {_text(results.finished)}"),
         ("Python", f"{_text(env.get('python'))} ({_text(env.get('python_implementation'))})"),
         ("platform", _text(env.get("platform"))),
         ("CPU", f"{_text(env.get('cpu_model'))}, {_text(env.get('cpu_count'))} logical CPUs"),
@@ -73,7 +73,7 @@ def environment(model: Model) -> list[tuple[str, str]]:
 
 def method(model: Model) -> list[tuple[str, str]]:
     """How the run measured: repetitions, durations, sizes, sampling."""
-    c = model.config
+    c = model.results.config
 
     def get(key: str) -> str:
         return _text(c.get(key))
@@ -131,69 +131,61 @@ def method(model: Model) -> list[tuple[str, str]]:
 def stacks(model: Model) -> Table:
     """Each stack's settings as stored in the document."""
     table = Table(("stack", "interface", "server", "worker", "loop / parser", "workers", "notes"))
-    for name, spec in (model.document.get("stacks") or {}).items():
-        if not isinstance(spec, dict):
-            continue
-        version = spec.get("server_version")
-        server = f"{_text(spec.get('server'))} {version}" if version else _text(spec.get("server"))
-        worker = _text(spec.get("worker_class"))
-        if spec.get("threads"):
-            worker += f", {spec['threads']} threads"
-        if spec.get("timeout"):
-            worker += f", timeout {spec['timeout']} s"
-        notes = list(spec.get("notes") or [])
-        if spec.get("available") is False:
-            notes.insert(0, f"UNAVAILABLE: {spec.get('missing')}")
+    for name, spec in model.results.stacks.items():
+        version = spec.server_version
+        server = f"{_text(spec.server)} {version}" if version else _text(spec.server)
+        worker = _text(spec.worker_class)
+        if spec.threads:
+            worker += f", {spec.threads} threads"
+        if spec.timeout:
+            worker += f", timeout {spec.timeout} s"
+        notes = list(spec.notes)
+        if not spec.available:
+            notes.insert(0, f"UNAVAILABLE: {spec.missing}")
         table.add(
             name,
-            _text(spec.get("interface")),
+            _text(spec.interface),
             server,
             worker,
-            f"{_text(spec.get('loop'))} / {_text(spec.get('http_parser'))}",
-            _text(spec.get("workers")),
-            "; ".join(str(n) for n in notes),
-            mark="failed" if spec.get("available") is False else "",
+            f"{_text(spec.loop)} / {_text(spec.http_parser)}",
+            _text(spec.workers),
+            "; ".join(notes),
+            mark="failed" if not spec.available else "",
         )
     return table
 
 
 def command_lines(model: Model) -> list[tuple[str, str]]:
     """The exact command lines: the run itself, each stack, one locust line per scenario."""
-    doc = model.document
+    results = model.results
     lines: list[tuple[str, str]] = []
-    if doc.get("command"):
-        lines.append(("this run", shlex.join(str(a) for a in doc["command"])))
-    for name, spec in (doc.get("stacks") or {}).items():
-        if isinstance(spec, dict) and spec.get("argv_example"):
-            lines.append((name, shlex.join(str(a) for a in spec["argv_example"])))
+    if results.command:
+        lines.append(("this run", shlex.join(results.command)))
+    for name, spec in results.stacks.items():
+        if spec.argv_example:
+            lines.append((name, shlex.join(spec.argv_example)))
     seen: set[str] = set()
-    for cell in doc.get("cells") or []:
-        scenario = str(cell.get("scenario"))
-        if scenario not in seen and cell.get("locust_argv"):
-            seen.add(scenario)
-            lines.append((f"locust, {scenario}", shlex.join(str(a) for a in cell["locust_argv"])))
+    for cell in results.cells:
+        if cell.scenario not in seen and cell.locust_argv:
+            seen.add(cell.scenario)
+            lines.append((f"locust, {cell.scenario}", shlex.join(cell.locust_argv)))
     return lines
 
 
 def events(model: Model) -> list[str]:
     """What happened to the run (interruptions, skipped stacks), with times."""
-    return [
-        f"{_text(e.get('at'))}: {_text(e.get('message'))}"
-        for e in model.document.get("events") or []
-        if isinstance(e, dict)
-    ]
+    return [f"{_text(e.at)}: {_text(e.message)}" for e in model.results.events]
 
 
 def warnings(model: Model) -> list[str]:
     """Every distinct warning a server logged, and where it appeared."""
     where: dict[str, list[str]] = {}
-    for cell in model.document.get("cells") or []:
-        for text in cell.get("warnings") or []:
-            where.setdefault(text, []).append(f"{cell.get('scenario')} on {cell.get('stack')}")
-    for point in model.document.get("sweep") or []:
-        for text in point.get("warnings") or []:
-            label = f"sweep {point.get('variant')} on {point.get('stack')}"
-            where.setdefault(text, []).append(label)
+    for cell in model.results.cells:
+        for text in cell.warnings:
+            where.setdefault(text, []).append(f"{cell.scenario} on {cell.stack}")
+    for point in model.results.sweep:
+        for text in point.warnings:
+            where.setdefault(text, []).append(f"sweep {point.variant} on {point.stack}")
     return [
         f"\u201c{text}\u201d ({', '.join(dict.fromkeys(places))})" for text, places in where.items()
     ]

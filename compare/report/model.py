@@ -1,34 +1,31 @@
-"""A results document grouped for reporting: cells by scenario and stack, with their caveats."""
+"""A run's results grouped for reporting: cells by scenario and stack, with their caveats."""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
-from compare.report.metrics import CellFigures, figures
+from compare.report.metrics import CellFigures, scenario_of
+from compare.report.runresults import RunResults
 from compare.report.stats import ALPHA, MIN_REPETITIONS, Spread, spread
 from compare.report.text import plural
-from compare.results import Cell
-from loadtests.catalog import SCENARIOS
-
-Document = dict[str, Any]
+from loadtests.catalog import Scenario
 
 
 def level_text(kind: str, level: float) -> str:
     """'4 users' or '5/s': one load level of a capacity curve."""
     if kind == "rate":
         return f"{level:g}/s"
-    return f"{level:g} user" + ("" if level == 1 else "s")
+    return plural(level, "user")
 
 
-def scenario_label(cell: Cell, swept: set[str]) -> str:
+def scenario_label(cell: CellFigures, swept: set[str]) -> str:
     """The scenario a cell is reported under: its name, and its load level in a sweep."""
-    name = str(cell["scenario"])
-    load = cell.get("load", {})
-    if name in swept and load.get("level") is not None:
-        return f"{name} at {level_text(str(load.get('kind')), float(load['level']))}"
-    return name
+    load = cell.stored_load
+    if cell.scenario in swept and load is not None and load["level"] is not None:
+        return f"{cell.scenario} at {level_text(load['kind'], float(load['level']))}"
+    return cell.scenario
 
 
 def base_scenario(label: str) -> str:
@@ -36,13 +33,13 @@ def base_scenario(label: str) -> str:
     return label.split(" at ", 1)[0]
 
 
-def swept_scenarios(cells: list[Cell]) -> set[str]:
-    """Scenarios run at more than one load level (kind or level) in this document."""
+def swept_scenarios(cells: Iterable[CellFigures]) -> set[str]:
+    """Scenarios run at more than one load level (kind or level) in this run."""
     loads: dict[str, set[tuple[str, float]]] = defaultdict(set)
     for cell in cells:
-        load = cell.get("load", {})
-        if load.get("level") is not None:
-            loads[str(cell["scenario"])].add((str(load.get("kind")), float(load["level"])))
+        load = cell.stored_load
+        if load is not None and load["level"] is not None:
+            loads[cell.scenario].add((load["kind"], float(load["level"])))
     return {name for name, seen in loads.items() if len(seen) > 1}
 
 
@@ -60,13 +57,25 @@ class Group:
         return base_scenario(self.scenario)
 
     @property
+    def info(self) -> Scenario:
+        """The scenario from the catalog (one unknown to it: plain downloads)."""
+        return scenario_of(self.base)
+
+    @property
+    def served_matters(self) -> bool:
+        """Whether its report says how many users got a first byte: some went without, or its
+        scenario always says (slow readers hold workers) and it had downloading users."""
+        downloading = any(c.downloaders for c in self.cells)
+        return bool(self.starved) or (self.info.report_served and downloading)
+
+    @property
     def ok(self) -> tuple[CellFigures, ...]:
         """The cells that completed (only these feed the figures)."""
         return tuple(c for c in self.cells if c.ok)
 
     def spread(self, key: str) -> Spread | None:
         """Median and range of a figure, or None when no repetition measured it."""
-        values = [v for c in self.ok if (v := getattr(c, key)) is not None]
+        values = [v for c in self.ok if (v := c[key]) is not None]
         return spread(values) if values else None
 
     @property
@@ -81,13 +90,6 @@ class Group:
             for flag in cell.flags:
                 counts[flag] = counts.get(flag, 0) + 1
         return counts
-
-    def flag_text(self, short: bool = False) -> str:
-        """The flags of this group's cells, e.g. 'uneven 1/3, machine-bound 3/3'."""
-        total = len(self.cells)
-        if short:
-            return ", ".join(f"{f} {n}/{total}" for f, n in self.flag_counts().items())
-        return ", ".join(f"{f} in {n} of {total}" for f, n in self.flag_counts().items())
 
     @property
     def caveats(self) -> list[str]:
@@ -144,9 +146,9 @@ class Group:
 
 @dataclass(frozen=True)
 class Model:
-    """The document in the shape the renderers need."""
+    """The run's results in the shape the renderers need."""
 
-    document: Document
+    results: RunResults
     scenarios: tuple[str, ...]  # in run order, planned ones first
     stacks: tuple[str, ...]
     groups: dict[tuple[str, str], Group]
@@ -161,21 +163,18 @@ class Model:
         """Groups of one scenario in stack order."""
         return [g for s in self.stacks if (g := self.groups.get((scenario, s))) is not None]
 
-    @property
-    def config(self) -> dict[str, Any]:
-        """The run's configuration as stored (empty if absent)."""
-        config: dict[str, Any] = self.document.get("config") or {}
-        return config
+    def measured(self) -> list[Group]:
+        """Every group, scenario by scenario in stack order."""
+        return [g for sc in self.scenarios for g in self.scenario_groups(sc)]
 
 
-def _ordered(planned: Any, seen: list[str]) -> tuple[str, ...]:
-    names = [str(n) for n in planned] if isinstance(planned, list | tuple) else []
-    return tuple(dict.fromkeys([*names, *seen]))
+def _ordered(planned: Iterable[str], seen: list[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys([*planned, *seen]))
 
 
-def _run_notes(document: Document, missing: list[tuple[str, str]]) -> list[str]:
+def _run_notes(results: RunResults, missing: list[tuple[str, str]]) -> list[str]:
     notes: list[str] = []
-    status = document.get("status")
+    status = results.status
     if status == "interrupted":
         notes.append("The run was interrupted: this report holds only what finished before.")
     elif status == "failed":
@@ -184,22 +183,21 @@ def _run_notes(document: Document, missing: list[tuple[str, str]]) -> list[str]:
         notes.append("The run had not finished when this report was made (status 'running').")
     elif status != "complete":
         notes.append(f"The run's status is {status!r}.")
-    for name, stack in sorted((document.get("stacks") or {}).items()):
-        if isinstance(stack, dict) and stack.get("available") is False:
-            notes.append(f"Stack {name} was unavailable: {stack.get('missing')}.")
+    for name, stack in sorted(results.stacks.items()):
+        if not stack.available:
+            notes.append(f"Stack {name} was unavailable: {stack.missing}.")
     if missing:
         pairs = ", ".join(f"{scenario} on {stack}" for scenario, stack in missing)
         notes.append(f"Not measured: {pairs}.")
-    config = document.get("config") or {}
-    repeat = config.get("repeat")
-    if isinstance(repeat, int) and repeat < MIN_REPETITIONS:
+    repeat = results.repeat
+    if repeat is not None and repeat < MIN_REPETITIONS:
         notes.append(
             f"{plural(repeat, 'repetition')} per cell: a verdict needs at "
             f"least {MIN_REPETITIONS} (fewer can never reach p <= {ALPHA:g}), so differences "
             "are shown but not judged."
         )
     copies: dict[str, list[str]] = {}
-    for name in config.get("stacks") or []:
+    for name in results.config.get("stacks") or []:
         base, mark, _ = str(name).partition("#")
         if mark:
             copies.setdefault(base, []).append(str(name))
@@ -212,39 +210,35 @@ def _run_notes(document: Document, missing: list[tuple[str, str]]) -> list[str]:
     return notes
 
 
-def build(document: Document) -> Model:
-    """Group a results document's cells for the renderers (pure)."""
+def build(results: RunResults) -> Model:
+    """Group a run's cells for the renderers (pure)."""
     cells: dict[tuple[str, str], list[CellFigures]] = defaultdict(list)
-    raw = list(document.get("cells") or [])
-    swept = swept_scenarios(raw)
-    config = document.get("config") or {}
-    order = [str(s) for s in config.get("scenarios") or []]
+    swept = swept_scenarios(results.cells)
+    order = list(results.planned_scenarios)
 
-    def position(cell: Cell) -> tuple[int, str, float]:
+    def position(cell: CellFigures) -> tuple[int, str, float]:
         # Scenarios in the planned order, a sweep's levels from the lowest up.
-        name = str(cell["scenario"])
-        load = cell.get("load", {})
-        at = order.index(name) if name in order else len(order)
-        return (at, str(load.get("kind") or ""), float(load.get("level") or 0))
+        load = cell.stored_load
+        kind, level = (load["kind"], load["level"]) if load else ("", 0)
+        at = order.index(cell.scenario) if cell.scenario in order else len(order)
+        return (at, kind, float(level or 0))
 
-    for cell in sorted(raw, key=position):
-        cells[(scenario_label(cell, swept), cell["stack"])].append(figures(cell))
+    for cell in sorted(results.cells, key=position):
+        cells[(scenario_label(cell, swept), cell.stack)].append(cell)
     planned = [s for s in order if s not in swept]
     scenarios = _ordered(planned, [s for s, _ in cells])
     # Planned scenarios keep their place; a swept one is replaced by its levels, in place.
     scenarios = tuple(sorted(scenarios, key=lambda label: _rank(label, order, scenarios)))
-    stacks = _ordered(
-        config.get("stacks") or list(document.get("stacks") or {}), [s for _, s in cells]
-    )
+    stacks = _ordered(results.planned_stacks, [s for _, s in cells])
     groups = {key: Group(key[0], key[1], tuple(value)) for key, value in cells.items()}
     missing = [(sc, st) for sc in scenarios for st in stacks if (sc, st) not in groups]
     return Model(
-        document=document,
+        results=results,
         scenarios=scenarios,
         stacks=stacks,
         groups=groups,
         missing=tuple(missing),
-        notes=tuple(_run_notes(document, missing)),
+        notes=tuple(_run_notes(results, missing)),
     )
 
 
@@ -255,5 +249,4 @@ def _rank(label: str, order: list[str], labels: tuple[str, ...]) -> tuple[int, i
 
 def describe_scenario(name: str) -> str:
     """The catalog's one-line description of a scenario (or a plain note for unknown ones)."""
-    info = SCENARIOS.get(base_scenario(name))
-    return info.description if info is not None else "(not in this version's scenario catalog)"
+    return scenario_of(base_scenario(name)).description

@@ -5,11 +5,12 @@ started or started late, requests the window's end cut. Pure.
 from __future__ import annotations
 
 import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from compare.report.rawrecords import Request, tail
-from compare.results import Cell
-from loadtests.catalog import SCENARIOS
+from compare.results import Cell, Window
+from loadtests.catalog import Scenario
 from loadtests.record import NOT_STARTED, OK, STOPPED
 
 # Open loop: a request sent this much after its intended start started late; when a tenth of
@@ -34,13 +35,8 @@ class OpenLoop:
     max_in_flight: int | None
 
 
-def _steady(scenario: str) -> bool:
-    info = SCENARIOS.get(scenario)
-    return info is None or info.steady
-
-
 def _served_per_s(
-    everything: list[Request],
+    everything: Sequence[Request],
     main: str,
     by_first_byte: bool,
     start: float,
@@ -75,17 +71,18 @@ def _served_per_s(
 
 
 def open_loop(
-    cell: Cell, everything: list[Request], start: float, end: float, received: int
+    scenario: Scenario, cell: Cell, everything: Sequence[Request], window: Window, received: int
 ) -> OpenLoop:
     """Offered against achieved rate, arrivals not started or late, and what the stop cut.
 
     ``received``: body bytes that arrived in the window (partial downloads included).
     """
-    main = "first-byte" if cell["scenario"] == "first-byte" else "download"
+    start, end = window.start, window.end
+    main = scenario.step.kind
     arrivals = [r for r in everything if r.kind == main and start <= r.origin < end]
     started = [r for r in arrivals if r.outcome != NOT_STARTED]
     lags = [(r.start - r.origin) * 1000 for r in started]
-    by_first_byte = main == "first-byte" or not _steady(cell["scenario"])
+    by_first_byte = main == "first-byte" or not scenario.steady
     achieved = _served_per_s(everything, main, by_first_byte, start, end, received)
     arrival = cell.get("arrival", {})
     load = cell.get("load", {})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from compare.report.model import Model
+from compare.report.runresults import RunResults
 
 SECTIONS: tuple[tuple[str, str], ...] = (
     ("capacity", "Capacity"),
@@ -56,6 +57,11 @@ def title(model: Model) -> str:
     """The report's title: what was compared."""
     stacks = " vs ".join(model.stacks) or "no stacks"
     return f"Django streaming export: {stacks}"
+
+
+def started_line(results: RunResults) -> str:
+    """When the run started and how it ended, in one sentence."""
+    return f"Run started {results.started or '?'}, status {results.status or '?'}."
 
 
 CSS = """

@@ -6,6 +6,7 @@ from: its intended start under an open loop (the schedule's instant), else the m
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from compare.report.stats import percentile
@@ -70,7 +71,7 @@ def requests(cell: Cell) -> list[Request]:
 
 
 def in_flight_max(
-    requests: list[Request], kind: str, start: float, end: float, streaming: bool = False
+    requests: Iterable[Request], kind: str, start: float, end: float, streaming: bool = False
 ) -> int:
     """The most requests of ``kind`` in progress at once within [start, end).
 

@@ -4,46 +4,34 @@ from __future__ import annotations
 
 import textwrap
 from collections import defaultdict
-from collections.abc import Callable
-from typing import Any
 
 from compare.report.capacity import sentences
-from compare.report.metrics import CellFigures, SweepFigures, figures, sweep_figures
-from compare.report.model import build
+from compare.report.figuredefs import FIGURES
+from compare.report.metrics import SweepFigures
+from compare.report.model import Model, build
 from compare.report.page import title
+from compare.report.runresults import RunResults
 from compare.report.stats import spread
 from compare.report.tables import short_notes
 from compare.report.text import format_table, plus_minus
 from compare.report.verdict import verdicts
 
-__all__ = ["format_table", "group_figures", "sweep_table", "terminal_verdict", "verdict_table"]
-
-Column = tuple[str, Callable[[CellFigures], float | None], str]
-
-COLUMNS: tuple[Column, ...] = (
-    ("MB/s", lambda f: f.mb_per_s, "{:.1f}"),
-    ("TTFB p50 ms", lambda f: f.ttfb_p50_ms, "{:.0f}"),
-    ("TTLB p50 ms", lambda f: f.ttlb_p50_ms, "{:.0f}"),
-    ("ping p99 ms", lambda f: f.ping_p99_ms, "{:.0f}"),
-    ("peak mem +MB", lambda f: f.peak_pss_increase_mb, "{:.1f}"),
+# The terminal table's columns: (header, figure).
+COLUMNS: tuple[tuple[str, str], ...] = (
+    ("MB/s", "mb_per_s"),
+    ("TTFB p50 ms", "ttfb_p50_ms"),
+    ("TTLB p50 ms", "ttlb_p50_ms"),
+    ("ping p99 ms", "ping_p99_ms"),
+    ("peak mem +MB", "peak_pss_increase_mb"),
 )
-
-
-def group_figures(document: dict[str, Any]) -> dict[tuple[str, str], list[CellFigures]]:
-    """Figures of every cell, grouped by (scenario, stack), in document order."""
-    groups: dict[tuple[str, str], list[CellFigures]] = defaultdict(list)
-    for cell in document.get("cells") or []:
-        groups[(cell["scenario"], cell["stack"])].append(figures(cell))
-    return groups
 
 
 def _cell_text(values: list[float], fmt: str) -> str:
     return plus_minus(spread(values) if values else None, fmt)
 
 
-def verdict_table(document: dict[str, Any]) -> str:
+def verdict_table(model: Model) -> str:
     """One row per scenario and stack: medians over repetitions (± half the range), caveats."""
-    model = build(document)
     header = ["scenario", "stack", *[c[0] for c in COLUMNS], "failed", "notes"]
     rows: list[list[str]] = [header]
     for scenario in model.scenarios:
@@ -53,8 +41,9 @@ def verdict_table(document: dict[str, Any]) -> str:
                 rows.append([scenario, stack, *["-"] * (len(COLUMNS) + 1), "not measured"])
                 continue
             row = [scenario, stack]
-            for _, pick, fmt in COLUMNS:
-                row.append(_cell_text([v for f in group.ok if (v := pick(f)) is not None], fmt))
+            for _, name in COLUMNS:
+                values = [v for f in group.ok if (v := f[name]) is not None]
+                row.append(_cell_text(values, FIGURES[name].fmt))
             failures = sum(f.failures for f in group.cells)
             requests = sum(f.requests for f in group.cells)
             row.append(f"{failures}/{requests}" if requests else "-")
@@ -63,11 +52,10 @@ def verdict_table(document: dict[str, Any]) -> str:
     return format_table(rows)
 
 
-def sweep_table(document: dict[str, Any]) -> str:
+def sweep_table(results: RunResults) -> str:
     """Body TTFB and peak memory increase by size, variant and stack (medians)."""
     groups: dict[tuple[int, str, str], list[SweepFigures]] = defaultdict(list)
-    for point in document.get("sweep") or []:
-        f = sweep_figures(point)
+    for f in results.sweep:
         groups[(f.rows, f.variant, f.stack)].append(f)
     rows = [["rows", "variant", "stack", "TTFB ms", "total s", "peak mem +MB", "status"]]
     for (size, variant, stack), points in sorted(groups.items()):
@@ -97,9 +85,9 @@ def _wrap(text: str, bullet: str) -> str:
     )
 
 
-def terminal_verdict(document: dict[str, Any]) -> str:
+def terminal_verdict(results: RunResults) -> str:
     """The verdict for the terminal: run notes, findings per scenario, the two tables."""
-    model = build(document)
+    model = build(results)
     lines = [title(model), ""]
     lines += [textwrap.fill(f"NOTE: {n}", width=100, break_on_hyphens=False) for n in model.notes]
     if model.notes:
@@ -114,5 +102,5 @@ def terminal_verdict(document: dict[str, Any]) -> str:
         lines += [_wrap(f, "-") for f in v.findings]
         lines += [_wrap(c, "!") for c in v.caveats]
         lines.append("")
-    lines += [verdict_table(document), "", sweep_table(document)]
+    lines += [verdict_table(model), "", sweep_table(results)]
     return "\n".join(lines)

@@ -4,23 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from compare.report.metrics import (
-    HEADLINE,
-    PING,
-    SweepFigures,
-    figures,
-    request_types,
-    sweep_figures,
-)
+from compare.report.figuredefs import FIGURES
+from compare.report.metrics import SweepFigures
 from compare.report.model import Group, Model
 from compare.report.stats import Spread, spread
 from compare.report.text import MISSING, plural, span
 from compare.servers.stacks import stack_parts
+from loadtests.catalog import PING
 
 
 @dataclass(frozen=True)
 class Value:
-    """A table cell: the figure, and its range over repetitions (shown smaller in HTML)."""
+    """A table entry: the figure, and its range over repetitions (shown smaller in HTML)."""
 
     main: str
     detail: str = ""
@@ -29,7 +24,7 @@ class Value:
         return f"{self.main} ({self.detail})" if self.detail else self.main
 
 
-Cell = str | Value
+Entry = str | Value
 
 
 @dataclass(frozen=True)
@@ -37,16 +32,16 @@ class Table:
     """A header and rows; a row's mark (failed, bound, missing, warn) flags it for the reader."""
 
     header: tuple[str, ...]
-    rows: list[tuple[Cell, ...]] = field(default_factory=list)
+    rows: list[tuple[Entry, ...]] = field(default_factory=list)
     marks: list[str] = field(default_factory=list)
 
-    def add(self, *cells: Cell, mark: str = "") -> None:
+    def add(self, *cells: Entry, mark: str = "") -> None:
         """Append a row."""
         self.rows.append(cells)
         self.marks.append(mark)
 
 
-def figure(s: Spread | None, fmt: str) -> Cell:
+def figure(s: Spread | None, fmt: str) -> Entry:
     """A median with its range, or a dash."""
     if s is None:
         return MISSING
@@ -56,12 +51,12 @@ def figure(s: Spread | None, fmt: str) -> Cell:
     return Value(fmt.format(s.median), span(low, high))
 
 
-def key_figure(group: Group, key: str) -> Cell:
-    """A headline figure of a group, in its own format."""
-    return figure(group.spread(key), HEADLINE[key].fmt)
+def key_figure(group: Group, key: str) -> Entry:
+    """A figure of a group, in its own format (compare.report.figuredefs)."""
+    return figure(group.spread(key), FIGURES[key].fmt)
 
 
-def percentile_figure(group: Group, key: str, fmt: str = "{:.0f}") -> Cell:
+def percentile_figure(group: Group, key: str, fmt: str = "{:.0f}") -> Entry:
     """A percentile with its range; 'max' when, in any cell, too few samples made it the max."""
     cell = figure(group.spread(key), fmt)
     if cell == MISSING or not any(c.is_max(key) for c in group.ok):
@@ -71,7 +66,7 @@ def percentile_figure(group: Group, key: str, fmt: str = "{:.0f}") -> Cell:
     return f"max {cell}"
 
 
-def sample_count(group: Group, key: str) -> Cell:
+def sample_count(group: Group, key: str) -> Entry:
     """How many samples a percentile came from in each cell: '42' or '40-45'."""
     counts = [n for c in group.ok if (n := c.n(key)) is not None]
     if not counts:
@@ -155,10 +150,6 @@ def overview(model: Model) -> Table:
     return table
 
 
-def _measured(model: Model) -> list[Group]:
-    return [g for sc in model.scenarios for g in model.scenario_groups(sc)]
-
-
 def throughput(model: Model) -> Table:
     """MB/s (bytes received in the window), rows/s and downloads/s per scenario and stack."""
     table = Table(
@@ -175,17 +166,17 @@ def throughput(model: Model) -> Table:
             "notes",
         )
     )
-    for g in _measured(model):
+    for g in model.measured():
         table.add(
             g.scenario,
             _users(g),
             g.stack,
             f"{len(g.ok)}/{len(g.cells)}",
-            figure(g.spread("window_s"), "{:.1f}"),
+            key_figure(g, "window_s"),
             key_figure(g, "mb_per_s"),
             key_figure(g, "rows_per_s"),
-            key_figure(g, "requests_per_s"),
-            figure(g.spread("downloads"), "{:.0f}"),
+            key_figure(g, "downloads_per_s"),
+            key_figure(g, "n_downloads"),
             short_notes(g),
             mark=_mark(g),
         )
@@ -209,8 +200,8 @@ def latency(model: Model) -> Table:
             "notes",
         )
     )
-    for g in _measured(model):
-        row: list[Cell] = [g.scenario, g.stack]
+    for g in model.measured():
+        row: list[Entry] = [g.scenario, g.stack]
         for kind in ("ttfb", "ttlb"):
             row.append(sample_count(g, f"{kind}_p50_ms"))
             row += [percentile_figure(g, f"{kind}_p{q}_ms") for q in (50, 90, 99)]
@@ -220,9 +211,9 @@ def latency(model: Model) -> Table:
 
 def memory(model: Model) -> Table:
     """Server memory per scenario and stack: idle, warm-up cost, peak, increase, kernel peak."""
-    groups = _measured(model)
+    groups = model.measured()
     # A run against the harness's PostgreSQL: the database is in the tree, and shown apart.
-    database = any(c.database_increase_mb is not None for g in groups for c in g.cells)
+    database = any(c["database_increase_mb"] is not None for g in groups for c in g.cells)
     header = [
         "scenario",
         "stack",
@@ -237,21 +228,16 @@ def memory(model: Model) -> Table:
         header += ["of which database +MB", "database CPU s"]
     table = Table(tuple(header))
     for g in groups:
-        row: list[Cell] = [
-            g.scenario,
-            g.stack,
-            figure(g.spread("baseline_mb"), "{:.1f}"),
-            figure(g.spread("warmup_cost_mb"), "{:.1f}"),
-            figure(g.spread("peak_mb"), "{:.1f}"),
-            key_figure(g, "peak_pss_increase_mb"),
-            figure(g.spread("peak_hwm_increase_mb"), "{:.1f}"),
-            figure(g.spread("peak_process_uss_mb"), "{:.1f}"),
+        names = [
+            "baseline_mb",
+            "warmup_cost_mb",
+            "peak_mb",
+            "peak_pss_increase_mb",
+            "peak_hwm_increase_mb",
+            "peak_process_uss_mb",
         ]
-        if database:
-            row += [
-                figure(g.spread("database_increase_mb"), "{:.1f}"),
-                figure(g.spread("database_cpu_s"), "{:.2f}"),
-            ]
+        names += ["database_increase_mb", "database_cpu_s"] if database else []
+        row: list[Entry] = [g.scenario, g.stack, *(key_figure(g, name) for name in names)]
         table.add(*row, mark=_mark(g))
     return table
 
@@ -270,15 +256,15 @@ def cost(model: Model) -> Table:
             "MB per download",
         )
     )
-    for g in _measured(model):
+    for g in model.measured():
         table.add(
             g.scenario,
             g.stack,
-            figure(g.spread("served_mb"), "{:.0f}"),
-            figure(g.spread("server_cpu_s"), "{:.2f}"),
+            key_figure(g, "served_mb"),
+            key_figure(g, "server_cpu_s"),
             key_figure(g, "server_cpu_s_per_gb"),
             key_figure(g, "peak_pss_increase_mb"),
-            figure(g.spread("downloads_streaming_max"), "{:.0f}"),
+            key_figure(g, "downloads_streaming_max"),
             key_figure(g, "peak_mb_per_download"),
             mark=_mark(g),
         )
@@ -288,15 +274,15 @@ def cost(model: Model) -> Table:
 def head_of_line(model: Model) -> Table:
     """The probe's latency while exports stream, for the scenarios that probe."""
     table = Table(("scenario", "stack", "probes n", "p50 ms", "p90 ms", "p99 ms", "max ms", "MB/s"))
-    for g in _measured(model):
-        if PING not in request_types(g.base):
+    for g in model.measured():
+        if PING not in g.info.request_types:
             continue
         table.add(
             g.scenario,
             g.stack,
-            figure(g.spread("pings"), "{:.0f}"),
+            key_figure(g, "n_pings"),
             *(percentile_figure(g, f"ping_{q}_ms") for q in ("p50", "p90", "p99")),
-            figure(g.spread("ping_max_ms"), "{:.0f}"),
+            key_figure(g, "ping_max_ms"),
             key_figure(g, "mb_per_s"),
             mark=_mark(g),
         )
@@ -319,18 +305,18 @@ def slow_clients(model: Model) -> Table:
     )
     for scenario in model.scenarios:
         groups = model.scenario_groups(scenario)
-        if not (scenario == "slow-client" or any(g.starved for g in groups)):
+        if not any(g.served_matters for g in groups):
             continue
         for g in groups:
             table.add(
                 g.scenario,
                 g.stack,
                 "/".join(str(n) for n in sorted({c.downloaders for c in g.cells})) or MISSING,
-                figure(g.spread("users_served"), "{:.0f}"),
+                key_figure(g, "users_served"),
                 figure(spread([c.starved for c in g.ok]) if g.ok else None, "{:.0f}"),
-                figure(g.spread("downloads"), "{:.0f}"),
+                key_figure(g, "n_downloads"),
                 key_figure(g, "ttfb_p50_ms"),
-                figure(g.spread("ttfb_max_ms"), "{:.0f}"),
+                key_figure(g, "ttfb_max_ms"),
                 mark="warn" if g.starved else _mark(g),
             )
     return table
@@ -352,8 +338,7 @@ def sweep(model: Model) -> Table:
         )
     )
     points: dict[tuple[int, str, str], list[SweepFigures]] = {}
-    for p in model.document.get("sweep") or []:
-        f = sweep_figures(p)
+    for f in model.results.sweep:
         points.setdefault((f.rows, f.variant, f.stack), []).append(f)
     variants = ("stream", "buffered", "mismatch")
 
@@ -409,8 +394,7 @@ def cells(model: Model) -> Table:
             "error",
         )
     )
-    for cell in model.document.get("cells") or []:
-        f = figures(cell)
+    for f in model.results.cells:
         client = f"{f.client_cpu_pct:.0f}%" if f.client_cpu_pct is not None else MISSING
         machine = f"{f.machine_busy_pct:.0f}%" if f.machine_busy_pct is not None else MISSING
         bound = f.client_bound or "machine-bound" in f.flags
@@ -451,7 +435,7 @@ def app_profiles(model: Model) -> Table:
                 found = compare_groups(scenario, rich, plain, key)
                 if found is None:
                     continue
-                h, j = found.headline, found.judgement
+                h, j = found.figure, found.judgement
                 change = "-"
                 if j.estimate is not None:
                     change = (

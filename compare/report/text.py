@@ -7,9 +7,10 @@ from compare.report.stats import Spread
 MISSING = "-"
 
 
-def plural(count: int, word: str) -> str:
-    """'1 user', '3 users'."""
-    return f"{count} {word}{'' if count == 1 else 's'}"
+def plural(count: float, word: str) -> str:
+    """'1 user', '3 users', '2.5 users'."""
+    number = f"{count:g}" if isinstance(count, float) else str(count)
+    return f"{number} {word}{'' if count == 1 else 's'}"
 
 
 def span(low: str, high: str) -> str:

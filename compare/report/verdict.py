@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from compare.report.comparisons import VERDICT_KEYS, FigureComparison, scenario_comparisons
-from compare.report.metrics import HEADLINE, Headline
+from compare.report.comparisons import FigureComparison, scenario_comparisons
+from compare.report.figuredefs import VERDICT_FIGURES, Figure
 from compare.report.model import Group, Model, describe_scenario
 from compare.report.stats import ALPHA, MIN_REPETITIONS, Spread, spread
 from compare.report.text import with_range
@@ -36,8 +36,8 @@ class ScenarioVerdict:
     caveats: tuple[str, ...]
 
 
-def _value(s: Spread, headline: Headline) -> str:
-    return f"{with_range(s, headline.fmt)} {headline.unit}"
+def _value(s: Spread, figure: Figure) -> str:
+    return f"{with_range(s, figure.fmt)} {figure.unit}"
 
 
 def factor(x: float) -> str:
@@ -49,7 +49,7 @@ def _stated(c: FigureComparison, side: str) -> str:
     values = c.a_values if side == c.a else c.b_values
     if not values:
         return f"{side} -"
-    return f"{side} {_value(spread(values), c.headline)}"
+    return f"{side} {_value(spread(values), c.figure)}"
 
 
 def _interval(c: FigureComparison, a_better: bool) -> str:
@@ -59,16 +59,16 @@ def _interval(c: FigureComparison, a_better: bool) -> str:
         return ""
     if j.kind == "ratio":
         low, high = (
-            (j.low, j.high) if a_better == c.headline.higher_is_better else (1 / j.high, 1 / j.low)
+            (j.low, j.high) if a_better == c.figure.higher_is_better else (1 / j.high, 1 / j.low)
         )
         return f"95% interval {factor(low)}-{factor(high)}"
     low, high = sorted((abs(j.low), abs(j.high)))
-    return f"95% interval {c.headline.format(low)}-{c.headline.format(high)} {c.headline.unit}"
+    return f"95% interval {c.figure.format(low)}-{c.figure.format(high)} {c.figure.unit}"
 
 
 def sentence(c: FigureComparison) -> str:
     """A judged or unjudged difference in words, with both sides' values."""
-    h, j = c.headline, c.judgement
+    h, j = c.figure, c.judgement
     label = h.label[0].upper() + h.label[1:]
     values = f"{_stated(c, c.a)}, {_stated(c, c.b)}"
     if j.estimate is None:
@@ -92,8 +92,8 @@ def _with_note(text: str, c: FigureComparison) -> str:
     return f"{text}; {c.load_note}" if c.load_note else text
 
 
-def _served(groups: list[Group], duration: object) -> str:
-    within = f"within the {duration:g} s cell" if isinstance(duration, int | float) else ""
+def _served(groups: list[Group], duration: float | None) -> str:
+    within = f" within the {duration:g} s cell" if isinstance(duration, int | float) else ""
     parts = []
     for g in groups:
         ok = g.ok
@@ -110,7 +110,7 @@ def _served(groups: list[Group], duration: object) -> str:
             if longest is not None:
                 text += f" (the longest wait {longest.median:.0f} ms)"
         parts.append(text)
-    return f"Users served a first byte {within}: " + "; ".join(parts) + "."
+    return f"Users served a first byte{within}: " + "; ".join(parts) + "."
 
 
 def _warnings(groups: list[Group]) -> list[str]:
@@ -132,16 +132,15 @@ def scenario_verdict(model: Model, scenario: str) -> ScenarioVerdict:
     if not groups:
         return ScenarioVerdict(scenario, description, None, (), ("not measured in this run",))
     findings: list[str] = []
-    starved = [g.stack for g in groups if g.starved]
-    if starved or scenario == "slow-client":
-        findings.append(_served(groups, model.config.get("duration_s")))
+    if any(g.served_matters for g in groups):
+        findings.append(_served(groups, model.results.duration_s))
     if len(groups) == 1:
         g = groups[0]
-        for key in VERDICT_KEYS:
-            s = g.spread(key)
+        for figure in VERDICT_FIGURES:
+            s = g.spread(figure.name)
             if s is not None:
-                h = HEADLINE[key]
-                findings.append(f"{h.label[0].upper() + h.label[1:]}: {g.stack} {_value(s, h)}.")
+                label = figure.label[0].upper() + figure.label[1:]
+                findings.append(f"{label}: {g.stack} {_value(s, figure)}.")
     by_verdict: dict[str, list[str]] = {"no-difference": [], "not-meaningful": []}
     found = scenario_comparisons(model, scenario)
     too_few = next(
@@ -157,7 +156,7 @@ def scenario_verdict(model: Model, scenario: str) -> ScenarioVerdict:
     for c in found:
         pair = "" if len(groups) == 2 else f" ({c.a} vs {c.b})"
         if c.verdict in by_verdict:
-            by_verdict[c.verdict].append(_with_note(f"{c.headline.label}{pair}", c))
+            by_verdict[c.verdict].append(_with_note(f"{c.figure.label}{pair}", c))
             continue
         flags = suspect([by_stack[c.a], by_stack[c.b]])
         findings.append(_with_note(sentence(c), c) + flags + ".")

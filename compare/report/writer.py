@@ -9,7 +9,7 @@ from pathlib import Path
 from compare.errors import CompareError
 from compare.report.html import render_html
 from compare.report.markdown import render_markdown
-from compare.results import load_results
+from compare.report.runresults import RunResults
 
 HTML_FILE = "report.html"
 MARKDOWN_FILE = "report.md"
@@ -29,12 +29,10 @@ def write_atomic(path: Path, text: str) -> Path:
     return path
 
 
-def write_reports(results_dir: Path) -> list[Path]:
-    """Render both reports from results.json and write them beside it; return their paths."""
-    document = load_results(results_dir)
-    directory = results_dir if results_dir.is_dir() else results_dir.parent
+def write_reports(results: RunResults, directory: Path) -> list[Path]:
+    """Render both reports of a run and write them into ``directory``; return their paths."""
     # Both are rendered before either is written: a failure leaves the old reports whole.
-    rendered = {HTML_FILE: render_html(document), MARKDOWN_FILE: render_markdown(document)}
+    rendered = {HTML_FILE: render_html(results), MARKDOWN_FILE: render_markdown(results)}
     try:
         return [write_atomic(directory / name, text) for name, text in rendered.items()]
     except OSError as error:

@@ -26,12 +26,10 @@ from compare.servers.server import SECRET_KEY_ENV
 from compare.servers.stacks import APP_PROFILE_ENV
 from compare.system.startstop import StartStop
 from loadtests.options import OPTIONS
-from project.profiles import PROFILES, AppProfile
+from project.profiles import APP_PROFILES, AppProfile
 
 Source = Literal["synthetic", "db", "postgres"]
 SOURCES: tuple[Source, ...] = ("synthetic", "db", "postgres")
-APP_PROFILES: tuple[AppProfile, ...] = PROFILES
-PROFILE_ENV = APP_PROFILE_ENV
 # Locust reads its --session and --source options from these (a command-line value wins).
 SESSION_ENV = OPTIONS["session"].env_var
 SOURCE_ENV = OPTIONS["source"].env_var
@@ -155,7 +153,7 @@ class RunData(StartStop):
 
     def server_env(self) -> dict[str, str]:
         """The environment the stacks need on top of their own: profile and database."""
-        env: dict[str, str] = {PROFILE_ENV: self.app, SECRET_KEY_ENV: self.secret_key}
+        env: dict[str, str] = {APP_PROFILE_ENV: self.app, SECRET_KEY_ENV: self.secret_key}
         if self.postgres is not None:
             env["DATABASE_URL"] = self.postgres.url
         elif self.database_url:

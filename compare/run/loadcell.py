@@ -24,8 +24,7 @@ import psutil
 from compare import REPO_ROOT
 from compare.config import BenchConfig, LoadKind
 from compare.errors import CompareError
-from compare.results import Cell, ClientLoad, Status
-from compare.results import Load as LoadRecord
+from compare.results import Cell, ClientLoad, Status, StoredLoad
 from compare.run.lifecycle import MeasuredServer, django_warnings, pin
 from compare.run.records import (
     ARCHIVE,
@@ -41,8 +40,7 @@ from compare.servers.stacks import StackSpec
 from compare.system.ports import free_port
 from compare.system.proctree import ProcessTree
 from compare.system.sampler import ProcessTreeSampler, TreeSample, process_cpu_seconds
-from loadtests.catalog import PING, SCENARIOS, locust_command
-from loadtests.options import OPTIONS
+from loadtests.catalog import SCENARIOS, export_rows, locust_command
 
 logger = logging.getLogger(__name__)
 
@@ -144,7 +142,7 @@ class Load:
     users: int  # locust users: downloaders (+ the probe), or arrival schedulers (+ the probe)
     params: dict[str, int | float | str]
 
-    def describe(self) -> LoadRecord:
+    def describe(self) -> StoredLoad:
         """The cell's ``load`` entry."""
         level = int(self.level) if self.kind == "concurrency" else self.level
         return {"kind": self.kind, "level": level}
@@ -158,7 +156,7 @@ def cell_load(config: BenchConfig, scenario: str, level: float | None) -> Load:
     by one scheduler user per locust process.
     """
     info = SCENARIOS[scenario]
-    probe = 1 if PING in info.request_types else 0
+    probe = 1 if info.probe_class else 0
     if level is None:
         users = max(config.users or info.users, info.min_users)
         return Load("concurrency", users - probe, users, {})
@@ -211,7 +209,7 @@ def run_load_cell(
             params: dict[str, int | float | str] = {"source": config.source}
             if config.rows:
                 params["rows"] = config.rows
-            cell["export_rows"] = export_rows(scenario, params)
+            cell["export_rows"] = export_rows(info, params)
             record_dir = cell_dir / "records"
             argv = locust_command(
                 [scenario],
@@ -255,7 +253,7 @@ def run_load_cell(
             cell["timeline"] = _timeline(measured.samples(), t0)
             window = measurement_window(records, t0, config.settle_s, info.steady)
             w0, w1 = t0 + window.start, t0 + window.end
-            cell["window"] = {"start": window.start, "end": window.end}
+            cell["window"] = window.stored()
             cell["client"] = client_load(client_samples, w0, w1)
             if cell["server_survived"]:  # a tree that is gone has no peak or CPU to speak of
                 cell["memory"] = measured.memory(w0, w1)
@@ -285,14 +283,6 @@ def _timeline(samples: list[TreeSample], t0: float) -> list[dict[str, float | in
         points.append(point)
         previous = s
     return points
-
-
-def export_rows(scenario: str, params: dict[str, int | float | str]) -> int:
-    """Rows per export that a scenario's users request: ours over the catalog's over locust's."""
-    if scenario == "first-byte":
-        return int(OPTIONS["first_byte_rows"].default)
-    merged = {"rows": OPTIONS["rows"].default, **SCENARIOS[scenario].params, **params}
-    return int(merged["rows"])
 
 
 def _verdict(cell: Cell) -> tuple[Status, str | None]:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from compare.errors import CompareError
-from compare.results import ByteBins
+from compare.results import ByteBins, Window
 from loadtests.record import BIN_S, RequestRecord
 
 RECORD_FIELDS = tuple(f.name for f in fields(RequestRecord) if f.name != "detail")
@@ -69,23 +69,6 @@ def archive(directory: Path, destination: Path) -> None:
             # A process killed mid-line leaves its file without a final line end.
             out.write(data if data.endswith(b"\n") or not data else data + b"\n")
     shutil.rmtree(directory, ignore_errors=True)
-
-
-@dataclass(frozen=True)
-class Window:
-    """The measurement window of a cell, in seconds relative to the cell's start."""
-
-    start: float
-    end: float
-
-    @property
-    def length(self) -> float:
-        """Its length in seconds."""
-        return self.end - self.start
-
-    def holds(self, t: float | None) -> bool:
-        """Whether ``t`` falls inside it (start inclusive, end exclusive)."""
-        return t is not None and self.start <= t < self.end
 
 
 def measurement_window(

@@ -97,7 +97,7 @@ def probe_address(host: str) -> str:
     return bare
 
 
-def server_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+def stack_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
     """Build the environment a stack runs with: the project's settings, a fresh secret key.
 
     The key is the run's $DSC_SECRET_KEY when there is one: sessions signed by the harness
@@ -229,7 +229,7 @@ class ServerProcess(StartStop):
             self._proc = subprocess.Popen(
                 self.argv,
                 cwd=REPO_ROOT,
-                env=server_env(self._stack_env()),
+                env=stack_environment(self._stack_env()),
                 stdin=subprocess.DEVNULL,
                 stdout=self._log,
                 stderr=subprocess.STDOUT,

@@ -19,7 +19,7 @@ from compare.servers.nginx import NGINX_WORKERS, find_nginx, nginx_version
 from compare.servers.options import HttpParser, InvalidStackError, Loop, Server
 from compare.servers.options import Interface as Interface
 from compare.servers.prefork import LISTEN_FD
-from project.profiles import PROFILES as APP_PROFILES
+from project.profiles import APP_PROFILES
 
 # A reverse proxy in front of the server: nginx with proxy_buffering on or off.
 Front = Literal["nginx-buffered", "nginx-unbuffered"]

@@ -1,7 +1,7 @@
 """Where servers and the load generator run: CPU sets, decided once per run and recorded.
 
 On a small machine the load generator and the server compete for the same cores, and where each
-lands changes a single download's time by up to 40% (DESIGN.md, Known traps). The default,
+lands changes a single download's time by up to 40% (measured on a 2-core machine). The default,
 ``split``, gives the servers (and nginx or a database in their stack) the first CPUs and the
 load generator and the harness itself the rest (a quarter, at least one), so cells are
 repeatable and a saturated client shows as its own CPUs being busy. ``shared`` pins nothing.

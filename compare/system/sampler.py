@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import logging
 import statistics
 import threading
@@ -82,19 +81,6 @@ class TreeSample:
     def cpu(self) -> float:
         """CPU seconds used so far by the processes alive in this sample."""
         return sum(p.cpu for p in self.processes)
-
-    def as_dict(self) -> dict[str, object]:
-        """A plain JSON-ready dict, tree totals included."""
-        return {
-            "t": self.t,
-            "wall": self.wall,
-            "pss": self.pss,
-            "uss": self.uss,
-            "rss": self.rss,
-            "cpu": self.cpu,
-            "processes": [dataclasses.asdict(p) for p in self.processes],
-            "machine": [dataclasses.asdict(c) for c in self.machine],
-        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,18 +252,6 @@ class ProcessTreeSampler(StartStop):
     def baseline(self, t0: float | None = None, t1: float | None = None) -> int:
         """Median tree PSS over an idle window: the level an increase is measured against."""
         return baseline_pss(self.window(t0, t1))
-
-    def peaks(self, t0: float | None = None, t1: float | None = None) -> Peaks:
-        """Highest tree PSS, USS, RSS and single-process USS over a window."""
-        return peaks(self.window(t0, t1))
-
-    def cpu_seconds(self, t0: float, t1: float) -> float:
-        """CPU seconds the whole tree used between t0 and t1 (monotonic clock)."""
-        return cpu_seconds(self.samples, t0, t1)
-
-    def as_dicts(self) -> list[dict[str, object]]:
-        """Every sample as a plain dict, for JSON."""
-        return [s.as_dict() for s in self.samples]
 
 
 def window(samples: list[TreeSample], t0: float | None, t1: float | None) -> list[TreeSample]:
