@@ -29,11 +29,10 @@ from compare.report.runresults import RunResults
 from compare.report.summary import terminal_verdict
 from compare.results import Document, ResultsWriter, new_document
 from compare.run.appdata import RunData, add_data_arguments
-from compare.run.lifecycle import pin
 from compare.run.runner import run_bench
 from compare.servers.stacks import DEFAULT_WORKERS, stack_names
 from compare.system.interrupts import stop_signals_interrupt
-from compare.system.placement import MODES, choose, pin_self
+from compare.system.placement import MODES, choose, pin_self, pin_tree
 from loadtests.catalog import SCENARIOS, export_rows
 from project.profiles import APP_PROFILES
 
@@ -485,7 +484,7 @@ def _measure(config: BenchConfig, writer: ResultsWriter) -> None:
         if data.postgres is not None:
             # The database is server-side work: on the servers' CPUs, not ours (pin_self),
             # and measured with each stack.
-            pin(data.postgres.pid, config.server_cpus)
+            pin_tree(data.postgres.pid, config.server_cpus)
             config = dataclasses.replace(config, database_pid=data.postgres.pid)
         # Recorded with the next write; the postmaster's pid lets the figures sample it.
         writer.document["environment"]["data"] = data.describe()

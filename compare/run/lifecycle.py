@@ -25,6 +25,7 @@ from compare.run.workers import sized
 from compare.servers.server import ServerProcess
 from compare.servers.stacks import StackSpec
 from compare.system.download import download
+from compare.system.placement import pin_tree
 from compare.system.sampler import (
     ProcessSample,
     ProcessTreeSampler,
@@ -54,16 +55,6 @@ def django_warnings(log_path: Path) -> list[str]:
     except OSError:
         return []
     return sorted({match.group(0).strip() for match in _DJANGO_WARNING.finditer(text)})
-
-
-def pin(pid: int, cpus: tuple[int, ...] | None) -> None:
-    """Pin a process tree to cpus (workers forked later inherit it from their parent)."""
-    if not cpus:
-        return
-    root = psutil.Process(pid)
-    for proc in [root, *root.children(recursive=True)]:
-        with contextlib.suppress(psutil.Error):
-            proc.cpu_affinity(list(cpus))
 
 
 def worker_processes(root_pid: int) -> list[psutil.Process]:
@@ -156,7 +147,7 @@ class MeasuredServer(StartStop):
         """Start the stack and the sampler; return after the warm-up and the idle baseline."""
         self.server.start()
         try:
-            pin(self.server.pid, self.config.server_cpus)
+            pin_tree(self.server.pid, self.config.server_cpus)
             database = (self.config.database_pid,) if self.config.database_pid else ()
             self.sampler = ProcessTreeSampler(self.server.pid, self.interval, also=database).start()
             self.workers = {p.pid: p.create_time() for p in worker_processes(self.server.pid)}

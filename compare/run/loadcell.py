@@ -25,7 +25,7 @@ from compare import REPO_ROOT
 from compare.config import BenchConfig, LoadKind
 from compare.errors import CompareError
 from compare.results import Cell, ClientLoad, Status, StoredLoad
-from compare.run.lifecycle import MeasuredServer, django_warnings, pin
+from compare.run.lifecycle import MeasuredServer, django_warnings
 from compare.run.records import (
     ARCHIVE,
     archive,
@@ -37,6 +37,7 @@ from compare.run.records import (
     read_records,
 )
 from compare.servers.stacks import StackSpec
+from compare.system.placement import pin_tree
 from compare.system.ports import free_port
 from compare.system.proctree import ProcessTree
 from compare.system.sampler import ProcessTreeSampler, TreeSample, process_cpu_seconds
@@ -104,7 +105,7 @@ def _run_locust(
         )
         tree = ProcessTree(proc, "locust")
         try:
-            pin(proc.pid, config.client_cpus)
+            pin_tree(proc.pid, config.client_cpus)
             with ProcessTreeSampler(proc.pid, CLIENT_INTERVAL_S, memory=False) as client:
                 deadline = time.monotonic() + deadline_s
                 while proc.poll() is None:
@@ -115,7 +116,7 @@ def _run_locust(
                     if config.locust_workers:
                         # Workers forked before the first pin would run anywhere: pin again.
                         with contextlib.suppress(psutil.Error):
-                            pin(proc.pid, config.client_cpus)
+                            pin_tree(proc.pid, config.client_cpus)
             return proc.returncode, client.samples
         finally:
             tree.kill()  # a locust past its deadline, or one we were interrupted in

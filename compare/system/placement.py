@@ -5,13 +5,17 @@ lands changes a single download's time by up to 40% (measured on a 2-core machin
 ``split``, gives the servers (and nginx or a database in their stack) the first CPUs and the
 load generator and the harness itself the rest (a quarter, at least one), so cells are
 repeatable and a saturated client shows as its own CPUs being busy. ``shared`` pins nothing.
+Every pin the harness makes is made here.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from typing import Literal
+
+import psutil
 
 from compare.errors import CompareError
 
@@ -34,6 +38,9 @@ class Placement:
         return f"{self.mode}: servers on CPUs {server}, load generator on CPUs {client}"
 
 
+NOT_PINNED = Placement("shared", None, None)
+
+
 def available_cpus() -> tuple[int, ...]:
     """The CPUs this process may run on (Linux only, like every measurement here)."""
     if not hasattr(os, "sched_getaffinity"):
@@ -47,6 +54,8 @@ def choose(
     client_cpus: tuple[int, ...] | None = None,
 ) -> Placement:
     """The run's placement: explicit CPU sets win over the mode."""
+    if mode not in MODES:  # $DSC_PLACEMENT reaches here unchecked by argparse's choices
+        raise CompareError(f"unknown placement {mode!r}; valid: {', '.join(MODES)}")
     cpus = available_cpus()
     for wanted, flag in ((server_cpus, "--server-cpus"), (client_cpus, "--client-cpus")):
         if wanted and not set(wanted) <= set(cpus):
@@ -61,7 +70,25 @@ def choose(
     return Placement("split", cpus[:-clients], cpus[-clients:])
 
 
-def pin_self(cpus: tuple[int, ...] | None) -> None:
-    """Run this process (the harness: samplers, the sweep's client) on the load generator's CPUs."""
+def pin_tree(pid: int, cpus: tuple[int, ...] | None) -> None:
+    """Pin a process and everything under it to cpus (processes forked later inherit it)."""
+    if not cpus:
+        return
+    root = psutil.Process(pid)
+    for proc in [root, *root.children(recursive=True)]:
+        with contextlib.suppress(psutil.Error):
+            proc.cpu_affinity(list(cpus))
+
+
+def pin_self(cpus: tuple[int, ...] | None) -> frozenset[int]:
+    """Run this process (the harness: samplers, the sweep's client) on ``cpus``, if any; return
+    the CPUs it ran on before, for ``unpin_self``."""
+    before = frozenset(os.sched_getaffinity(0))
     if cpus:
         os.sched_setaffinity(0, cpus)
+    return before
+
+
+def unpin_self(cpus: frozenset[int]) -> None:
+    """Run this process on ``cpus`` again (what ``pin_self`` returned)."""
+    os.sched_setaffinity(0, cpus)
