@@ -9,14 +9,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 from compare.errors import CompareError
+from compare.settings import MAX_IN_FLIGHT, SLO_TTFB_MS
 
 SweepVariant = Literal["stream", "buffered", "mismatch"]
 LoadKind = Literal["concurrency", "rate"]
 ArrivalKind = Literal["constant", "poisson"]
 
-DEFAULT_STACKS = ("gunicorn-sync", "uvicorn")
 SWEEP_VARIANTS: tuple[SweepVariant, ...] = ("stream", "buffered", "mismatch")
-ENV_PREFIX = "DSC_"
 
 
 def parse_names(
@@ -102,9 +101,9 @@ class BenchConfig:
     arrivals: ArrivalKind = "constant"
     # Open loop: requests in flight at most (all locust processes together); an arrival past it
     # is not started, and counted.
-    max_in_flight: int = 64
+    max_in_flight: int = MAX_IN_FLIGHT
     # The service level a curve's knee is judged by (compare.report.curves).
-    slo_ttfb_ms: float = 1000.0
+    slo_ttfb_ms: float = SLO_TTFB_MS
     # Locust's distributed mode: a master and this many worker processes (0: one process).
     locust_workers: int = 0
 

@@ -16,7 +16,7 @@ PING (the probe), HEALTHZ (failures only: mismatch could not learn the interface
 Custom options (also LOCUST_<NAME> environment variables and locust.conf keys; ``locust --help``
 does not list them, because locust prints its help before it loads the locustfile):
 
-    --rows N              data rows per export (200000)
+    --rows N              data rows per export (100000)
     --chunk-kb N          server piece size, KiB (64)
     --mode M              stream|buffered (stream; buffered forces buffered)
     --iterator I          auto|sync|async (auto; mismatch forces the other kind)
@@ -38,7 +38,7 @@ does not list them, because locust prints its help before it loads the locustfil
                           at most --max-load-seconds
 
 Example: locust -f loadtests/locustfile.py --headless -H http://127.0.0.1:8000 -u 4 -r 4 -t 30s
---csv out/download --only-summary --rows 200000 DownloadUser
+--csv out/download --only-summary --rows 100000 DownloadUser
 
 Web UI: ``python -m compare ui`` starts the stacks and this file with ``--class-picker``; the
 process with the web UI (the master in distributed mode) gets a "Server" tab showing each

@@ -42,7 +42,7 @@ OPTIONS: Mapping[str, OptionSpec] = MappingProxyType(
     {
         spec.dest: spec
         for spec in (
-            OptionSpec("rows", 200_000, "Data rows per export (every downloading scenario)."),
+            OptionSpec("rows", 100_000, "Data rows per export (every downloading scenario)."),
             OptionSpec("chunk_kb", 64, "Server-side piece size in KiB (0: one row per piece)."),
             OptionSpec(
                 "mode",

@@ -29,7 +29,7 @@ from compare.system.startstop import StartStop
 
 logger = logging.getLogger(__name__)
 
-FEED_ENV = "DSC_SERVER_FEED_URL"  # where the locustfile finds this feed
+FEED_ENV = "DSC_SERVER_FEED_URL"  # where the locustfile finds this feed (compare.settings)
 DATA_PATH = "/server-data"
 CSV_PATH = "/server-data.csv"
 MAX_POINTS = 2400  # per stack and answer: 10 minutes at the default 0.25 s

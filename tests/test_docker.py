@@ -23,12 +23,12 @@ from django.http.request import validate_host
 from compare import REPO_ROOT
 from compare.servers import nginx
 from compare.servers.server import (
-    ALLOWED_HOSTS_ENV,
     PROBE_HOST_HEADER,
     allowed_hosts,
     probe_address,
 )
 from compare.servers.stacks import STACKS
+from compare.settings import DSC_ALLOWED_HOSTS
 from compare.system.ports import free_port
 from tests.helpers import no_new_children
 
@@ -297,7 +297,7 @@ def default_command() -> list[str]:
 
 def image_env(extra: dict[str, str]) -> dict[str, str]:
     """Our environment with the image's settings (Dockerfile ENV) and ``extra``, nothing else."""
-    env = {k: v for k, v in os.environ.items() if k != ALLOWED_HOSTS_ENV}
+    env = {k: v for k, v in os.environ.items() if k != DSC_ALLOWED_HOSTS.name}
     for word, args in final_stage():
         if word == "ENV":
             pairs = (pair.split("=", 1) for pair in shlex.split(args))
@@ -312,7 +312,9 @@ def test_each_stack_service_passes_the_readiness_probe_on_its_wildcard_address(
     # What ServerProcess's probe needs of a stack bound to 0.0.0.0 with the service's hosts.
     command = services[stack]["command"]
     assert probe_address(command[command.index("--host") + 1]) == "127.0.0.1"
-    monkeypatch.setenv(ALLOWED_HOSTS_ENV, services[stack]["environment"][ALLOWED_HOSTS_ENV])
+    monkeypatch.setenv(
+        DSC_ALLOWED_HOSTS.name, services[stack]["environment"][DSC_ALLOWED_HOSTS.name]
+    )
     assert validate_host(PROBE_HOST_HEADER, allowed_hosts().split(","))
 
 

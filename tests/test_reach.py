@@ -35,13 +35,13 @@ from django.http.request import validate_host
 
 from compare import REPO_ROOT
 from compare.servers.server import (
-    ALLOWED_HOSTS_ENV,
     PROBE_HOST_HEADER,
     ServerProcess,
     allowed_hosts,
     probe_address,
 )
 from compare.servers.stacks import STACKS
+from compare.settings import DSC_ALLOWED_HOSTS
 from compare.system.ports import free_port
 from loadtests.catalog import LOCUSTFILE
 from tests.helpers import assert_gone, no_new_children, stack_params, tree_pids
@@ -78,7 +78,7 @@ def test_a_wildcard_bind_is_probed_through_loopback(bound: str, reached: str) ->
 def test_the_probes_host_is_admitted_whatever_else_is(
     extra: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(ALLOWED_HOSTS_ENV, extra)
+    monkeypatch.setenv(DSC_ALLOWED_HOSTS.name, extra)
     assert validate_host(PROBE_HOST_HEADER, allowed_hosts().split(","))
     # What the probe sent before: the bound address, which Django refuses.
     assert not validate_host("0.0.0.0", allowed_hosts().split(","))
@@ -147,7 +147,7 @@ def test_a_stack_on_a_wildcard_address_is_ready_and_answers_on_each_admitted_add
     name: str, wildcard: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     other = other_local_address(wildcard)
-    monkeypatch.setenv(ALLOWED_HOSTS_ENV, url_host(other))
+    monkeypatch.setenv(DSC_ALLOWED_HOSTS.name, url_host(other))
     with no_new_children(), ServerProcess(STACKS[name], host=wildcard) as server:
         assert healthz_status(probe_address(wildcard), server.port) == 200
         # Another of the machine's addresses, with the Host a client there would send.
@@ -278,7 +278,7 @@ def test_locust_workers_in_another_network_namespace_load_a_stack_through_the_ma
 ) -> None:
     # The server machine's side, as the README says: the stack, the web UI and the master on
     # every address, the address the workers use admitted; a free master port, records kept.
-    monkeypatch.setenv(ALLOWED_HOSTS_ENV, veth.host_address)
+    monkeypatch.setenv(DSC_ALLOWED_HOSTS.name, veth.host_address)
     master_port = free_port("0.0.0.0")
     records = tmp_path / "records"
     ui = LiveUI(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
-import os
 import sys
 import time
 from dataclasses import dataclass
@@ -14,8 +13,6 @@ from pathlib import Path
 from typing import Any, Literal, cast
 
 from compare.config import (
-    DEFAULT_STACKS,
-    ENV_PREFIX,
     SWEEP_VARIANTS,
     BenchConfig,
     LoadKind,
@@ -31,6 +28,15 @@ from compare.results import Document, ResultsWriter, new_document
 from compare.run.appdata import RunData, add_data_arguments
 from compare.run.runner import run_bench
 from compare.servers.stacks import DEFAULT_WORKERS, stack_names
+from compare.settings import (
+    DSC_OUT,
+    DSC_PLACEMENT,
+    DSC_SCENARIOS,
+    DSC_STACKS,
+    EXPORT_ROWS,
+    MAX_IN_FLIGHT,
+    SLO_TTFB_MS,
+)
 from compare.system.interrupts import stop_signals_interrupt
 from compare.system.placement import MODES, choose, pin_self, pin_tree
 from loadtests.catalog import SCENARIOS, export_rows
@@ -82,10 +88,6 @@ RUN_PROFILES = {
 }
 
 
-def _env(name: str, default: str) -> str:
-    return os.environ.get(ENV_PREFIX + name, default)
-
-
 def register(subparsers: Any) -> None:
     """Add the ``bench`` subcommand."""
     parser: argparse.ArgumentParser = subparsers.add_parser(
@@ -93,7 +95,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--stacks",
-        default=_env("STACKS", ",".join(DEFAULT_STACKS)),
+        default=DSC_STACKS.value(),
         help="comma-separated stack names or aliases: all (every server), nginx (the default "
         "pair behind nginx, buffered and not), everything (default %(default)s); a stack named "
         "twice (uvicorn,uvicorn) runs against itself as uvicorn#1 and uvicorn#2: an A/A "
@@ -101,7 +103,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--scenarios",
-        default=os.environ.get(ENV_PREFIX + "SCENARIOS"),
+        default=DSC_SCENARIOS.value(),
         help=f"comma-separated, or 'all' ({', '.join(SCENARIOS)}); default: download and "
         "slow-client as capacity curves of 1, 2, 4 and 8 users (--full: every scenario); "
         "named scenarios run at their own users unless --concurrency or --rate is given",
@@ -128,7 +130,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--rows",
         type=int,
-        default=100_000,
+        default=EXPORT_ROWS,
         help="rows per export in load cells (default %(default)s, the view's default; "
         "0: each scenario's own)",
     )
@@ -174,13 +176,13 @@ def register(subparsers: Any) -> None:
         "--max-in-flight",
         type=int,
         default=None,
-        help="with --rate: requests in flight at most (default 64); an arrival past it is not "
-        "started, counted and reported",
+        help=f"with --rate: requests in flight at most (default {MAX_IN_FLIGHT}); an arrival "
+        "past it is not started, counted and reported",
     )
     curve.add_argument(
         "--slo-ttfb-ms",
         type=float,
-        default=1000.0,
+        default=SLO_TTFB_MS,
         help="the service level of a curve's knee: p99 TTFB within this (default %(default)g), "
         "no failures and, for rates, at least 95%% of the offered rate served",
     )
@@ -195,7 +197,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--placement",
         choices=MODES,
-        default=_env("PLACEMENT", "split"),
+        default=DSC_PLACEMENT.value(),
         help="split (default): servers on the first CPUs, locust and the harness on the last "
         "quarter (at least one); shared: nothing pinned",
     )
@@ -215,7 +217,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--out",
-        default=_env("OUT", "results"),
+        default=DSC_OUT.value(),
         help="parent directory of the run's directory (default %(default)s)",
     )
     parser.set_defaults(handler=run)
@@ -314,13 +316,10 @@ def build_config(args: argparse.Namespace) -> BenchConfig:
         load_kind=curve.kind,
         levels=curve.levels,
         arrivals=args.arrivals or "constant",
-        max_in_flight=args.max_in_flight or DEFAULT_MAX_IN_FLIGHT,
-        slo_ttfb_ms=_positive(args.slo_ttfb_ms, 1000.0, "--slo-ttfb-ms"),
+        max_in_flight=args.max_in_flight or MAX_IN_FLIGHT,
+        slo_ttfb_ms=_positive(args.slo_ttfb_ms, SLO_TTFB_MS, "--slo-ttfb-ms"),
         locust_workers=args.locust_workers,
     )
-
-
-DEFAULT_MAX_IN_FLIGHT = 64
 
 
 @dataclass(frozen=True)

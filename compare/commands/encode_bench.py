@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from compare.config import DEFAULT_STACKS
 from compare.errors import CompareError
 from compare.servers.server import ServerProcess
 from compare.servers.stacks import get_stack, stack_names
+from compare.settings import DSC_STACKS, EXPORT_ROWS
 from compare.system.download import download
 
 
@@ -113,12 +113,12 @@ def register(subparsers: Any) -> None:
         description=__doc__,
     )
     parser.add_argument(
-        "--rows", type=int, default=100_000, help="rows per export (default %(default)s)"
+        "--rows", type=int, default=EXPORT_ROWS, help="rows per export (default %(default)s)"
     )
     parser.add_argument("--repeat", type=int, default=7, help="runs per cell; the median is shown")
     parser.add_argument(
         "--stacks",
-        default=",".join(DEFAULT_STACKS),
+        default=DSC_STACKS.value(),
         help="comma-separated stacks to serve through, as bench takes them ('' for in-process "
         "only; default %(default)s)",
     )

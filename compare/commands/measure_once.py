@@ -20,7 +20,8 @@ from compare.config import SWEEP_VARIANTS, BenchConfig, SweepVariant
 from compare.errors import CompareError
 from compare.report.metrics import SweepFigures, sweep_figures
 from compare.run.sweep import measure_point
-from compare.servers.stacks import STACKS, get_stack, stack_names
+from compare.servers.stacks import DEFAULT_WORKERS, STACKS, get_stack, stack_names
+from compare.settings import DSC_PLACEMENT
 from compare.system.placement import MODES, choose, pin_self
 
 
@@ -37,7 +38,7 @@ def config_for(rows: int, placement: str, out_dir: Path) -> BenchConfig:
         sweep_sizes=(rows,),
         sweep_variants=(),
         sweep_repeat=1,
-        workers=2,
+        workers=DEFAULT_WORKERS,
         out_dir=out_dir,
         rows=rows,
         placement=chosen.mode,
@@ -79,7 +80,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--rows", type=int, default=1_000_000, help="rows of the export")
     parser.add_argument("--variant", choices=SWEEP_VARIANTS, default="stream")
-    parser.add_argument("--placement", choices=MODES, default="split")
+    parser.add_argument("--placement", choices=MODES, default=DSC_PLACEMENT.value())
     parser.add_argument(
         "--repeat",
         type=int,

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 from typing import Any
 
-from compare.config import ENV_PREFIX
 from compare.report import write_reports
 from compare.report.runresults import RunResults
 from compare.report.summary import terminal_verdict
+from compare.settings import DSC_OUT
 
 
 def default_results() -> str:
     """results/latest under the bench's output directory (DSC_OUT, default 'results')."""
-    return str(Path(os.environ.get(ENV_PREFIX + "OUT", "results")) / "latest")
+    return str(Path(DSC_OUT.value()) / "latest")
 
 
 def add_results_argument(parser: argparse.ArgumentParser) -> None:

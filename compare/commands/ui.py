@@ -23,11 +23,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from compare import REPO_ROOT
-from compare.config import DEFAULT_STACKS, ENV_PREFIX
 from compare.errors import CompareError
 from compare.run.appdata import RunData, add_data_arguments
 from compare.servers.server import ServerProcess
 from compare.servers.stacks import STACK_ALIASES, StackSpec, get_stack, stack_names
+from compare.settings import DSC_STACKS
 from compare.system.interrupts import ignore_stop_signals, stop_signals_interrupt
 from compare.system.ports import LOOPBACK, free_port, port_in_use
 from compare.system.proctree import ProcessTree
@@ -49,7 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``ui`` options."""
     parser.add_argument(
         "--stacks",
-        default=os.environ.get(ENV_PREFIX + "STACKS", ",".join(DEFAULT_STACKS)),
+        default=DSC_STACKS.value(),
         help="comma-separated stack names or aliases, as bench takes them: all (every server), "
         "nginx, everything (default %(default)s); the first is the default host",
     )

@@ -23,13 +23,14 @@ from compare import REPO_ROOT
 from compare.errors import CompareError
 from compare.servers.postgres import PostgresServer
 from compare.servers.server import SECRET_KEY_ENV
-from compare.servers.stacks import APP_PROFILE_ENV
+from compare.settings import DATABASE_URL, DJANGO_APP_PROFILE, DJANGO_DATA_DIR
 from compare.system.startstop import StartStop
 from loadtests.options import OPTIONS
 from project.profiles import APP_PROFILES, AppProfile
 
 Source = Literal["synthetic", "db", "postgres"]
 SOURCES: tuple[Source, ...] = ("synthetic", "db", "postgres")
+PROFILE_ENV = DJANGO_APP_PROFILE.name
 # Locust reads its --session and --source options from these (a command-line value wins).
 SESSION_ENV = OPTIONS["session"].env_var
 SOURCE_ENV = OPTIONS["source"].env_var
@@ -41,11 +42,10 @@ DEFAULT_SEED_ROWS = 1_000_000  # serve and ui; bench seeds what its largest expo
 
 def _database_here() -> str:
     """Which database ``--source db`` would seed here, for the help text."""
-    url = os.environ.get("DATABASE_URL")
+    url = DATABASE_URL.value()
     if url:
-        return f"{url.partition(':')[0]} from $DATABASE_URL"
-    data_dir = os.environ.get("DJANGO_DATA_DIR") or "project/data"
-    return f"SQLite in {data_dir}, $DATABASE_URL being unset"
+        return f"{url.partition(':')[0]} from ${DATABASE_URL.name}"
+    return f"SQLite in {DJANGO_DATA_DIR.value()}, ${DATABASE_URL.name} being unset"
 
 
 def add_data_arguments(
@@ -153,7 +153,7 @@ class RunData(StartStop):
 
     def server_env(self) -> dict[str, str]:
         """The environment the stacks need on top of their own: profile and database."""
-        env: dict[str, str] = {APP_PROFILE_ENV: self.app, SECRET_KEY_ENV: self.secret_key}
+        env: dict[str, str] = {PROFILE_ENV: self.app, SECRET_KEY_ENV: self.secret_key}
         if self.postgres is not None:
             env["DATABASE_URL"] = self.postgres.url
         elif self.database_url:
@@ -173,7 +173,7 @@ class RunData(StartStop):
         if self.postgres is not None:
             database = self.postgres.describe()
         elif self.source == "db" or self.app == "startproject":
-            url = self.database_url or os.environ.get("DATABASE_URL") or "sqlite"
+            url = self.database_url or DATABASE_URL.value() or "sqlite"
             engine = url.partition(":")[0]
             database = {"engine": engine}
         return {"app": self.app, "source": self.source, "database": database}

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from compare import REPO_ROOT
+from compare.settings import DSC_NGINX
 
 NGINX_WORKERS = 1
 UPSTREAM_KEEPALIVE = 16
@@ -213,7 +214,7 @@ def render_docker(stacks: Sequence[str]) -> str:
 
 def find_nginx() -> str | None:
     """The nginx binary: $DSC_NGINX if set, else nginx on PATH or in the usual sbin dirs."""
-    override = os.environ.get("DSC_NGINX")
+    override = DSC_NGINX.value()
     if override:
         return override if os.access(override, os.X_OK) else None
     path = os.pathsep.join([os.environ.get("PATH", ""), *_SEARCH])

@@ -39,6 +39,7 @@ from typing import IO, Any, Self
 from urllib.parse import quote
 
 from compare.servers.server import ServerStartError
+from compare.settings import DSC_POSTGRES_BIN, DSC_POSTGRES_USER
 from compare.system import sysvshm
 from compare.system.proctree import POLL_INTERVAL, ProcessTree
 from compare.system.startstop import StartStop
@@ -46,8 +47,6 @@ from compare.system.startstop import StartStop
 logger = logging.getLogger(__name__)
 
 INSTALL_HINT = "sudo apt-get install postgresql (Debian/Ubuntu; 'make system-packages' does it)"
-BIN_ENV = "DSC_POSTGRES_BIN"  # a directory holding initdb and postgres
-USER_ENV = "DSC_POSTGRES_USER"
 SUPERUSER = "dsc"  # the cluster's own superuser (initdb --username), not a system account
 DATABASE = "dsc"
 PORT = 5432  # names the socket file only: nothing listens on TCP
@@ -82,7 +81,7 @@ class PostgresMissingError(ServerStartError):
 def find_binaries() -> Path | None:
     """The directory with initdb and postgres: $DSC_POSTGRES_BIN, PATH, or Debian's newest."""
     wanted = ("initdb", "postgres")
-    explicit = os.environ.get(BIN_ENV)
+    explicit = DSC_POSTGRES_BIN.value()
     if explicit:
         return Path(explicit) if all((Path(explicit) / b).is_file() for b in wanted) else None
     on_path = [shutil.which(b) for b in wanted]
@@ -110,11 +109,13 @@ def server_account() -> pwd.struct_passwd | None:
     """The account the server runs as when we are root (None: run as ourselves)."""
     if os.geteuid() != 0:
         return None
-    for name in (os.environ.get(USER_ENV), "postgres", "nobody"):
+    for name in (DSC_POSTGRES_USER.value(), "postgres", "nobody"):
         if name:
             with contextlib.suppress(KeyError):
                 return pwd.getpwnam(name)
-    raise ServerStartError(NAME, f"running as root and no account to run it as: set {USER_ENV}")
+    raise ServerStartError(
+        NAME, f"running as root and no account to run it as: set {DSC_POSTGRES_USER.name}"
+    )
 
 
 _LIVE: set[PostgresServer] = set()

@@ -23,16 +23,20 @@ import psutil
 
 from compare import REPO_ROOT
 from compare.errors import CompareError
-from compare.servers.stacks import APP_PROFILE_ENV, UPSTREAM_HOST, Interface, StackSpec
+from compare.servers.stacks import UPSTREAM_HOST, Interface, StackSpec
+from compare.settings import (
+    DJANGO_ALLOWED_HOSTS,
+    DJANGO_APP_PROFILE,
+    DSC_ALLOWED_HOSTS,
+    DSC_SECRET_KEY,
+)
 from compare.system.ports import LOOPBACK, free_port, port_in_use
 from compare.system.proctree import POLL_INTERVAL, ProcessTree
 from compare.system.startstop import StartStop
 
 logger = logging.getLogger(__name__)
 
-ALLOWED_HOSTS = "127.0.0.1,localhost,[::1]"
-ALLOWED_HOSTS_ENV = "DSC_ALLOWED_HOSTS"
-SECRET_KEY_ENV = "DSC_SECRET_KEY"
+SECRET_KEY_ENV = DSC_SECRET_KEY.name
 # Python's "SomeError: message", then any line a server flags as an error.
 _EXCEPTION_LINE = re.compile(r"^[\w.]*(Error|Exception|Exit)\b:")
 _ERROR_WORD = re.compile(r"\b(ERROR|Error|CRITICAL|FATAL)\b")
@@ -83,8 +87,7 @@ def _one_line(tail: str, keep: int = 3) -> str:
 
 def allowed_hosts() -> str:
     """Loopback names, plus any in $DSC_ALLOWED_HOSTS (docker: the service names)."""
-    extra = [h.strip() for h in os.environ.get(ALLOWED_HOSTS_ENV, "").split(",") if h.strip()]
-    return ",".join([ALLOWED_HOSTS, *extra])
+    return ",".join([DJANGO_ALLOWED_HOSTS.default, *DSC_ALLOWED_HOSTS.value()])
 
 
 def probe_address(host: str) -> str:
@@ -256,7 +259,7 @@ class ServerProcess(StartStop):
         """The caller's extra environment, and the stack's own app profile when it has one."""
         env = dict(self._extra_env or {})
         if self.spec.app_profile:
-            env[APP_PROFILE_ENV] = self.spec.app_profile
+            env[DJANGO_APP_PROFILE.name] = self.spec.app_profile
         return env
 
     def _wait_ready(self) -> None:

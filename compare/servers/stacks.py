@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from compare.config import DEFAULT_STACKS, parse_names
+from compare.config import parse_names
 from compare.errors import CompareError
 from compare.servers import options
 from compare.servers.nginx import INSTALL_HINT as NGINX_HINT
@@ -19,6 +19,7 @@ from compare.servers.nginx import NGINX_WORKERS, find_nginx, nginx_version
 from compare.servers.options import HttpParser, InvalidStackError, Loop, Server
 from compare.servers.options import Interface as Interface
 from compare.servers.prefork import LISTEN_FD
+from compare.settings import DEFAULT_STACKS
 from project.profiles import APP_PROFILES
 
 # A reverse proxy in front of the server: nginx with proxy_buffering on or off.
@@ -41,8 +42,6 @@ KEEPALIVE_SECONDS = 5
 WORKER_CONNECTIONS = 1000
 # The same shutdown grace everywhere, so stopping a stack mid-download costs the same on each.
 GRACEFUL_TIMEOUT = 5
-# The environment variable project.settings reads the app profile from.
-APP_PROFILE_ENV = "DJANGO_APP_PROFILE"
 
 
 @dataclass(frozen=True)
