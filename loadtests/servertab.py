@@ -6,7 +6,7 @@ in distributed mode; workers have none). It uses locust's documented extension p
 - ``template_args["extended_tabs"]`` adds the "Server" tab (key ``server``, so ``/?tab=server``)
   and ``template_args["extended_csv_files"]`` a download link in the "Download Data" tab;
 - Flask routes on ``web_ui.app``: ``/server-data`` and ``/server-data.csv`` relay the feed of
-  ``python -m compare ui`` (loadtests.serverfeed; its URL in $DSC_SERVER_FEED_URL), and
+  ``python -m compare ui`` (compare.run.serverfeed; its URL in $DSC_SERVER_FEED_URL), and
   ``/server-tab.js`` serves the script that draws the charts;
 - an ``after_request`` hook adds that script to the UI's page (locust's React bundle can only
   render tables in an extended tab, not charts).
@@ -26,7 +26,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from flask import Flask, Response, request
 
-FEED_ENV = "DSC_SERVER_FEED_URL"  # the same name as loadtests.serverfeed.FEED_ENV
+FEED_ENV = "DSC_SERVER_FEED_URL"  # declared in compare.settings, which locust cannot import
 TAB_KEY = "server"
 SCRIPT_PATH = "/server-tab.js"
 DATA_PATH = "/server-data"

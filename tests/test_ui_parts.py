@@ -20,9 +20,10 @@ from flask import Blueprint, Flask
 
 from compare.commands import ui
 from compare.errors import CompareError
+from compare.run import serverfeed
 from compare.servers.stacks import get_stack
 from compare.system.sampler import ProcessSample, TreeSample
-from loadtests import serverfeed, servertab
+from loadtests import servertab
 from loadtests.catalog import LOCUSTFILE, SHAPES_FILE
 
 MB = 1_000_000  # 10^6 bytes, as everywhere in the project

@@ -1,7 +1,7 @@
 """``ui``: the stacks, their memory and CPU feed, and locust's web UI, until Ctrl-C or SIGTERM.
 
 This process (no gevent) starts each stack and a ProcessTreeSampler on it, serves the samples on
-a loopback port (loadtests.serverfeed), then runs locust's web UI as a child with the feed's URL
+a loopback port (compare.run.serverfeed), then runs locust's web UI as a child with the feed's URL
 in its environment; the locustfile adds the "Server" tab that draws them. Stopping it stops
 locust, the stacks and the feed, leaving no process behind.
 """
@@ -25,6 +25,7 @@ from typing import Any
 from compare import REPO_ROOT
 from compare.errors import CompareError
 from compare.run.appdata import RunData, add_data_arguments
+from compare.run.serverfeed import BASELINE_SAMPLES, FEED_ENV, FeedStack, ServerFeed
 from compare.servers.server import ServerProcess
 from compare.servers.stacks import STACK_ALIASES, StackSpec, get_stack, stack_names
 from compare.settings import DSC_STACKS
@@ -33,7 +34,6 @@ from compare.system.ports import LOOPBACK, free_port, port_in_use
 from compare.system.proctree import ProcessTree
 from compare.system.sampler import ProcessTreeSampler
 from loadtests.catalog import LOCUSTFILE, SHAPES_FILE
-from loadtests.serverfeed import BASELINE_SAMPLES, FEED_ENV, FeedStack, ServerFeed
 
 logger = logging.getLogger(__name__)
 

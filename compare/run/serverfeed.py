@@ -24,12 +24,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol, Self
 from urllib.parse import parse_qs, urlsplit
 
+from compare.settings import DSC_SERVER_FEED_URL
 from compare.system.sampler import TreeSample, cpu_seconds
 from compare.system.startstop import StartStop
 
 logger = logging.getLogger(__name__)
 
-FEED_ENV = "DSC_SERVER_FEED_URL"  # where the locustfile finds this feed (compare.settings)
+FEED_ENV = DSC_SERVER_FEED_URL.name  # where the locustfile finds this feed
 DATA_PATH = "/server-data"
 CSV_PATH = "/server-data.csv"
 MAX_POINTS = 2400  # per stack and answer: 10 minutes at the default 0.25 s
