@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from compare.errors import CompareError
 from compare.settings import MAX_IN_FLIGHT, SLO_TTFB_MS
+from loadtests.catalog import SCENARIOS
 
 SweepVariant = Literal["stream", "buffered", "mismatch"]
 LoadKind = Literal["concurrency", "rate"]
@@ -55,6 +56,51 @@ def numbered(names: list[str]) -> tuple[str, ...]:
 
 
 @dataclass(frozen=True)
+class RunProfile:
+    """What a run measures when the command line does not say: make bench, QUICK=1, FULL=1."""
+
+    scenarios: tuple[str, ...]
+    concurrency: str | None  # the curve's levels; None: each scenario at its own users
+    repeat: int
+    duration_s: float
+    sweep_sizes: tuple[int, ...]
+    warmup_s: float = 0.5
+    idle_s: float = 0.5
+    settle_s: float = 0.5
+    drain_s: float = 10.0
+
+
+# Measured on the 2-core development machine: cell-to-cell variation (CV 9-20%) barely shrinks
+# from 2.5 s windows to 5 s, so more and shorter repetitions buy more power per minute. Five
+# repetitions is the least that finds a 20% difference in most runs at CV 10%; 3 + 3 can never
+# be judged at 5%.
+RUN_PROFILES = {
+    "default": RunProfile(
+        scenarios=("download", "slow-client"),
+        concurrency="1,2,4,8",
+        repeat=5,
+        duration_s=2.5,
+        sweep_sizes=(10_000, 100_000, 1_000_000),
+    ),
+    "quick": RunProfile(
+        scenarios=("download", "slow-client"),
+        concurrency="1,4",
+        repeat=1,
+        duration_s=2.0,
+        sweep_sizes=(10_000, 1_000_000),
+        drain_s=5.0,
+    ),
+    "full": RunProfile(
+        scenarios=tuple(SCENARIOS),
+        concurrency="1,2,4,8,16",
+        repeat=5,
+        duration_s=2.5,
+        sweep_sizes=(10_000, 100_000, 1_000_000, 5_000_000),
+    ),
+}
+
+
+@dataclass(frozen=True)
 class BenchConfig:
     """Everything that decides what a benchmark run measures."""
 
@@ -91,9 +137,6 @@ class BenchConfig:
     # --stop-timeout): their latency counts, and no new request starts.
     drain_s: float = 10.0
     quick: bool = False
-    # The run's PostgreSQL (its postmaster's pid), once started: sampled with every stack, since
-    # the database's memory and CPU are part of what serving an export costs.
-    database_pid: int | None = None
     # The load of each cell: a closed loop of ``levels`` users (concurrency) or an open loop of
     # ``levels`` arrivals per second (rate); no levels: each scenario's own users, as before.
     load_kind: LoadKind = "concurrency"

@@ -153,7 +153,7 @@ DSC_PLACEMENT = Variable(
     "split",
     _text,
     "`split`",
-    "the default `--placement` of `bench` and `measure-once`",
+    "the default `--placement` of `bench`, `measure-once` and `encode-bench`",
 )
 DSC_OUT = Variable(
     "DSC_OUT",
@@ -189,14 +189,6 @@ DSC_POSTGRES_USER: Variable[str | None] = Variable(
     _text,
     "`postgres` (then `nobody`)",
     "the account PostgreSQL runs as when the harness runs as root",
-)
-
-DSC_SECRET_KEY = Variable(
-    "DSC_SECRET_KEY",
-    "",
-    _text,
-    "a new random key per stack",
-    "the run's key, set by the harness so every stack accepts the seeded session",
 )
 
 # --- locust (the harness sets these for it; loadtests/ reads them) -------------------------------
@@ -263,7 +255,6 @@ VARIABLES: tuple[Variable[Any], ...] = (
     DSC_NGINX,
     DSC_POSTGRES_BIN,
     DSC_POSTGRES_USER,
-    DSC_SECRET_KEY,
     DSC_SERVER_FEED_URL,
     LOCUST_SESSION,
     LOCUST_OPTION,

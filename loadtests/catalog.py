@@ -11,7 +11,6 @@ Adding a scenario is adding one entry to SCENARIOS.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -240,58 +239,3 @@ def user_classes(scenarios: Sequence[str], kind: LoadKind = "concurrency") -> li
             raise KeyError(f"scenario {scenario!r} has no {kind} load")
         names += [name for name in found.classes(kind) if name not in names]
     return names
-
-
-def option_args(params: Mapping[str, int | float | str]) -> list[str]:
-    """Turn custom option values (by dest name, e.g. ``read_kbps``) into command-line arguments."""
-    args: list[str] = []
-    for dest, value in params.items():
-        if dest not in OPTIONS:
-            raise KeyError(f"unknown loadtest option {dest!r}; known: {', '.join(OPTIONS)}")
-        args += [OPTIONS[dest].flag, str(value)]
-    return args
-
-
-def locust_command(
-    scenarios: Sequence[str],
-    *,
-    host: str,
-    users: int,
-    run_time_s: float,
-    csv_prefix: str | Path | None = None,
-    spawn_rate: float | None = None,
-    stop_timeout_s: float = 0,
-    params: Mapping[str, int | float | str] | None = None,
-    python: str = sys.executable,
-    kind: LoadKind = "concurrency",
-    processes: int = 0,
-    master_port: int | None = None,
-) -> list[str]:
-    """Build the headless locust command line for ``scenarios`` (catalog params, then ours).
-
-    ``processes``: locust's distributed mode on this machine, a master and that many forked
-    workers talking on loopback ``master_port``. ``run_time_s`` is locust's --run-time; the
-    harness passes a backstop there and stops the load itself (--stop-after-spawn), which
-    also waits for a distributed run's workers to drain.
-    """
-    merged: dict[str, int | float | str] = {}
-    for scenario in scenarios:
-        merged.update(SCENARIOS[scenario].params)
-    merged.update(params or {})
-    argv = [python, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--host", host]
-    argv += ["--users", str(users), "--spawn-rate", f"{spawn_rate or users:g}"]
-    if processes:
-        if master_port is None:
-            raise ValueError("a distributed run needs a master port")
-        argv += ["--processes", str(processes), "--expect-workers-max-wait", "60"]
-        argv += ["--master-bind-host", "127.0.0.1", "--master-bind-port", str(master_port)]
-        argv += ["--master-host", "127.0.0.1", "--master-port", str(master_port)]
-    argv += ["--run-time", f"{max(1, round(run_time_s))}s", "--only-summary"]
-    # At the stop, each user finishes the request it is in (up to this long), then stops ...
-    argv += ["--stop-timeout", f"{stop_timeout_s:g}"]
-    # ... and a run with failures still exits 1 by default: the caller reads the records instead.
-    argv += ["--exit-code-on-error", "0"]
-    if csv_prefix is not None:
-        argv += ["--csv", str(csv_prefix)]
-    argv += option_args(merged)
-    return [*argv, *user_classes(scenarios, kind)]

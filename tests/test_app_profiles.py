@@ -47,7 +47,7 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunData]:
 
 @pytest.fixture(scope="module", params=stack_params(BASE))
 def server(request: pytest.FixtureRequest, data: RunData) -> Iterator[ServerProcess]:
-    with ServerProcess(STACKS[request.param], env=data.server_env()) as running:
+    with ServerProcess(STACKS[request.param], env=data.stack_variables()) as running:
         yield running
 
 

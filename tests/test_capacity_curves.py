@@ -22,7 +22,7 @@ from compare.report.runresults import RunResults
 from compare.results import ResultsWriter, new_document
 from compare.run.loadcell import run_load_cell
 from compare.run.runner import run_bench
-from tests.timed_stack import short_config, timed_stack
+from tests.timed_stack import short_config, short_run, timed_stack
 
 # A 120 ms SLO and on-schedule arrivals: measured alone (make test runs serial tests last).
 pytestmark = [pytest.mark.server, pytest.mark.serial]
@@ -49,7 +49,8 @@ def test_the_concurrency_sweep_finds_the_knee_at_the_servers_capacity(
         sweep_variants=(),
     )
     writer = ResultsWriter(tmp_path, new_document({}, config.as_dict(), ["test"]))
-    run_bench(config, writer, lambda line: None)
+    with short_run(config, writer) as run:
+        run_bench(run)
     cells = writer.document["cells"]
     assert [(c["load"], c["users"], c["status"]) for c in cells] == [
         ({"kind": "concurrency", "level": n}, n, "ok") for n in (1, 2, 3)
@@ -87,7 +88,8 @@ def test_open_loop_latency_counts_from_the_intended_start_through_a_stall(tmp_pa
         settle_s=0.3,
         drain_s=3.0,
     )
-    cell = run_load_cell(config, stack, "download", 0, tmp_path / "cell", rate)
+    with short_run(config) as run:
+        cell = run_load_cell(run, stack, "download", 0, tmp_path / "cell", rate)
     assert cell["status"] == "ok", cell["error"]
     (stall,) = [line for line in truth(cell) if line.get("event") == "stall"]
     t0 = cell["t0"]

@@ -22,11 +22,7 @@ from django.http.request import validate_host
 
 from compare import REPO_ROOT
 from compare.servers import nginx
-from compare.servers.server import (
-    PROBE_HOST_HEADER,
-    allowed_hosts,
-    probe_address,
-)
+from compare.servers.server import PROBE_HOST_HEADER, allowed_hosts, probe_address
 from compare.servers.stacks import STACKS
 from compare.settings import DSC_ALLOWED_HOSTS
 from compare.system.ports import free_port
@@ -307,15 +303,14 @@ def image_env(extra: dict[str, str]) -> dict[str, str]:
 
 @pytest.mark.parametrize("stack", APP_STACKS)
 def test_each_stack_service_passes_the_readiness_probe_on_its_wildcard_address(
-    services: dict[str, dict[str, Any]], stack: str, monkeypatch: pytest.MonkeyPatch
+    services: dict[str, dict[str, Any]], stack: str
 ) -> None:
     # What ServerProcess's probe needs of a stack bound to 0.0.0.0 with the service's hosts.
     command = services[stack]["command"]
     assert probe_address(command[command.index("--host") + 1]) == "127.0.0.1"
-    monkeypatch.setenv(
-        DSC_ALLOWED_HOSTS.name, services[stack]["environment"][DSC_ALLOWED_HOSTS.name]
-    )
-    assert validate_host(PROBE_HOST_HEADER, allowed_hosts().split(","))
+    name = DSC_ALLOWED_HOSTS.name
+    hosts = allowed_hosts({name: services[stack]["environment"][name]})
+    assert validate_host(PROBE_HOST_HEADER, hosts.split(","))
 
 
 @pytest.mark.server

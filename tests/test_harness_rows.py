@@ -14,8 +14,9 @@ from django.conf import settings
 from django.http import QueryDict
 
 from compare.cli import build_parser
-from compare.commands.bench import RUN_PROFILES, build_config, rows_to_seed
-from compare.config import SweepVariant
+from compare.commands.bench import build_config
+from compare.config import RUN_PROFILES, SweepVariant
+from compare.run.bench import rows_to_seed
 from compare.run.sweep import sweep_query
 from compare.servers.stacks import STACKS
 from loadtests.catalog import SCENARIOS

@@ -18,6 +18,7 @@ from types import SimpleNamespace
 import pytest
 
 from compare import REPO_ROOT
+from compare.run.locust import headless_argv, option_args, worker_argv
 from compare.run.records import read_records
 from compare.servers.server import ServerProcess
 from compare.system.ports import free_port
@@ -134,7 +135,7 @@ def test_catalog_matches_the_locustfile_classes() -> None:
 
 
 def test_locust_command_picks_classes_and_passes_options() -> None:
-    argv = catalog.locust_command(
+    argv = headless_argv(
         ["head-of-line", "slow-client"],
         host="http://127.0.0.1:1",
         users=6,
@@ -152,7 +153,7 @@ def test_locust_command_picks_classes_and_passes_options() -> None:
     with pytest.raises(KeyError, match="'mismatch' has no rate load"):
         catalog.user_classes(["mismatch"], "rate")
     # An open loop, distributed: the master stops the test itself so the workers drain.
-    argv = catalog.locust_command(
+    argv = headless_argv(
         ["head-of-line"],
         host="http://127.0.0.1:1",
         users=3,
@@ -168,7 +169,7 @@ def test_locust_command_picks_classes_and_passes_options() -> None:
     assert "--run-time 5s" in joined
     assert "--arrival-rate 2.5" in joined
     with pytest.raises(KeyError, match="unknown loadtest option"):
-        catalog.option_args({"rowz": 1})
+        option_args({"rowz": 1})
 
 
 def test_load_options_defaults_namespace_and_validation() -> None:
@@ -247,7 +248,7 @@ def test_ttfb_is_the_first_body_byte_not_the_headers(tmp_path: Path) -> None:
     """Headers at once, the chunk-size line 0.3 s later, the first body byte 0.3 s after that."""
     gap = 0.3
     with fake.FakeExportServer([fake.honest(first_gap_s=gap)]) as server:
-        argv = catalog.locust_command(
+        argv = headless_argv(
             ["download", "first-byte"],
             host=server.url,
             users=2,
@@ -270,7 +271,7 @@ def test_ttfb_is_the_first_body_byte_not_the_headers(tmp_path: Path) -> None:
 def test_every_request_carries_the_session_cookie_when_given(tmp_path: Path) -> None:
     # compare --app startproject: locust's users are one logged-in user (the option's env var).
     with fake.FakeExportServer([fake.honest()]) as server:
-        argv = catalog.locust_command(
+        argv = headless_argv(
             ["download", "head-of-line"],
             host=server.url,
             users=3,
@@ -287,7 +288,7 @@ def test_every_request_carries_the_session_cookie_when_given(tmp_path: Path) -> 
 @pytest.mark.server
 def test_lying_servers_count_as_failures_never_successes(tmp_path: Path) -> None:
     with fake.FakeExportServer(fake.LIES) as server:
-        argv = catalog.locust_command(
+        argv = headless_argv(
             ["download"],
             host=server.url,
             users=2,
@@ -333,7 +334,7 @@ def test_lying_servers_count_as_failures_never_successes(tmp_path: Path) -> None
 def test_distributed_master_sends_custom_options_to_workers(tmp_path: Path) -> None:
     port = free_port()
     with fake.FakeExportServer([fake.honest()]) as server:
-        master = catalog.locust_command(
+        master = headless_argv(
             ["download"],
             host=server.url,
             users=2,
@@ -344,10 +345,8 @@ def test_distributed_master_sends_custom_options_to_workers(tmp_path: Path) -> N
         at = master.index("--headless")
         master[at:at] = ["--master", "--master-bind-host", "127.0.0.1"]
         master[at:at] = ["--master-bind-port", str(port), "--expect-workers", "1"]
-        worker_argv = [sys.executable, "-m", "locust", "-f", str(catalog.LOCUSTFILE), "--worker"]
-        worker_argv += ["--master-host", "127.0.0.1", "--master-port", str(port)]
         worker = subprocess.Popen(
-            worker_argv,
+            worker_argv(port),
             cwd=REPO_ROOT,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -387,7 +386,7 @@ def test_every_scenario_against_a_real_stack(server: ServerProcess, tmp_path: Pa
     scenarios = list(catalog.SCENARIOS)
     classes = catalog.user_classes(scenarios)
     run_time = 6
-    argv = catalog.locust_command(
+    argv = headless_argv(
         scenarios,
         host=server.base_url,
         users=len(classes),

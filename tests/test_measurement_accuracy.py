@@ -18,7 +18,7 @@ import pytest
 from compare.report.metrics import read_cell
 from compare.report.rawrecords import requests
 from compare.run.loadcell import run_load_cell
-from tests.timed_stack import short_config, timed_stack
+from tests.timed_stack import short_config, short_run, timed_stack
 
 # Timing figures within 1 ms + 2%: measured alone (make test runs serial tests after the rest).
 pytestmark = [pytest.mark.server, pytest.mark.serial]
@@ -30,8 +30,8 @@ SIZE = 1_000_000
 
 def run_cell(tmp_path: Path, *extra: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     rates = ["--delay-ms", str(DELAY_MS), "--rate", str(RATE), "--size", str(SIZE)]
-    config = short_config(tmp_path)
-    cell = run_load_cell(config, timed_stack(*rates, *extra), "download", 0, tmp_path / "cell")
+    with short_run(short_config(tmp_path)) as run:
+        cell = run_load_cell(run, timed_stack(*rates, *extra), "download", 0, tmp_path / "cell")
     assert cell["status"] == "ok", cell["error"]
     lines = (tmp_path / "cell" / "truth.jsonl").read_text().splitlines()
     truth = [json.loads(line) for line in lines]

@@ -43,7 +43,7 @@ def data() -> Iterator[RunData]:
 def server(request: pytest.FixtureRequest, data: RunData) -> Iterator[ServerProcess]:
     """The stack with one worker, so that "the next request" reaches the same one."""
     spec = STACKS[request.param].with_options(workers=1)
-    with ServerProcess(spec, env={**data.server_env(), **DEBUG_LOG}) as running:
+    with ServerProcess(spec, env={**data.stack_variables(), **DEBUG_LOG}) as running:
         yield running
 
 

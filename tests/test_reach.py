@@ -34,12 +34,7 @@ import pytest
 from django.http.request import validate_host
 
 from compare import REPO_ROOT
-from compare.servers.server import (
-    PROBE_HOST_HEADER,
-    ServerProcess,
-    allowed_hosts,
-    probe_address,
-)
+from compare.servers.server import PROBE_HOST_HEADER, ServerProcess, allowed_hosts, probe_address
 from compare.servers.stacks import STACKS
 from compare.settings import DSC_ALLOWED_HOSTS
 from compare.system.ports import free_port

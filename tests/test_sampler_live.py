@@ -7,12 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from compare.commands.measure_once import config_for
 from compare.report.metrics import sweep_figures
-from compare.run.sweep import measure_point
+from compare.run.appdata import RunData
+from compare.run.run import Run
+from compare.run.sweep import measure_point, single_downloads
 from compare.servers.server import ServerProcess
 from compare.servers.stacks import STACKS
 from compare.system.download import download
+from compare.system.placement import choose
 from compare.system.sampler import ProcessTreeSampler, cpu_seconds, peaks, window
 from tests.helpers import MB
 
@@ -63,10 +65,10 @@ def test_the_sweep_sees_a_short_buffered_peak(stack: str, tmp_path: Path) -> Non
     than a sample takes. The kernel's high-water mark (VmHWM, reset before the download) sees
     it, so the sweep's peak is the larger of that and the sampled PSS.
     """
-    config = config_for(300_000, "split", tmp_path)
-    point = sweep_figures(
-        measure_point(config, STACKS[stack], "buffered", 300_000, 0, tmp_path / stack)
-    )
+    config = single_downloads(300_000, choose("split"), tmp_path)
+    with Run(RunData("synthetic", "minimal", 0), config) as run:
+        measured = measure_point(run, STACKS[stack], "buffered", 300_000, 0, tmp_path / stack)
+    point = sweep_figures(measured)
     assert point.ok, point.error
     assert point.peak_pss_increase_mb is not None and point.peak_hwm_increase_mb is not None
     body_mb = 300_000 * 57 / MB

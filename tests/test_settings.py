@@ -112,6 +112,7 @@ def test_a_value_is_read_and_parsed_and_unset_or_empty_is_the_default() -> None:
         (settings.DSC_SCENARIOS, "bench", "scenarios"),
         (settings.DSC_PLACEMENT, "bench", "placement"),
         (settings.DSC_PLACEMENT, "measure-once", "placement"),
+        (settings.DSC_PLACEMENT, "encode-bench", "placement"),
         (settings.DSC_OUT, "bench", "out"),
     ],
     ids=lambda value: value.name if isinstance(value, settings.Variable) else value,

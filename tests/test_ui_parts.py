@@ -21,6 +21,7 @@ from flask import Blueprint, Flask
 from compare.commands import ui
 from compare.errors import CompareError
 from compare.run import serverfeed
+from compare.run.locust import web_ui_argv, worker_argv
 from compare.servers.stacks import get_stack
 from compare.system.sampler import ProcessSample, TreeSample
 from loadtests import servertab
@@ -235,20 +236,29 @@ def test_stacks_that_cannot_run_are_refused_or_skipped(
 
 
 def test_locust_command_lines() -> None:
-    argv = ui.locust_argv(
-        host_url="http://127.0.0.1:9", web_host="127.0.0.1", web_port=8089, extra=["-u", "8"]
+    argv = web_ui_argv(
+        host_url="http://127.0.0.1:9",
+        web_host="127.0.0.1",
+        web_port=8089,
+        users=4,
+        params={"source": "db"},
+        extra=["-u", "8"],
     )
     assert argv[1:5] == ["-m", "locust", "-f", f"{LOCUSTFILE},{SHAPES_FILE}"]
     assert "--class-picker" in argv and "--headless" not in argv and "--master" not in argv
     assert argv[argv.index("--host") + 1] == "http://127.0.0.1:9"
     assert argv[argv.index("--web-host") + 1] == "127.0.0.1"
-    assert argv[-2:] == ["-u", "8"]  # the person's own arguments last, so they win
-    master = ui.locust_argv(
-        host_url="http://127.0.0.1:9", web_host="127.0.0.1", web_port=8089, master_port=5557
+    assert argv[-4:] == ["--source", "db", "-u", "8"]  # the person's own arguments win
+    master = web_ui_argv(
+        host_url="http://127.0.0.1:9",
+        web_host="127.0.0.1",
+        web_port=8089,
+        users=4,
+        master_port=5557,
     )
     assert master[master.index("--master-bind-port") + 1] == "5557"
     assert master[master.index("--master-bind-host") + 1] == "127.0.0.1"
-    worker = ui.worker_argv(5557)
+    worker = worker_argv(5557)
     assert "--worker" in worker and worker[worker.index("--master-port") + 1] == "5557"
 
 

@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from compare.config import BenchConfig
+from compare.results import ResultsWriter
+from compare.run.appdata import RunData
+from compare.run.run import Run
 from compare.servers.stacks import PROJECT_APP, AppTarget, StackSpec
 from compare.system.placement import choose
 
@@ -50,6 +53,12 @@ def timed_stack(*extra: str, name: str = "timed") -> TimedStack:
         http_parser="hand-written",
         extra=extra,
     )
+
+
+def short_run(config: BenchConfig, results: ResultsWriter | None = None) -> Run:
+    """A run of ``config`` whose target is this project's synthetic export, quiet."""
+    data = RunData(config.source, config.app, 0, lambda line: None)
+    return Run(data, config, results=results, progress=lambda line: None)
 
 
 def short_config(out_dir: Path, **changes: object) -> BenchConfig:

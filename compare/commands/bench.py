@@ -1,32 +1,30 @@
-"""``bench``: run the comparison matrix, save results as they arrive, print the verdict."""
+"""``bench``: run the comparison matrix, save results as they arrive, print the verdict.
+
+This module parses and validates (``build_config``); the run itself is compare.run.bench.
+"""
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import math
 import sys
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, cast
 
+from compare.commands.arguments import add_data_arguments
 from compare.config import (
+    RUN_PROFILES,
     SWEEP_VARIANTS,
     BenchConfig,
     LoadKind,
+    RunProfile,
     SweepVariant,
     parse_names,
 )
-from compare.environment import describe
 from compare.errors import CompareError
-from compare.report import write_reports
-from compare.report.runresults import RunResults
-from compare.report.summary import terminal_verdict
-from compare.results import Document, ResultsWriter, new_document
-from compare.run.appdata import RunData, add_data_arguments
-from compare.run.runner import run_bench
+from compare.run.bench import bench
 from compare.servers.stacks import DEFAULT_WORKERS, stack_names
 from compare.settings import (
     DSC_OUT,
@@ -37,55 +35,9 @@ from compare.settings import (
     MAX_IN_FLIGHT,
     SLO_TTFB_MS,
 )
-from compare.system.interrupts import stop_signals_interrupt
-from compare.system.placement import MODES, choose, pin_self, pin_tree
-from loadtests.catalog import SCENARIOS, export_rows
+from compare.system.placement import MODES, choose
+from loadtests.catalog import SCENARIOS
 from project.profiles import APP_PROFILES
-
-
-@dataclass(frozen=True)
-class RunProfile:
-    """What a run measures when the command line does not say: make bench, QUICK=1, FULL=1."""
-
-    scenarios: tuple[str, ...]
-    concurrency: str | None  # the curve's levels; None: each scenario at its own users
-    repeat: int
-    duration_s: float
-    sweep_sizes: tuple[int, ...]
-    warmup_s: float = 0.5
-    idle_s: float = 0.5
-    settle_s: float = 0.5
-    drain_s: float = 10.0
-
-
-# Measured on the 2-core development machine: cell-to-cell variation (CV 9-20%) barely shrinks
-# from 2.5 s windows to 5 s, so more and shorter repetitions buy more power per minute. Five
-# repetitions is the least that finds a 20% difference in most runs at CV 10%; 3 + 3 can never
-# be judged at 5%.
-RUN_PROFILES = {
-    "default": RunProfile(
-        scenarios=("download", "slow-client"),
-        concurrency="1,2,4,8",
-        repeat=5,
-        duration_s=2.5,
-        sweep_sizes=(10_000, 100_000, 1_000_000),
-    ),
-    "quick": RunProfile(
-        scenarios=("download", "slow-client"),
-        concurrency="1,4",
-        repeat=1,
-        duration_s=2.0,
-        sweep_sizes=(10_000, 1_000_000),
-        drain_s=5.0,
-    ),
-    "full": RunProfile(
-        scenarios=tuple(SCENARIOS),
-        concurrency="1,2,4,8,16",
-        repeat=5,
-        duration_s=2.5,
-        sweep_sizes=(10_000, 100_000, 1_000_000, 5_000_000),
-    ),
-}
 
 
 def register(subparsers: Any) -> None:
@@ -378,126 +330,6 @@ def _workers(raw: str | None, sweep: bool) -> int | Literal["auto"]:
     return workers
 
 
-def _link_latest(run_dir: Path) -> None:
-    latest = run_dir.parent / "latest"
-    try:
-        if latest.is_symlink() or latest.exists():
-            latest.unlink()
-        latest.symlink_to(run_dir.name)
-    except OSError as error:
-        print(f"note: could not point {latest} at this run: {error}", file=sys.stderr)
-
-
 def run(args: argparse.Namespace) -> int:
-    """Run the benchmark and print where the results are."""
-    config = build_config(args)
-    try:
-        config.out_dir.mkdir(parents=True, exist_ok=False)
-    except OSError as error:
-        raise CompareError(f"cannot create {config.out_dir}: {error.strerror or error}") from None
-    started = time.monotonic()
-    # From here on SIGTERM and SIGHUP unwind like Ctrl-C, seeding included.
-    with stop_signals_interrupt():
-        try:
-            writer = _start_results(config)
-        except KeyboardInterrupt:
-            print("\ninterrupted before anything was measured", file=sys.stderr)
-            return 130
-        try:
-            _measure(config, writer)
-        except KeyboardInterrupt:
-            print(f"\ninterrupted; partial results kept in {writer.path}", file=sys.stderr)
-            _report(config.out_dir)
-            return 130
-    minutes = (time.monotonic() - started) / 60
-    print(terminal_verdict(RunResults.from_document(writer.document)))
-    _report(config.out_dir)
-    print(f"\nwall time {minutes:.1f} min; results: {writer.path}")
-    failed = failed_summary(writer.document)
-    if failed:
-        print(failed, file=sys.stderr)
-        return 1
-    return 0
-
-
-def failed_summary(document: Document) -> str | None:
-    """One line naming the cells and sweep points that failed, or None when all measured."""
-    cells: list[Any] = document["cells"]
-    points: list[Any] = document["sweep"]
-    names = [
-        f"{c['stack']} {c['scenario']} r{c['repetition'] + 1}"
-        for c in cells
-        if c["status"] == "failed"
-    ] + [
-        f"{p['stack']} {p['variant']} {p['rows']:,} rows r{p['repetition'] + 1}"
-        for p in points
-        if p["status"] == "failed"
-    ]
-    if not names:
-        return None
-    shown = ", ".join(names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6 else "")
-    total = len(cells) + len(points)
-    return f"failed: {len(names)} of {total} measurements ({shown}); errors in the report"
-
-
-def _start_results(config: BenchConfig) -> ResultsWriter:
-    """The run's results document, its metadata written before anything is measured."""
-    document = new_document(
-        describe(), config.as_dict(), [sys.executable, "-m", "compare", *sys.argv[1:]]
-    )
-    document["environment"]["placement"] = {
-        "mode": config.placement,
-        "server_cpus": config.server_cpus,
-        "client_cpus": config.client_cpus,
-    }
-    pin_self(config.client_cpus)
-    writer = ResultsWriter(config.out_dir, document)
-    _link_latest(config.out_dir)
-    print(f"results: {config.out_dir}", file=sys.stderr, flush=True)
-    return writer
-
-
-def _progress(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
-
-
-def rows_to_seed(config: BenchConfig) -> int:
-    """As many rows as the run's largest export asks for: the view refuses more than it holds."""
-    asked: dict[str, int | float | str] = {"rows": config.rows} if config.rows else {}
-    return max(
-        (*config.sweep_sizes, *(export_rows(SCENARIOS[s], asked) for s in config.scenarios)),
-        default=0,
-    )
-
-
-def _measure(config: BenchConfig, writer: ResultsWriter) -> None:
-    """Prepare the run's data, then measure every cell into ``writer``."""
-    data = RunData(config.source, config.app, rows_to_seed(config), _progress)
-    try:
-        data.start()
-    except KeyboardInterrupt:
-        writer.add_event("interrupted while preparing the database: nothing measured")
-        writer.finish("interrupted")
-        raise
-    try:
-        if data.postgres is not None:
-            # The database is server-side work: on the servers' CPUs, not ours (pin_self),
-            # and measured with each stack.
-            pin_tree(data.postgres.pid, config.server_cpus)
-            config = dataclasses.replace(config, database_pid=data.postgres.pid)
-        # Recorded with the next write; the postmaster's pid lets the figures sample it.
-        writer.document["environment"]["data"] = data.describe()
-        # The cells start their servers and locust from our environment.
-        with data.exported():
-            run_bench(config, writer, _progress)
-    finally:
-        data.stop()
-
-
-def _report(out_dir: Path) -> None:
-    """Render the reports; a failure there must not lose or hide the results."""
-    try:
-        for path in write_reports(RunResults.load(out_dir), out_dir):
-            print(f"report: {path}")
-    except CompareError as error:
-        print(f"note: report not written: {error}", file=sys.stderr)
+    """Run the benchmark; the exit status says whether everything was measured."""
+    return bench(build_config(args), [sys.executable, "-m", "compare", *sys.argv[1:]])

@@ -1,26 +1,35 @@
 """``encode-bench``: rows/s of the row source + CSV chunker, in-process and served.
 
 In-process numbers are the ceiling; the served numbers show what each server keeps of it with
-one client. Runs are interleaved (A B A B) and the median is reported.
+one client. Runs are interleaved (A B A B) and the median is reported. The stacks are started
+as every measurement starts them (compare.run.lifecycle: pinned to the servers' CPUs, warmed
+up), and this process, the in-process runs included, runs on the load generator's CPUs.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import statistics
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from compare.errors import CompareError
+from compare.run.appdata import RunData
+from compare.run.run import Run
+from compare.run.sweep import single_downloads
 from compare.servers.server import ServerProcess
 from compare.servers.stacks import get_stack, stack_names
-from compare.settings import DSC_STACKS, EXPORT_ROWS
+from compare.settings import DSC_PLACEMENT, DSC_STACKS, EXPORT_ROWS
 from compare.system.download import download
+from compare.system.placement import MODES, Placement, choose
 
 
 @dataclass(frozen=True)
@@ -59,30 +68,42 @@ def _median(label: str, chunk_kb: int, rows: int, runs: list[tuple[float, int]])
 
 
 def measure(
-    rows: int, repeat: int, stacks: Sequence[str], chunk_sizes: Sequence[int]
+    rows: int,
+    repeat: int,
+    stacks: Sequence[str],
+    chunk_sizes: Sequence[int],
+    placement: Placement,
 ) -> list[Measurement]:
     """Measure in-process and through each stack, interleaved, for each chunk size."""
-    results: list[Measurement] = []
-    servers = [ServerProcess(get_stack(name)) for name in stacks]
-    try:
-        for server in servers:
-            server.start()
-        for chunk_kb in chunk_sizes:
-            runs: dict[str, list[tuple[float, int]]] = {}
-            jobs: list[tuple[str, Callable[[], tuple[float, int]]]] = [
-                ("in-process sync", partial(_in_process, rows, chunk_kb, "sync")),
-                ("in-process async", partial(_in_process, rows, chunk_kb, "async")),
+    with tempfile.TemporaryDirectory(prefix="dsc-encode-") as tmp:
+        config = single_downloads(rows, placement, Path(tmp))
+        data = RunData("synthetic", "minimal", 0)
+        with Run(data, config) as run, contextlib.ExitStack() as started:
+            servers = [
+                started.enter_context(run.measured(get_stack(name), Path(tmp) / name)).server
+                for name in stacks
             ]
-            for server in servers:
-                url = f"{server.base_url}/export.csv?rows={rows}&chunk_kb={chunk_kb}"
-                jobs.append((server.spec.name, partial(_served, url, rows)))
-            for _ in range(repeat):
-                for label, job in jobs:
-                    runs.setdefault(label, []).append(job())
-            results += [_median(label, chunk_kb, rows, r) for label, r in runs.items()]
-    finally:
+            return _interleaved(rows, repeat, servers, chunk_sizes)
+
+
+def _interleaved(
+    rows: int, repeat: int, servers: Sequence[ServerProcess], chunk_sizes: Sequence[int]
+) -> list[Measurement]:
+    """Every way of producing the export in turn, ``repeat`` times, for each chunk size."""
+    results: list[Measurement] = []
+    for chunk_kb in chunk_sizes:
+        runs: dict[str, list[tuple[float, int]]] = {}
+        jobs: list[tuple[str, Callable[[], tuple[float, int]]]] = [
+            ("in-process sync", partial(_in_process, rows, chunk_kb, "sync")),
+            ("in-process async", partial(_in_process, rows, chunk_kb, "async")),
+        ]
         for server in servers:
-            server.stop()
+            url = f"{server.base_url}/export.csv?rows={rows}&chunk_kb={chunk_kb}"
+            jobs.append((server.spec.name, partial(_served, url, rows)))
+        for _ in range(repeat):
+            for label, job in jobs:
+                runs.setdefault(label, []).append(job())
+        results += [_median(label, chunk_kb, rows, r) for label, r in runs.items()]
     return results
 
 
@@ -122,6 +143,13 @@ def register(subparsers: Any) -> None:
         help="comma-separated stacks to serve through, as bench takes them ('' for in-process "
         "only; default %(default)s)",
     )
+    parser.add_argument(
+        "--placement",
+        choices=MODES,
+        default=DSC_PLACEMENT.value(),
+        help="split (default): servers on the first CPUs, this process on the rest; shared: "
+        "nothing pinned",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -130,5 +158,6 @@ def run(args: argparse.Namespace) -> int:
     stacks = stack_names(args.stacks) if args.stacks.strip() else ()
     if args.rows < 1 or args.repeat < 1:
         raise CompareError("--rows and --repeat must be at least 1")
-    print(render(measure(args.rows, args.repeat, stacks, (0, 64))))
+    placement = choose(args.placement)
+    print(render(measure(args.rows, args.repeat, stacks, (0, 64), placement)))
     return 0

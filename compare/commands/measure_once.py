@@ -10,41 +10,20 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, cast
 
-from compare.config import SWEEP_VARIANTS, BenchConfig, SweepVariant
+from compare.config import SWEEP_VARIANTS, SweepVariant
 from compare.errors import CompareError
 from compare.report.metrics import SweepFigures, sweep_figures
-from compare.run.sweep import measure_point
-from compare.servers.stacks import DEFAULT_WORKERS, STACKS, get_stack, stack_names
+from compare.run.appdata import RunData
+from compare.run.run import Run
+from compare.run.sweep import measure_point, single_downloads
+from compare.servers.stacks import STACKS, StackSpec, get_stack, stack_names
 from compare.settings import DSC_PLACEMENT
-from compare.system.placement import MODES, choose, pin_self
-
-
-def config_for(rows: int, placement: str, out_dir: Path) -> BenchConfig:
-    """The bench's settings for single downloads."""
-    chosen = choose(cast(Any, placement))
-    return BenchConfig(
-        stacks=(),
-        scenarios=(),
-        users=1,
-        duration_s=0.0,
-        warmup_s=1.0,
-        repeat=1,
-        sweep_sizes=(rows,),
-        sweep_variants=(),
-        sweep_repeat=1,
-        workers=DEFAULT_WORKERS,
-        out_dir=out_dir,
-        rows=rows,
-        placement=chosen.mode,
-        server_cpus=chosen.server_cpus,
-        client_cpus=chosen.client_cpus,
-    )
+from compare.system.placement import MODES, choose
 
 
 def table(rows: Sequence[SweepFigures]) -> str:
@@ -98,34 +77,10 @@ def run(args: argparse.Namespace) -> int:
         specs = [get_stack(name) for name in stack_names(",".join(args.stacks))]
     else:
         specs = [spec for spec in STACKS.values() if spec.available() and spec.front is None]
-    results = []
     with tempfile.TemporaryDirectory(prefix="dsc-measure-") as tmp:
-        config = config_for(args.rows, args.placement, Path(tmp))
-        pin_self(config.client_cpus)
-        for spec in specs:
-            print(f"measuring {spec.name} ...", file=sys.stderr, flush=True)
-            runs = []
-            for repetition in range(args.repeat):
-                point = measure_point(
-                    config,
-                    spec,
-                    cast(SweepVariant, args.variant),
-                    args.rows,
-                    repetition,
-                    Path(tmp) / f"{spec.name}-{repetition}",
-                )
-                if point["status"] != "ok":
-                    raise CompareError(f"{spec.name}: {point['error']}")
-                runs.append(sweep_figures(point))
-            totals = [r.total_s or 0.0 for r in runs]
-            runs.sort(key=lambda r: r.total_s or 0.0)
-            results.append(runs[len(runs) // 2])
-            if len(runs) > 1:
-                print(
-                    f"  total s: median {statistics.median(totals):.2f}, "
-                    f"range {min(totals):.2f}-{max(totals):.2f}",
-                    file=sys.stderr,
-                )
+        config = single_downloads(args.rows, choose(args.placement), Path(tmp))
+        with Run(RunData("synthetic", "minimal", 0), config) as run:
+            results = _measure(run, specs, cast(SweepVariant, args.variant), args.repeat, tmp)
     print(
         f"placement: {config.placement}, servers on CPUs {config.server_cpus or 'any'}, "
         f"client on CPUs {config.client_cpus or 'any'}"
@@ -133,3 +88,29 @@ def run(args: argparse.Namespace) -> int:
     print(f"/export.csv?rows={args.rows} ({args.variant}), median of {args.repeat} run(s)\n")
     print(table(results))
     return 0
+
+
+def _measure(
+    run: Run, specs: list[StackSpec], variant: SweepVariant, repeat: int, tmp: str
+) -> list[SweepFigures]:
+    """Each stack's run with the median total time, of ``repeat`` runs on a fresh server each."""
+    results = []
+    for spec in specs:
+        run.progress(f"measuring {spec.name} ...")
+        runs = []
+        for repetition in range(repeat):
+            rows = run.config.rows
+            run_dir = Path(tmp) / f"{spec.name}-{repetition}"
+            point = measure_point(run, spec, variant, rows, repetition, run_dir)
+            if point["status"] != "ok":
+                raise CompareError(f"{spec.name}: {point['error']}")
+            runs.append(sweep_figures(point))
+        totals = [r.total_s or 0.0 for r in runs]
+        runs.sort(key=lambda r: r.total_s or 0.0)
+        results.append(runs[len(runs) // 2])
+        if len(runs) > 1:
+            run.progress(
+                f"  total s: median {statistics.median(totals):.2f}, "
+                f"range {min(totals):.2f}-{max(totals):.2f}"
+            )
+    return results

@@ -9,9 +9,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from compare.commands.arguments import add_data_arguments
 from compare.errors import CompareError
-from compare.run.appdata import RunData, add_data_arguments
-from compare.servers.server import ServerProcess
+from compare.run.appdata import RunData
+from compare.run.run import Run
 from compare.servers.stacks import get_stack
 from compare.system.interrupts import stop_signals_interrupt
 from compare.system.ports import LOOPBACK
@@ -47,11 +48,12 @@ def _follow(log: Path, offset: int) -> int:
 def run(args: argparse.Namespace) -> int:
     """Start the stack, echo its log, stop it on Ctrl-C or SIGTERM."""
     spec = get_stack(args.stack).with_options(workers=args.workers, threads=args.threads)
+    data = RunData(args.source, args.app, args.seed_rows)
     try:
         with (
             stop_signals_interrupt(),
-            RunData(args.source, args.app, args.seed_rows) as data,
-            ServerProcess(spec, host=args.host, port=args.port, env=data.server_env()) as server,
+            Run(data) as run,
+            run.server(spec, host=args.host, port=args.port) as server,
         ):
             print(f"$ {shlex.join(server.argv)}", flush=True)
             if data.session:

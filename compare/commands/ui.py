@@ -12,9 +12,6 @@ import argparse
 import contextlib
 import json
 import logging
-import os
-import signal
-import subprocess
 import sys
 import time
 import urllib.error
@@ -22,18 +19,18 @@ import urllib.request
 from collections.abc import Sequence
 from typing import Any
 
-from compare import REPO_ROOT
+from compare.commands.arguments import add_data_arguments
 from compare.errors import CompareError
-from compare.run.appdata import RunData, add_data_arguments
-from compare.run.serverfeed import BASELINE_SAMPLES, FEED_ENV, FeedStack, ServerFeed
+from compare.run.appdata import RunData
+from compare.run.locust import LocustProcess, web_ui_argv, worker_argv
+from compare.run.run import Run
+from compare.run.serverfeed import BASELINE_SAMPLES, FeedStack, ServerFeed
 from compare.servers.server import ServerProcess
 from compare.servers.stacks import STACK_ALIASES, StackSpec, get_stack, stack_names
-from compare.settings import DSC_STACKS
+from compare.settings import DSC_SERVER_FEED_URL, DSC_STACKS
 from compare.system.interrupts import ignore_stop_signals, stop_signals_interrupt
 from compare.system.ports import LOOPBACK, free_port, port_in_use
-from compare.system.proctree import ProcessTree
 from compare.system.sampler import ProcessTreeSampler
-from loadtests.catalog import LOCUSTFILE, SHAPES_FILE
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +39,6 @@ DEFAULT_INTERVAL = 0.25  # the runner samples faster; a person watching needs no
 DEFAULT_USERS = 4  # what the start form proposes (the catalog's usual concurrency)
 READY_TIMEOUT_S = 60.0
 POLL_S = 0.2
-STOP_GRACE_S = 10.0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -112,39 +108,6 @@ def installed(specs: Sequence[StackSpec], *, every: bool) -> list[StackSpec]:
     return usable
 
 
-def locust_argv(
-    *,
-    host_url: str,
-    web_host: str,
-    web_port: int,
-    master_port: int | None = None,
-    extra: Sequence[str] = (),
-    python: str = sys.executable,
-) -> list[str]:
-    """The web UI's locust command line (the master's, when ``master_port`` is given).
-
-    The shapes file comes with it: with ``--class-picker`` the start form offers its
-    ConcurrencySteps shape, the bench's concurrency curve step by step (loadtests.shapes).
-    """
-    files = f"{LOCUSTFILE},{SHAPES_FILE}"
-    argv = [python, "-m", "locust", "-f", files, "--class-picker", "--host", host_url]
-    argv += ["--web-host", web_host, "--web-port", str(web_port)]
-    argv += ["--users", str(DEFAULT_USERS), "--spawn-rate", str(DEFAULT_USERS)]
-    # Stop kills users mid-download, as in the batch runner: no half-measured sample.
-    argv += ["--stop-timeout", "0"]
-    if master_port is not None:
-        argv += ["--master", "--master-bind-host", LOOPBACK, "--master-bind-port", str(master_port)]
-    return [*argv, *extra]  # last: the person's own arguments win
-
-
-def worker_argv(master_port: int, python: str = sys.executable) -> list[str]:
-    """A locust worker's command line; the master sends it the options of each test."""
-    return [
-        *(python, "-m", "locust", "-f", str(LOCUSTFILE), "--worker"),
-        *("--master-host", LOOPBACK, "--master-port", str(master_port)),
-    ]
-
-
 def probe_host(web_host: str) -> str:
     """The address to reach a UI bound to ``web_host`` from this machine."""
     if web_host in ("", "0.0.0.0", "*"):
@@ -152,28 +115,6 @@ def probe_host(web_host: str) -> str:
     if web_host.strip("[]") == "::":
         return "[::1]"
     return f"[{web_host.strip('[]')}]" if ":" in web_host else web_host
-
-
-class LocustProcess:
-    """One locust process in its own session; stop() signals its group, then kills it."""
-
-    def __init__(self, argv: list[str], env: dict[str, str]) -> None:
-        self.argv = argv
-        logger.info("starting %s", " ".join(argv))
-        self.proc = subprocess.Popen(
-            argv, cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL, start_new_session=True
-        )
-        # Its group outlives it when locust forked (-- --processes N): the tree stops those too.
-        self._tree = ProcessTree(self.proc, "locust")
-
-    def poll(self) -> int | None:
-        """The exit code, or None while it runs."""
-        self._tree.descendants()  # remembered: stop() finds forked ones even once it exited
-        return self.proc.poll()
-
-    def stop(self) -> None:
-        """SIGTERM (locust's clean shutdown), SIGKILL after the grace period; idempotent."""
-        self._tree.stop(((signal.SIGTERM, STOP_GRACE_S),))
 
 
 def _get_json(url: str) -> Any:
@@ -231,10 +172,9 @@ def _serve(
     servers = []
     feed_stacks = []
     samplers = []
-    data = stack.enter_context(RunData(args.source, args.app, args.seed_rows))
+    run = stack.enter_context(Run(RunData(args.source, args.app, args.seed_rows)))
     for spec in specs:
-        process = ServerProcess(spec, host=args.stack_host, env=data.server_env())
-        server = stack.enter_context(process)
+        server = stack.enter_context(run.server(spec, host=args.stack_host))
         sampler = stack.enter_context(ProcessTreeSampler(server.pid, args.sample_interval))
         servers.append(server)
         samplers.append(sampler)
@@ -247,21 +187,23 @@ def _serve(
     feed = stack.enter_context(
         ServerFeed(feed_stacks, interval=args.sample_interval, t0=t0, host=LOOPBACK)
     )
-    env = {**os.environ, **data.client_env(), FEED_ENV: feed.url, "PYTHONUNBUFFERED": "1"}
+    feed_env = {DSC_SERVER_FEED_URL.name: feed.url}
     master_port = free_port(LOOPBACK) if args.locust_workers else None
-    argv = locust_argv(
+    argv = web_ui_argv(
         host_url=servers[0].base_url,
         web_host=args.web_host,
         web_port=args.port,
+        users=DEFAULT_USERS,
         master_port=master_port,
+        params=run.target.locust_options(),
         extra=args.locust_args,
     )
     children: list[LocustProcess] = []
     stack.callback(_stop_all, children)  # registered first: a Ctrl-C right after Popen is covered
-    children.append(LocustProcess(argv, env))
-    if master_port is not None:
-        for _ in range(args.locust_workers):
-            children.append(LocustProcess(worker_argv(master_port), env))
+    workers = [worker_argv(master_port) for _ in range(args.locust_workers)] if master_port else []
+    for command in (argv, *workers):
+        children.append(run.locust(command, env=feed_env))
+        children[-1].start()
     ui_url = f"http://{probe_host(args.web_host)}:{args.port}/"
     wait_for_ui(ui_url, children, args.locust_workers)
     print("\nStacks (paste an address into the Host field to target it):")

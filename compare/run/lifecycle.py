@@ -1,7 +1,8 @@
 """A stack started for measurement: server, CPU placement, sampler, warm-up, idle baselines.
 
-The one measuring path: bench cells, the size sweep and ``measure-once`` all go through
-``MeasuredServer``, so a figure means the same wherever it comes from.
+The one measuring path: bench cells, the size sweep, ``measure-once`` and ``encode-bench`` all
+go through ``MeasuredServer``, made by their run (compare.run.run.Run.measured), so a figure
+means the same wherever it comes from.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import itertools
 import re
 import statistics
 import time
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,14 +129,21 @@ class MeasuredServer(StartStop):
         config: BenchConfig,
         spec: StackSpec,
         run_dir: Path,
-        env: dict[str, str] | None = None,
+        env: Mapping[str, str],
         *,
+        environ: Mapping[str, str] | None = None,
+        cpus: tuple[int, ...] | None = None,
+        database_pid: int | None = None,
         sample_interval_s: float | None = None,
     ) -> None:
         self.config = config
         run_dir.mkdir(parents=True, exist_ok=True)
         self.spec = sized(spec, config)
-        self.server = ServerProcess(self.spec, run_dir=run_dir, env=env)
+        self.server = ServerProcess(self.spec, run_dir=run_dir, env=env, environ=environ)
+        self.cpus = cpus  # the servers' CPUs
+        # The run's database, sampled with the stack: its memory and CPU are part of what
+        # serving an export costs.
+        self.database_pid = database_pid
         self.interval = sample_interval_s or config.sample_interval_s
         self.sampler: ProcessTreeSampler | None = None
         self.cold: Idle | None = None  # before the warm-up
@@ -147,8 +156,8 @@ class MeasuredServer(StartStop):
         """Start the stack and the sampler; return after the warm-up and the idle baseline."""
         self.server.start()
         try:
-            pin_tree(self.server.pid, self.config.server_cpus)
-            database = (self.config.database_pid,) if self.config.database_pid else ()
+            pin_tree(self.server.pid, self.cpus)
+            database = (self.database_pid,) if self.database_pid else ()
             self.sampler = ProcessTreeSampler(self.server.pid, self.interval, also=database).start()
             self.workers = {p.pid: p.create_time() for p in worker_processes(self.server.pid)}
             self.cold = self._idle(max(3 * self.interval, self.config.idle_s / 3))
@@ -223,14 +232,14 @@ class MeasuredServer(StartStop):
             "sample_gap_median_s": statistics.median(gaps) if gaps else None,
             "samples": len(inside),
         }
-        if self.config.database_pid is not None:
+        if self.database_pid is not None:
             memory["database_baseline_pss"], memory["database_peak_pss"] = self._database_memory(
                 inside
             )
         return memory
 
     def _is_database(self, p: ProcessSample) -> bool:
-        pid = self.config.database_pid
+        pid = self.database_pid
         return pid is not None and pid in (p.pid, p.ppid)
 
     def _database_memory(self, inside: list[TreeSample]) -> tuple[int, int]:
@@ -262,7 +271,7 @@ class MeasuredServer(StartStop):
                 "per_cpu_busy_pct": [round(100 * b, 1) for b in busy] if busy else None,
             },
         }
-        if self.config.database_pid:
+        if self.database_pid:
             # The postmaster and its backends (which come and go with Django's connections).
             database = {p.key for s in samples for p in s.processes if self._is_database(p)}
             cpu["database_cpu_s"] = sum(c for k, c in used.items() if k in database)

@@ -11,21 +11,19 @@ here: the load generator's raw records, its body bytes per time bin, and the ser
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
-import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
 
-from compare import REPO_ROOT
 from compare.config import BenchConfig, LoadKind
 from compare.errors import CompareError
 from compare.results import Cell, ClientLoad, Status, StoredLoad
-from compare.run.lifecycle import MeasuredServer, django_warnings
+from compare.run.lifecycle import django_warnings
+from compare.run.locust import headless_argv
 from compare.run.records import (
     ARCHIVE,
     archive,
@@ -36,12 +34,11 @@ from compare.run.records import (
     measurement_window,
     read_records,
 )
+from compare.run.run import Run
 from compare.servers.stacks import StackSpec
-from compare.system.placement import pin_tree
 from compare.system.ports import free_port
-from compare.system.proctree import ProcessTree
 from compare.system.sampler import ProcessTreeSampler, TreeSample, process_cpu_seconds
-from loadtests.catalog import SCENARIOS, export_rows, locust_command
+from loadtests.catalog import SCENARIOS, export_rows
 
 logger = logging.getLogger(__name__)
 
@@ -91,35 +88,16 @@ def run_time_s(config: BenchConfig) -> int:
 
 
 def _run_locust(
-    argv: list[str], cell_dir: Path, config: BenchConfig, deadline_s: float
+    run: Run, argv: list[str], cell_dir: Path, deadline_s: float
 ) -> tuple[int | None, list[TreeSample]]:
     """Run locust to its end (killed at the deadline) with its CPU sampled; (exit code, samples)."""
-    with (cell_dir / "locust.log").open("wb") as log:
-        proc = subprocess.Popen(
-            argv,
-            cwd=REPO_ROOT,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        tree = ProcessTree(proc, "locust")
-        try:
-            pin_tree(proc.pid, config.client_cpus)
-            with ProcessTreeSampler(proc.pid, CLIENT_INTERVAL_S, memory=False) as client:
-                deadline = time.monotonic() + deadline_s
-                while proc.poll() is None:
-                    if time.monotonic() > deadline:
-                        raise CompareError(f"locust did not finish within {deadline_s:.0f} s")
-                    with contextlib.suppress(subprocess.TimeoutExpired):
-                        proc.wait(timeout=CLIENT_INTERVAL_S)
-                    if config.locust_workers:
-                        # Workers forked before the first pin would run anywhere: pin again.
-                        with contextlib.suppress(psutil.Error):
-                            pin_tree(proc.pid, config.client_cpus)
-            return proc.returncode, client.samples
-        finally:
-            tree.kill()  # a locust past its deadline, or one we were interrupted in
+    locust = run.locust(argv, log=cell_dir / "locust.log").start()
+    try:
+        with ProcessTreeSampler(locust.pid, CLIENT_INTERVAL_S, memory=False) as client:
+            code = locust.wait(deadline_s, CLIENT_INTERVAL_S)
+        return code, client.samples
+    finally:
+        locust.stop(grace_s=0)  # a locust past its deadline, or one we were interrupted in
 
 
 def client_load(samples: list[TreeSample], t0: float, t1: float) -> ClientLoad:
@@ -174,7 +152,7 @@ def cell_load(config: BenchConfig, scenario: str, level: float | None) -> Load:
 
 
 def run_load_cell(
-    config: BenchConfig,
+    run: Run,
     spec: StackSpec,
     scenario: str,
     repetition: int,
@@ -182,6 +160,7 @@ def run_load_cell(
     level: float | None = None,
 ) -> Cell:
     """Run one scenario against a fresh stack; the cell records failure instead of raising."""
+    config = run.config
     info = SCENARIOS[scenario]
     load = cell_load(config, scenario, level)
     cell: Cell = {
@@ -205,14 +184,14 @@ def run_load_cell(
     if config.locust_workers:
         cell["locust_workers"] = config.locust_workers
     try:
-        with MeasuredServer(config, spec, cell_dir) as measured:
+        with run.measured(spec, cell_dir) as measured:
             cell = {**cell, **measured.describe()}
-            params: dict[str, int | float | str] = {"source": config.source}
+            params = run.target.locust_options()
             if config.rows:
                 params["rows"] = config.rows
             cell["export_rows"] = export_rows(info, params)
             record_dir = cell_dir / "records"
-            argv = locust_command(
+            argv = headless_argv(
                 [scenario],
                 host=measured.server.base_url,
                 users=load.users,
@@ -238,7 +217,7 @@ def run_load_cell(
             deadline = run_time_s(config) + config.drain_s + LOCUST_GRACE_S
             if config.locust_workers:
                 deadline += WORKERS_ALLOWANCE_S
-            code, client_samples = _run_locust(argv, cell_dir, config, deadline)
+            code, client_samples = _run_locust(run, argv, cell_dir, deadline)
             t_end = time.monotonic()
             measured.settle_after(t_end)
             cell["locust_exit_code"] = code

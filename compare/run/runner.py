@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -13,13 +12,12 @@ from typing import Any
 from compare.config import BenchConfig
 from compare.results import ResultsError, ResultsWriter, SweepPoint
 from compare.run.loadcell import run_load_cell
+from compare.run.run import Run
 from compare.run.sweep import run_sweep
 from compare.run.workers import choose, sized
 from compare.servers.stacks import StackSpec, get_stack
 
 logger = logging.getLogger(__name__)
-
-Progress = Callable[[str], None]
 
 
 def describe_stack(spec: StackSpec, config: BenchConfig) -> dict[str, Any]:
@@ -64,8 +62,9 @@ def cell_name(config: BenchConfig, repetition: int, scenario: str, level: float 
     return f"r{repetition + 1}-{scenario}-{mark}{level:g}"
 
 
-def run_bench(config: BenchConfig, writer: ResultsWriter, progress: Progress) -> None:
+def run_bench(run: Run) -> None:
     """Run the whole matrix; KeyboardInterrupt leaves a valid document marked interrupted."""
+    config, writer, progress = run.config, run.results, run.progress
     specs = [get_stack(name) for name in config.stacks]
     cells = load_order(config, specs)
     clock = _Eta(len(cells) + config.sweep_points)
@@ -80,7 +79,7 @@ def run_bench(config: BenchConfig, writer: ResultsWriter, progress: Progress) ->
             name = cell_name(config, repetition, scenario, level)
             progress(clock.line(f"{name:<28} {spec.name}"))
             cell_dir = writer.directory / "cells" / f"{name}-{spec.name}"
-            cell = run_load_cell(config, spec, scenario, repetition, cell_dir, level)
+            cell = run_load_cell(run, spec, scenario, repetition, cell_dir, level)
             writer.add_cell(cell)
             clock.done()
             if cell["status"] != "ok":
@@ -94,7 +93,7 @@ def run_bench(config: BenchConfig, writer: ResultsWriter, progress: Progress) ->
 
         if config.sweep_points:
             run_sweep(
-                config,
+                run,
                 specs,
                 writer.directory,
                 record,

@@ -10,11 +10,34 @@ from pathlib import Path
 from compare.config import BenchConfig, SweepVariant
 from compare.errors import CompareError
 from compare.results import SweepPoint
-from compare.run.lifecycle import MeasuredServer, django_warnings
-from compare.servers.stacks import StackSpec
+from compare.run.lifecycle import django_warnings
+from compare.run.run import Run
+from compare.servers.stacks import DEFAULT_WORKERS, StackSpec
 from compare.system.download import download
+from compare.system.placement import Placement
 
 logger = logging.getLogger(__name__)
+
+
+def single_downloads(rows: int, placement: Placement, out_dir: Path) -> BenchConfig:
+    """The bench's settings for downloads one at a time (measure-once, encode-bench)."""
+    return BenchConfig(
+        stacks=(),
+        scenarios=(),
+        users=1,
+        duration_s=0.0,
+        warmup_s=1.0,
+        repeat=1,
+        sweep_sizes=(rows,),
+        sweep_variants=(),
+        sweep_repeat=1,
+        workers=DEFAULT_WORKERS,
+        out_dir=out_dir,
+        rows=rows,
+        placement=placement.mode,
+        server_cpus=placement.server_cpus,
+        client_cpus=placement.client_cpus,
+    )
 
 
 def sweep_query(variant: SweepVariant, rows: int, spec: StackSpec, source: str) -> str:
@@ -28,19 +51,14 @@ def sweep_query(variant: SweepVariant, rows: int, spec: StackSpec, source: str) 
 
 
 def measure_point(
-    config: BenchConfig,
-    spec: StackSpec,
-    variant: SweepVariant,
-    rows: int,
-    repetition: int,
-    run_dir: Path,
-    server_env: dict[str, str] | None = None,
+    run: Run, spec: StackSpec, variant: SweepVariant, rows: int, repetition: int, run_dir: Path
 ) -> SweepPoint:
     """Start the stack fresh, warm it up, take its idle baseline, download once, describe it.
 
     The window is the download itself, from sending the request to its last byte; the tree is
     sampled faster than in load cells, and the kernel's high-water marks check the peak.
     """
+    config = run.config
     point: SweepPoint = {
         "stack": spec.name,
         "variant": variant,
@@ -50,9 +68,8 @@ def measure_point(
         "error": None,
     }
     try:
-        with MeasuredServer(
-            config, spec, run_dir, server_env, sample_interval_s=config.sweep_sample_interval_s
-        ) as measured:
+        interval = config.sweep_sample_interval_s
+        with run.measured(spec, run_dir, sample_interval_s=interval) as measured:
             point = {**point, **measured.describe()}
             query = sweep_query(variant, rows, spec, config.source)
             point["url"] = f"{measured.server.base_url}/export.csv?{query}"
@@ -82,13 +99,14 @@ def measure_point(
 
 
 def run_sweep(
-    config: BenchConfig,
+    run: Run,
     specs: list[StackSpec],
     out_dir: Path,
     record: Callable[[SweepPoint], None],
     progress: Callable[[str], None] = lambda _: None,
 ) -> None:
     """Run every sweep point, interleaving stacks innermost so machine drift hits all alike."""
+    config = run.config
     for repetition in range(config.sweep_repeat):
         for rows in config.sweep_sizes:
             for variant in config.sweep_variants:
@@ -96,7 +114,7 @@ def run_sweep(
                     label = f"sweep r{repetition + 1} {spec.name} {variant} {rows:,} rows"
                     progress(label)
                     run_dir = out_dir / "sweep" / f"r{repetition + 1}-{spec.name}-{variant}-{rows}"
-                    point = measure_point(config, spec, variant, rows, repetition, run_dir)
+                    point = measure_point(run, spec, variant, rows, repetition, run_dir)
                     if point["status"] != "ok":
                         logger.warning("%s failed: %s", label, point["error"])
                     record(point)

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Self
 
@@ -27,16 +28,16 @@ from compare.servers.stacks import UPSTREAM_HOST, Interface, StackSpec
 from compare.settings import (
     DJANGO_ALLOWED_HOSTS,
     DJANGO_APP_PROFILE,
+    DJANGO_DEBUG,
+    DJANGO_SECRET_KEY,
     DSC_ALLOWED_HOSTS,
-    DSC_SECRET_KEY,
 )
 from compare.system.ports import LOOPBACK, free_port, port_in_use
-from compare.system.proctree import POLL_INTERVAL, ProcessTree
+from compare.system.proctree import POLL_INTERVAL, ProcessTree, spawn
 from compare.system.startstop import StartStop
 
 logger = logging.getLogger(__name__)
 
-SECRET_KEY_ENV = DSC_SECRET_KEY.name
 # Python's "SomeError: message", then any line a server flags as an error.
 _EXCEPTION_LINE = re.compile(r"^[\w.]*(Error|Exception|Exit)\b:")
 _ERROR_WORD = re.compile(r"\b(ERROR|Error|CRITICAL|FATAL)\b")
@@ -85,9 +86,10 @@ def _one_line(tail: str, keep: int = 3) -> str:
     return " | ".join(picked)
 
 
-def allowed_hosts() -> str:
-    """Loopback names, plus any in $DSC_ALLOWED_HOSTS (docker: the service names)."""
-    return ",".join([DJANGO_ALLOWED_HOSTS.default, *DSC_ALLOWED_HOSTS.value()])
+def allowed_hosts(environ: Mapping[str, str] | None = None) -> str:
+    """Loopback names, plus any in $DSC_ALLOWED_HOSTS of ``environ`` (default: ours; docker: the
+    service names)."""
+    return ",".join([DJANGO_ALLOWED_HOSTS.default, *DSC_ALLOWED_HOSTS.value(environ)])
 
 
 def probe_address(host: str) -> str:
@@ -100,25 +102,26 @@ def probe_address(host: str) -> str:
     return bare
 
 
-def stack_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """Build the environment a stack runs with: the project's settings, a fresh secret key.
-
-    The key is the run's $DSC_SECRET_KEY when there is one: sessions signed by the harness
-    (compare.run.appdata, the startproject profile) must verify on every stack of the run.
-    """
-    env = dict(os.environ)
-    env.pop("DJANGO_DEBUG", None)
+def stack_environment(
+    base: Mapping[str, str], overrides: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The whole environment a stack runs with: ``base`` (the harness's own), the project's
+    settings with a fresh secret key, then ``overrides`` (the run's target: its key, database,
+    app profile)."""
+    env = dict(base)
+    env.pop(DJANGO_DEBUG.name, None)
     pythonpath = [str(REPO_ROOT), *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
-    run_key = (extra or {}).get(SECRET_KEY_ENV) or env.get(SECRET_KEY_ENV)
     env.update(
-        DJANGO_SETTINGS_MODULE="project.settings",
-        DJANGO_SECRET_KEY=run_key or secrets.token_urlsafe(50),
-        DJANGO_ALLOWED_HOSTS=allowed_hosts(),
-        PYTHONPATH=os.pathsep.join(pythonpath),
-        # Without it a crash's last words can sit in a buffer that dies with the process.
-        PYTHONUNBUFFERED="1",
+        {
+            "DJANGO_SETTINGS_MODULE": "project.settings",
+            DJANGO_SECRET_KEY.name: secrets.token_urlsafe(50),
+            DJANGO_ALLOWED_HOSTS.name: allowed_hosts(base),
+            "PYTHONPATH": os.pathsep.join(pythonpath),
+            # Without it a crash's last words can sit in a buffer that dies with the process.
+            "PYTHONUNBUFFERED": "1",
+        }
     )
-    env.update(extra or {})
+    env.update(overrides or {})
     return env
 
 
@@ -131,7 +134,8 @@ class ServerProcess(StartStop):
         *,
         host: str = LOOPBACK,
         port: int | None = None,
-        env: dict[str, str] | None = None,
+        env: Mapping[str, str] | None = None,
+        environ: Mapping[str, str] | None = None,
         run_dir: Path | None = None,
         start_timeout: float = 30.0,
         stop_grace: float = 10.0,
@@ -140,7 +144,11 @@ class ServerProcess(StartStop):
         self.host = host
         self._requested_port = port
         self.port = port or 0
-        self._extra_env = env
+        # ``environ`` (the run's copy of ours) with the project's settings, then ``env`` (the
+        # run's key, database, profile), then the stack's own app profile (STACK@startproject).
+        self.env = stack_environment(os.environ if environ is None else environ, env)
+        if spec.app_profile:
+            self.env[DJANGO_APP_PROFILE.name] = spec.app_profile
         self._own_run_dir = run_dir is None
         self._run_dir = run_dir
         self.start_timeout = start_timeout
@@ -229,22 +237,12 @@ class ServerProcess(StartStop):
         logger.info("starting %s: %s", name, " ".join(self.argv))
         self._log = self.log_path.open("wb")
         try:
-            self._proc = subprocess.Popen(
-                self.argv,
-                cwd=REPO_ROOT,
-                env=stack_environment(self._stack_env()),
-                stdin=subprocess.DEVNULL,
-                stdout=self._log,
-                stderr=subprocess.STDOUT,
-                # Its own group: one signal reaches every worker, and Ctrl-C in our terminal
-                # does not hit the server behind our back.
-                start_new_session=True,
-            )
+            self._tree = spawn(self.argv, env=self.env, cwd=REPO_ROOT, log=self._log, name=name)
         except OSError as exc:
             self._close_log()
             raise ServerStartError(name, f"cannot run {self.argv[0]}: {exc}") from exc
+        self._proc = self._tree.proc
         _LIVE.add(self)
-        self._tree = ProcessTree(self._proc, name)
         try:
             self._wait_ready()
         except ServerStartError:
@@ -254,13 +252,6 @@ class ServerProcess(StartStop):
             self.stop()
             raise
         return self
-
-    def _stack_env(self) -> dict[str, str]:
-        """The caller's extra environment, and the stack's own app profile when it has one."""
-        env = dict(self._extra_env or {})
-        if self.spec.app_profile:
-            env[DJANGO_APP_PROFILE.name] = self.spec.app_profile
-        return env
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + self.start_timeout

@@ -5,7 +5,7 @@ lands changes a single download's time by up to 40% (measured on a 2-core machin
 ``split``, gives the servers (and nginx or a database in their stack) the first CPUs and the
 load generator and the harness itself the rest (a quarter, at least one), so cells are
 repeatable and a saturated client shows as its own CPUs being busy. ``shared`` pins nothing.
-Every pin the harness makes is made here.
+Every pin the harness makes is made here, for the run that owns the placement (compare.run.run).
 """
 
 from __future__ import annotations

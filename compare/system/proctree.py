@@ -1,9 +1,9 @@
 """A child process in a session of its own and every process under it, stopped leaving none.
 
 The one way the harness stops what it started: the server stacks (compare.servers.server), its
-PostgreSQL (compare.servers.postgres) and locust (compare.run.loadcell, the ui command). Every
-descendant seen is remembered, so that even one orphaned by a dying parent, or one that left the
-process group, is found and killed.
+PostgreSQL (compare.servers.postgres) and locust (compare.run.locust), the first and the last
+started by ``spawn``. Every descendant seen is remembered, so that even one orphaned by a dying
+parent, or one that left the process group, is found and killed.
 """
 
 from __future__ import annotations
@@ -14,7 +14,9 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import IO
 
 import psutil
 
@@ -125,6 +127,27 @@ class ProcessTree:
         except subprocess.TimeoutExpired:
             logger.warning("%s: root pid %d did not exit after SIGKILL", self.name, self.proc.pid)
         self._seen.clear()
+
+
+def spawn(
+    argv: Sequence[str], *, env: Mapping[str, str], cwd: Path, log: IO[bytes] | None, name: str
+) -> ProcessTree:
+    """Start ``argv`` in a session of its own, its output to ``log`` (None: ours), no stdin.
+
+    Its own session and group: one signal reaches everything it forks, and Ctrl-C in our
+    terminal does not hit it behind our back.
+    """
+    output = subprocess.STDOUT if log is not None else None
+    proc = subprocess.Popen(
+        argv,
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=output,
+        start_new_session=True,
+    )
+    return ProcessTree(proc, name)
 
 
 def _running(proc: psutil.Process) -> bool:
