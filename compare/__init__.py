@@ -17,7 +17,7 @@ project/); each folder's ``__init__`` says what it holds:
 - run/: one run under its owner, the Run (run): what it serves (target, appdata), a stack started
   for measurement (lifecycle), the one locust launcher (locust), load cells with locust's raw
   records, the size sweep, the whole matrix (runner), a bench from its config to its reports
-  (bench), and the ui's feed of server samples (serverfeed);
+  (bench), the encode benchmark (encode), and the ui's feed of server samples (serverfeed);
 - commands/ and cli: one module per subcommand of ``python -m compare`` (parsing and validation
   only); errors become messages and exit codes there only.
 """

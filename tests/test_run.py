@@ -10,12 +10,13 @@ from pathlib import Path
 import psutil
 import pytest
 
+from compare.run import encode
 from compare.run.appdata import RunData
 from compare.run.locust import LocustProcess
 from compare.run.run import Run
 from compare.servers.stacks import STACKS, get_stack
-from compare.system.placement import Placement, available_cpus
-from tests.helpers import assert_gone
+from compare.system.placement import Placement, available_cpus, choose
+from tests.helpers import assert_gone, no_new_children
 
 SPLIT = pytest.mark.skipif(len(available_cpus()) < 2, reason="placement needs two CPUs")
 # A parent that forks a child; the child then frees itself of any pin and sleeps (what a worker
@@ -94,3 +95,16 @@ def test_locust_is_pinned_with_every_process_it_forks_and_stopped_with_them(
     finally:
         process.stop(grace_s=1)
     assert_gone([p.pid for p in everyone])
+
+
+@pytest.mark.server
+def test_encode_bench_measures_through_the_run_and_leaves_nothing() -> None:
+    with no_new_children():
+        results = encode.measure(2000, 1, ("uvicorn",), (0, 64), choose("split"))
+    paths = [(m.label, m.chunk_kb) for m in results]
+    assert paths == [
+        (label, kb)
+        for kb in (0, 64)
+        for label in ("in-process sync", "in-process async", "uvicorn")
+    ]
+    assert all(m.rows_per_s > 0 for m in results)

@@ -4,4 +4,5 @@ child's environment, the CPU placement, the results writer and progress. Under i
 started for measurement (lifecycle), the one locust launcher (locust), worker counts (workers),
 one load cell (loadcell) with locust's raw records (records), the size sweep (sweep), the whole
 matrix in run order (runner), a bench from its config to its reports and exit status (bench),
-and the Server tab's feed of samples for the ui command (serverfeed)."""
+the encode benchmark (encode), and the Server tab's feed of samples for the ui command
+(serverfeed)."""
