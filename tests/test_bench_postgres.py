@@ -60,7 +60,8 @@ def test_a_postgres_startproject_run_records_both_and_leaves_nothing(
     done = run_compare(*argv, timeout=240, env=tmpdir_env)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stderr.count("starting PostgreSQL") == 1
-    assert done.stderr.count("seeding PostgreSQL with 10,000 rows") == 1
+    # The warm-up's 20,000 rows: more than the sweep's 10,000 and the cells' 5,000.
+    assert done.stderr.count("seeding PostgreSQL with 20,000 rows") == 1
     document = load_results(tmp_path / "latest")
     assert document["status"] == "complete"
     assert (document["config"]["source"], document["config"]["app"]) == ("postgres", "startproject")

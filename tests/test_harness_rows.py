@@ -68,6 +68,8 @@ def test_every_scenario_asks_for_an_allowed_export_by_default(
         (["--sweep-sizes", "", "--scenarios", "download,first-byte"], 5_000_000),
         (["--sweep-sizes", "", "--scenarios", "slow-client", "--rows", "0"], 100_000),
         (["--full"], 5_000_000),
+        # The warm-up's export (compare.run.lifecycle.WARMUP_ROWS) is the largest here.
+        (["--sweep-sizes", "10000", "--scenarios", "download", "--rows", "5000"], 20_000),
     ],
 )
 def test_a_database_run_seeds_what_its_largest_export_asks_for(

@@ -22,6 +22,7 @@ from compare.report.runresults import RunResults
 from compare.report.summary import terminal_verdict
 from compare.results import Document, ResultsWriter, new_document
 from compare.run.appdata import RunData
+from compare.run.lifecycle import WARMUP_ROWS
 from compare.run.run import Run, to_stderr
 from compare.run.runner import run_bench
 from compare.system.interrupts import stop_signals_interrupt
@@ -84,12 +85,11 @@ def failed_summary(document: Document) -> str | None:
 
 
 def rows_to_seed(config: BenchConfig) -> int:
-    """As many rows as the run's largest export asks for: the view refuses more than it holds."""
+    """As many rows as the run's largest export asks for, the warm-up's included: the view
+    refuses more than it holds."""
     asked: dict[str, int | float | str] = {"rows": config.rows} if config.rows else {}
-    return max(
-        (*config.sweep_sizes, *(export_rows(SCENARIOS[s], asked) for s in config.scenarios)),
-        default=0,
-    )
+    scenarios = (export_rows(SCENARIOS[s], asked) for s in config.scenarios)
+    return max(WARMUP_ROWS, *config.sweep_sizes, *scenarios)
 
 
 def start_results(config: BenchConfig, command: list[str]) -> ResultsWriter:
