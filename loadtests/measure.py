@@ -39,7 +39,7 @@ from loadtests.body import (
     check_ping,
 )
 from loadtests.catalog import DOWNLOAD, HEALTHZ, PING, TTFB
-from loadtests.record import STOPPED, Kind, RequestRecord, failure_kind, worker_pid
+from loadtests.record import STOPPED, Kind, RequestRecord, failure_kind, server_start, worker_pid
 from loadtests.recorder import Recorder
 
 logger = logging.getLogger(__name__)
@@ -48,6 +48,7 @@ READ_SIZE = 256 * 1024
 THROTTLED_READ_SIZE = 64 * 1024
 REASON_BYTES = 512  # of an error response's body, for the failure message
 WORKER_HEADER = "x-server-pid"
+START_HEADER = "x-server-start"
 
 Fire = Callable[..., Any]
 
@@ -132,6 +133,7 @@ class Meter:
         """Send a GET and return once the headers are in (the body is not read)."""
         response = self.http.request("GET", path)
         record.worker = worker_pid(response.get(WORKER_HEADER))
+        record.server_start = server_start(response.get(START_HEADER))
         return response
 
     def _open_export(self, path: str, record: RequestRecord) -> tuple[HTTPSocketPoolResponse, int]:

@@ -56,6 +56,7 @@ class RequestRecord:
     new_connection: bool = False  # the request opened a connection instead of reusing one
     worker: int | None = None  # X-Server-Pid: the server process that answered
     intended: float | None = None  # monotonic: when the request was due (open-loop schedules)
+    server_start: float | None = None  # monotonic: X-Server-Start, when the server began on it
 
     def as_json(self) -> dict[str, Any]:
         """The record as one JSON object."""
@@ -96,3 +97,11 @@ def worker_pid(value: str | list[str] | None) -> int | None:
     if isinstance(value, str) and value.strip().isdigit():
         return int(value)
     return None
+
+
+def server_start(value: str | list[str] | None) -> float | None:
+    """Parse X-Server-Start (None when absent or malformed: the record still counts)."""
+    try:
+        return float(value) if isinstance(value, str) else None
+    except ValueError:
+        return None

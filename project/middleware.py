@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -24,6 +25,10 @@ logger = logging.getLogger(__name__)
 ASYNC_URLCONF = "project.urls_async"
 # Names the process that answered: the harness measures how evenly a stack's workers share work.
 WORKER_HEADER = "X-Server-Pid"
+# When the server began on the request (time.monotonic(): one clock for every process of the
+# machine, the load generator's too): a body built before its first byte (mode=buffered, a
+# mismatched iterator) is held from here, which the client cannot see.
+START_HEADER = "X-Server-Start"
 # The harness's servers accept loopback plus $DSC_ALLOWED_HOSTS (compare.servers.server);
 # a server started otherwise reads DJANGO_ALLOWED_HOSTS.
 HOSTS_VARIABLES = (
@@ -76,30 +81,33 @@ def interface_middleware(get_response: Callable[[HttpRequest], Any]) -> Any:
     """Check the host, route ASGI to async and WSGI to sync views, add security and pid headers."""
     headers = security_headers()
 
-    def secure(response: HttpResponseBase) -> HttpResponseBase:
+    def secure(response: HttpResponseBase, started: float) -> HttpResponseBase:
         for name, value in headers:
             response.setdefault(name, value)
         # Asked per response, not at start-up: with --preload the middleware is built before fork.
         response[WORKER_HEADER] = str(os.getpid())
+        response[START_HEADER] = f"{started:.6f}"
         return response
 
     if not iscoroutinefunction(get_response):
 
         def middleware(request: HttpRequest) -> HttpResponseBase:
+            started = time.monotonic()
             if refused := _refused_host(request):
-                return secure(refused)
+                return secure(refused, started)
             # ROOT_URLCONF already holds the sync views.
-            return secure(get_response(request))
+            return secure(get_response(request), started)
 
         return middleware
 
     async_get_response: Callable[[HttpRequest], Awaitable[HttpResponseBase]] = get_response
 
     async def middleware_async(request: HttpRequest) -> HttpResponseBase:
+        started = time.monotonic()
         if refused := _refused_host(request):
-            return secure(refused)
+            return secure(refused, started)
         # Django resolves request.urlconf per request, so neither handler pays a thread hop.
         request.urlconf = ASYNC_URLCONF
-        return secure(await async_get_response(request))
+        return secure(await async_get_response(request), started)
 
     return markcoroutinefunction(middleware_async)

@@ -25,6 +25,7 @@ class Req:
     new_connection: bool = False
     scenario: str = "download"
     intended: float | None = None
+    server_start: float | None = None
 
 
 def columns(requests: list[Req]) -> dict[str, list[Any]]:

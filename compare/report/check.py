@@ -138,7 +138,7 @@ def _requests(table: dict[str, Any], where: str) -> None:
     """The raw records' columns: all there, lists of one length, each value of its type."""
     if not table.get("start"):
         return
-    columns = {**_COLUMNS, "intended": (*NUMBER, None)}
+    columns = {**_COLUMNS, "intended": (*NUMBER, None), "server_start": (*NUMBER, None)}
     fields(table, dict.fromkeys(columns, (*LIST, None)), where, *_COLUMNS)
     lengths = {len(table[name]) for name in columns if table.get(name) is not None}
     if len(lengths) > 1:

@@ -110,7 +110,7 @@ def columns(records: CellRecords, t0: float) -> dict[str, list[Any]]:
     for record in records.requests:
         for name in RECORD_FIELDS:
             value = getattr(record, name)
-            if name in ("start", "end", "first_byte", "intended"):
+            if name in ("start", "end", "first_byte", "intended", "server_start"):
                 value = _rel(value, t0)
             table[name].append(value)
     return table
