@@ -120,23 +120,64 @@ def test_interval_inverts_the_test() -> None:
     assert shift_interval([1.0, 2.0], [5.0, 6.0])[1:] == (-math.inf, math.inf)
 
 
-def test_verdicts_clear_not_meaningful_no_difference_not_judged() -> None:
+def test_the_words_follow_the_interval_not_only_the_estimate() -> None:
     slow, fast = [200.0, 210.0, 205.0, 198.0, 202.0], [100.0, 104.0, 99.0, 101.0, 103.0]
     clear = judge(slow, fast, "ratio", floor=2.0)
-    assert clear.verdict == "clear" and clear.estimate == pytest.approx(2.0, rel=0.03)
+    assert clear.conclusion == clear.verdict == "clear"
+    assert clear.estimate == pytest.approx(2.0, rel=0.03) and clear.min_effect == 1.05
     assert clear.low is not None and clear.high is not None and clear.low < 2.0 < clear.high
-    # A consistent 2% difference is statistically clear but under the 5% that matters.
+    # A consistent 2% difference whose whole interval lies within 5%: no meaningful difference.
     tiny = judge([102.0, 102.1, 102.2, 102.3], [100.0, 100.1, 100.2, 100.3], "ratio")
-    assert tiny.verdict == "not-meaningful" and tiny.p_value is not None and tiny.p_value <= ALPHA
-    # 5% of 10 ms is 0.5 ms: under the 2 ms floor for times.
+    assert tiny.p_value is not None and tiny.p_value <= ALPHA
+    assert tiny.high is not None and tiny.high < 1.05
+    assert (tiny.conclusion, tiny.verdict) == ("no-meaningful-difference", "not-meaningful")
+    # Review [8]: both significant, both estimates near 5%. The first interval excludes no
+    # difference with its estimate past 5%: clear. The second's estimate is under 5% but its
+    # interval (1.015x-1.085x) allows +8.5%: version 1 called that "not meaningful".
+    base = [96.0, 97.0, 98.0, 99.0, 100.0]
+    beyond = judge([100.5, 101, 101.5, 102, 112], base, "ratio", floor=2.0)
+    assert beyond.conclusion == "clear" and beyond.estimate == pytest.approx(1.054, abs=1e-3)
+    under = judge([100.5, 101, 101.5, 102, 108], base, "ratio", floor=2.0)
+    assert under.verdict == "not-meaningful" and under.conclusion == "inconclusive"
+    assert under.high == pytest.approx(1.085, abs=1e-3) and "reaches beyond it" in under.reason
+    # 5% of 10 ms is 0.5 ms, under the 2 ms floor for times: the minimum effect is 20% there.
     floor = judge([10.6, 10.7, 10.6, 10.7], [10.0, 10.1, 10.0, 10.1], "ratio", floor=2.0)
-    assert floor.verdict == "not-meaningful"
+    assert floor.conclusion == "no-meaningful-difference" and floor.min_effect == pytest.approx(
+        1.2, rel=0.01
+    )
+    # Not significant, and the interval wide enough for a real difference: inconclusive.
     overlap = judge([100.0, 120.0, 90.0, 110.0], [105.0, 95.0, 115.0, 100.0], "ratio")
-    assert overlap.verdict == "no-difference"
+    assert (overlap.verdict, overlap.conclusion) == ("no-difference", "inconclusive")
+    # Not significant and tight: an equivalence, whatever the p-value.
+    same = judge([100.0, 100.4, 99.8, 100.1], [100.2, 99.9, 100.3, 100.0], "ratio")
+    assert (same.verdict, same.conclusion) == ("no-difference", "no-meaningful-difference")
     few = judge([200.0, 210.0, 205.0], [100.0, 104.0, 99.0], "ratio")
-    assert few.verdict == "not-judged" and "at least 4" in few.reason
+    assert few.conclusion == "not-judged" and few.too_few
+    assert (
+        few.reason == "3 and 3 repetitions can reach p = 0.1 at best (2 of 20 splits), above 0.05"
+    )
     assert few.estimate == pytest.approx(2.03, rel=0.02)  # what was seen, without a verdict
     assert MIN_REPETITIONS == 4 and DEFAULT_MIN_RELATIVE == 0.05
+
+
+def test_the_refusal_follows_the_smallest_p_value_the_sizes_can_reach() -> None:
+    # Review [9]: fully separated groups reach p < 0.05 with 3 + 4, 3 + 5 and 2 + 9 (2/55 here:
+    # evenly spaced values tie the observed split with its mirror).
+    low, high = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0], [20.0, 21.0, 22.0, 23.0, 24.0]
+    for a, b, p in (
+        (high[:3], low[:4], 1 / 35),
+        (high[:3], low[:5], 1 / 56),
+        (high[:2], low, 2 / 55),
+    ):
+        found = judge(a, b, "ratio")
+        assert found.conclusion == "clear" and found.p_value == pytest.approx(p)
+    assert judge(high[:3], low[:3], "ratio").too_few  # 2 of 20 splits
+    assert judge(high[:2], low[:4], "ratio").too_few  # 1 of 15
+    assert not judge(high[:2], low[:5], "ratio").too_few  # 1 of 21: 0.048
+    # Pairs: 5 flip their signs 32 ways (p >= 2/32); 6 reach 2/64.
+    assert judge(high, low[:5], "ratio", paired=True).too_few
+    sixth = judge([*high, 25.0], low[:6], "ratio", paired=True)
+    assert sixth.conclusion == "clear" and sixth.p_value == pytest.approx(2 / 64)
 
 
 def test_small_memory_values_compare_as_differences_in_mb() -> None:

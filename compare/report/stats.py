@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
-import functools
-import itertools
 import math
-import random
 import statistics
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
+
+from compare.report import randomization
+from compare.report.randomization import (
+    ALPHA,
+    paired_smallest_p,
+    permutation_p,
+    shift_interval,
+    two_sample_smallest_p,
+)
+
+__all__ = ["ALPHA", "permutation_p", "shift_interval"]
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -51,99 +59,76 @@ def spread(values: Sequence[float]) -> Spread:
     return Spread(statistics.median(values), min(values), max(values), len(values))
 
 
+def centre(values: Sequence[float], kind: Kind) -> float:
+    """The centre a judgement compares: the geometric mean for ratios (of positive values),
+    else the mean; so a printed factor is exactly the ratio of the printed values."""
+    if kind == "ratio" and min(values) > 0:
+        return math.exp(statistics.fmean(math.log(v) for v in values))
+    return statistics.fmean(values)
+
+
 # --- Judging a difference between two sets of repetitions -------------------------------------
 #
 # The unit of replication is the repetition (a cell), not the request: requests of one cell share
 # its machine state and worker placement, so treating them as independent samples makes
 # intervals far too narrow (an A/A run then "finds" differences). Each repetition gives one value
-# per figure; two stacks' values are compared with a two-sample permutation test on the
-# difference of means (of logarithms, for figures compared as ratios). It is exact under
-# exchangeability, which is what "no difference" means, whatever the values' distribution: an
-# A/A comparison is called different at most ALPHA of the time. The 95% interval is the set of
-# shifts the same test does not reject (test inversion), so verdict and interval always agree.
+# per figure; two stacks' values are compared with an exact randomization test
+# (compare.report.randomization) on the difference of means (of logarithms, for figures compared
+# as ratios): on within-pair differences where the two were measured back to back as pairs, else
+# on the two samples. Either is exact under "no difference" whatever the values' distribution:
+# an A/A comparison is called clear at most ALPHA of the time. The 95% interval is the set of
+# shifts the same test does not reject, so verdict and interval always agree.
 
-ALPHA = 0.05
-# With fewer repetitions on a side an exact two-sided test cannot reach ALPHA at all:
-# 3 + 3 values have 20 splits, so the smallest p-value is 2/20 = 0.1.
-MIN_REPETITIONS = 4
-EXACT_LIMIT = 20_000  # splits enumerated exactly up to this many; a seeded sample above
-SAMPLED_SPLITS = 10_000
 DEFAULT_MIN_RELATIVE = 0.05
+# The fewest repetitions per stack that can be judged at ALPHA: 3 + 3 values have 20 splits,
+# so their smallest p-value is 2/20 = 0.1; 4 + 4 reach 2/70. Unequal sizes need fewer (3 + 4:
+# 1/35), and pairs more (5 pairs: 2/32): the refusal follows the sizes' smallest p-value.
+MIN_REPETITIONS = 4
+MIN_PAIRS = 6
 
 Kind = Literal["ratio", "difference"]
+# Version 1's classification of the figures document, on the point estimate (kept, stable).
 Verdict = Literal["clear", "not-meaningful", "no-difference", "not-judged"]
+# The words every report uses: clear (the interval excludes no difference and the estimate is
+# beyond the minimum effect), no meaningful difference (the whole interval lies within the
+# minimum effect: an equivalence), inconclusive (anything else), not judged.
+Conclusion = Literal["clear", "no-meaningful-difference", "inconclusive", "not-judged"]
+CONCLUSIONS: tuple[Conclusion, ...] = (
+    "clear",
+    "no-meaningful-difference",
+    "inconclusive",
+    "not-judged",
+)
+Design = Literal["paired", "two-sample"]
 
 
-@functools.cache
-def _splits(n_a: int, n_b: int) -> np.ndarray:
-    """Every way (or a fixed sample of ways) to choose which pooled values form group a."""
-    n = n_a + n_b
-    if math.comb(n, n_a) <= EXACT_LIMIT:
-        chosen = list(itertools.combinations(range(n), n_a))
-    else:
-        rng = random.Random(20261202)  # fixed: the same document gives the same report
-        chosen = [tuple(range(n_a))]  # the observed split is always one of them
-        chosen += [tuple(sorted(rng.sample(range(n), n_a))) for _ in range(SAMPLED_SPLITS - 1)]
-    mask = np.zeros((len(chosen), n), dtype=bool)
-    for row, members in enumerate(chosen):
-        mask[row, list(members)] = True
-    mask.setflags(write=False)  # cached and shared
-    return mask
+def observed(a: Sequence[float], b: Sequence[float], kind: Kind) -> float | None:
+    """What was seen, judged or not: a / b of geometric means, or a - b of means."""
+    if not a or not b:
+        return None
+    if kind == "ratio":
+        return math.exp(float(np.mean(np.log(a)) - np.mean(np.log(b))))
+    return float(np.mean(a) - np.mean(b))
 
 
-class PermutationTest:
-    """mean(a) - mean(b) against every split of the pooled values, for any shift of a at once.
-
-    Shifting a by d moves each split's statistic by d times (share of a's values it put on the
-    a side - share it put on the b side), so one pass over the splits serves every shift: the
-    p-value of any shift, and the interval by bisection, cost a vector operation each.
-    """
-
-    def __init__(self, a: Sequence[float], b: Sequence[float]) -> None:
-        x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-        pooled = np.concatenate([x, y])
-        mask = _splits(len(x), len(y))
-        self.stats = pooled @ mask.T / len(x) - pooled @ (~mask).T / len(y)
-        from_a = mask[:, : len(x)].sum(axis=1)
-        self.slopes = from_a / len(x) - (len(x) - from_a) / len(y)
-        self.observed = float(x.mean() - y.mean())
-
-    def p(self, shift: float = 0.0) -> float:
-        """Two-sided p-value of mean(a) - mean(b) = shift."""
-        observed = abs(self.observed - shift)
-        moved = np.abs(self.stats - shift * self.slopes)
-        # A hair of tolerance: ties in exact arithmetic must count as ties in floating point.
-        return float(np.mean(moved >= observed - 1e-9 * (1 + observed)))
-
-
-def permutation_p(a: Sequence[float], b: Sequence[float], shift: float = 0.0) -> float:
-    """Two-sided p-value of mean(a) - mean(b) = shift, by permutation of the pooled values."""
-    return PermutationTest(a, b).p(shift)
-
-
-def _bound(test: PermutationTest, inside: float, outside: float) -> float:
-    """Bisect for the shift where the test starts to reject (between an accepted and a rejected)."""
-    for _ in range(60):
-        middle = (inside + outside) / 2
-        if test.p(middle) > ALPHA:
-            inside = middle
-        else:
-            outside = middle
-    return (inside + outside) / 2
-
-
-def shift_interval(a: Sequence[float], b: Sequence[float]) -> tuple[float, float, float]:
-    """(estimate, low, high) of mean(a) - mean(b), the interval by inverting the permutation test.
-
-    Infinite bounds when even an extreme shift is not rejected (too few repetitions).
-    """
-    test = PermutationTest(a, b)
-    estimate = test.observed
-    spread_ = float(np.ptp(np.concatenate([np.asarray(a, float), np.asarray(b, float)])))
-    far = 10 * (spread_ + abs(estimate)) + 1e-9
-    if test.p(estimate + far) > ALPHA:
-        return estimate, -math.inf, math.inf
-    return estimate, _bound(test, estimate, estimate - far), _bound(test, estimate, estimate + far)
+def too_few(n_a: int, n_b: int, design: Design) -> str | None:
+    """Why these sizes cannot be judged at ALPHA (their smallest p-value is above it), or None."""
+    if design == "paired":
+        smallest = paired_smallest_p(n_a)
+        if smallest <= ALPHA:
+            return None
+        return (
+            f"{n_a} pairs can reach p = {smallest:.2g} at best (2 of {2**n_a} sign flips), "
+            f"above {ALPHA:g}: at least {MIN_PAIRS} are needed"
+        )
+    smallest = two_sample_smallest_p(n_a, n_b)
+    if smallest <= ALPHA:
+        return None
+    splits = math.comb(n_a + n_b, n_a)
+    return (
+        f"{n_a} and {n_b} repetitions can reach p = {smallest:.2g} at best "
+        f"({round(smallest * splits)} of {splits} splits), above {ALPHA:g}"
+    )
 
 
 @dataclass(frozen=True)
@@ -159,6 +144,20 @@ class Judgement:
     n_b: int
     verdict: Verdict
     reason: str
+    conclusion: Conclusion = "not-judged"
+    # The smallest difference that matters, in the estimate's terms: a factor (1.05: 5% either
+    # way) for ratios, an amount for differences.
+    min_effect: float | None = None
+    design: Design = "two-sample"
+    too_few: bool = False  # not judged because the sizes cannot reach ALPHA
+
+    @classmethod
+    def refused(
+        cls, kind: Kind, a: Sequence[float], b: Sequence[float], reason: str, *, seen: bool = True
+    ) -> Judgement:
+        """Not judged, and why; ``seen``: keep what was observed, without a verdict on it."""
+        estimate = observed(a, b, kind) if seen else None
+        return cls(kind, estimate, None, None, None, len(a), len(b), "not-judged", reason)
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready, infinite bounds as None."""
@@ -176,6 +175,9 @@ class Judgement:
             "n_b": self.n_b,
             "verdict": self.verdict,
             "reason": self.reason,
+            "conclusion": self.conclusion,
+            "min_effect": finite(self.min_effect),
+            "design": self.design,
         }
 
 
@@ -186,47 +188,64 @@ def judge(
     *,
     floor: float = 0.0,
     min_relative: float = DEFAULT_MIN_RELATIVE,
+    paired: bool = False,
 ) -> Judgement:
-    """Is a different from b? Clear only when the test says so at ALPHA *and* the difference
-    is at least ``min_relative`` of b and at least ``floor`` in the figure's own unit."""
+    """Is a different from b, by at least ``min_relative`` and ``floor`` (the figure's unit)?
+
+    ``paired``: a[i] and b[i] were measured together (back to back): the test runs on their
+    differences. Clear: the test rejects 'no difference' at ALPHA and the estimate is at least
+    the minimum effect; no meaningful difference: the whole 95% interval lies within it.
+    """
     n_a, n_b = len(a), len(b)
     if kind == "ratio" and n_a and n_b and min(min(a), min(b)) <= 0:
         kind = "difference"  # a ratio of values at or below zero means nothing
-    if min(n_a, n_b) < MIN_REPETITIONS:
-        point = None
-        if n_a and n_b:  # what was seen, without a verdict on it
-            point = (
-                math.exp(float(np.mean(np.log(a)) - np.mean(np.log(b))))
-                if kind == "ratio"
-                else float(np.mean(a) - np.mean(b))
-            )
-        return Judgement(
-            kind, point, None, None, None, n_a, n_b, "not-judged",
-            f"needs at least {MIN_REPETITIONS} repetitions on each side, has {n_a} and {n_b}",
-        )  # fmt: skip
+    design: Design = "paired" if paired else "two-sample"
+    refusal = too_few(n_a, n_b, design)
+    if refusal is not None:
+        return replace(Judgement.refused(kind, a, b, refusal), design=design, too_few=True)
+    x, y = ([math.log(v) for v in a], [math.log(v) for v in b]) if kind == "ratio" else (a, b)
+    test = randomization.paired(x, y) if paired else randomization.two_sample(x, y)
+    p = test.p()
+    shift = test.observed
+    low, high = test.interval()
     if kind == "ratio":
-        la, lb = [math.log(v) for v in a], [math.log(v) for v in b]
-        shift, low, high = shift_interval(la, lb)
-        p = permutation_p(la, lb)
-        estimate, low, high = math.exp(shift), math.exp(low), math.exp(high)
-        gap = abs(math.exp(float(np.mean(la))) - math.exp(float(np.mean(lb))))
-        big_enough = abs(shift) >= math.log1p(min_relative) and gap >= floor
-        size = f"{estimate:.3g}x"
+        smaller = math.exp(min(float(np.mean(x)), float(np.mean(y))))
+        margin = max(math.log1p(min_relative), math.log1p(floor / smaller))
+        estimate, shown = math.exp(shift), (math.exp(low), math.exp(high), math.exp(margin))
+        size, effect = f"{estimate:.3g}x", f"{math.expm1(margin):.0%}"
     else:
-        estimate, low, high = shift_interval(a, b)
-        p = permutation_p(a, b)
         reference = max(abs(float(np.mean(a))), abs(float(np.mean(b))))
-        big_enough = abs(estimate) >= max(floor, min_relative * reference)
-        size = f"{estimate:+.3g}"
-    if p > ALPHA:
-        verdict: Verdict = "no-difference"
-        reason = f"p = {p:.2f} > {ALPHA:g}: within the repetitions' own variation"
-    elif not big_enough:
-        verdict = "not-meaningful"
+        margin = max(floor, min_relative * reference)
+        estimate, shown = shift, (low, high, margin)
+        size, effect = f"{estimate:+.3g}", f"{margin:.3g}"
+    big_enough = abs(shift) >= margin
+    verdict: Verdict = "no-difference" if p > ALPHA else "clear" if big_enough else "not-meaningful"
+    interval = f"{_text(shown[0], kind)} to {_text(shown[1], kind)}"
+    conclusion: Conclusion
+    if p <= ALPHA and big_enough:
+        conclusion, reason = "clear", f"p = {p:.3f}"
+    elif -margin < low and high < margin:
+        conclusion = "no-meaningful-difference"
+        reason = f"p = {p:.2f}; the whole 95% interval ({interval}) is within {effect}"
+    elif p <= ALPHA:
+        conclusion = "inconclusive"
         reason = (
-            f"p = {p:.3f}, but {size} is under the minimum effect "
-            f"({min_relative:.0%}" + (f", {floor:g}" if floor else "") + ")"
+            f"p = {p:.3f}, but {size} is under the minimum effect ({effect}) while the 95% "
+            f"interval ({interval}) reaches beyond it"
         )
     else:
-        verdict, reason = "clear", f"p = {p:.3f}"
-    return Judgement(kind, estimate, low, high, p, n_a, n_b, verdict, reason)
+        conclusion = "inconclusive"
+        reason = (
+            f"p = {p:.2f}: the 95% interval ({interval}) allows no difference and one beyond "
+            f"the minimum effect ({effect})"
+        )
+    return Judgement(
+        kind, estimate, shown[0], shown[1], p, n_a, n_b, verdict, reason,
+        conclusion, shown[2], design,
+    )  # fmt: skip
+
+
+def _text(value: float, kind: Kind) -> str:
+    if not math.isfinite(value):
+        return "unbounded"
+    return f"{value:.3g}x" if kind == "ratio" else f"{value:+.3g}"
