@@ -184,6 +184,8 @@ class Cell(Measured, total=False):
     requests: dict[str, list[Any]]
     failure_details: dict[str, str]
     body_bytes: ByteBins
+    # Of body_bytes, those of requests that then failed: never throughput (verified = the rest).
+    failed_body_bytes: ByteBins
     events: dict[str, list[float]]
     timeline: list[dict[str, float | int]]
     window: StoredWindow

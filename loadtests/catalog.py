@@ -75,6 +75,12 @@ class Step:
         return _REPORTS[self.read]
 
     @property
+    def built_first(self) -> bool:
+        """Whether the server holds the whole body before its first byte: a buffered response,
+        or a mismatched iterator Django reads to the end first."""
+        return self.fixed.get("mode") == "buffered" or self.mismatched
+
+    @property
     def rows_option(self) -> str:
         """The option that says how many rows each export has."""
         return self.from_options.get("rows", "rows")

@@ -12,7 +12,7 @@ from compare.errors import CompareError
 from compare.report.figuredefs import row
 from compare.report.figures import figures_document
 from compare.report.metrics import read_cell, sweep_figures
-from compare.report.rawrecords import in_flight_max, requests, tail, too_few
+from compare.report.rawrecords import in_flight_max, lower_bound, requests, tail, too_few
 from compare.report.runresults import RunResults
 from compare.run.records import archive, measurement_window, read_records
 from tests.cells import Req, cell, download
@@ -36,12 +36,16 @@ def test_headline_figures_from_hand_computed_records() -> None:
     # Bytes per row from the verified downloads (all four, window or not): 57 bytes a row.
     assert f["rows_per_s"] == pytest.approx(5e6 / 57)
     assert f["server_cpu_s_per_gb"] == pytest.approx(50.0)  # 1 CPU s per 0.02 GB
-    # TTFB: the three verified downloads plus the stopped one that got its first byte (50 ms);
-    # the failure and the request still waiting enter nothing.
-    assert f["n_ttfb"] == 4
-    assert f["ttfb_p50_ms"] == pytest.approx(35.0)
-    assert f["ttlb_p50_ms"] == pytest.approx(1000.0) and f.downloads == 3
-    assert f["ttfb_p99_ms"] == pytest.approx(50.0) and f.is_max("ttfb_p99_ms")
+    # TTFB: the three verified downloads plus the stopped one that got its first byte (50 ms),
+    # and the request still waiting at the stop, at its wait so far (1600 ms: censored, a lower
+    # bound of its TTFB); the failure enters nothing.
+    assert f["n_ttfb"] == 4 and f.n("ttfb_p50_ms") == 5
+    assert f["ttfb_p50_ms"] == pytest.approx(40.0) and not f.lower_bound("ttfb_p50_ms")
+    assert f["ttfb_p99_ms"] == pytest.approx(1600.0) and f.lower_bound("ttfb_p99_ms")
+    # Last byte: three verified, and the two stopped ones at 2.0 and 1.6 s, both above the
+    # median (raising them cannot move it) but not above the maximum that p99 is here.
+    assert f["ttlb_p50_ms"] == pytest.approx(1200.0) and f.downloads == 3
+    assert not f.lower_bound("ttlb_p50_ms") and f.lower_bound("ttlb_p99_ms")
     assert f.failures_by_kind == {"http-503": 1} and f.failures == 1
     assert f.requests == 6  # started in the window, every kind
     assert (f["waiting_at_end"], f["unfinished_at_end"]) == (1, 2)
@@ -50,8 +54,10 @@ def test_headline_figures_from_hand_computed_records() -> None:
     assert f["warmup_cost_mb"] == pytest.approx(10.0)
     assert f["peak_mb_per_download"] == pytest.approx(8.0 / 2)
     # User 3 only ever got a 503: a downloading user never served a first byte.
-    assert f.flags == ("failures", "unserved") and f.starved == 1
-    assert f["downloads_per_s"] == pytest.approx(4 / 4.0)  # verified downloads that ended inside
+    assert f.flags == ("failures", "unserved", "waiting-at-end", "unfinished-at-end")
+    assert f.starved == 1
+    # Whole verified downloads' worth of the window's bytes: 20 MB of 5.7 MB downloads.
+    assert f["downloads_per_s"] == pytest.approx(20e6 / 5.7e6 / 4.0)
 
 
 def test_flags_client_machine_uneven_unserved() -> None:
@@ -170,3 +176,63 @@ def test_figures_document_names_and_sweep_points() -> None:
     assert row(read_cell(document["cells"][0]))["status"] == "ok"
     assert sweep_figures(document["sweep"][0]).mb_per_s == pytest.approx(14.25)
     assert requests({"requests": {}}) == []
+
+
+def test_bytes_of_failed_downloads_never_count() -> None:
+    # Review [4]: 5 MB/s flowed in the window [1, 5), half of it into downloads that were then
+    # cut short (truncated): only the verified half is throughput.
+    reqs = [download(1.0 + 0.5 * k, 0.01, 0.5, user=1 + k % 2) for k in range(8)]
+    reqs += [
+        Req("download", 1.2 + 0.5 * k, 1.6 + 0.5 * k, 1.21 + 0.5 * k, 5_000_000, "truncated", 3)
+        for k in range(8)
+    ]
+    failed = {"bin_s": 0.05, "start": 0.0, "counts": [125_000] * 120}
+    f = read_cell(cell(reqs, bytes_per_bin=250_000, failed_body_bytes=failed))
+    assert f["mb_per_s"] == pytest.approx(2.5)
+    assert f["mb_per_s_all"] == pytest.approx(5.0) and f["failed_mb"] == pytest.approx(10.0)
+    assert f["served_mb"] == pytest.approx(10.0)
+    assert f["rows_per_s"] == pytest.approx(2.5e6 / 57)
+    assert f["server_cpu_s_per_gb"] == pytest.approx(100.0)  # 1 CPU s per 0.01 GB verified
+    assert f["downloads_per_s"] == pytest.approx(10e6 / 5.7e6 / 4.0)
+    assert f.failures_by_kind == {"truncated": 8} and "failures" in f.flags
+
+
+def test_a_body_built_before_its_first_byte_is_held_from_when_the_server_began() -> None:
+    # Review [3] (repro r10): 3 sync workers build 12 MB bodies for about 1 s each, then send
+    # them in 60 ms. Counted from the first body byte, one is in progress; the server held 3.
+    reqs = []
+    for user, begin in enumerate((1.0, 1.3, 1.6)):
+        for k in range(3):
+            start = begin + 1.06 * k
+            reqs.append(
+                download(start, 1.0, 1.06, 12_000_000, user=user, server_start=start + 0.001)
+            )
+    streamed = read_cell(cell(reqs))
+    buffered = read_cell(cell(reqs, scenario="buffered"))
+    assert streamed["downloads_streaming_max"] == buffered["downloads_streaming_max"] == 1
+    assert streamed["downloads_held_max"] == 1  # a streamed body is held from its first byte
+    assert buffered["downloads_held_max"] == 3
+    # Queued at a busy worker: sent at once, begun by the server only when the worker freed.
+    queued = [download(1.0, 1.0, 1.06, user=1, server_start=1.0)]
+    queued.append(download(1.0, 2.06, 2.12, user=2, server_start=2.06))
+    held = read_cell(cell(queued, scenario="buffered"))
+    assert (held["downloads_in_flight_max"], held["downloads_held_max"]) == (2, 1)
+
+
+def test_p90_is_flagged_as_a_maximum_below_ten_samples() -> None:
+    nine = [download(1.0 + 0.3 * k, 0.01 * (k + 1), 0.1, user=k) for k in range(9)]
+    row_nine = row(read_cell(cell(nine, users=9)))
+    assert row_nine["p90_is_max"] == ["ttfb", "ttlb"] and row_nine["ttfb_p90_ms"] == pytest.approx(
+        90
+    )
+    ten = [*nine, download(3.8, 0.1, 0.2, user=9)]
+    assert row(read_cell(cell(ten, users=10)))["p90_is_max"] == []
+
+
+def test_a_percentile_that_censored_requests_reach_is_a_lower_bound() -> None:
+    done = [10.0, 20.0, 30.0, 40.0]
+    assert not lower_bound(done, [], 50)
+    assert not lower_bound(done, [500.0], 50)  # above the median's ranks: raising it moves nothing
+    assert lower_bound(done, [25.0], 50)  # it is one of the ranks the median reads
+    assert lower_bound(done, [500.0], 99)  # the maximum of five: it may exceed it
+    assert lower_bound([1.0] * 200, [2.0], 99) is False and lower_bound([1.0] * 200, [0.5] * 3, 99)

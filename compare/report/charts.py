@@ -190,17 +190,13 @@ def throughput_chart(model: Model) -> str | None:
 
 
 def cost_chart(model: Model) -> str | None:
-    """Server CPU seconds per GB and peak memory per concurrent download."""
+    """Server CPU seconds per GB and the peak memory increase (at the downloads it held)."""
     return bar_chart(
         "cost",
         model,
         [
             ("server CPU s per GB served", spread_of("server_cpu_s_per_gb"), False),
-            (
-                "peak memory increase per download user, MB",
-                spread_of("peak_mb_per_download"),
-                False,
-            ),
+            ("peak memory increase, MB", spread_of("peak_pss_increase_mb"), False),
         ],
     )
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from compare.report.rawrecords import in_flight_max, tail
+from compare.report.rawrecords import Since, in_flight_max, tail, whole_downloads
 from compare.report.stats import Kind
 from compare.results import MB
 from loadtests.catalog import PING
@@ -45,9 +45,10 @@ class Figure:
     load_dependent: bool = False
     verdict: int | None = None  # its place among the verdict's comparisons; None: not compared
     diff: bool = False  # compared between two runs (compare diff)
-    # A percentile: the figure counting its samples, and its rank.
+    # A percentile: the figure counting its samples, its rank, and its latency series.
     samples: str | None = None
     q: int | None = None
+    series: str | None = None
 
     def format(self, value: float) -> str:
         """The value as text, without its unit."""
@@ -80,6 +81,10 @@ def _throughput(c: CellFigures) -> float | None:
     return c.received / c.window_s / MB if c.window_s and c.expects_downloads else None
 
 
+def _throughput_all(c: CellFigures) -> float | None:
+    return c.received_all / c.window_s / MB if c.window_s and c.expects_downloads else None
+
+
 def _rows_per_s(c: CellFigures) -> float | None:
     if not c.window_s or not c.bytes_per_row or not c.expects_downloads:
         return None
@@ -87,11 +92,12 @@ def _rows_per_s(c: CellFigures) -> float | None:
 
 
 def _downloads_per_s(c: CellFigures) -> float | None:
-    """Verified downloads that ended in the window, per second."""
-    if not c.window_s or c.window is None or not c.expects_downloads:
+    """Whole verified downloads' worth of the window's bytes, per second (like the open loop's
+    served rate: completions in a window a few downloads long are off by one)."""
+    if not c.window_s or not c.expects_downloads:
         return None
-    ended = [r for r in c.records if r.kind == "download" and r.outcome == OK]
-    return sum(1 for r in ended if c.window.holds(r.end)) / c.window_s
+    sizes = [r.bytes for r in c.records if r.kind == "download" and r.outcome == OK]
+    return whole_downloads(c.received, sizes) / c.window_s
 
 
 def _pings_per_s(c: CellFigures) -> float | None:
@@ -103,24 +109,42 @@ def _pings_per_s(c: CellFigures) -> float | None:
 
 
 def _percentile(series: str, q: int, samples: str, **declared: Any) -> Figure:
-    """The q-th percentile of a latency series of the cell ('ttfb', 'ttlb' or 'ping')."""
+    """The q-th percentile of a latency series of the cell ('ttfb', 'ttlb' or 'ping'), its
+    censored requests in it at their censoring time (then it may be a lower bound)."""
     return Figure(
         f"{series}_p{q}_ms",
-        lambda c: tail(list(c.latencies(series)), q),
+        lambda c: tail([*c.latencies(series), *c.censored(series)], q),
         unit="ms",
         fmt=declared.pop("fmt", "{:.0f}"),
         samples=samples,
         q=q,
+        series=series,
         **declared,
     )
 
 
-def _in_flight(streaming: bool) -> Compute:
-    """The most downloads in progress at once in the window (streaming: being sent)."""
+def _longest(series: str, label: str) -> Figure:
+    """The longest latency of a series, a censored request's wait so far included (then it is
+    a lower bound)."""
+    return Figure(
+        f"{series}_max_ms",
+        lambda c: max([*c.latencies(series), *c.censored(series)], default=None),
+        label,
+        "ms",
+        "{:.0f}",
+        q=100,
+        series=series,
+    )
+
+
+def _in_flight(since: Since | None) -> Compute:
+    """The most downloads in progress at once in the window, each counted ``since`` (None: the
+    first body byte, or where the body is built before it, when the server began on it)."""
 
     def compute(c: CellFigures) -> int:
         start, end = (c.window.start, c.window.end) if c.window else (0.0, 0.0)
-        return in_flight_max(c.records, "download", start, end, streaming=streaming)
+        begin = since or ("server" if c.info.step.built_first else "first-byte")
+        return in_flight_max(c.records, "download", start, end, begin)
 
     return compute
 
@@ -134,7 +158,7 @@ def _peak_increase(c: CellFigures) -> float | None:
 
 def _per_download(c: CellFigures) -> float | None:
     # Being sent, not requested: a request queued for a busy sync worker holds no memory.
-    increase, sending = _peak_increase(c), _in_flight(streaming=True)(c)
+    increase, sending = _peak_increase(c), _in_flight("first-byte")(c)
     return None if increase is None or not sending else increase / sending
 
 
@@ -154,13 +178,19 @@ def _open_loop(name: str) -> Compute:
     return lambda c: None if c.open_loop is None else getattr(c.open_loop, name)
 
 
-def _p99_is_max(c: CellFigures) -> list[str]:
-    """Which p99 figures are really the maximum of fewer than 100 samples."""
-    return [
+def _is_max(q: int) -> Callable[[CellFigures], list[str]]:
+    """Which series' q-th percentile is really the maximum of too few samples (p99: fewer than
+    100, p90: fewer than 10)."""
+    return lambda c: [
         f.name.partition("_")[0]
         for f in FIGURES.values()
-        if f.q == 99 and c.n(f.name) and c.is_max(f.name)
+        if f.q == q and c.n(f.name) and c.is_max(f.name)
     ]
+
+
+def _lower_bounds(c: CellFigures) -> list[str]:
+    """The percentile figures that censored requests make lower bounds."""
+    return [f.name for f in FIGURES.values() if f.series and c.lower_bound(f.name)]
 
 
 ROW: tuple[Figure | Detail, ...] = (
@@ -214,7 +244,7 @@ ROW: tuple[Figure | Detail, ...] = (
     _percentile("ttfb", 50, "n_ttfb", label="TTFB p50", floor=2.0, verdict=2, diff=True),
     _percentile("ttfb", 90, "n_ttfb", label="TTFB p90"),
     _percentile("ttfb", 99, "n_ttfb", label="TTFB p99", floor=2.0, diff=True),
-    Figure("ttfb_max_ms", lambda c: max(c.ttfb_ms, default=None), "longest TTFB", "ms", "{:.0f}"),
+    _longest("ttfb", "longest TTFB"),
     _percentile(
         "ttlb", 50, "n_downloads", label="time to last byte p50", floor=2.0, verdict=3, diff=True
     ),
@@ -225,11 +255,11 @@ ROW: tuple[Figure | Detail, ...] = (
     ),
     _percentile("ping", 90, "n_pings", label="probe p90"),
     _percentile("ping", 99, "n_pings", label="probe p99", floor=2.0, verdict=5, diff=True),
-    Figure("ping_max_ms", lambda c: max(c.ping_ms, default=None), "longest probe", "ms", "{:.0f}"),
+    _longest("ping", "longest probe"),
     _count("n_ttfb", lambda c: len(c.ttfb_ms), "first bytes"),
     _count("n_downloads", lambda c: len(c.ttlb_ms), "downloads"),
     _count("n_pings", lambda c: len(c.ping_ms), "probes"),
-    Detail("p99_is_max", _p99_is_max),
+    Detail("p99_is_max", _is_max(99)),
     _count("failures", lambda c: c.failures, "failed requests"),
     Detail("failures_by_kind", lambda c: dict(c.failures_by_kind)),
     _count("requests", lambda c: c.requests, "requests"),
@@ -244,7 +274,7 @@ ROW: tuple[Figure | Detail, ...] = (
         lambda c: sum(1 for r in c.body if r.kind == "download" and r.outcome == STOPPED),
         "downloads cut by the stop",
     ),
-    _count("downloads_in_flight_max", _in_flight(streaming=False), "downloads in progress (most)"),
+    _count("downloads_in_flight_max", _in_flight("send"), "downloads in progress (most)"),
     Figure("served_mb", lambda c: c.received / MB, "served", "MB", "{:.0f}"),
     Figure("baseline_mb", _mb("baseline_pss"), "idle PSS", "MB"),
     Figure("warmup_cost_mb", _mb("warmup_pss_increase"), "warm-up cost", "MB"),
@@ -260,15 +290,16 @@ ROW: tuple[Figure | Detail, ...] = (
         diff=True,
     ),
     Figure("peak_hwm_increase_mb", _mb("hwm_increase"), "kernel peak increase", "MB"),
+    # Version 1's quotient (the peak over the downloads being sent: a line through zero, whose
+    # denominator differs between stacks), kept under its name; no report shows or judges it:
+    # memory per download is the slope over load levels (MB_PER_DOWNLOAD, compare.report.curves).
     Figure(
         "peak_mb_per_download",
         _per_download,
-        "peak memory per download in progress",
+        "peak memory over downloads being sent",
         "MB",
         "{:.2f}",
         kind="difference",
-        floor=1.0,
-        verdict=8,
     ),
     Figure(
         "memory_sample_interval_s",
@@ -304,7 +335,7 @@ ROW: tuple[Figure | Detail, ...] = (
     Detail("flags", lambda c: list(c.flags)),
     # Capacity curves (kind concurrency: level = downloading users; rate: exports per s).
     Detail("load", lambda c: {"kind": c.load_kind, "level": c.load_level}),
-    _count("downloads_streaming_max", _in_flight(streaming=True), "downloads being sent (most)"),
+    _count("downloads_streaming_max", _in_flight("first-byte"), "downloads being sent (most)"),
     # Open loop only (None under a closed loop).
     Figure("offered_rate_per_s", _open_loop("offered_rate_per_s"), "offered rate", "/s"),
     Figure("achieved_rate_per_s", _open_loop("achieved_rate_per_s"), "served rate", "/s"),
@@ -317,8 +348,37 @@ ROW: tuple[Figure | Detail, ...] = (
     # Added after version 1 of the figures document.
     Figure("peak_mb", _mb("peak_pss"), "peak PSS", "MB"),
     Figure("peak_process_uss_mb", _mb("peak_process_uss"), "largest process USS", "MB"),
+    # Added in version 3 (measurement v3).
+    Detail("p90_is_max", _is_max(90)),
+    Detail("lower_bounds", _lower_bounds),
+    Figure(
+        "mb_per_s_all",
+        _throughput_all,
+        "throughput, failed downloads' bytes too",
+        "MB/s",
+        load_dependent=True,
+    ),
+    Figure("failed_mb", lambda c: (c.received_all - c.received) / MB, "failed bytes", "MB"),
+    # The memory fit's x: bodies the server held at once (buffered, mismatch: from when it began
+    # building them; streaming: from the first body byte).
+    _count("downloads_held_max", _in_flight(None), "downloads held by the server (most)"),
 )
 
+# A curve's figure, not a cell's: the slope of the peak memory increase against the downloads the
+# server held at once, over a repetition's load levels (compare.report.curves.memory_fit); one
+# value per repetition, compared between stacks like the cells' figures. Its floor: half a MB per
+# download is what a few hundred downloads at once turn into a worker's worth of memory.
+MB_PER_DOWNLOAD = Figure(
+    "mb_per_download",
+    lambda c: None,
+    "memory per download in progress (slope over load levels)",
+    "MB",
+    "{:.2f}",
+    digits=4,
+    kind="difference",
+    floor=0.5,
+    load_dependent=True,
+)
 FIGURES: Mapping[str, Figure] = {f.name: f for f in ROW if isinstance(f, Figure)}
 # The figures the verdict compares between stacks, in the order a reader cares about them.
 VERDICT_FIGURES: tuple[Figure, ...] = tuple(

@@ -10,8 +10,16 @@ Definitions (the report's method section repeats them):
   queued in the server counts (no coordinated omission). Failed requests enter no percentile
   and no rate; each is counted once, by kind. Arrivals that were not started (the in-flight
   bound was reached) are neither failures nor latencies: they are counted as not started.
-- Throughput is body bytes received inside the window (partial downloads included) divided by
-  the window's length; rows/s is that divided by the bytes per row of the verified downloads.
+- A request of the window still without its first (or last) byte when the load generator
+  stopped is censored, not dropped: it enters that percentile at its censoring time (the stop,
+  from its start), a value it would have exceeded, so a percentile it reaches into is a lower
+  bound, said so (``lower_bounds``) and never judged; the cell is flagged ``waiting-at-end``
+  (``unfinished-at-end`` for a download cut after its drain).
+- Throughput is the body bytes of requests that did not fail, received inside the window
+  (partial downloads included), divided by the window's length; rows/s is that divided by the
+  bytes per row of the verified downloads, downloads/s by a verified download's size, CPU per GB
+  the server's CPU over it. A download that fails (cut short, wrong rows) counts for nothing:
+  its bytes are stated apart (``failed_mb``, ``mb_per_s_all``).
 - Percentiles interpolate linearly between closest ranks (numpy's default, "type 7"). A tail
   percentile needs enough samples to exist: p99 from fewer than 100 (p90 from fewer than 10)
   is reported as the maximum, and flagged as such.
@@ -23,13 +31,13 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import cast
+from typing import Literal, cast
 
 from compare.report import figuredefs
 from compare.report.openloop import CLIENT_LAG_MS, OpenLoop, open_loop
-from compare.report.rawrecords import Request, requests, too_few
+from compare.report.rawrecords import Request, lower_bound, requests, too_few
 from compare.results import MB, Cell, StoredLoad, SweepPoint, Window
 from loadtests.catalog import DOWNLOAD, PING, SCENARIOS, TTFB, Scenario
 from loadtests.record import NOT_STARTED, OK, STOPPED
@@ -61,9 +69,10 @@ def request_types(name: str, records: Sequence[Request]) -> tuple[str, ...]:
     return tuple(types)
 
 
-def window_bytes(cell: Cell) -> int:
-    """Body bytes received inside the window (bins lie exactly on its ends)."""
-    window, bins = cell.get("window"), cell.get("body_bytes")
+def window_bytes(cell: Cell, key: Literal["body_bytes", "failed_body_bytes"] = "body_bytes") -> int:
+    """Body bytes received inside the window (bins lie exactly on its ends); ``failed_body_bytes``:
+    of those, the bytes of requests that then failed."""
+    window, bins = cell.get("window"), cell.get(key)
     if not window or not bins or not bins.get("counts"):
         return 0
     step = bins["bin_s"]
@@ -98,8 +107,13 @@ class CellFigures:
     ttfb_ms: tuple[float, ...]  # first body bytes of requests of the window (verified or cut)
     ttlb_ms: tuple[float, ...]  # verified downloads of the window
     ping_ms: tuple[float, ...]  # answered /ping requests of the window
+    # Requests of the window without that byte when the load stopped: how long they had waited.
+    ttfb_censored_ms: tuple[float, ...]
+    ttlb_censored_ms: tuple[float, ...]
+    ping_censored_ms: tuple[float, ...]
     failures_by_kind: Mapping[str, int]
-    received: int  # body bytes received in the window
+    received: int  # body bytes received in the window, of requests that did not fail
+    received_all: int  # body bytes received in the window, failed requests' too
     bytes_per_row: float | None  # of the cell's verified downloads
     downloaders: int  # users that download (not the probe, not arrival schedulers)
     users_served: int  # downloading users that got at least one first byte in the cell
@@ -167,10 +181,29 @@ class CellFigures:
         """One latency series in ms: 'ttfb', 'ttlb' or 'ping'."""
         return {"ttfb": self.ttfb_ms, "ttlb": self.ttlb_ms, "ping": self.ping_ms}[series]
 
+    def censored(self, series: str) -> tuple[float, ...]:
+        """A series' censored requests: how long each had waited when the load stopped (ms)."""
+        return {
+            "ttfb": self.ttfb_censored_ms,
+            "ttlb": self.ttlb_censored_ms,
+            "ping": self.ping_censored_ms,
+        }[series]
+
     def n(self, name: str) -> int | None:
-        """How many samples a percentile figure comes from (None for other figures)."""
-        samples = figuredefs.FIGURES[name].samples
-        return None if samples is None else int(self[samples] or 0)
+        """How many samples a percentile figure comes from, censored ones included (None for
+        other figures)."""
+        series = figuredefs.FIGURES[name].series
+        if series is None:
+            return None
+        return len(self.latencies(series)) + len(self.censored(series))
+
+    def lower_bound(self, name: str) -> bool:
+        """Whether a percentile figure is only a lower bound: censored requests reach into it."""
+        figure = figuredefs.FIGURES[name]
+        if figure.series is None or figure.q is None:
+            return False
+        series = figure.series
+        return lower_bound(self.latencies(series), self.censored(series), figure.q)
 
     def is_max(self, name: str) -> bool:
         """Whether a percentile figure is really the maximum of too few samples."""
@@ -192,7 +225,8 @@ def read_cell(cell: Cell) -> CellFigures:
     rate = load.get("kind") == "rate"
     kinds = request_types(name, everything)
     info = scenario_of(name)
-    received = window_bytes(cell)
+    received_all = window_bytes(cell)
+    received = max(received_all - window_bytes(cell, "failed_body_bytes"), 0)
     loop = open_loop(info, cell, everything, window, received) if rate and window else None
     users = int(cell.get("users") or 0)
     # Under an open loop users are schedulers, not downloaders: nobody can be left unserved.
@@ -229,8 +263,12 @@ def read_cell(cell: Cell) -> CellFigures:
         ping_ms=tuple(
             (r.end - r.origin) * 1000 for r in inside if r.kind == "ping" and r.outcome == OK
         ),
+        ttfb_censored_ms=_waited(r for r in body if r.first_byte is None),
+        ttlb_censored_ms=_waited(r for r in inside if r.kind == "download"),
+        ping_censored_ms=_waited(r for r in inside if r.kind == "ping"),
         failures_by_kind=dict(failures),
         received=received,
+        received_all=received_all,
         bytes_per_row=sum(r.bytes for r in every_done) / (len(every_done) * rows)
         if every_done and rows
         else None,
@@ -251,6 +289,11 @@ def read_cell(cell: Cell) -> CellFigures:
     )
     read = dataclasses.replace(read, flags=cell_flags(read))
     return dataclasses.replace(read, values=figuredefs.compute(read))
+
+
+def _waited(found: Iterable[Request]) -> tuple[float, ...]:
+    """How long each stopped request had waited when the load generator stopped it (ms)."""
+    return tuple((r.end - r.origin) * 1000 for r in found if r.outcome == STOPPED)
 
 
 def cell_flags(cell: CellFigures) -> tuple[str, ...]:
@@ -281,6 +324,11 @@ def cell_flags(cell: CellFigures) -> tuple[str, ...]:
         flags.append("unserved")
     if loop and loop.not_started:
         flags.append("in-flight-limit")
+    if cell.ttfb_censored_ms or cell.ping_censored_ms:
+        flags.append("waiting-at-end")
+    # A window opened with the load (no drain) cuts its downloads by design: only a lower bound.
+    if cell.info.steady and cell.ttlb_censored_ms:
+        flags.append("unfinished-at-end")
     return tuple(flags)
 
 

@@ -4,11 +4,10 @@ started or started late, requests the window's end cut. Pure.
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from compare.report.rawrecords import Request, tail
+from compare.report.rawrecords import Request, tail, whole_downloads
 from compare.results import Cell, Window
 from loadtests.catalog import Scenario
 from loadtests.record import NOT_STARTED, OK, STOPPED
@@ -61,10 +60,7 @@ def _served_per_s(
         return len(taken) / length
     sizes = [r.bytes for r in everything if r.kind == main and r.outcome == OK]
     if sizes and received:
-        # Whole downloads' worth of the bytes that flowed in the window: in a window a few
-        # downloads long, counting completions is off by one whenever a download straddles an
-        # edge (2/s over 2.5 s read 4 or 5 of 5), while the bytes count every partial one.
-        return received / statistics.median_high(sizes) / length
+        return whole_downloads(received, sizes) / length
     # No body bytes binned: verified downloads that ended in the window.
     ended = [r for r in everything if r.kind == main and r.outcome == OK and start <= r.end < end]
     return len(ended) / length
@@ -75,7 +71,8 @@ def open_loop(
 ) -> OpenLoop:
     """Offered against achieved rate, arrivals not started or late, and what the stop cut.
 
-    ``received``: body bytes that arrived in the window (partial downloads included).
+    ``received``: body bytes that arrived in the window (partial downloads included), of
+    requests that did not fail.
     """
     start, end = window.start, window.end
     main = scenario.step.kind

@@ -51,19 +51,32 @@ def figure(s: Spread | None, fmt: str) -> Entry:
     return Value(fmt.format(s.median), span(low, high))
 
 
+def _marked(entry: Entry, mark: str) -> Entry:
+    if isinstance(entry, Value):
+        return Value(f"{mark}{entry.main}", entry.detail)
+    return f"{mark}{entry}"
+
+
 def key_figure(group: Group, key: str) -> Entry:
-    """A figure of a group, in its own format (compare.report.figuredefs)."""
-    return figure(group.spread(key), FIGURES[key].fmt)
+    """A figure of a group, in its own format (compare.report.figuredefs); '>=' before a
+    latency that censored requests make a lower bound in any cell."""
+    entry = figure(group.spread(key), FIGURES[key].fmt)
+    if entry != MISSING and any(c.lower_bound(key) for c in group.ok):
+        return _marked(entry, ">=")
+    return entry
 
 
 def percentile_figure(group: Group, key: str, fmt: str = "{:.0f}") -> Entry:
-    """A percentile with its range; 'max' when, in any cell, too few samples made it the max."""
+    """A percentile with its range; 'max' when, in any cell, too few samples made it the max;
+    '>=' when censored requests make it a lower bound."""
     cell = figure(group.spread(key), fmt)
-    if cell == MISSING or not any(c.is_max(key) for c in group.ok):
+    if cell == MISSING:
         return cell
-    if isinstance(cell, Value):
-        return Value(f"max {cell.main}", cell.detail)
-    return f"max {cell}"
+    if any(c.lower_bound(key) for c in group.ok):
+        return _marked(cell, ">=")
+    if any(c.is_max(key) for c in group.ok):
+        return _marked(cell, "max ")
+    return cell
 
 
 def sample_count(group: Group, key: str) -> Entry:
@@ -243,7 +256,8 @@ def memory(model: Model) -> Table:
 
 
 def cost(model: Model) -> Table:
-    """What serving costs: CPU per GB, memory in all and per concurrent download."""
+    """What serving costs: CPU per GB, and the peak memory at the downloads held at once (memory
+    per download is a curve's slope: the capacity section's knee table)."""
     table = Table(
         (
             "scenario",
@@ -252,8 +266,7 @@ def cost(model: Model) -> Table:
             "server CPU s",
             "CPU s/GB",
             "peak mem +MB",
-            "downloads being sent (most)",
-            "MB per download",
+            "downloads held (most)",
         )
     )
     for g in model.measured():
@@ -264,8 +277,7 @@ def cost(model: Model) -> Table:
             key_figure(g, "server_cpu_s"),
             key_figure(g, "server_cpu_s_per_gb"),
             key_figure(g, "peak_pss_increase_mb"),
-            key_figure(g, "downloads_streaming_max"),
-            key_figure(g, "peak_mb_per_download"),
+            key_figure(g, "downloads_held_max"),
             mark=_mark(g),
         )
     return table
@@ -450,7 +462,7 @@ def app_profiles(model: Model) -> Table:
                     key_figure(plain, key),
                     key_figure(rich, key),
                     change,
-                    j.verdict,
-                    mark="warn" if j.verdict == "clear" else "",
+                    j.conclusion,
+                    mark="warn" if j.conclusion == "clear" else "",
                 )
     return table
