@@ -15,6 +15,7 @@ from compare.run.loadcell import cell_load
 from compare.run.runner import cell_name, load_order
 from compare.run.workers import choose, sized
 from compare.servers.stacks import get_stack
+from tests import cells as made_cells
 from tests.cells import document
 from tests.timed_stack import short_config
 
@@ -70,7 +71,9 @@ def test_the_knee_is_the_last_level_met_from_the_lowest_on() -> None:
     assert curve["kind"] == "concurrency" and curve["slo"]["ttfb_p99_ms"] == 1000
 
 
-def test_client_bound_levels_are_flagged_and_skipped() -> None:
+def test_a_client_bound_level_stops_the_climb_and_says_so() -> None:
+    # Review [7]: a level between two good ones was skipped, and levels above the knee that the
+    # load generator limited gave "every measured level met the service level".
     cells = [fig(1), fig(2, flags=("client-bound",)), fig(4), fig(8, 2000)]
     (curve,) = curves(cells)
     assert levels_of(curve) == [
@@ -80,10 +83,41 @@ def test_client_bound_levels_are_flagged_and_skipped() -> None:
         (8, False, False),
     ]
     assert "client-bound" in curve["levels"][1]["reasons"][0]
-    assert curve["knee"] == 4
-    # A saturated load generator at the lowest level leaves no knee below the first broken one.
+    assert (curve["knee"], curve["knee_stop"]) == (1, "load-generator")
+    assert curve["knee_reason"] == "the load generator was the limit at 2"
+    (curve,) = curves(
+        [fig(1), fig(2), fig(4, flags=("client-bound",)), fig(8, flags=("client-bound",))]
+    )
+    assert (curve["knee"], curve["knee_reason"]) == (2, "the load generator was the limit at 4")
+    # At the lowest level already: no knee, and not for want of the server.
     (curve,) = curves([fig(1, flags=("client-bound",)), fig(2, 2000)])
-    assert curve["knee"] is None
+    assert (curve["knee"], curve["knee_stop"]) == (None, "load-generator")
+
+
+def test_a_level_meets_the_service_level_only_when_every_repetition_does() -> None:
+    def level(*cells: dict[str, Any]) -> dict[str, Any]:
+        (curve,) = curves([{**c, "repetition": r} for r, c in enumerate(cells)])
+        (found,) = curve["levels"]
+        return found
+
+    # Review [5]: two of five repetitions at 5 s passed on the median p99.
+    stalled = level(fig(4, 5000), fig(4, 5200), fig(4, 300), fig(4, 310), fig(4, 290))
+    assert stalled["meets_slo"] is False
+    assert stalled["reasons"] == ["TTFB p99 up to 5200 ms > 1000 ms in 2 of 5"]
+    # One client-bound repetition no longer hides four that broke it ...
+    broken = level(*[fig(4, 3000)] * 4, fig(4, 800, flags=("client-bound",)))
+    assert (broken["meets_slo"], broken["excluded"]) == (False, False)
+    # ... and where the others met it, the level is the load generator's limit.
+    limited = level(*[fig(4, 300)] * 4, fig(4, 800, flags=("client-bound",)))
+    assert (limited["meets_slo"], limited["excluded"]) == (None, True)
+    # A request still waiting for its first byte when the cell ended fails it (review [5]).
+    waiting = level(fig(4, 200, flags=("waiting-at-end",)), fig(4, 200))
+    assert waiting["meets_slo"] is False
+    assert waiting["reasons"] == [
+        "requests still waited for a first byte when the cell ended in 1 of 2"
+    ]
+    cut = level(fig(4, 200, flags=("unfinished-at-end",)))
+    assert cut["reasons"] == ["downloads still unfinished when the drain ended"]
 
 
 def test_failures_unserved_users_and_failed_repetitions_break_the_service_level() -> None:
@@ -166,20 +200,23 @@ def test_fit_line_and_memory_per_download_in_progress() -> None:
     flat = fit_line([(1, 5), (2, 5), (3, 5)])
     assert flat is not None and flat.slope == 0 and flat.r2 is None
     cells = [
-        fig(n, repetition=r, downloads_streaming_max=n, peak_pss_increase_mb=10 + 1.5 * n)
+        fig(n, repetition=r, downloads_held_max=n, peak_pss_increase_mb=10 + (1.5 + r) * n)
         for n in (1, 2, 4)
         for r in (0, 1)
     ]
-    cells.append(fig(8, status="failed", downloads_streaming_max=8, peak_pss_increase_mb=99))
+    cells.append(fig(8, status="failed", downloads_held_max=8, peak_pss_increase_mb=99))
     memory = made.memory_fit(cells)
-    assert (memory.mb_per_download, memory.intercept_mb, memory.r2) == (1.5, 10, 1)
-    assert memory.points == 6  # the failed cell is left out
+    assert (memory.mb_per_download, memory.intercept_mb, memory.points) == (2, 10, 6)
+    assert memory.per_repetition == {0: 1.5, 1: 2.5}  # each repetition's own slope
+    assert memory.most_in_progress == 4  # the failed cell is left out
     (curve,) = curves(cells)
-    assert curve["memory"]["mb_per_download"] == 1.5
+    assert curve["memory"]["mb_per_download"] == 2
+    assert curve["memory"]["per_repetition"] == [1.5, 2.5]
+    assert curve["memory"]["x"] == "downloads_held_max"
 
 
 def test_knee_of_no_levels_and_of_all_met() -> None:
-    assert knee([]) == (None, "every measured level met the service level")
+    assert knee([]) == (None, "every measured level met the service level", "every-level")
 
 
 def test_the_figures_document_has_curves_and_load_keys() -> None:
@@ -271,3 +308,33 @@ def test_a_fixed_worker_count_is_the_same_for_every_stack(tmp_path: Path) -> Non
         assert (choice.rule, choice.workers) == ("fixed", 3)
     assert choose(get_stack("gunicorn-gthread"), config).concurrency == 12  # 3 x 4 threads
     assert sized(get_stack("gunicorn-gthread"), config).threads == 4  # the stack's own
+
+
+def test_requests_still_waiting_at_the_end_enter_the_tail_and_fail_the_level() -> None:
+    # Review [5] (repro r2): 5 repetitions of 28 quick downloads (TTFB 200 ms); in 2 of them
+    # 3 requests sent in the window had no first byte when the drain ended, 12 s later.
+    def repetition(r: int, stalled: int) -> dict[str, Any]:
+        reqs = [made_cells.download(1.0 + 0.14 * k, 0.2, 0.5, user=k % 4) for k in range(28)]
+        reqs += [
+            made_cells.Req("download", 4.5 + 0.1 * k, 16.5, outcome="stopped", user=k)
+            for k in range(stalled)
+        ]
+        return made_cells.cell(reqs, repetition=r, load={"kind": "concurrency", "level": 4})
+
+    doc = made_cells.document(repetitions=1)
+    doc["cells"] = [repetition(r, 3 if r < 2 else 0) for r in range(5)]
+    read = RunResults.from_document(doc)
+    rows = read.rows
+    assert rows[0]["ttfb_p99_ms"] == pytest.approx(12_000, abs=1)  # at least: still waiting
+    # p90 reads the 28th of 31 values: still a served one; p99 (the maximum of 31) is not.
+    assert rows[0]["ttfb_p90_ms"] == pytest.approx(200)
+    assert rows[0]["lower_bounds"] == ["ttfb_p99_ms", "ttfb_max_ms", "ttlb_p99_ms"]
+    assert "waiting-at-end" in rows[0]["flags"] and rows[4]["lower_bounds"] == []
+    (curve,) = read.curves
+    (level,) = curve.levels
+    assert level.meets_slo is False
+    assert level.reasons == (
+        "TTFB p99 up to 12000 ms > 1000 ms in 2 of 5",
+        "requests still waited for a first byte when the cell ended in 2 of 5",
+        "downloads still unfinished when the drain ended in 2 of 5",
+    )

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from compare.report.comparisons import memory_comparisons
 from compare.report.curves import Curve
 from compare.report.model import Model, level_text
 from compare.report.tables import Table
+from compare.report.verdict import judged
 
 
 def swept_curves(model: Model) -> list[Curve]:
@@ -51,6 +53,8 @@ def curve_sets(model: Model) -> list[CurveSet]:
 
 
 def _knee_text(curve: Curve) -> str:
+    if curve.knee is None and curve.knee_stop == "load-generator":
+        return "not measured: the load generator was the limit from the lowest level"
     if curve.knee is None:
         return "not even at the lowest level"
     return f"up to {level_text(curve.kind, curve.knee)}"
@@ -58,19 +62,24 @@ def _knee_text(curve: Curve) -> str:
 
 def sentence(found: CurveSet, slo: float) -> str:
     """The scenario's capacity in one sentence per the issue's wording."""
-    service = f"p99 TTFB within {slo:g} ms, no failures, every user served"
+    service = f"p99 TTFB within {slo:g} ms in every repetition, no failures, every user served"
     if found.kind == "rate":
         service += ", 95% of the offered rate"
     knees = {c.knee for c in found.curves}
     top = found.levels[-1]
     if len(knees) == 1:
         knee = next(iter(knees))
+        if knee is None and all(c.knee_stop == "load-generator" for c in found.curves):
+            return (
+                f"{found.title}: the load generator was the limit from the lowest level "
+                "on: nothing measured of the servers' capacity."
+            )
         if knee is None:
             return f"{found.title}: no stack met the service level ({service}), not even first."
         who = "every stack" if len(found.curves) > 2 else "both stacks"
         if knee == top:
             return f"{found.title}: {who} met the service level ({service}) at every level."
-        reasons = "; ".join(f"{c.stack} {c.knee_reason}" for c in found.curves)
+        reasons = "; ".join(f"{c.stack}: {c.knee_reason}" for c in found.curves)
         return (
             f"{found.title}: {who} met the service level ({service}) "
             f"{_knee_text(found.curves[0])}; above that: {reasons}."
@@ -87,9 +96,14 @@ def sentence(found: CurveSet, slo: float) -> str:
 
 
 def sentences(model: Model) -> list[str]:
-    """One sentence per swept scenario."""
+    """One sentence per swept scenario, then what memory per download in progress showed."""
     slo = model.results.slo_ttfb_ms
-    return [sentence(found, slo) for found in curve_sets(model)]
+    memory = memory_comparisons(model)
+    found = [sentence(found, slo) for found in curve_sets(model)]
+    for scenario in dict.fromkeys(c.scenario for c in memory):
+        lines = judged([c for c in memory if c.scenario == scenario], [])
+        found += [f"{scenario}: {line}" for line in lines]
+    return found
 
 
 def knee_table(model: Model) -> Table:

@@ -6,16 +6,22 @@ that JSON can recompute them; the report reads the typed ``Curve``s, ``compare f
 (exports started per second, an open loop). Per stack and scenario:
 
 - each level's figures are the medians over its repetitions, with every repetition's value;
-- the level *meets the service level* when its p99 TTFB (median over repetitions) is within
-  the SLO, no request failed, no user went unserved and, under an arrival rate, at least
-  MIN_ACHIEVED_SHARE of the offered rate was served with no arrival left unstarted;
-- a level where the load generator was saturated (``client-bound`` in any repetition) says
-  nothing about the server: it is flagged and skipped, neither meeting nor breaking the SLO;
+- the level *meets the service level* when *every* repetition does (one rule for every term):
+  its p99 TTFB is within the SLO, no request failed, no user went unserved, no request was
+  still waiting for its first byte (or, after a drain, its last) when the cell ended and, under
+  an arrival rate, at least MIN_ACHIEVED_SHARE of the offered rate was served with no arrival
+  left unstarted. A repetition that failed to complete fails it too;
+- a repetition where the load generator was saturated (``client-bound``) says nothing about the
+  server: a level whose other repetitions break the service level fails, else it is excluded,
+  neither meeting nor breaking it;
 - the *knee* is the highest level reached from the lowest one with every level on the way
-  meeting the service level (None when the lowest already misses it);
+  meeting the service level (None when the lowest already misses it). An excluded level stops
+  the climb there: "the load generator was the limit at N", never skipped;
 - memory per download in progress is the least-squares slope of the peak tree PSS increase
-  against the most downloads the server was sending at once, over every completed repetition
-  of every level, with its fit quality R^2.
+  against the most downloads the server held at once (from the first body byte; for a body
+  built before it, buffered or mismatched, from when the server began), over every completed
+  repetition of every level, with its fit quality R^2; and the same slope within each
+  repetition (its levels climbed back to back), which the verdict compares between stacks.
 """
 
 from __future__ import annotations
@@ -24,10 +30,11 @@ import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Literal
 
 from compare.settings import SLO_TTFB_MS
 
+KneeStop = Literal["service-level", "load-generator", "every-level"]
 DEFAULT_SLO_TTFB_MS = SLO_TTFB_MS  # for a document that states no slo_ttfb_ms
 MIN_ACHIEVED_SHARE = 0.95
 # Row keys that are not figures (never aggregated).
@@ -65,16 +72,22 @@ def fit_line(points: Sequence[tuple[float, float]]) -> Fit | None:
 
 @dataclass(frozen=True)
 class MemoryFit:
-    """MB per download in progress: the slope of the peak increase against downloads sent."""
+    """MB per download in progress: the slope of the peak increase against downloads held."""
 
     mb_per_download: float | None
     intercept_mb: float | None
     r2: float | None
     points: int
+    # The slope within each repetition (None: too few levels completed in it), by repetition.
+    per_repetition: Mapping[int, float | None]
+    # The most downloads in progress at once in any cell of the curve.
+    most_in_progress: int | None
 
     def as_dict(self) -> dict[str, Any]:
         """Its entry in the figures document."""
-        return {**asdict(self), "x": "downloads_streaming_max", "y": "peak_pss_increase_mb"}
+        found = asdict(self)
+        found["per_repetition"] = [self.per_repetition[r] for r in sorted(self.per_repetition)]
+        return {**found, "x": "downloads_held_max", "y": "peak_pss_increase_mb"}
 
 
 @dataclass(frozen=True)
@@ -116,6 +129,9 @@ class Curve:
     levels: tuple[Level, ...]
     knee: float | None
     knee_reason: str
+    # Why the climb stopped: a level broke the service level, the load generator was the limit,
+    # or every measured level met it.
+    knee_stop: KneeStop
     slo_ttfb_ms: float
     memory: MemoryFit
 
@@ -128,6 +144,7 @@ class Curve:
             "levels": [level.as_dict() for level in self.levels],
             "knee": self.knee,
             "knee_reason": self.knee_reason,
+            "knee_stop": self.knee_stop,
             "slo": {"ttfb_p99_ms": self.slo_ttfb_ms, "min_achieved_share": MIN_ACHIEVED_SHARE},
             "memory": self.memory.as_dict(),
         }
@@ -160,70 +177,121 @@ def aggregate(cells: Sequence[FigureRow]) -> tuple[dict[str, float], dict[str, l
     return medians, values
 
 
-def judge_level(
-    kind: str, cells: Sequence[FigureRow], slo_ttfb_ms: float
-) -> tuple[bool | None, bool, list[str]]:
-    """(meets the service level, excluded as client-bound, why) for one level's repetitions."""
-    ok = [c for c in cells if c.get("status") == "ok"]
+def _flagged(cells: Sequence[FigureRow], flag: str) -> int:
+    return sum(1 for c in cells if flag in (c.get("flags") or []))
+
+
+def _broken(kind: str, cells: Sequence[FigureRow], slo_ttfb_ms: float) -> list[str]:
+    """Why these completed repetitions do not all meet the service level (empty: they do)."""
+
+    def where(count: int) -> str:
+        return "" if len(cells) == 1 else f" in {count} of {len(cells)}"
+
     reasons: list[str] = []
-    bound = sum(1 for c in ok if "client-bound" in (c.get("flags") or []))
-    if bound:
-        reasons.append(f"the load generator was saturated (client-bound) in {bound} of {len(ok)}")
-        return None, True, reasons
-    if not ok:
-        return False, False, ["no repetition completed"]
-    if len(ok) < len(cells):
-        reasons.append(f"{len(cells) - len(ok)} of {len(cells)} repetitions failed")
-    p99s = [c["ttfb_p99_ms"] for c in ok if c.get("ttfb_p99_ms") is not None]
-    if not p99s:
-        reasons.append("no first body byte in the window")
-    elif (p99 := statistics.median(p99s)) > slo_ttfb_ms:
-        reasons.append(f"TTFB p99 {p99:.0f} ms > {slo_ttfb_ms:g} ms")
-    failures = sum(int(c.get("failures") or 0) for c in ok)
-    if failures:
-        reasons.append(f"{failures} requests failed")
-    if any("unserved" in (c.get("flags") or []) for c in ok):
-        reasons.append("users were left without a first byte")
+    p99s = [c["ttfb_p99_ms"] for c in cells if c.get("ttfb_p99_ms") is not None]
+    over = [p for p in p99s if p > slo_ttfb_ms]
+    if len(p99s) < len(cells):
+        reasons.append("no first body byte in the window" + where(len(cells) - len(p99s)))
+    if over:
+        most = f"{over[0]:.0f}" if len(over) == 1 else f"up to {max(over):.0f}"
+        reasons.append(f"TTFB p99 {most} ms > {slo_ttfb_ms:g} ms" + where(len(over)))
+    failures = [int(c.get("failures") or 0) for c in cells]
+    if any(failures):
+        reasons.append(f"{sum(failures)} requests failed" + where(sum(map(bool, failures))))
+    if n := _flagged(cells, "unserved"):
+        reasons.append("users were left without a first byte" + where(n))
+    if n := _flagged(cells, "waiting-at-end"):
+        reasons.append("requests still waited for a first byte when the cell ended" + where(n))
+    if n := _flagged(cells, "unfinished-at-end"):
+        reasons.append("downloads still unfinished when the drain ended" + where(n))
     if kind == "rate":
         shares = [
             c["achieved_rate_per_s"] / c["offered_rate_per_s"]
-            for c in ok
-            if c.get("achieved_rate_per_s") is not None and c.get("offered_rate_per_s") is not None
+            for c in cells
+            if c.get("achieved_rate_per_s") is not None and c.get("offered_rate_per_s")
         ]
-        if shares and (share := statistics.median(shares)) < MIN_ACHIEVED_SHARE:
-            reasons.append(f"served {share:.0%} of the offered rate (< {MIN_ACHIEVED_SHARE:.0%})")
-        refused = sum(int(c.get("not_started") or 0) for c in ok)
-        if refused:
-            reasons.append(f"{refused} arrivals not started (the in-flight bound was reached)")
-    return not reasons, False, reasons
+        if short := [share for share in shares if share < MIN_ACHIEVED_SHARE]:
+            reasons.append(
+                f"served {min(short):.0%} of the offered rate (< {MIN_ACHIEVED_SHARE:.0%})"
+                + where(len(short))
+            )
+        refused = [int(c.get("not_started") or 0) for c in cells]
+        if any(refused):
+            reasons.append(
+                f"{sum(refused)} arrivals not started (the in-flight bound was reached)"
+                + where(sum(map(bool, refused)))
+            )
+    return reasons
 
 
-def knee(levels: Sequence[Level]) -> tuple[float | None, str]:
-    """The highest level met from the lowest on (client-bound levels skipped), and why there."""
+def judge_level(
+    kind: str, cells: Sequence[FigureRow], slo_ttfb_ms: float
+) -> tuple[bool | None, bool, list[str]]:
+    """(meets the service level, excluded as client-bound, why) for one level's repetitions.
+
+    Met only when every repetition completed and met it; repetitions where the load generator
+    was the limit are left out of that, and if the rest met it the level is excluded instead.
+    """
+    ok = [c for c in cells if c.get("status") == "ok"]
+    if not ok:
+        return False, False, ["no repetition completed"]
+    reasons: list[str] = []
+    if len(ok) < len(cells):
+        reasons.append(f"{len(cells) - len(ok)} of {len(cells)} repetitions failed")
+    free = [c for c in ok if "client-bound" not in (c.get("flags") or [])]
+    if free:
+        reasons += _broken(kind, free, slo_ttfb_ms)
+    if reasons:
+        return False, False, reasons
+    if bound := len(ok) - len(free):
+        return (
+            None,
+            True,
+            [f"the load generator was the limit (client-bound) in {bound} of {len(ok)}"],
+        )
+    return True, False, []
+
+
+def knee(levels: Sequence[Level]) -> tuple[float | None, str, KneeStop]:
+    """The highest level met from the lowest on, why the climb stopped there, and at what.
+
+    A level the load generator limited stops the climb as a broken one does: what lies above
+    it was not measured of the server.
+    """
     best: float | None = None
     for level in sorted(levels, key=lambda lv: lv.level):
         if level.excluded:
-            continue
+            return best, f"the load generator was the limit at {level.level:g}", "load-generator"
         if not level.meets_slo:
-            return best, f"at {level.level:g}: " + "; ".join(level.reasons)
+            return best, f"at {level.level:g}: " + "; ".join(level.reasons), "service-level"
         best = level.level
-    return best, "every measured level met the service level"
+    return best, "every measured level met the service level", "every-level"
+
+
+def _slope(points: list[tuple[float, float]]) -> float | None:
+    fit = fit_line(points)
+    return None if fit is None else round(fit.slope, 4)
 
 
 def memory_fit(cells: Iterable[FigureRow]) -> MemoryFit:
-    """MB per download in progress: slope of peak PSS increase against downloads being sent."""
+    """MB per download in progress: slope of peak PSS increase against downloads held, over
+    every completed cell and within each repetition."""
     points = []
+    by_repetition: dict[int, list[tuple[float, float]]] = defaultdict(list)
     for c in cells:
-        x = c.get("downloads_streaming_max")
+        x = c.get("downloads_held_max")
         y = c.get("peak_pss_increase_mb")
         if c.get("status") == "ok" and isinstance(x, int | float) and isinstance(y, int | float):
             points.append((float(x), float(y)))
+            by_repetition[int(c.get("repetition") or 0)].append((float(x), float(y)))
     fit = fit_line(points)
     return MemoryFit(
         mb_per_download=round(fit.slope, 4) if fit else None,
         intercept_mb=round(fit.intercept, 3) if fit else None,
         r2=round(fit.r2, 4) if fit and fit.r2 is not None else None,
         points=len(points),
+        per_repetition={r: _slope(found) for r, found in sorted(by_repetition.items())},
+        most_in_progress=round(max(x for x, _ in points)) if points else None,
     )
 
 
@@ -267,7 +335,7 @@ def curves(cells: Sequence[FigureRow], slo_ttfb_ms: float = DEFAULT_SLO_TTFB_MS)
             )
             for level in sorted(by_level)
         )
-        at, why = knee(levels)
+        at, why, stop = knee(levels)
         memory = memory_fit(c for reps in by_level.values() for c in reps)
-        found.append(Curve(stack, scenario, kind, levels, at, why, slo_ttfb_ms, memory))
+        found.append(Curve(stack, scenario, kind, levels, at, why, stop, slo_ttfb_ms, memory))
     return found

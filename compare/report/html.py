@@ -94,11 +94,12 @@ def _capacity(model: Model) -> str:
     slo = model.results.slo_ttfb_ms
     parts = [
         "<p>Each scenario at rising load, every stack on the same CPUs. A level meets the "
-        f"service level when its TTFB p99 is within {slo:g} ms (the red line), no request "
-        "failed and every user was served (under an arrival rate, also 95% of the offered "
-        "rate); the knee (star) is the highest level met from the lowest one on. Points are "
-        "medians over repetitions, whiskers their range. Levels where the load generator was "
-        "saturated are left out of the knee.</p>",
+        f"service level when every repetition does: its TTFB p99 within {slo:g} ms (the red "
+        "line), no request failed, every user served and nothing still waiting when the cell "
+        "ended (under an arrival rate, also 95% of the offered rate); the knee (star) is the "
+        "highest level met from the lowest one on. Points are medians over repetitions, "
+        "whiskers their range. A level where the load generator was the limit stops the "
+        "climb: above it the server was not measured.</p>",
         _list(capacity.sentences(model)),
     ]
     for found in sets:
