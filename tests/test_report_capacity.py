@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from compare.report import render_html, render_markdown
@@ -102,8 +103,10 @@ def test_knees_sentences_and_table() -> None:
     (found,) = curve_sets(model)
     knees = {c.stack: c.knee for c in found.curves}
     assert knees == {"gunicorn-sync": 2, "uvicorn": 4}
-    (line,) = sentences(model)
+    line, memory = sentences(model)
     assert line.startswith("download, 1-4 users: uvicorn met the service level")
+    # Both grow 1.5 MB per download held, the same in every repetition: no meaningful difference.
+    assert memory.startswith("download: No meaningful difference") and "memory per" in memory
     assert "at every level" in line and "gunicorn-sync up to 2 users (at 4: TTFB p99" in line
     table = knee_table(model)
     assert [row[2] for row in table.rows] == ["gunicorn-sync", "uvicorn"]
@@ -120,3 +123,52 @@ def test_capacity_leads_every_report() -> None:
     assert "uvicorn met the service level" in markdown
     assert terminal_verdict(document).startswith("Django streaming export")
     assert "capacity\n  - download, 1-4 users" in terminal_verdict(document)
+
+
+def memory_document(cap: int, per_download: float, seed: int) -> list[dict[str, Any]]:
+    """uvicorn's cells at 1, 2, 4 and 8 users against a stack that holds at most ``cap``
+    downloads at once and grows ``per_download`` MB for each (6 MB fixed, noise 0.2 MB)."""
+    import random
+
+    rng = random.Random(seed)
+    cells = []
+    for repetition in range(6):
+        for level in (1, 2, 4, 8):
+            for stack, most, grows in (("gunicorn-sync", cap, per_download), ("uvicorn", 8, 0.8)):
+                held = min(level, most)
+                reqs = [download(1.0, 0.01, 4.5, user=u) for u in range(held)]
+                doc = cell(
+                    reqs,
+                    stack=stack,
+                    repetition=repetition,
+                    users=level,
+                    bytes_per_bin=100_000,
+                    load={"kind": "concurrency", "level": level},
+                )
+                increase = 6 + grows * held + rng.gauss(0, 0.2)
+                doc["memory"]["peak_pss"] = doc["memory"]["baseline_pss"] + int(increase * 1e6)
+                cells.append(doc)
+    return cells
+
+
+def test_memory_per_download_is_one_slope_compared_by_repetition() -> None:
+    # Review [3] (repro r4): both stacks cost 6 MB + 0.8 MB per download, one holds at most 3
+    # downloads at once. The quotient (peak / downloads) called the capped one 1.2 MB heavier,
+    # "clear"; the slope over load levels, one per repetition, finds no difference that matters.
+    document = sweep_document()
+    document["cells"] = memory_document(cap=3, per_download=0.8, seed=1)
+    document["config"]["repeat"] = 6
+    read = RunResults.from_document(document)
+    data = figures_document(read)
+    (memory,) = [c for c in data["comparisons"] if c["figure"] == "mb_per_download"]
+    assert memory["level"] is None and memory["design"] == "paired" and memory["n_a"] == 6
+    assert memory["conclusion"] in ("no-meaningful-difference", "inconclusive")
+    assert abs(memory["estimate"]) < 0.2
+    assert memory["load_note"] == "gunicorn-sync held at most 3 downloads at once, uvicorn 8"
+    assert not any(c["figure"] == "peak_mb_per_download" for c in data["comparisons"])
+    # A stack whose workers hold nothing per download, against uvicorn's 0.8 MB: clear.
+    document["cells"] = memory_document(cap=3, per_download=0.0, seed=2)
+    model = build(document)
+    (line,) = [s for s in sentences(model) if "memory per download" in s.lower()]
+    assert line.startswith("download: Memory per download in progress (slope over load levels):")
+    assert re.search(r": gunicorn-sync 0\.\d\d MB lower than uvicorn \(95% interval", line)

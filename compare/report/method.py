@@ -11,7 +11,7 @@ from compare.report.metrics import (
     PERCENTILE_METHOD,
 )
 from compare.report.model import Model
-from compare.report.stats import ALPHA, DEFAULT_MIN_RELATIVE, MIN_REPETITIONS
+from compare.report.stats import ALPHA, DEFAULT_MIN_RELATIVE, MIN_PAIRS
 from compare.report.tables import Table
 
 AUTOGROUP = {
@@ -112,13 +112,25 @@ def method(model: Model) -> list[tuple[str, str]]:
         ("percentiles", PERCENTILE_METHOD),
         (
             "verdicts",
-            f"two stacks differ when a two-sample permutation test over their repetitions "
-            f"(each repetition one value; logarithms for ratios, MB differences for memory) "
-            f"rejects 'no difference' at {ALPHA:g} and the difference is at least "
-            f"{DEFAULT_MIN_RELATIVE:.0%} and at least the figure's floor (2 ms, 2 MB, 0.1 MB/s); "
-            f"the 95% interval inverts the same test. At most {ALPHA:.0%} of the figures of an "
-            f"A/A run (a stack against itself) are called different. Fewer than "
-            f"{MIN_REPETITIONS} repetitions: shown, not judged",
+            f"each repetition gives one value per figure (logarithms for ratios, MB differences "
+            f"for memory); the two stacks of a repetition ran back to back, so with at least "
+            f"{MIN_PAIRS} repetitions an exact sign-flip test on the within-pair differences "
+            f"(drift between repetitions cancels), else a two-sample permutation test, decides; "
+            f"the 95% interval inverts the same test. Clear: it rejects 'no difference' at "
+            f"{ALPHA:g} and the estimate is at least the minimum effect "
+            f"({DEFAULT_MIN_RELATIVE:.0%} and the figure's floor: 2 ms, 2 MB, 0.1 MB/s); "
+            "no meaningful difference: the whole interval lies within it; inconclusive: "
+            f"anything else. At most {ALPHA:.0%} of the figures of an A/A run (a stack against "
+            f"itself) are called clear. Sizes whose smallest p-value is above {ALPHA:g} (3 + 3 "
+            "repetitions, 5 pairs): shown, not judged. Values beside a factor are geometric "
+            "means (ratios) or means (differences)",
+        ),
+        (
+            "service level",
+            "a load level meets it when every repetition does (p99 TTFB within the SLO, no "
+            "failure, every user served, nothing still waiting when the cell ended; rates: 95% "
+            "of the offered rate, nothing refused); repetitions where the load generator was "
+            "the limit do not count, and a level with nothing else stops the climb",
         ),
         (
             "flags",

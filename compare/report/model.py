@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from compare.report.metrics import CellFigures, scenario_of
 from compare.report.runresults import RunResults
-from compare.report.stats import ALPHA, MIN_REPETITIONS, Spread, spread
+from compare.report.stats import ALPHA, MIN_PAIRS, Spread, spread, too_few
 from compare.report.text import plural
 from loadtests.catalog import Scenario
 
@@ -138,8 +138,29 @@ class Group:
         if self.starved:
             users = max(c.downloaders for c in ok)
             notes.append(
-                f"{self.starved} of {users} users got no first byte within a cell; "
-                "TTFB percentiles cover only those served"
+                f"{self.starved} of {users} users got no first byte within a cell: their "
+                "latency is unknown, so TTFB and last byte are not judged"
+            )
+        if counts.get("waiting-at-end"):
+            waiting = sum(len(c.ttfb_censored_ms) + len(c.ping_censored_ms) for c in self.cells)
+            notes.append(
+                f"waiting-at-end in {counts['waiting-at-end']} of {total} cells: {waiting} "
+                "requests still waited for a first byte when the cell ended; each enters the "
+                "percentiles at its wait so far, which makes those it reaches lower bounds"
+            )
+        if counts.get("unfinished-at-end"):
+            cut = sum(len(c.ttlb_censored_ms) for c in self.cells)
+            notes.append(
+                f"unfinished-at-end in {counts['unfinished-at-end']} of {total} cells: {cut} "
+                "downloads had no last byte when the drain ended; the last-byte percentiles "
+                "they reach are lower bounds"
+            )
+        if counts.get("in-flight-limit"):
+            refused = sum(c.open_loop.not_started for c in self.cells if c.open_loop)
+            notes.append(
+                f"in-flight-limit in {counts['in-flight-limit']} of {total} cells: {refused} "
+                "arrivals were not started (the in-flight bound was reached); they would have "
+                "waited longest, and enter no latency"
             )
         return notes
 
@@ -190,11 +211,16 @@ def _run_notes(results: RunResults, missing: list[tuple[str, str]]) -> list[str]
         pairs = ", ".join(f"{scenario} on {stack}" for scenario, stack in missing)
         notes.append(f"Not measured: {pairs}.")
     repeat = results.repeat
-    if repeat is not None and repeat < MIN_REPETITIONS:
+    if repeat is not None and (why := too_few(repeat, repeat, "two-sample")):
         notes.append(
-            f"{plural(repeat, 'repetition')} per cell: a verdict needs at "
-            f"least {MIN_REPETITIONS} (fewer can never reach p <= {ALPHA:g}), so differences "
-            "are shown but not judged."
+            f"{plural(repeat, 'repetition')} per cell: {why}, so differences are shown but "
+            "not judged."
+        )
+    elif repeat is not None and too_few(repeat, repeat, "paired"):
+        notes.append(
+            f"{plural(repeat, 'repetition')} per cell: too few pairs for the test on "
+            f"within-pair differences (at least {MIN_PAIRS}), so stacks are compared as two "
+            "samples, which the machine's drift between repetitions makes less sensitive."
         )
     copies: dict[str, list[str]] = {}
     for name in results.config.get("stacks") or []:

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from compare.report.comparisons import FigureComparison, scenario_comparisons
 from compare.report.figuredefs import VERDICT_FIGURES, Figure
 from compare.report.model import Group, Model, describe_scenario
-from compare.report.stats import ALPHA, MIN_REPETITIONS, Spread, spread
-from compare.report.text import with_range
+from compare.report.stats import DEFAULT_MIN_RELATIVE, Spread, centre, spread
+from compare.report.text import span, with_range
 
 # Flags that make every figure of a cell suspect: said next to each finding they touch.
-SUSPECT_FLAGS = ("client-bound", "machine-bound", "uneven")
+SUSPECT_FLAGS = ("client-bound", "machine-bound", "uneven", "in-flight-limit")
 
 
 def suspect(groups: list[Group]) -> str:
@@ -46,10 +47,14 @@ def factor(x: float) -> str:
 
 
 def _stated(c: FigureComparison, side: str) -> str:
+    """One side's values as the judgement compared them: its centre (geometric mean for a
+    ratio, mean for a difference) and range."""
     values = c.a_values if side == c.a else c.b_values
     if not values:
         return f"{side} -"
-    return f"{side} {_value(spread(values), c.figure)}"
+    s = spread(values)
+    middle = Spread(centre(values, c.judgement.kind), s.low, s.high, s.n)
+    return f"{side} {_value(middle, c.figure)}"
 
 
 def _interval(c: FigureComparison, a_better: bool) -> str:
@@ -64,6 +69,17 @@ def _interval(c: FigureComparison, a_better: bool) -> str:
         return f"95% interval {factor(low)}-{factor(high)}"
     low, high = sorted((abs(j.low), abs(j.high)))
     return f"95% interval {c.figure.format(low)}-{c.figure.format(high)} {c.figure.unit}"
+
+
+def bounds(c: FigureComparison) -> str:
+    """The 95% interval of a against b as it stands: 'a/b 0.91x-1.18x', 'a-b -1.2 to 3.4 MB'."""
+    j = c.judgement
+    if j.low is None or j.high is None or not math.isfinite(j.low) or not math.isfinite(j.high):
+        return "no interval"
+    if j.kind == "ratio":
+        return f"{c.a}/{c.b} {j.low:.2f}x-{j.high:.2f}x"
+    low, high = c.figure.format(j.low), c.figure.format(j.high)
+    return f"{c.a}-{c.b} {span(low, high)} {c.figure.unit}"
 
 
 def sentence(c: FigureComparison) -> str:
@@ -81,8 +97,8 @@ def sentence(c: FigureComparison) -> str:
         size = f"{h.format(abs(j.estimate))} {h.unit}"
     word = "higher" if h.higher_is_better else "lower"
     better, worse = (c.a, c.b) if a_better else (c.b, c.a)
-    if j.verdict == "not-judged":
-        reason = "" if j.reason.startswith("needs at least") else f"; not judged: {j.reason}"
+    if j.conclusion == "not-judged":
+        reason = "" if j.too_few else f"; not judged: {j.reason}"
         return f"{label}: {values} ({better} {size} {word}{reason})"
     how = f"{_interval(c, a_better)}, p = {j.p_value:.3f}" if j.p_value is not None else ""
     return f"{label}: {better} {size} {word} than {worse} ({how}): {values}"
@@ -125,6 +141,42 @@ def _warnings(groups: list[Group]) -> list[str]:
     return lines
 
 
+def judged(found: list[FigureComparison], groups: list[Group]) -> list[str]:
+    """The comparisons in words: each clear or unjudged difference a sentence, the figures with
+    no meaningful difference and the inconclusive ones in one line each (``groups``: the
+    compared stacks' cells, whose suspect flags are said beside a finding)."""
+    findings: list[str] = []
+    too_few = next((c.judgement for c in found if c.judgement.too_few), None)
+    if too_few is not None:
+        findings.append(f"Not judged: {too_few.reason}. What was seen:")
+    by_stack = {g.stack: g for g in groups}
+    several = len({s for c in found for s in (c.a, c.b)}) > 2
+    equivalent: list[str] = []
+    inconclusive: list[str] = []
+    for c in found:
+        pair = f" ({c.a} vs {c.b})" if several else ""
+        if c.conclusion == "no-meaningful-difference":
+            equivalent.append(_with_note(f"{c.figure.label}{pair}", c))
+        elif c.conclusion == "inconclusive":
+            inconclusive.append(_with_note(f"{c.figure.label} ({bounds(c)})", c))
+        else:
+            flags = suspect([g for g in (by_stack.get(c.a), by_stack.get(c.b)) if g])
+            findings.append(_with_note(sentence(c), c) + flags + ".")
+    if equivalent:
+        findings.append(
+            f"No meaningful difference (the whole 95% interval within the minimum effect that "
+            f"matters: {DEFAULT_MIN_RELATIVE:.0%}, and 2 ms, 2 MB or 0.1 MB/s) in "
+            + ", ".join(equivalent)
+            + "."
+        )
+    if inconclusive:
+        findings.append(
+            "Inconclusive (the 95% interval allows both no difference and one that matters; "
+            "more repetitions would tell) in " + ", ".join(inconclusive) + "."
+        )
+    return findings
+
+
 def scenario_verdict(model: Model, scenario: str) -> ScenarioVerdict:
     """The findings and caveats of one scenario."""
     groups = model.scenario_groups(scenario)
@@ -141,35 +193,7 @@ def scenario_verdict(model: Model, scenario: str) -> ScenarioVerdict:
             if s is not None:
                 label = figure.label[0].upper() + figure.label[1:]
                 findings.append(f"{label}: {g.stack} {_value(s, figure)}.")
-    by_verdict: dict[str, list[str]] = {"no-difference": [], "not-meaningful": []}
-    found = scenario_comparisons(model, scenario)
-    too_few = next(
-        (c.judgement for c in found if c.judgement.reason.startswith("needs at least")), None
-    )
-    if too_few is not None:
-        findings.append(
-            f"Not judged: {min(too_few.n_a, too_few.n_b)} repetitions of a stack, and a verdict "
-            f"needs at least {MIN_REPETITIONS} (fewer can never reach p <= {ALPHA:g}). What "
-            "was seen:"
-        )
-    by_stack = {g.stack: g for g in groups}
-    for c in found:
-        pair = "" if len(groups) == 2 else f" ({c.a} vs {c.b})"
-        if c.verdict in by_verdict:
-            by_verdict[c.verdict].append(_with_note(f"{c.figure.label}{pair}", c))
-            continue
-        flags = suspect([by_stack[c.a], by_stack[c.b]])
-        findings.append(_with_note(sentence(c), c) + flags + ".")
-    if by_verdict["not-meaningful"]:
-        findings.append(
-            "Clear but under the minimum effect that matters (5%, and 2 ms or 2 MB), so no "
-            "meaningful difference, in " + ", ".join(by_verdict["not-meaningful"]) + "."
-        )
-    if by_verdict["no-difference"]:
-        findings.append(
-            f"No difference beyond how repetitions of one stack vary (permutation test over "
-            f"repetitions, p > {ALPHA:g}) in " + ", ".join(by_verdict["no-difference"]) + "."
-        )
+    findings += judged(scenario_comparisons(model, scenario), groups)
     findings += _warnings(groups)
     caveats = [f"{g.stack}: {note}" for g in groups for note in g.caveats]
     caveats += [f"{stack}: not measured" for sc, stack in model.missing if sc == scenario]
