@@ -89,12 +89,71 @@ def test_a_change_within_the_noise_is_no_difference() -> None:
     )
 
 
-def test_too_few_repetitions_are_not_judged() -> None:
-    result = diff(made(repetitions=3), slower(made(repetitions=5), "download", "uvicorn", 3.0))
+def test_too_few_repetitions_are_not_judged_and_the_diff_says_nothing_was() -> None:
+    result = diff(made(repetitions=3), slower(made(repetitions=3), "download", "uvicorn", 3.0))
     change = find(result, "download", "uvicorn", "ttlb_p50_ms")
-    assert change.verdict == "not-judged"
-    assert "at least 4 repetitions on each side, has 5 and 3" in change.statement
-    assert result.regressions == []
+    assert change.verdict == change.conclusion == "not-judged"
+    assert "3 and 3 repetitions can reach p = 0.1 at best" in change.statement
+    assert result.regressions == [] and result.judged == 0
+    assert result.as_dict()["nothing_judged"] is True
+    assert render_diff(result).splitlines()[-1].startswith("Nothing was judged:")
+    # Review [9]: 3 against 5 can reach p = 1/56, so that regression is seen.
+    uneven = diff(made(repetitions=3), slower(made(repetitions=5), "download", "uvicorn", 3.0))
+    assert find(uneven, "download", "uvicorn", "ttlb_p50_ms").conclusion == "regression"
+    assert not uneven.as_dict()["nothing_judged"]
+
+
+def starved(document: dict[str, Any], served: int, ttfb: float) -> dict[str, Any]:
+    """A copy whose slow-client cells on gunicorn-sync served ``served`` of 8 users after
+    ``ttfb`` s, the others still waiting when the cell ended (review [6], repro r8)."""
+    doc = copy.deepcopy(document)
+    doc["cells"] = [
+        made_cells.cell(
+            [
+                made_cells.Req("download", 0.0, 3.0, ttfb + 0.01 * u, 700_000, "stopped", u)
+                for u in range(served)
+            ]
+            + [
+                made_cells.Req("download", 0.0, 3.0, outcome="stopped", user=u)
+                for u in range(served, 8)
+            ],
+            scenario="slow-client",
+            stack="gunicorn-sync",
+            repetition=r,
+            users=8,
+            window=(0.0, 3.0),
+            span=(0.0, 3.0),
+            bytes_per_bin=100_000,
+        )
+        for r in range(5)
+    ]
+    doc["config"]["scenarios"] = ["slow-client"]
+    return doc
+
+
+def test_diff_refuses_what_the_report_refuses() -> None:
+    # Review [6]: the old run served 8 of 8 slow readers after 0.3 s; the new one 3 of 8 after
+    # 20 ms. Over the served only, TTFB "improved" 15x; the report calls it unknown, so does diff.
+    old, new = starved(made(), 8, 0.3), starved(made(), 3, 0.02)
+    result = diff(old, new)
+    for key in ("ttfb_p50_ms", "ttfb_p99_ms", "ttlb_p50_ms", "ttlb_p99_ms"):
+        change = find(result, "slow-client", "gunicorn-sync", key)
+        assert change.conclusion == "not-judged", key
+    assert (
+        "left users without a first byte"
+        in find(result, "slow-client", "gunicorn-sync", "ttfb_p50_ms").statement
+    )
+    # Throughput still moved, and is judged.
+    assert find(result, "slow-client", "gunicorn-sync", "mb_per_s").conclusion != "not-judged"
+
+
+def test_an_inconclusive_change_never_fails() -> None:
+    # Noisy runs (30% apart at random) of the same stacks: wide intervals, no verdict either way.
+    result = diff(made(seed=1, jitter=0.3), made(seed=5, jitter=0.3))
+    conclusions = {c.conclusion for c in result.changes}
+    assert "inconclusive" in conclusions and result.regressions == []
+    counts = result.as_dict()["conclusions"]
+    assert counts["inconclusive"] >= 1 and result.as_dict()["judged"] == result.judged > 0
 
 
 def test_differing_settings_are_noted(document: dict[str, Any]) -> None:
@@ -117,6 +176,15 @@ def test_cli_diff_exit_codes_and_json(tmp_path: Path) -> None:
     (old / "results.json").write_text(json.dumps(made(seed=1)))
     (new / "results.json").write_text(json.dumps(slower(made(seed=2), "download", "uvicorn", 4.0)))
     assert _diff_cli(str(old), str(old)).returncode == 0
+    few = tmp_path / "few"
+    few.mkdir()
+    (few / "results.json").write_text(json.dumps(made(repetitions=3)))
+    # Two quick runs: nothing judged, its own exit status, said in the last line and the JSON.
+    quick = _diff_cli(str(few), str(few))
+    assert quick.returncode == 3 and quick.stdout.strip().splitlines()[-1].endswith(
+        "exit status 3."
+    )
+    assert json.loads(_diff_cli(str(few), str(few), "--json").stdout)["nothing_judged"] is True
     failing = _diff_cli(str(old), str(new))
     assert failing.returncode == 1, failing.stderr
     assert "worse, clearly" in failing.stdout
@@ -125,7 +193,8 @@ def test_cli_diff_exit_codes_and_json(tmp_path: Path) -> None:
     change = next(
         c for c in data["changes"] if c["stack"] == "uvicorn" and c["figure"] == "ttlb_p50_ms"
     )
-    assert change["verdict"] == "regression" and change["n_old"] == change["n_new"] == 5
+    assert change["verdict"] == change["conclusion"] == "regression"
+    assert change["n_old"] == change["n_new"] == 5 and change["min_effect"] == pytest.approx(1.05)
     assert change["low"] < change["estimate"] < change["high"]
     for bad in ([str(old), str(tmp_path / "nowhere")], [str(old), str(new), "--min-change", "-1"]):
         done = _diff_cli(*bad)

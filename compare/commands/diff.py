@@ -1,6 +1,8 @@
 """``diff``: how each headline figure moved between two runs, judged by the report's statistics.
 
-Exit status for CI: 0 no regression, 1 a regression, 2 bad arguments or unusable results.
+Exit status for CI: 0 no regression (an inconclusive figure never fails), 1 a regression, 2 bad
+arguments or unusable results, 3 nothing could be judged (too few repetitions, or only figures
+the report refuses to judge): the runs say nothing either way.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from compare.errors import CompareError, UsageError
-from compare.report.diff import DEFAULT_MIN_CHANGE, diff, render_diff
+from compare.report.diff import DEFAULT_MIN_CHANGE, NOTHING_JUDGED, diff, render_diff
 from compare.report.runresults import RunResults
 
 
@@ -20,7 +22,8 @@ def register(subparsers: Any) -> None:
     """Add the ``diff`` subcommand."""
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "diff",
-        help="compare two runs figure by figure; exit 1 on a regression (for CI)",
+        help="compare two runs figure by figure; exit 1 on a regression, 3 when nothing could "
+        "be judged (for CI)",
         description=__doc__,
     )
     parser.add_argument("old", metavar="OLD_DIR", help="the reference run (directory or JSON)")
@@ -38,7 +41,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Print the comparison; exit 1 on a clear regression, 2 on unusable input."""
+    """Print the comparison; exit 1 on a clear regression, 3 when nothing was judged."""
     if args.min_change < 0:
         raise UsageError(f"--min-change must not be negative, got {args.min_change:g}")
     try:
@@ -52,4 +55,6 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write("\n")
     else:
         print(render_diff(result))
-    return 1 if result.regressions else 0
+    if result.regressions:
+        return 1
+    return NOTHING_JUDGED if not result.judged else 0
