@@ -38,6 +38,11 @@ class Memory(TypedDict, total=False):
     peak_uss: int
     peak_process_uss: int
     hwm_increase: int | None
+    # When hwm_increase's marks were reset and read (monotonic seconds; read None: when the
+    # memory was taken, after the load). A load cell resets them as its window opens and reads
+    # them as it closes.
+    hwm_since: float
+    hwm_until: float | None
     sample_interval_s: Required[float]
     sample_gap_median_s: float | None
     samples: int

@@ -236,3 +236,20 @@ def test_a_percentile_that_censored_requests_reach_is_a_lower_bound() -> None:
     assert lower_bound(done, [25.0], 50)  # it is one of the ranks the median reads
     assert lower_bound(done, [500.0], 99)  # the maximum of five: it may exceed it
     assert lower_bound([1.0] * 200, [2.0], 99) is False and lower_bound([1.0] * 200, [0.5] * 3, 99)
+
+
+def test_a_load_cells_peak_is_the_kernels_mark_over_the_window_where_sampling_missed_it() -> None:
+    # Review [11]: 100 ms samples miss a buffered body joined and freed within milliseconds; the
+    # kernel's marks, reset as the window opened and read as it closed, do not.
+    memory = {**cell([])["memory"], "hwm_increase": 20_000_000, "hwm_since": 1001.0}
+    reqs = [download(1.0, 0.5, 0.6)]
+    after_the_load = read_cell(cell(reqs, memory={**memory, "hwm_until": None}))
+    # Marks read after the drain cover more than the window: the sampled peak stands alone.
+    assert after_the_load["peak_pss_increase_mb"] == pytest.approx(8.0)
+    assert after_the_load["peak_hwm_increase_mb"] == pytest.approx(20.0)
+    windowed = read_cell(cell(reqs, memory={**memory, "hwm_until": 1005.0}))
+    assert windowed["peak_pss_increase_mb"] == pytest.approx(20.0)
+    assert windowed["peak_sampled_increase_mb"] == pytest.approx(8.0)
+    assert (
+        row(windowed)["peak_source"] == "kernel" and row(after_the_load)["peak_source"] == "sampled"
+    )

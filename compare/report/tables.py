@@ -223,7 +223,8 @@ def latency(model: Model) -> Table:
 
 
 def memory(model: Model) -> Table:
-    """Server memory per scenario and stack: idle, warm-up cost, peak, increase, kernel peak."""
+    """Server memory per scenario and stack: idle, warm-up cost, peak, its increase (the larger
+    of the sampled one and the kernel's marks over the window), kernel peak."""
     groups = model.measured()
     # A run against the harness's PostgreSQL: the database is in the tree, and shown apart.
     database = any(c["database_increase_mb"] is not None for g in groups for c in g.cells)
@@ -234,6 +235,7 @@ def memory(model: Model) -> Table:
         "warm-up cost MB",
         "peak PSS MB",
         "increase MB",
+        "sampled +MB",
         "kernel peak +MB",
         "largest process USS MB",
     ]
@@ -246,6 +248,7 @@ def memory(model: Model) -> Table:
             "warmup_cost_mb",
             "peak_mb",
             "peak_pss_increase_mb",
+            "peak_sampled_increase_mb",
             "peak_hwm_increase_mb",
             "peak_process_uss_mb",
         ]

@@ -151,6 +151,8 @@ class MeasuredServer(StartStop):
         self.warmup: WarmUp | None = None
         self.workers: dict[int, float] = {}  # pid -> create time
         self._rss_at_reset: dict[int, int] = {}
+        self._hwm_at_close: dict[int, int | None] | None = None
+        self._peaks_since = self._peaks_until = 0.0
 
     def start(self) -> Self:
         """Start the stack and the sampler; return after the warm-up and the idle baseline."""
@@ -188,11 +190,18 @@ class MeasuredServer(StartStop):
         """Restart the kernel's per-process RSS high-water marks from now."""
         assert self.sampler is not None
         self._rss_at_reset = {}
+        self._hwm_at_close = None
+        self._peaks_since = time.monotonic()
         last = self.sampler.samples[-1]
         for p in last.processes:
             rss = reset_peak_rss(p.pid)
             if rss is not None:
                 self._rss_at_reset[p.pid] = rss
+
+    def close_peaks(self) -> None:
+        """Read the high-water marks now, as a window closes: memory() reports these."""
+        self._hwm_at_close = {pid: peak_rss(pid) for pid in self._rss_at_reset}
+        self._peaks_until = time.monotonic()
 
     def settle_after(self, t: float) -> None:
         """Wait for one sample taken after t, so a window ending at t is fully covered."""
@@ -211,9 +220,10 @@ class MeasuredServer(StartStop):
         if not inside:
             raise CompareError("the server tree was not sampled in the window (did it exit?)")
         top = peaks(inside)
+        closed = self._hwm_at_close
         hwm = 0
         for pid, rss in self._rss_at_reset.items():
-            high = peak_rss(pid)
+            high = peak_rss(pid) if closed is None else closed.get(pid)
             if high is not None:
                 hwm += max(high - rss, 0)
         gaps = [b.t - a.t for a, b in itertools.pairwise(inside)]
@@ -225,9 +235,12 @@ class MeasuredServer(StartStop):
             "peak_pss_increase": top.pss - self.idle.pss,
             "peak_uss": top.uss,
             "peak_process_uss": top.process_uss,
-            # The kernel's exact per-process peaks since reset_peaks(), summed: an upper bound
-            # for the tree's peak RSS increase, and equal to it when one process grows.
+            # The kernel's exact per-process peaks since reset_peaks() (until close_peaks()),
+            # summed: an upper bound for the tree's peak RSS increase, and equal to it when one
+            # process grows.
             "hwm_increase": hwm if self._rss_at_reset else None,
+            "hwm_since": self._peaks_since,
+            "hwm_until": None if closed is None else self._peaks_until,
             "sample_interval_s": self.interval,
             "sample_gap_median_s": statistics.median(gaps) if gaps else None,
             "samples": len(inside),

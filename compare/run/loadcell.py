@@ -24,6 +24,7 @@ from compare.errors import CompareError
 from compare.results import Cell, ClientLoad, Status, StoredLoad
 from compare.run.lifecycle import django_warnings
 from compare.run.locust import headless_argv
+from compare.run.peakwatch import WindowPeaks
 from compare.run.records import (
     ARCHIVE,
     archive,
@@ -217,7 +218,11 @@ def run_load_cell(
             deadline = run_time_s(config) + config.drain_s + LOCUST_GRACE_S
             if config.locust_workers:
                 deadline += WORKERS_ALLOWANCE_S
-            code, client_samples = _run_locust(run, argv, cell_dir, deadline)
+            # The kernel's peaks reset again as the window opens and read as it closes.
+            with WindowPeaks(
+                record_dir, config.settle_s, measured.reset_peaks, measured.close_peaks
+            ):
+                code, client_samples = _run_locust(run, argv, cell_dir, deadline)
             t_end = time.monotonic()
             measured.settle_after(t_end)
             cell["locust_exit_code"] = code
