@@ -162,3 +162,37 @@ def test_an_open_loop_window_spans_enough_arrivals() -> None:
     assert load_s(config, rate(0.1)) == pytest.approx(0.5 + 10.0)
     assert load_s(config, rate(8.0)) == pytest.approx(0.5 + 2.5)
     assert load_s(config, Load("concurrency", 1, 1, {})) == pytest.approx(0.5 + 2.5)
+
+
+def test_arrivals_refused_at_the_bound_are_said_beside_the_verdicts() -> None:
+    # Review [10]: refused arrivals (they would have waited longest) showed only as a flag in
+    # the tables, never next to a verdict that compared the stack's TTFB.
+    from compare.report.model import build
+    from compare.report.runresults import RunResults
+    from compare.report.verdict import verdicts
+
+    def stack_cells(stack: str, refused: int, slow: float) -> list[dict[str, object]]:
+        cells = []
+        for r in range(4):
+            reqs = [arrival(1.0 + 0.25 * k, first_byte=1.0 + 0.25 * k + slow) for k in range(16)]
+            for k in range(refused):
+                due = 1.0 + 0.25 * k
+                reqs[k] = Req("download", due, due, outcome="not-started", intended=due)
+            cells.append(open_cell(reqs, stack=stack, repetition=r))
+        return cells
+
+    document = {
+        "status": "complete",
+        "config": {"stacks": ["a", "b"], "scenarios": ["download"], "repeat": 4},
+        "environment": {},
+        "stacks": {},
+        "cells": stack_cells("a", 3, 0.02) + stack_cells("b", 0, 0.06),
+        "sweep": [],
+        "events": [],
+    }
+    (verdict,) = verdicts(build(RunResults.from_document(document)))
+    ttfb = next(f for f in verdict.findings if f.startswith("TTFB p50"))
+    assert "[flagged: a in-flight-limit 4/4]" in ttfb
+    assert any(
+        c.startswith("a: in-flight-limit in 4 of 4 cells: 12 arrivals") for c in verdict.caveats
+    )

@@ -287,3 +287,24 @@ def test_fixture_is_small_and_real() -> None:
     assert len(raw) < 250_000  # raw records of every cell included
     doc = json.loads(raw)
     assert doc["status"] == "complete" and doc["config"]["repeat"] == 3
+
+
+def test_the_printed_factor_is_the_ratio_of_the_printed_values() -> None:
+    # Review [16]: the factor is a ratio of geometric means; the sentence printed medians beside
+    # it (924 / 46 = 20.1 printed as "21x"). Skewed repetitions make the two centres differ.
+    from compare.report.comparisons import FigureComparison
+    from compare.report.figuredefs import FIGURES
+    from compare.report.stats import judge
+    from compare.report.verdict import sentence
+
+    a, b = (10.0, 10.0, 10.0, 10.0, 40.0), (2.0, 2.0, 2.0, 2.0, 2.0)
+    figure = FIGURES["ttfb_p50_ms"]
+    judged = judge(a, b, figure.kind, floor=figure.floor)
+    text = sentence(FigureComparison("download", figure, "slow", "fast", a, b, judged))
+    found = re.search(
+        r"fast ([\d.]+)x lower than slow .*: slow (\d+) \(10-40\) ms, fast (\d+) ms", text
+    )
+    assert found is not None, text
+    factor, slow, fast = (float(v) for v in found.groups())
+    # Equal up to the printed rounding (13.2 shown as 13); medians would say 10 / 2 = 5.
+    assert factor == pytest.approx(slow / fast, rel=0.02) and slow == 13
