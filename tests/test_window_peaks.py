@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
+from compare.report.metrics import read_cell
+from compare.run.lifecycle import MeasuredServer, worker_processes
+from compare.run.loadcell import run_load_cell
 from compare.run.peakwatch import EventTail, WindowPeaks
+from compare.servers.stacks import get_stack
+from tests.timed_stack import short_config
 
 DEADLINE_S = 5.0  # for what the watcher does within 20 ms: generous on a machine 3x slower
 
@@ -71,3 +80,74 @@ def test_a_load_stopped_before_its_window_opened_has_no_window_peaks(tmp_path: P
     ) as peaks:
         wait_for(lambda: not peaks.watching)
     assert calls == [] and peaks.opened is None and peaks.closed is None
+
+
+class Reader:
+    """An independent reader of processes' RSS straight from /proc/PID/status, every 0.5 ms."""
+
+    def __init__(self) -> None:
+        self.readings: dict[int, list[tuple[float, int]]] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self, pids: list[int]) -> None:
+        self._thread = threading.Thread(target=self._read, args=(pids,), daemon=True)
+        self._thread.start()
+
+    def _read(self, pids: list[int]) -> None:
+        while not self._stop.is_set():
+            now = time.monotonic()
+            for pid in pids:
+                with contextlib.suppress(OSError), open(f"/proc/{pid}/status") as handle:
+                    found = [line for line in handle if line.startswith("VmRSS:")]
+                    if found:  # a process exiting has no VmRSS left
+                        self.readings.setdefault(pid, []).append(
+                            (now, int(found[0].split()[1]) * 1024)
+                        )
+            time.sleep(0.0005)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def increase(self, since: float, until: float) -> int:
+        """Each process's highest RSS in [since, until] over its first reading, summed."""
+        return sum(
+            max(v for t, v in seq if since <= t <= until) - seq[0][1]
+            for seq in self.readings.values()
+        )
+
+
+@pytest.mark.server
+def test_a_buffered_bodys_peak_is_what_an_independent_reader_of_proc_sees(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Review [11]: uvicorn builds each 200k-row body (11.7 MB) in memory before sending it, and
+    # joins its pieces; the 100 ms samples of tree PSS miss the join's top, the kernel's marks
+    # over the window do not. A reader of VmRSS every 0.5 ms, started at the same reset (before
+    # the load), sees the same peak.
+    reader = Reader()
+
+    class Read(MeasuredServer):
+        def reset_peaks(self) -> None:
+            super().reset_peaks()
+            reader.start([p.pid for p in worker_processes(self.server.pid)])
+
+    monkeypatch.setattr("compare.run.loadcell.MeasuredServer", Read)
+    config = short_config(tmp_path, stacks=("uvicorn",), users=1, rows=200_000, workers=1)
+    try:
+        cell = run_load_cell(config, get_stack("uvicorn"), "buffered", 0, tmp_path / "cell")
+    finally:
+        reader.stop()
+    assert cell["status"] == "ok", cell["error"]
+    memory = cell["memory"]
+    # The marks were reset as the window opened and read as it closed (within the 20 ms poll).
+    opened, closed = (cell["t0"] + cell["window"][end] for end in ("start", "end"))
+    assert memory["hwm_since"] >= opened - 0.06 and abs(memory["hwm_until"] - closed) < 0.5
+    f = read_cell(cell)
+    independent = reader.increase(memory["hwm_since"], memory["hwm_until"]) / 1e6
+    assert f["peak_pss_increase_mb"] == pytest.approx(independent, rel=0.1, abs=2.0)
+    body = max(f.records, key=lambda r: r.bytes).bytes / 1e6
+    assert independent > 2 * body  # the pieces, the CSV and the joined body held at once
+    assert f["peak_sampled_increase_mb"] <= f["peak_pss_increase_mb"]

@@ -198,6 +198,15 @@ class MeasuredServer(StartStop):
             if rss is not None:
                 self._rss_at_reset[p.pid] = rss
 
+    def open_peaks(self) -> None:
+        """Restart the marks from now, as a window opens; the increase stays measured from the
+        RSS at reset_peaks() (before the load): memory the load took before the window and
+        still holds is part of its peak, as it is of the sampled one."""
+        self._hwm_at_close = None
+        self._peaks_since = time.monotonic()
+        for pid in self._rss_at_reset:
+            reset_peak_rss(pid)
+
     def close_peaks(self) -> None:
         """Read the high-water marks now, as a window closes: memory() reports these."""
         self._hwm_at_close = {pid: peak_rss(pid) for pid in self._rss_at_reset}

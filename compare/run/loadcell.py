@@ -218,9 +218,9 @@ def run_load_cell(
             deadline = run_time_s(config) + config.drain_s + LOCUST_GRACE_S
             if config.locust_workers:
                 deadline += WORKERS_ALLOWANCE_S
-            # The kernel's peaks reset again as the window opens and read as it closes.
+            # The kernel's peaks restart as the window opens and are read as it closes.
             with WindowPeaks(
-                record_dir, config.settle_s, measured.reset_peaks, measured.close_peaks
+                record_dir, config.settle_s, measured.open_peaks, measured.close_peaks
             ):
                 code, client_samples = _run_locust(run, argv, cell_dir, deadline)
             t_end = time.monotonic()
