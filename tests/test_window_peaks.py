@@ -16,7 +16,7 @@ from compare.run.lifecycle import MeasuredServer, worker_processes
 from compare.run.loadcell import run_load_cell
 from compare.run.peakwatch import EventTail, WindowPeaks
 from compare.servers.stacks import get_stack
-from tests.timed_stack import short_config
+from tests.timed_stack import short_config, short_run
 
 DEADLINE_S = 5.0  # for what the watcher does within 20 ms: generous on a machine 3x slower
 
@@ -134,10 +134,11 @@ def test_a_buffered_bodys_peak_is_what_an_independent_reader_of_proc_sees(
             super().reset_peaks()
             reader.start([p.pid for p in worker_processes(self.server.pid)])
 
-    monkeypatch.setattr("compare.run.loadcell.MeasuredServer", Read)
+    monkeypatch.setattr("compare.run.run.MeasuredServer", Read)
     config = short_config(tmp_path, stacks=("uvicorn",), users=1, rows=200_000, workers=1)
     try:
-        cell = run_load_cell(config, get_stack("uvicorn"), "buffered", 0, tmp_path / "cell")
+        with short_run(config) as run:
+            cell = run_load_cell(run, get_stack("uvicorn"), "buffered", 0, tmp_path / "cell")
     finally:
         reader.stop()
     assert cell["status"] == "ok", cell["error"]
