@@ -70,15 +70,17 @@ class RunProfile:
     drain_s: float = 10.0
 
 
-# Measured on the 2-core development machine: cell-to-cell variation (CV 9-20%) barely shrinks
-# from 2.5 s windows to 5 s, so more and shorter repetitions buy more power per minute. Five
-# repetitions is the least that finds a 20% difference in most runs at CV 10%; 3 + 3 can never
-# be judged at 5%.
+# Measured on the 2-core development machine: each repetition runs the stacks back to back, and
+# six is the fewest pairs whose sign-flip test can reach p <= 0.05 (2/64): it cancels the
+# machine's drift between repetitions (up to 1.8x), which two samples of five could not, and
+# finds a 10% difference in throughput or last byte (2-3% per value in an A/A run) in nearly
+# every run (tests/power.py). 1.5 s windows instead of 2.5 saved 12% of a cell's time and
+# doubled its spread, so the windows stay.
 RUN_PROFILES = {
     "default": RunProfile(
         scenarios=("download", "slow-client"),
         concurrency="1,2,4,8",
-        repeat=5,
+        repeat=6,
         duration_s=2.5,
         sweep_sizes=(10_000, 100_000, 1_000_000),
     ),
@@ -93,7 +95,7 @@ RUN_PROFILES = {
     "full": RunProfile(
         scenarios=tuple(SCENARIOS),
         concurrency="1,2,4,8,16",
-        repeat=5,
+        repeat=6,
         duration_s=2.5,
         sweep_sizes=(10_000, 100_000, 1_000_000, 5_000_000),
     ),

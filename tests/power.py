@@ -50,13 +50,19 @@ def clear_rate(
     return found / trials
 
 
-# (label, noise): the spreads measured on the 2-core development machine (docs/measuring.md).
+# (label, noise): the spreads an A/A run of uvicorn measured on the 2-core development machine
+# (docs/findings.md), and the drift between the phases of a run that the issue measured (1.8x).
 NOISES = (
-    ("tight: 3% per value, no drift", Noise(0.03)),
-    ("typical: 5% per value, drift 20% between pairs", Noise(0.05, 0.20)),
-    ("noisy: 10% per value, drift 20% between pairs", Noise(0.10, 0.20)),
+    ("2% per value, drift 2% (throughput, last byte)", Noise(0.02, 0.02)),
+    ("2% per value, drift 20% (the machine's phases)", Noise(0.02, 0.20)),
+    ("5% per value, drift 20%", Noise(0.05, 0.20)),
+    ("10% per value, drift 5% (TTFB p50 under load)", Noise(0.10, 0.05)),
 )
-DESIGNS = (("5 repetitions, two samples (before)", 5, False), ("8 pairs (the default)", 8, True))
+DESIGNS = (
+    ("5 repetitions as two samples (before)", 5, False),
+    ("6 pairs (the default)", 6, True),
+    ("10 pairs (--repeat 10)", 10, True),
+)
 
 
 def table(trials: int = TRIALS) -> str:

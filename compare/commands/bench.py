@@ -76,8 +76,9 @@ def register(subparsers: Any) -> None:
         "--repeat",
         type=int,
         default=None,
-        help="repetitions, interleaved (default 5, the fewest that judge a 20%% difference "
-        "well; quick 1; at least 4 for any verdict)",
+        help="repetitions, each running the stacks back to back as pairs (default 6, the "
+        "fewest pairs a verdict can rest on; quick 1: shown, not judged; 4 or 5 are judged as "
+        "two samples, which the machine's drift between repetitions blurs)",
     )
     parser.add_argument(
         "--rows",
