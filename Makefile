@@ -27,7 +27,7 @@ lint: $(STAMP) ## ruff check and ruff format --check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-typecheck: $(STAMP) ## mypy, strict, on project, compare and loadtests
+typecheck: $(STAMP) ## mypy, strict, on project, compare, loadtests and tests
 	$(BIN)/mypy
 
 # Without nginx, chromium or postgresql the tests that need them skip.

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
+from compare.results import Cell
 from compare.run.records import RECORD_FIELDS
 
 BIN_S = 0.05
@@ -44,10 +45,10 @@ def cell(
     bytes_per_bin: int = 0,
     span: tuple[float, float] = (0.0, 6.0),
     **extra: Any,
-) -> dict[str, Any]:
+) -> Cell:
     """A finished cell: ``bytes_per_bin`` body bytes arrived in every 50 ms bin over ``span``."""
     bins = round((span[1] - span[0]) / BIN_S)
-    document = {
+    document: dict[str, Any] = {
         "stack": stack,
         "scenario": scenario,
         "repetition": repetition,
@@ -80,7 +81,7 @@ def cell(
         "warnings": [],
     }
     document.update(extra)
-    return document
+    return cast(Cell, document)
 
 
 def download(start: float, ttfb: float, total: float, size: int = 5_700_000, **kw: Any) -> Req:

@@ -41,11 +41,11 @@ def raw_request(
             data += chunk
     head, _, body = bytes(data).partition(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
-    headers: dict[str, str] = {}
+    received: dict[str, str] = {}
     for line in lines[1:]:
         name, _, value = line.partition(":")
-        headers[name.strip().lower()] = value.strip()
-    return RawResponse(lines[0], headers, body)
+        received[name.strip().lower()] = value.strip()
+    return RawResponse(lines[0], received, body)
 
 
 def dechunk(raw: bytes) -> tuple[bytes, int]:

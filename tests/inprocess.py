@@ -89,7 +89,7 @@ def wsgi_call(url: str, method: str = "GET", host: str = "127.0.0.1") -> Reply:
         try:
             pieces = [bytes(piece) for piece in result]
         finally:
-            result.close()  # type: ignore[attr-defined]
+            result.close()
     status, headers = started[0]
     return Reply(
         int(status.split()[0]), {k.lower(): v for k, v in headers}, b"".join(pieces), len(pieces)

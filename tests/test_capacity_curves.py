@@ -19,7 +19,7 @@ from compare.report.figures import figures_document
 from compare.report.metrics import read_cell
 from compare.report.rawrecords import requests
 from compare.report.runresults import RunResults
-from compare.results import ResultsWriter, new_document
+from compare.results import Cell, ResultsWriter, new_document
 from compare.run.loadcell import run_load_cell
 from compare.run.runner import run_bench
 from tests.timed_stack import short_config, short_run, timed_stack
@@ -70,7 +70,7 @@ def test_the_concurrency_sweep_finds_the_knee_at_the_servers_capacity(
     assert top["downloads_streaming_max"] <= K < top["downloads_in_flight_max"]
 
 
-def truth(cell: dict[str, Any]) -> list[dict[str, Any]]:
+def truth(cell: Cell) -> list[dict[str, Any]]:
     lines = (Path(cell["dir"]) / "truth.jsonl").read_text().splitlines()
     return [json.loads(line) for line in lines]
 
@@ -105,7 +105,8 @@ def test_open_loop_latency_counts_from_the_intended_start_through_a_stall(tmp_pa
     delayed = [r for r in started if s <= r.intended < e - 0.02]
     assert len(delayed) >= limit - 1
     for r in delayed:
-        assert r.first_byte is not None and r.first_byte >= e - 0.002
+        assert r.first_byte is not None and r.intended is not None
+        assert r.first_byte >= e - 0.002
         assert (r.first_byte - r.intended) >= (e - r.intended) - 0.002
     f = read_cell(cell)
     assert f["ttfb_max_ms"] is not None and f["ttfb_max_ms"] >= 950

@@ -11,6 +11,7 @@ from compare.report import curves as made
 from compare.report.curves import fit_line, knee
 from compare.report.figures import figures_document
 from compare.report.runresults import RunResults
+from compare.results import Cell
 from compare.run.loadcell import cell_load
 from compare.run.runner import cell_name, load_order
 from compare.run.workers import choose, sized
@@ -97,6 +98,7 @@ def test_a_client_bound_level_stops_the_climb_and_says_so() -> None:
 def test_a_level_meets_the_service_level_only_when_every_repetition_does() -> None:
     def level(*cells: dict[str, Any]) -> dict[str, Any]:
         (curve,) = curves([{**c, "repetition": r} for r, c in enumerate(cells)])
+        found: dict[str, Any]
         (found,) = curve["levels"]
         return found
 
@@ -313,7 +315,7 @@ def test_a_fixed_worker_count_is_the_same_for_every_stack(tmp_path: Path) -> Non
 def test_requests_still_waiting_at_the_end_enter_the_tail_and_fail_the_level() -> None:
     # Review [5] (repro r2): 5 repetitions of 28 quick downloads (TTFB 200 ms); in 2 of them
     # 3 requests sent in the window had no first byte when the drain ended, 12 s later.
-    def repetition(r: int, stalled: int) -> dict[str, Any]:
+    def repetition(r: int, stalled: int) -> Cell:
         reqs = [made_cells.download(1.0 + 0.14 * k, 0.2, 0.5, user=k % 4) for k in range(28)]
         reqs += [
             made_cells.Req("download", 4.5 + 0.1 * k, 16.5, outcome="stopped", user=k)

@@ -17,6 +17,7 @@ import pytest
 
 from compare.report.metrics import read_cell
 from compare.report.rawrecords import requests
+from compare.results import Cell
 from compare.run.loadcell import run_load_cell
 from tests.timed_stack import short_config, short_run, timed_stack
 
@@ -28,7 +29,7 @@ RATE = 4e6  # body bytes per second per connection
 SIZE = 1_000_000
 
 
-def run_cell(tmp_path: Path, *extra: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def run_cell(tmp_path: Path, *extra: str) -> tuple[Cell, list[dict[str, Any]]]:
     rates = ["--delay-ms", str(DELAY_MS), "--rate", str(RATE), "--size", str(SIZE)]
     with short_run(short_config(tmp_path)) as run:
         cell = run_load_cell(run, timed_stack(*rates, *extra), "download", 0, tmp_path / "cell")
@@ -38,7 +39,7 @@ def run_cell(tmp_path: Path, *extra: str) -> tuple[dict[str, Any], list[dict[str
     return cell, truth
 
 
-def window_abs(cell: dict[str, Any]) -> tuple[float, float]:
+def window_abs(cell: Cell) -> tuple[float, float]:
     return cell["t0"] + cell["window"]["start"], cell["t0"] + cell["window"]["end"]
 
 
@@ -97,4 +98,5 @@ def test_failures_are_excluded_and_counted_once(tmp_path: Path) -> None:
     # ... and no rate: throughput is still exactly what the server sent in 200 bodies.
     true_rate = sent_in(truth, start, end) / (end - start) / 1e6
     assert f["mb_per_s"] is not None and within(f["mb_per_s"], true_rate, 0.0, 0.03)
-    assert f["n_ttfb"] + f.failures == f.requests
+    n_ttfb = f["n_ttfb"]
+    assert n_ttfb is not None and n_ttfb + f.failures == f.requests

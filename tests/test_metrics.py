@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 
@@ -14,6 +15,7 @@ from compare.report.figures import figures_document
 from compare.report.metrics import read_cell, sweep_figures
 from compare.report.rawrecords import in_flight_max, lower_bound, requests, tail, too_few
 from compare.report.runresults import RunResults
+from compare.results import Cell
 from compare.run.records import archive, measurement_window, read_records
 from tests.cells import Req, cell, download
 
@@ -90,10 +92,12 @@ def test_percentiles_need_enough_samples() -> None:
 
 
 def test_in_flight_counts_overlaps_within_the_window() -> None:
-    reqs = [download(0.0, 0.1, 2.0), download(1.0, 0.1, 0.5), download(1.6, 0.1, 1.0)]
+    reqs = requests(
+        cell([download(0.0, 0.1, 2.0), download(1.0, 0.1, 0.5), download(1.6, 0.1, 1.0)])
+    )
     assert in_flight_max(reqs, "download", 0.0, 5.0) == 2
     assert in_flight_max(reqs, "download", 2.5, 5.0) == 1
-    back_to_back = [download(0.0, 0.1, 1.0), download(1.0, 0.1, 1.0)]
+    back_to_back = requests(cell([download(0.0, 0.1, 1.0), download(1.0, 0.1, 1.0)]))
     assert in_flight_max(back_to_back, "download", 0.0, 5.0) == 1
 
 
@@ -117,7 +121,7 @@ def test_window_from_the_load_generator_events(tmp_path: Path) -> None:
     assert len(records.requests) == 1
     steady = measurement_window(records, t0=100.0, settle_s=1.0)
     # Opens on the first bin boundary after spawning + settle, closes on the last before the stop.
-    assert (steady.start, steady.end) == (pytest.approx(1.65), pytest.approx(6.0))
+    assert steady.start == pytest.approx(1.65) and steady.end == pytest.approx(6.0)
     arrival = measurement_window(records, t0=100.0, settle_s=1.0, steady=False)
     assert arrival.start == pytest.approx(0.0)
     with pytest.raises(CompareError, match="settling"):
@@ -129,7 +133,7 @@ def test_window_from_the_load_generator_events(tmp_path: Path) -> None:
 
 
 def test_figures_document_names_and_sweep_points() -> None:
-    document = {
+    document: dict[str, Any] = {
         "status": "complete",
         "config": {"stacks": ["uvicorn"], "scenarios": ["download"], "repeat": 1},
         "environment": {"placement": {"mode": "split", "server_cpus": [0], "client_cpus": [1]}},
@@ -175,7 +179,7 @@ def test_figures_document_names_and_sweep_points() -> None:
     assert json.loads(json.dumps(out)) == out
     assert row(read_cell(document["cells"][0]))["status"] == "ok"
     assert sweep_figures(document["sweep"][0]).mb_per_s == pytest.approx(14.25)
-    assert requests({"requests": {}}) == []
+    assert requests(cast(Cell, {"requests": {}})) == []
 
 
 def test_bytes_of_failed_downloads_never_count() -> None:

@@ -14,8 +14,9 @@ import psutil
 import pytest
 
 from compare.servers import nginx
-from compare.servers.proxy import supervisor_argv, tick_pipe
+from compare.servers.proxy import supervisor_argv
 from compare.servers.stacks import FRONTS, STACKS, fronted
+from compare.servers.supervisor import tick_pipe
 from tests.helpers import alive, assert_gone
 
 RUN_DIR = Path("/tmp/dsc-run")

@@ -5,11 +5,13 @@ from __future__ import annotations
 import itertools
 import statistics
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from compare.config import BenchConfig
 from compare.report.metrics import read_cell
+from compare.results import Cell
 from compare.run.loadcell import Load, load_s
 from loadtests.schedule import Connections, Schedule, anchor
 from tests.cells import Req, cell, download
@@ -69,7 +71,7 @@ def arrival(intended: float, lag: float = 0.001, **kw: object) -> Req:
     return Req("download", start, intended=intended, **fields)  # type: ignore[arg-type]
 
 
-def open_cell(reqs: list[Req], **extra: object) -> dict[str, object]:
+def open_cell(reqs: list[Req], **extra: Any) -> Cell:
     arrival_info = {"rate": 4.0, "arrivals": "constant", "max_in_flight": 3, "streams": 1}
     return cell(reqs, load={"kind": "rate", "level": 4.0}, arrival=arrival_info, users=1, **extra)
 
@@ -171,7 +173,7 @@ def test_arrivals_refused_at_the_bound_are_said_beside_the_verdicts() -> None:
     from compare.report.runresults import RunResults
     from compare.report.verdict import verdicts
 
-    def stack_cells(stack: str, refused: int, slow: float) -> list[dict[str, object]]:
+    def stack_cells(stack: str, refused: int, slow: float) -> list[Cell]:
         cells = []
         for r in range(4):
             reqs = [arrival(1.0 + 0.25 * k, first_byte=1.0 + 0.25 * k + slow) for k in range(16)]

@@ -187,11 +187,11 @@ def free_subnet() -> ipaddress.IPv4Network:
     """A private /30 that no route of this machine covers."""
     routes = json.loads(_checked_ip("-j", "-4", "route", "show", "table", "all") or "[]")
     taken = [
-        ipaddress.ip_network(route["dst"], strict=False)
+        ipaddress.IPv4Network(route["dst"], strict=False)
         for route in routes
         if route.get("dst", "default") != "default"
     ]
-    pool = list(ipaddress.ip_network("10.213.0.0/16").subnets(new_prefix=30))
+    pool = list(ipaddress.IPv4Network("10.213.0.0/16").subnets(new_prefix=30))
     first = os.getpid() % len(pool)  # concurrent runs start apart
     for subnet in pool[first:] + pool[:first]:
         if not any(subnet.overlaps(route) for route in taken):
@@ -328,7 +328,8 @@ def test_locust_workers_in_another_network_namespace_load_a_stack_through_the_ma
 
             def downloaded() -> bool:
                 rows = ui.rows()
-                return rows.get(("DOWNLOAD", "download"), {}).get("num_requests", 0) >= DOWNLOADS
+                done: int = rows.get(("DOWNLOAD", "download"), {}).get("num_requests", 0)
+                return done >= DOWNLOADS
 
             wait_until(downloaded, LOAD_S, f"{DOWNLOADS} downloads")
         finally:

@@ -14,6 +14,7 @@ from compare.report.runresults import RunResults
 from compare.report.summary import terminal_verdict
 from compare.report.tables import slow_clients
 from compare.report.verdict import verdicts
+from compare.results import Cell
 from tests.cells import cell, download
 
 
@@ -125,7 +126,7 @@ def test_capacity_leads_every_report() -> None:
     assert "capacity\n  - download, 1-4 users" in terminal_verdict(document)
 
 
-def memory_document(cap: int, per_download: float, seed: int) -> list[dict[str, Any]]:
+def memory_document(cap: int, per_download: float, seed: int) -> list[Cell]:
     """uvicorn's cells at 1, 2, 4 and 8 users against a stack that holds at most ``cap``
     downloads at once and grows ``per_download`` MB for each (6 MB fixed, noise 0.2 MB)."""
     import random

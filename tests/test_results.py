@@ -16,12 +16,36 @@ from compare.results import (
     RESULTS_FILE,
     SCHEMA_FILE,
     SCHEMA_VERSION,
+    Cell,
     ResultsError,
     ResultsWriter,
+    SweepPoint,
     load_results,
     new_document,
 )
 from tests.helpers import REPORT_FIXTURE
+
+
+def _stub(stack: str) -> Cell:
+    return {
+        "stack": stack,
+        "scenario": "download",
+        "status": "ok",
+        "repetition": 0,
+        "error": None,
+        "users": 1,
+    }
+
+
+def _point(stack: str, rows: int) -> SweepPoint:
+    return {
+        "stack": stack,
+        "variant": "stream",
+        "rows": rows,
+        "status": "ok",
+        "repetition": 0,
+        "error": None,
+    }
 
 
 def _writer(directory: Path) -> ResultsWriter:
@@ -32,8 +56,8 @@ def test_every_change_is_saved_and_loads_back(tmp_path: Path) -> None:
     writer = _writer(tmp_path / "run")
     assert load_results(tmp_path / "run")["status"] == "running"
     writer.add_stack("uvicorn", {"interface": "asgi"})
-    writer.add_cell({"stack": "uvicorn", "scenario": "download", "status": "ok"})
-    writer.add_sweep_point({"stack": "uvicorn", "rows": 10, "status": "ok"})
+    writer.add_cell(_stub("uvicorn"))
+    writer.add_sweep_point(_point("uvicorn", 10))
     writer.add_event("something happened")
     loaded = load_results(tmp_path / "run" / RESULTS_FILE)
     assert loaded["cells"][0]["scenario"] == "download"
@@ -49,11 +73,11 @@ def test_read_only_directory_is_a_one_line_error_and_keeps_the_last_document(
     tmp_path: Path,
 ) -> None:
     writer = _writer(tmp_path)
-    writer.add_cell({"stack": "a", "scenario": "download", "status": "ok"})
+    writer.add_cell(_stub("a"))
     tmp_path.chmod(0o500)
     try:
         with pytest.raises(ResultsError, match=r"cannot write .*the last saved document is kept"):
-            writer.add_cell({"stack": "b", "scenario": "download", "status": "ok"})
+            writer.add_cell(_stub("b"))
     finally:
         tmp_path.chmod(0o700)
     assert len(load_results(tmp_path)["cells"]) == 1
@@ -61,12 +85,12 @@ def test_read_only_directory_is_a_one_line_error_and_keeps_the_last_document(
 
 def test_unwritable_directory_is_a_one_line_error_even_for_root(tmp_path: Path) -> None:
     writer = _writer(tmp_path)
-    writer.add_cell({"stack": "a", "scenario": "download", "status": "ok"})
+    writer.add_cell(_stub("a"))
     blocker = tmp_path / "not-a-directory"
     blocker.write_text("")
     writer.directory = blocker  # the temporary file cannot be created there, whoever we are
     with pytest.raises(ResultsError, match="cannot write"):
-        writer.add_cell({"stack": "b", "scenario": "download", "status": "ok"})
+        writer.add_cell(_stub("b"))
     assert len(load_results(tmp_path)["cells"]) == 1
 
 

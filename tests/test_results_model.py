@@ -11,7 +11,7 @@ from compare.report import curves, figuredefs, metrics, render_html, render_mark
 from compare.report.figures import figures_document
 from compare.report.runresults import RunResults
 from compare.report.summary import terminal_verdict
-from compare.results import new_document
+from compare.results import Cell, new_document
 from tests.cells import cell, download
 from tests.timed_stack import short_config
 
@@ -126,5 +126,5 @@ def test_the_document_bench_holds_in_memory_reads_too(tmp_path: Path) -> None:
     assert results.planned_stacks == ("timed",) and len(results.cells) == 1
 
 
-def _document(cells: list[dict[str, Any]]) -> dict[str, Any]:
+def _document(cells: list[Cell]) -> dict[str, Any]:
     return {"cells": cells, "sweep": [], "stacks": {}, "environment": {}}

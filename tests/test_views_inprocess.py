@@ -10,11 +10,13 @@ import sys
 import time
 import warnings
 from collections.abc import Callable, Iterator
+from types import FrameType
 
 import pytest
 from asgiref.testing import ApplicationCommunicator
 from django.core.management import call_command
 from django.db import connection
+from django.http import StreamingHttpResponse
 from django.test import AsyncClient, Client
 
 from project.export.models import ExportRow
@@ -63,7 +65,7 @@ async def test_wsgi_and_asgi_bodies_are_identical(query: str) -> None:
 
 def test_default_export_headers_and_body() -> None:
     response = Client().get("/export.csv")
-    assert response.streaming
+    assert isinstance(response, StreamingHttpResponse) and response.streaming
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     assert response["Content-Disposition"] == 'attachment; filename="export-100000.csv"'
     assert response["X-Accel-Buffering"] == "no"
@@ -167,6 +169,7 @@ async def test_a_mismatch_has_the_buffered_limit_on_its_own_interface(settings: 
 
 async def test_head_sends_headers_without_generating_a_body() -> None:
     response = Client().head("/export.csv?rows=5000000")
+    assert isinstance(response, StreamingHttpResponse)
     assert response.status_code == 200 and response["X-Export-Rows"] == "5000000"
     assert b"".join(response.streaming_content) == b""
     status, headers, body = await asgi_get("/export.csv?rows=5000000", method="head")
@@ -266,7 +269,8 @@ async def test_an_unmigrated_database_is_a_503_that_says_what_to_run_under_asgi(
 
 def _running(function: Callable[..., object]) -> bool:
     """Whether some thread is executing function's code now (a generator's too)."""
-    for frame in sys._current_frames().values():
+    for top in sys._current_frames().values():
+        frame: FrameType | None = top
         while frame is not None:
             if frame.f_code is function.__code__:
                 return True
