@@ -32,7 +32,7 @@ typecheck: $(STAMP) ## mypy, strict, on project, compare, loadtests and tests
 
 # Without nginx, chromium or postgresql the tests that need them skip.
 system-packages: $(STAMP) ## install the Debian packages some tests need, where possible
-	$(BIN)/python -m tests.system_packages
+	$(BIN)/python -m compare.dev.system_packages
 
 # Two passes: the tests that measure nothing share the cores (pytest-xdist, one module per worker,
 # so a module's servers start once); those that assert a time, rate, CPU or memory figure

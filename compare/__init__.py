@@ -19,7 +19,9 @@ project/); each folder's ``__init__`` says what it holds:
   records, the size sweep, the whole matrix (runner), a bench from its config to its reports
   (bench), the encode benchmark (encode), and the ui's feed of server samples (serverfeed);
 - commands/ and cli: one module per subcommand of ``python -m compare`` (parsing and validation
-  only); errors become messages and exit codes there only.
+  only); errors become messages and exit codes there only;
+- dev/: developers' tools that are not tests (the Debian packages ``make test`` installs); the
+  harness never imports it.
 """
 
 from pathlib import Path
