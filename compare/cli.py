@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import select
 import sys
 from collections.abc import Sequence
 
@@ -22,6 +24,17 @@ from compare.errors import CompareError
 
 # A new subcommand is a module with register(); add it here and nowhere else.
 COMMANDS = (stacks, serve, bench, report, figures, diff, ui, measure_once, encode_bench)
+
+
+# What a shell reports for a command killed by SIGPIPE (128 + 13), as `yes | head` gives.
+SIGPIPE_EXIT = 141
+
+
+def _stdout_closed() -> bool:
+    """Whether stdout is a pipe whose reader has gone (poll reports an error on it)."""
+    poller = select.poll()
+    poller.register(sys.stdout.fileno(), select.POLLOUT)
+    return any(events & select.POLLERR for _fd, events in poller.poll(0))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,6 +59,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         code: int = args.handler(args)
+        # Output that fits the buffer is written here, not at exit where a closed pipe is noise.
+        sys.stdout.flush()
+    except BrokenPipeError:
+        if not _stdout_closed():
+            raise  # a socket's, not the reader's: a bug to see
+        # The reader (`| head`) has what it wanted: no traceback, and none at exit's flush.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return SIGPIPE_EXIT
     except CompareError as exc:
         # Only the harness's own errors are messages: anything else is a bug, and its
         # traceback (exit 1) is what finds it.

@@ -68,11 +68,20 @@ def test_bad_input_is_one_line_and_nonzero(args: list[str], expected: str) -> No
     assert expected in done.stderr
 
 
-def test_a_bug_is_a_traceback_not_a_one_line_error() -> None:
-    # A ValueError deep in the report is a bug: its traceback must reach the terminal.
+@pytest.mark.parametrize(
+    ("raised", "shown"),
+    [
+        ("ValueError('percentile of no values')", "ValueError: percentile of no values"),
+        # A server's socket closing under a write is not the terminal's reader leaving.
+        ("BrokenPipeError(32, 'Broken pipe')", "BrokenPipeError: [Errno 32] Broken pipe"),
+    ],
+    ids=["ValueError", "BrokenPipeError"],
+)
+def test_a_bug_is_a_traceback_not_a_one_line_error(raised: str, shown: str) -> None:
+    # An error deep in the report is a bug: its traceback must reach the terminal.
     code = (
         "import sys; from compare import cli; from compare.commands import figures\n"
-        "def broken(args): raise ValueError('percentile of no values')\n"
+        f"def broken(args): raise {raised}\n"
         "figures.run = broken\n"
         f"sys.exit(cli.main(['figures', {str(REPORT_FIXTURE)!r}]))"
     )
@@ -80,8 +89,28 @@ def test_a_bug_is_a_traceback_not_a_one_line_error() -> None:
         [sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 1
-    assert "Traceback" in done.stderr and "ValueError: percentile of no values" in done.stderr
+    assert "Traceback" in done.stderr and shown in done.stderr
     assert "compare: error" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    "args", [["stacks"], ["figures", str(REPORT_FIXTURE)]], ids=["stacks", "figures"]
+)
+def test_a_reader_that_went_away_ends_it_quietly(args: list[str]) -> None:
+    # `compare stacks | head`: the pipe's reader is gone before the command writes.
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    with os.fdopen(write_end, "wb") as stdout:
+        done = subprocess.run(
+            [sys.executable, "-m", "compare", *args],
+            cwd=REPO_ROOT,
+            stdout=stdout,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+        )
+    assert done.stderr == ""
+    assert done.returncode == 141  # as a command killed by SIGPIPE
 
 
 def test_elsewhere_than_linux_the_command_line_is_one_line() -> None:
