@@ -257,3 +257,15 @@ def test_the_paired_a_a_rate_is_exact_for_any_values() -> None:
             y = [ai if f else bi for ai, bi, f in zip(a, b, flips, strict=True)]
             clear += judge(x, y, "ratio", paired=True).conclusion == "clear"
         assert clear <= ALPHA * 256
+
+
+def test_the_reasons_count_in_words_and_give_differences_their_unit() -> None:
+    # Issue 24.8: "1 repetitions", "1 pairs", and a minimum effect of "0.1" in no unit.
+    assert judge([2.0], [1.0], "ratio").reason.startswith("1 and 1 repetition can reach")
+    assert judge([2.0], [1.0], "ratio", paired=True).reason.startswith("1 pair can reach")
+    before, after = [10.0, 10.1, 10.2, 10.3, 10.4], [10.6, 10.7, 10.8, 10.9, 14.0]
+    moved = judge(after, before, "difference", floor=2.0, unit="MB")
+    assert moved.reason == (
+        "p = 0.008, but +1.2 MB is under the minimum effect (2 MB) while the 95% interval "
+        "(+0.35 to +2.4 MB) reaches beyond it"
+    )

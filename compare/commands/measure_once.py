@@ -18,6 +18,7 @@ from typing import Any, cast
 from compare.config import SWEEP_VARIANTS, SweepVariant
 from compare.errors import CompareError
 from compare.report.metrics import SweepFigures, sweep_figures
+from compare.report.text import plural
 from compare.run.appdata import RunData
 from compare.run.run import Run
 from compare.run.sweep import measure_point, single_downloads
@@ -85,7 +86,9 @@ def run(args: argparse.Namespace) -> int:
         f"placement: {config.placement}, servers on CPUs {config.server_cpus or 'any'}, "
         f"client on CPUs {config.client_cpus or 'any'}"
     )
-    print(f"/export.csv?rows={args.rows} ({args.variant}), median of {args.repeat} run(s)\n")
+    print(
+        f"/export.csv?rows={args.rows} ({args.variant}), median of {plural(args.repeat, 'run')}\n"
+    )
     print(table(results))
     return 0
 

@@ -160,9 +160,11 @@ def _judged(
         judgement = Judgement.refused(figure.kind, a_values, b_values, f"no value on {missing}")
     elif too_few(len(common), len(common), "paired") is None:
         a_values, b_values = tuple(by_a[r] for r in common), tuple(by_b[r] for r in common)
-        judgement = judge(a_values, b_values, figure.kind, floor=figure.floor, paired=True)
+        judgement = judge(
+            a_values, b_values, figure.kind, floor=figure.floor, paired=True, unit=figure.unit
+        )
     else:
-        judgement = judge(a_values, b_values, figure.kind, floor=figure.floor)
+        judgement = judge(a_values, b_values, figure.kind, floor=figure.floor, unit=figure.unit)
     return FigureComparison(scenario, figure, a, b, a_values, b_values, judgement, note)
 
 

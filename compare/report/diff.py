@@ -172,7 +172,14 @@ def judge_change(
     if why is not None:
         j = Judgement.refused(figure.kind, new_values, old_values, why)
         return "not-judged", "not-judged", f"not judged: {why}", j
-    j = judge(new_values, old_values, figure.kind, floor=figure.floor, min_relative=min_change)
+    j = judge(
+        new_values,
+        old_values,
+        figure.kind,
+        floor=figure.floor,
+        min_relative=min_change,
+        unit=figure.unit,
+    )
     if j.conclusion == "not-judged":
         return "not-judged", "not-judged", f"not judged: {j.reason}", j
     assert j.estimate is not None

@@ -69,6 +69,17 @@ class Group:
         return bool(self.starved) or (self.info.report_served and downloading)
 
     @property
+    def outlasting(self) -> bool:
+        """Whether its downloads read at a throttled rate, meant to outlast the cell."""
+        return self.info.step.read == "throttled"
+
+    @property
+    def no_download_finished(self) -> bool:
+        """Whether it downloads whole exports but none started in the window finished."""
+        ok = self.ok
+        return bool(ok) and ok[0].expects_downloads and not any(c.downloads for c in ok)
+
+    @property
     def ok(self) -> tuple[CellFigures, ...]:
         """The cells that completed (only these feed the figures)."""
         return tuple(c for c in self.cells if c.ok)
@@ -133,7 +144,7 @@ class Group:
                 "they enter no latency or rate"
             )
         ok = self.ok
-        if ok and ok[0].expects_downloads and not any(c.downloads for c in ok):
+        if self.no_download_finished and not self.outlasting:
             notes.append("no download started in the window completed: no last-byte time")
         if self.starved:
             users = max(c.downloaders for c in ok)

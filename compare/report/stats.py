@@ -18,6 +18,7 @@ from compare.report.randomization import (
     shift_interval,
     two_sample_smallest_p,
 )
+from compare.report.text import plural
 
 __all__ = ["ALPHA", "permutation_p", "shift_interval"]
 
@@ -118,7 +119,8 @@ def too_few(n_a: int, n_b: int, design: Design) -> str | None:
         if smallest <= ALPHA:
             return None
         return (
-            f"{n_a} pairs can reach p = {smallest:.2g} at best (2 of {2**n_a} sign flips), "
+            f"{plural(n_a, 'pair')} can reach p = {smallest:.2g} at best "
+            f"(2 of {2**n_a} sign flips), "
             f"above {ALPHA:g}: at least {MIN_PAIRS} are needed"
         )
     smallest = two_sample_smallest_p(n_a, n_b)
@@ -126,7 +128,7 @@ def too_few(n_a: int, n_b: int, design: Design) -> str | None:
         return None
     splits = math.comb(n_a + n_b, n_a)
     return (
-        f"{n_a} and {n_b} repetitions can reach p = {smallest:.2g} at best "
+        f"{n_a} and {plural(n_b, 'repetition')} can reach p = {smallest:.2g} at best "
         f"({round(smallest * splits)} of {splits} splits), above {ALPHA:g}"
     )
 
@@ -189,8 +191,10 @@ def judge(
     floor: float = 0.0,
     min_relative: float = DEFAULT_MIN_RELATIVE,
     paired: bool = False,
+    unit: str = "",
 ) -> Judgement:
-    """Is a different from b, by at least ``min_relative`` and ``floor`` (the figure's unit)?
+    """Is a different from b, by at least ``min_relative`` and ``floor`` (in ``unit``, which the
+    reason's differences are written in)?
 
     ``paired``: a[i] and b[i] were measured together (back to back): the test runs on their
     differences. Clear: the test rejects 'no difference' at ALPHA and the estimate is at least
@@ -217,10 +221,10 @@ def judge(
         reference = max(abs(float(np.mean(a))), abs(float(np.mean(b))))
         margin = max(floor, min_relative * reference)
         estimate, shown = shift, (low, high, margin)
-        size, effect = f"{estimate:+.3g}", f"{margin:.3g}"
+        size, effect = _text(estimate, kind, unit), _text(margin, kind, unit).lstrip("+")
     big_enough = abs(shift) >= margin
     verdict: Verdict = "no-difference" if p > ALPHA else "clear" if big_enough else "not-meaningful"
-    interval = f"{_text(shown[0], kind)} to {_text(shown[1], kind)}"
+    interval = f"{_text(shown[0], kind)} to {_text(shown[1], kind, unit)}"
     conclusion: Conclusion
     if p <= ALPHA and big_enough:
         conclusion, reason = "clear", f"p = {p:.3f}"
@@ -245,7 +249,7 @@ def judge(
     )  # fmt: skip
 
 
-def _text(value: float, kind: Kind) -> str:
+def _text(value: float, kind: Kind, unit: str = "") -> str:
     if not math.isfinite(value):
         return "unbounded"
-    return f"{value:.3g}x" if kind == "ratio" else f"{value:+.3g}"
+    return f"{value:.3g}x" if kind == "ratio" else f"{value:+.3g} {unit}".rstrip()

@@ -105,8 +105,7 @@ def short_notes(group: Group) -> str:
         notes.append(f"{len(group.cells) - len(group.ok)}/{len(group.cells)} cells failed")
     flags = {k: v for k, v in group.flag_counts().items() if k not in ("failures", "unserved")}
     notes += [f"{flag} {n}/{len(group.cells)}" for flag, n in flags.items()]
-    ok = group.ok
-    if ok and ok[0].expects_downloads and not any(c.downloads for c in ok):
+    if group.no_download_finished:
         notes.append("no download finished")
     if group.starved:
         notes.append(f"{plural(group.starved, 'user')} unserved")

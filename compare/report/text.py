@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from compare.report.stats import Spread
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # stats words its reasons with plural() from here
+    from compare.report.stats import Spread
 
 MISSING = "-"
 

@@ -99,6 +99,8 @@ def sentence(c: FigureComparison) -> str:
     better, worse = (c.a, c.b) if a_better else (c.b, c.a)
     if j.conclusion == "not-judged":
         reason = "" if j.too_few else f"; not judged: {j.reason}"
+        if size in (factor(1.0), f"{h.format(0.0)} {h.unit}"):
+            return f"{label}: {values} (the same to this precision{reason})"
         return f"{label}: {values} ({better} {size} {word}{reason})"
     how = f"{_interval(c, a_better)}, p = {j.p_value:.3f}" if j.p_value is not None else ""
     return f"{label}: {better} {size} {word} than {worse} ({how}): {values}"
@@ -193,6 +195,12 @@ def scenario_verdict(model: Model, scenario: str) -> ScenarioVerdict:
             if s is not None:
                 label = figure.label[0].upper() + figure.label[1:]
                 findings.append(f"{label}: {g.stack} {_value(s, figure)}.")
+    outlasted = [g.stack for g in groups if g.outlasting and g.no_download_finished]
+    if outlasted:
+        findings.append(
+            f"No download finished within the cell on {', '.join(outlasted)}: as designed, each "
+            "reads at --read-kbps for longer than the cell lasts."
+        )
     findings += judged(scenario_comparisons(model, scenario), groups)
     findings += _warnings(groups)
     caveats = [f"{g.stack}: {note}" for g in groups for note in g.caveats]
