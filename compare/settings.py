@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
 
+from compare.errors import CompareError
 from loadtests.options import OPTIONS
 
 T = TypeVar("T")
@@ -54,7 +55,16 @@ class Variable(Generic[T]):
     def value(self, environ: Mapping[str, str] | None = None) -> T:
         """Its value in ``environ`` (default: ours); unset or empty: the default."""
         raw = (os.environ if environ is None else environ).get(self.name, "")
-        return self.parse(raw) if raw.strip() else self.default
+        if not raw.strip():
+            return self.default
+        try:
+            return self.parse(raw)
+        except ValueError as error:
+            raise CompareError(f"${self.name}={raw!r}: {error}") from None
+
+    def is_set(self, environ: Mapping[str, str] | None = None) -> bool:
+        """Whether ``environ`` (default: ours) gives it a value rather than leaving the default."""
+        return bool((os.environ if environ is None else environ).get(self.name, "").strip())
 
 
 # --- the project (project/settings.py reads these; the harness sets some for its stacks) ---------

@@ -218,6 +218,10 @@ def test_an_unavailable_stack_is_recorded_as_failed_with_the_install_hint(tmp_pa
         (["--workers", "0"], "--workers must be at least 1"),
         (["--locust-workers", "-1"], "--locust-workers must not be negative"),
         (["--slo-ttfb-ms", "0"], "--slo-ttfb-ms must be positive"),
+        # Each names the flag it is about (issue 24.8: --rows blamed --sweep-repeat).
+        (["--rows", "-5"], "--rows must be at least 0, got -5"),
+        (["--sweep-repeat", "0"], "--sweep-repeat must be at least 1, got 0"),
+        (["--users", "0"], "--users must be at least 1, got 0"),
     ],
 )
 def test_bad_arguments_are_one_line_errors(tmp_path: Path, args: list[str], message: str) -> None:

@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import threading
+from pathlib import Path
 from typing import IO
 
 import psutil
@@ -54,7 +55,9 @@ def test_stacks_json_is_machine_readable() -> None:
             "gunicorn-sync: gunicorn's sync worker has no thread setting",
         ),
         (["serve", "uvicorn", "--workers", "0"], "workers must be at least 1"),
-        (["encode-bench", "--rows", "0"], "--rows and --repeat must be at least 1"),
+        (["encode-bench", "--rows", "0"], "--rows must be at least 1, got 0"),
+        (["encode-bench", "--repeat", "0"], "--repeat must be at least 1, got 0"),
+        (["measure-once", "--rows", "-5"], "--rows must not be negative, got -5"),
         (["encode-bench", "--stacks", "tomcat"], "unknown stack 'tomcat'; valid: all"),
         (["measure-once", "--repeat", "0"], "--repeat must be at least 1"),
         (["measure-once", "uvicorn,tomcat"], "unknown stack 'tomcat'; valid: all"),
@@ -66,6 +69,29 @@ def test_bad_input_is_one_line_and_nonzero(args: list[str], expected: str) -> No
     assert done.stderr.count("\n") == 1, done.stderr
     assert done.stderr.startswith("compare: error: ")
     assert expected in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("variable", "args", "expected"),
+    [
+        ("DSC_STACKS", ["encode-bench"], "$DSC_STACKS='tomcat': unknown stack 'tomcat'"),
+        ("DSC_STACKS", ["ui"], "$DSC_STACKS='tomcat': unknown stack 'tomcat'"),
+        ("DSC_STACKS", ["bench"], "$DSC_STACKS='tomcat': unknown stack 'tomcat'"),
+        ("DSC_SCENARIOS", ["bench"], "$DSC_SCENARIOS='tomcat': unknown scenario 'tomcat'"),
+        ("DSC_PLACEMENT", ["measure-once"], "$DSC_PLACEMENT='tomcat': unknown placement"),
+        # The flag given wins, and its error is the flag's.
+        ("DSC_STACKS", ["encode-bench", "--stacks", "jetty"], "error: unknown stack 'jetty'"),
+    ],
+)
+def test_a_bad_environment_variable_is_named(
+    tmp_path: Path, variable: str, args: list[str], expected: str
+) -> None:
+    out = ["--out", str(tmp_path)] if args == ["bench"] else []
+    done = run_compare(*args, *out, env={variable: "tomcat"})
+    assert done.returncode == 1
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert expected in done.stderr
+    assert not any(tmp_path.iterdir())
 
 
 @pytest.mark.parametrize(

@@ -101,6 +101,8 @@ def test_a_value_is_read_and_parsed_and_unset_or_empty_is_the_default() -> None:
     assert hosts.value({}) == () and hosts.value({hosts.name: "  "}) == ()
     assert hosts.value({hosts.name: "a, b,"}) == ("a", "b")
     assert settings.DSC_PORT.value({"DSC_PORT": "9000"}) == 9000
+    with pytest.raises(CompareError, match=r"^\$DSC_PORT='nine': invalid literal for int"):
+        settings.DSC_PORT.value({"DSC_PORT": "nine"})
 
 
 @pytest.mark.parametrize(

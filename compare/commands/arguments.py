@@ -1,14 +1,49 @@
-"""Options several subcommands share: the run's data (``--source``, ``--app``, ``--seed-rows``)."""
+"""Options several subcommands share: the run's data (``--source``, ``--app``, ``--seed-rows``),
+and defaults from environment variables whose errors name the variable."""
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TypeVar
 
+from compare.errors import CompareError
 from compare.run.appdata import SOURCES
-from compare.settings import DATABASE_URL, DJANGO_DATA_DIR
+from compare.settings import DATABASE_URL, DJANGO_DATA_DIR, Variable
 from project.profiles import APP_PROFILES
 
 DEFAULT_SEED_ROWS = 1_000_000  # serve and ui; bench seeds what its largest export needs
+
+
+T = TypeVar("T", str, str | None)
+
+
+class FromEnvironment(str):
+    """A flag's default that an environment variable set (argparse keeps a default as given)."""
+
+    variable: str
+
+
+def env_default(variable: Variable[T]) -> T | FromEnvironment:
+    """The variable's value as a flag's default, marked when the environment set it."""
+    value = variable.value()
+    if not variable.is_set() or value is None:
+        return value
+    marked = FromEnvironment(value)
+    marked.variable = variable.name
+    return marked
+
+
+@contextmanager
+def blamed(value: object) -> Iterator[None]:
+    """Errors checking ``value`` name its environment variable, where that is what set it."""
+    try:
+        yield
+    except CompareError as error:
+        if isinstance(value, FromEnvironment):
+            error.args = (f"${value.variable}={str(value)!r}: {error}",)
+        raise
 
 
 def _database_here() -> str:

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, cast
 
-from compare.commands.arguments import add_data_arguments
+from compare.commands.arguments import add_data_arguments, blamed, env_default
 from compare.config import (
     RUN_PROFILES,
     SWEEP_VARIANTS,
@@ -47,7 +47,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--stacks",
-        default=DSC_STACKS.value(),
+        default=env_default(DSC_STACKS),
         help="comma-separated stack names or aliases: all (every server), nginx (the default "
         "pair behind nginx, buffered and not), everything (default %(default)s); a stack named "
         "twice (uvicorn,uvicorn) runs against itself as uvicorn#1 and uvicorn#2: an A/A "
@@ -55,7 +55,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--scenarios",
-        default=DSC_SCENARIOS.value(),
+        default=env_default(DSC_SCENARIOS),
         help=f"comma-separated, or 'all' ({', '.join(SCENARIOS)}); default: download and "
         "slow-client as capacity curves of 1, 2, 4 and 8 users (--full: every scenario); "
         "named scenarios run at their own users unless --concurrency or --rate is given",
@@ -150,7 +150,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--placement",
         choices=MODES,
-        default=DSC_PLACEMENT.value(),
+        default=env_default(DSC_PLACEMENT),
         help="split (default): servers on the first CPUs, locust and the harness on the last "
         "quarter (at least one); shared: nothing pinned",
     )
@@ -215,28 +215,32 @@ def build_config(args: argparse.Namespace) -> BenchConfig:
     """Validate the arguments into the run's one frozen configuration."""
     profile = profile_of(args)
     apps = parse_names(args.app, APP_PROFILES, "app profile")
-    stacks = with_apps(stack_names(args.stacks, repeats=True), apps)
+    with blamed(args.stacks):
+        stacks = with_apps(stack_names(args.stacks, repeats=True), apps)
     if args.scenarios is None:
         args.scenarios = ",".join(profile.scenarios)
         # The profile's curve, unless this run asked for one (or for fixed users) itself.
         if args.concurrency is None and args.rate is None and args.users is None:
             args.concurrency = profile.concurrency
-    scenarios = parse_names(args.scenarios, SCENARIOS, "scenario", {"all": tuple(SCENARIOS)})
+    with blamed(args.scenarios):
+        scenarios = parse_names(args.scenarios, SCENARIOS, "scenario", {"all": tuple(SCENARIOS)})
     variants = parse_names(args.sweep_variants, SWEEP_VARIANTS, "sweep variant")
     sizes = (
         _ints(args.sweep_sizes, "--sweep-sizes")
         if args.sweep_sizes is not None
         else profile.sweep_sizes
     )
-    placement = choose(
-        args.placement,
-        _ints(args.server_cpus, "--server-cpus") or None,
-        _ints(args.client_cpus, "--client-cpus") or None,
-    )
-    if args.users is not None and args.users < 1:
-        raise CompareError(f"--users must be at least 1, got {args.users}")
-    if args.sweep_repeat < 1 or args.rows < 0:
-        raise CompareError("--sweep-repeat must be at least 1, --rows at least 0")
+    server_cpus = _ints(args.server_cpus, "--server-cpus") or None
+    client_cpus = _ints(args.client_cpus, "--client-cpus") or None
+    with blamed(args.placement):
+        placement = choose(args.placement, server_cpus, client_cpus)
+    for flag, value, least in (
+        ("--users", args.users, 1),
+        ("--sweep-repeat", args.sweep_repeat, 1),
+        ("--rows", args.rows, 0),
+    ):
+        if value is not None and value < least:
+            raise CompareError(f"{flag} must be at least {least}, got {value}")
     curve = _curve(args)
     if curve.kind == "rate":
         scenarios = _open_loop_scenarios(args.scenarios, scenarios)

@@ -12,6 +12,7 @@ import argparse
 from collections.abc import Sequence
 from typing import Any
 
+from compare.commands.arguments import blamed, env_default
 from compare.errors import CompareError
 from compare.run.encode import Measurement, measure
 from compare.servers.stacks import stack_names
@@ -43,14 +44,14 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--repeat", type=int, default=7, help="runs per cell; the median is shown")
     parser.add_argument(
         "--stacks",
-        default=DSC_STACKS.value(),
+        default=env_default(DSC_STACKS),
         help="comma-separated stacks to serve through, as bench takes them ('' for in-process "
         "only; default %(default)s)",
     )
     parser.add_argument(
         "--placement",
         choices=MODES,
-        default=DSC_PLACEMENT.value(),
+        default=env_default(DSC_PLACEMENT),
         help="split: the servers and the in-process runs on the first CPUs, the client on the "
         "rest; shared: nothing pinned (default %(default)s)",
     )
@@ -59,9 +60,12 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the encode benchmark and print the table."""
-    stacks = stack_names(args.stacks) if args.stacks.strip() else ()
-    if args.rows < 1 or args.repeat < 1:
-        raise CompareError("--rows and --repeat must be at least 1")
-    placement = choose(args.placement)
+    with blamed(args.stacks):
+        stacks = stack_names(args.stacks) if args.stacks.strip() else ()
+    for flag, value in (("--rows", args.rows), ("--repeat", args.repeat)):
+        if value < 1:
+            raise CompareError(f"{flag} must be at least 1, got {value}")
+    with blamed(args.placement):
+        placement = choose(args.placement)
     print(render(measure(args.rows, args.repeat, stacks, (0, 64), placement)))
     return 0

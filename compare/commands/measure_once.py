@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, cast
 
+from compare.commands.arguments import blamed, env_default
 from compare.config import SWEEP_VARIANTS, SweepVariant
 from compare.errors import CompareError
 from compare.report.metrics import SweepFigures, sweep_figures
@@ -60,7 +61,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--rows", type=int, default=1_000_000, help="rows of the export")
     parser.add_argument("--variant", choices=SWEEP_VARIANTS, default="stream")
-    parser.add_argument("--placement", choices=MODES, default=DSC_PLACEMENT.value())
+    parser.add_argument("--placement", choices=MODES, default=env_default(DSC_PLACEMENT))
     parser.add_argument(
         "--repeat",
         type=int,
@@ -72,14 +73,18 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Measure each named (or every available) stack and print a Markdown table."""
-    if args.rows < 0 or args.repeat < 1:
-        raise CompareError("--rows must not be negative and --repeat must be at least 1")
+    if args.rows < 0:
+        raise CompareError(f"--rows must not be negative, got {args.rows}")
+    if args.repeat < 1:
+        raise CompareError(f"--repeat must be at least 1, got {args.repeat}")
+    with blamed(args.placement):
+        placement = choose(args.placement)
     if args.stacks:
         specs = [get_stack(name) for name in stack_names(",".join(args.stacks))]
     else:
         specs = [spec for spec in STACKS.values() if spec.available() and spec.front is None]
     with tempfile.TemporaryDirectory(prefix="dsc-measure-") as tmp:
-        config = single_downloads(args.rows, choose(args.placement), Path(tmp))
+        config = single_downloads(args.rows, placement, Path(tmp))
         with Run(RunData("synthetic", "minimal", 0), config) as run:
             results = _measure(run, specs, cast(SweepVariant, args.variant), args.repeat, tmp)
     print(

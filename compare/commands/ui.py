@@ -19,7 +19,7 @@ import urllib.request
 from collections.abc import Sequence
 from typing import Any
 
-from compare.commands.arguments import add_data_arguments
+from compare.commands.arguments import add_data_arguments, blamed, env_default
 from compare.errors import CompareError
 from compare.run.appdata import RunData
 from compare.run.locust import LocustProcess, web_ui_argv, worker_argv
@@ -45,7 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``ui`` options."""
     parser.add_argument(
         "--stacks",
-        default=DSC_STACKS.value(),
+        default=env_default(DSC_STACKS),
         help="comma-separated stack names or aliases, as bench takes them: all (every server), "
         "nginx, everything (default %(default)s); the first is the default host",
     )
@@ -243,7 +243,8 @@ def _watch(children: Sequence[LocustProcess], servers: Sequence[ServerProcess]) 
 
 def run(args: argparse.Namespace) -> int:
     """Validate, then serve until Ctrl-C or SIGTERM; stop everything on the way out."""
-    names = stack_names(args.stacks)
+    with blamed(args.stacks):
+        names = stack_names(args.stacks)
     specs = [get_stack(name).with_options(workers=args.workers) for name in names]
     # Asked for by an alias (all, nginx, everything), stacks that cannot run here are skipped.
     specs = installed(specs, every=args.stacks.strip() in STACK_ALIASES)
