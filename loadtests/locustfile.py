@@ -13,8 +13,8 @@ Request types (stats rows read "<type> <scenario>"): TTFB (request sent -> first
 DOWNLOAD (request sent -> last byte of a verified body; its content size is the body's bytes),
 PING (the probe), HEALTHZ (failures only: mismatch could not learn the interface).
 
-Custom options (also LOCUST_<NAME> environment variables and locust.conf keys; ``locust --help``
-does not list them, because locust prints its help before it loads the locustfile):
+Custom options (also LOCUST_<NAME> environment variables and locust.conf keys; ``locust -f
+loadtests/locustfile.py --help`` lists them, through loadtests.helphook, which says why it must):
 
     --rows N              data rows per export (100000)
     --chunk-kb N          server piece size, KiB (64)
@@ -150,6 +150,7 @@ events.quitting.add_listener(lambda **_kwargs: recorder.current_recorder().close
 def _add_server_tab(environment: Any, **_kwargs: Any) -> None:
     # Only the process serving the web UI has one (not headless runs, not workers).
     if environment.web_ui is not None:
-        from loadtests import servertab  # Flask is only needed here
+        from loadtests import picker, servertab  # Flask is only needed here
 
         servertab.install(environment.web_ui)
+        picker.install(environment.web_ui.app, lambda: environment.available_user_classes or ())

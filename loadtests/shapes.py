@@ -8,6 +8,7 @@ watch the knee happen in the Server tab (memory and CPU per stack) and locust's 
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 
@@ -18,6 +19,20 @@ if _ROOT not in sys.path:
 from locust import LoadTestShape  # noqa: E402
 
 from loadtests.options import LoadOptions  # noqa: E402
+
+# Locust runs the first shape it loads unless the start form picks another, and at start-up warns
+# that the shape ignores --users and --spawn-rate. Under --class-picker (compare ui) the shape
+# runs only when picked in the form, and until then the form's users are those options: the two
+# warnings are wrong there, and all a newcomer would read of `make locust-ui`.
+_SHAPE_IGNORES = ("--run-time, --users or --spawn-rate have no impact", "The following option(s)")
+
+
+def _not_shape_notice(record: logging.LogRecord) -> bool:
+    return not str(record.msg).startswith(_SHAPE_IGNORES)
+
+
+if "--class-picker" in sys.argv:
+    logging.getLogger("locust.main").addFilter(_not_shape_notice)
 
 
 class ConcurrencySteps(LoadTestShape):

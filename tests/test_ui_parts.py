@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import socket
 import urllib.error
 import urllib.request
@@ -16,7 +17,8 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from flask import Blueprint, Flask
+from flask import Blueprint, Flask, request
+from werkzeug.datastructures import MultiDict
 
 from compare.commands import ui
 from compare.errors import CompareError
@@ -24,7 +26,7 @@ from compare.run import serverfeed
 from compare.run.locust import web_ui_argv, worker_argv
 from compare.servers.stacks import get_stack
 from compare.system.sampler import ProcessSample, TreeSample
-from loadtests import servertab
+from loadtests import picker, servertab
 from loadtests.catalog import LOCUSTFILE, SHAPES_FILE
 
 MB = 1_000_000  # 10^6 bytes, as everywhere in the project
@@ -181,6 +183,36 @@ def test_server_tab_is_added_to_locusts_page_only() -> None:
     script = client.get("/server-tab.js")
     assert script.status_code == 200 and script.mimetype == "text/javascript"
     assert b"/server-data" in script.data
+
+
+@pytest.mark.parametrize(
+    ("ticked", "runs"),
+    [
+        # The picker as it opens (every class ticked), or nothing sent: the download scenario.
+        (["DownloadUser", "BufferedUser", "SlowClientUser"], ["DownloadUser"]),
+        ([], ["DownloadUser"]),
+        # A choice is kept as made.
+        (["SlowClientUser"], ["SlowClientUser"]),
+        (["BufferedUser", "SlowClientUser"], ["BufferedUser", "SlowClientUser"]),
+    ],
+)
+def test_start_with_every_class_ticked_runs_the_download_scenario(
+    ticked: list[str], runs: list[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    app = Flask("fake_locust")
+    seen: dict[str, Any] = {}
+
+    @app.post("/swarm")
+    def swarm() -> str:  # locust's view reads the form this way
+        seen.update(classes=request.form.getlist("user_classes"), users=request.form["user_count"])
+        return "{}"
+
+    picker.install(app, lambda: ("BufferedUser", "DownloadUser", "SlowClientUser"))
+    fields = [("user_count", "4"), *(("user_classes", name) for name in ticked)]
+    with caplog.at_level(logging.WARNING, logger=picker.__name__):
+        app.test_client().post("/swarm", data=MultiDict(fields))
+    assert seen == {"classes": runs, "users": "4"}
+    assert ("running the download scenario" in caplog.text) == (runs != ticked)
 
 
 def test_server_data_without_a_feed_says_how_to_get_one() -> None:
