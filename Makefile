@@ -12,11 +12,13 @@ help: ## this list
 
 venv: $(STAMP) ## .venv with the exact tested versions (constraints.txt)
 
-# Re-install whenever pyproject.toml or constraints.txt changes.
-$(STAMP): pyproject.toml constraints.txt
+# Re-install whenever pyproject.toml or constraints.txt changes. The .pth file makes `locust -f
+# loadtests/locustfile.py --help` list the project's options (loadtests/helphook.py says why).
+$(STAMP): pyproject.toml constraints.txt loadtests/helphook.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet --constraint constraints.txt -e '.[dev]'
+	$(BIN)/python -m loadtests.helphook
 	touch $(STAMP)
 
 constraints: $(STAMP) ## pin constraints.txt to what .venv holds (after a tested upgrade)

@@ -224,7 +224,8 @@ LOCUST_OPTION = Variable(
     _text,
     "the option's default",
     "every custom locust option (`--rows` is `LOCUST_ROWS`, `--read-kbps` is "
-    "`LOCUST_READ_KBPS`; `loadtests/options.py` declares them), as locust reads its own",
+    "`LOCUST_READ_KBPS`; `loadtests/options.py` declares them, `locust -f "
+    "loadtests/locustfile.py --help` lists them), as locust reads its own",
     "locust",
 )
 

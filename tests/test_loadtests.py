@@ -22,7 +22,7 @@ from compare.run.locust import headless_argv, option_args, worker_argv
 from compare.run.records import read_records
 from compare.servers.server import ServerProcess
 from compare.system.ports import free_port
-from loadtests import catalog
+from loadtests import catalog, helphook
 from loadtests.body import (
     BadHeader,
     BadStatus,
@@ -92,6 +92,47 @@ def test_pure_modules_import_without_locust_or_gevent() -> None:
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, check=True, timeout=30)
+
+
+@pytest.mark.parametrize(
+    ("argv", "wanted"),
+    [
+        (["/venv/bin/locust", "-f", "loadtests/locustfile.py", "--help"], True),
+        (["locust", "-h", "-f", "/repo/loadtests/locustfile.py,loadtests/shapes.py"], True),
+        (["/venv/bin/locust", "-f", "loadtests/locustfile.py", "--headless"], False),
+        (["/venv/bin/locust", "-f", "other.py", "--help"], False),
+        (["/venv/bin/gunicorn", "--help", "loadtests/locustfile.py"], False),
+        ([], False),
+    ],
+)
+def test_the_help_hook_answers_only_locusts_help_of_this_locustfile(
+    argv: list[str], wanted: bool
+) -> None:
+    assert helphook.wanted(argv) is wanted
+
+
+def test_the_help_hook_costs_other_interpreters_no_import() -> None:
+    # make venv's .pth runs it as every interpreter of the venv starts, the servers' included.
+    code = "import sys; assert not {'locust', 'gevent'} & set(sys.modules), sorted(sys.modules)"
+    subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, check=True, timeout=30)
+
+
+@pytest.mark.server  # it starts locust, if only to print its help
+def test_locusts_help_lists_the_projects_options() -> None:
+    # Issue 24.3: locust answers --help before it imports the locustfile (loadtests.helphook).
+    locust = Path(sys.executable).with_name("locust")
+    done = subprocess.run(
+        [str(locust), "-f", "loadtests/locustfile.py", "--help"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    text = " ".join(done.stdout.split())  # argparse wraps help text at the terminal's width
+    for spec in OPTIONS.values():
+        assert f"{spec.flag} " in text, f"{spec.flag} missing: run make venv (its .pth)"
+    assert "slow-client: reading rate per user, in KiB/s. Default: 256." in text
 
 
 def test_catalog_matches_the_locustfile_classes() -> None:
