@@ -9,11 +9,13 @@ their own.
 from __future__ import annotations
 
 import argparse
+import time
 from collections.abc import Sequence
 from typing import Any
 
 from compare.commands.arguments import blamed, env_default
 from compare.errors import CompareError
+from compare.report.text import plural
 from compare.run.encode import Measurement, measure
 from compare.servers.stacks import stack_names
 from compare.settings import DSC_PLACEMENT, DSC_STACKS, EXPORT_ROWS
@@ -67,5 +69,11 @@ def run(args: argparse.Namespace) -> int:
             raise CompareError(f"{flag} must be at least 1, got {value}")
     with blamed(args.placement):
         placement = choose(args.placement)
-    print(render(measure(args.rows, args.repeat, stacks, (0, 64), placement)))
+    started = time.monotonic()
+    results = measure(args.rows, args.repeat, stacks, (0, 64), placement)
+    print(
+        f"placement {placement.describe()} (the in-process runs with the servers); median of "
+        f"{plural(args.repeat, 'run')} each; took {time.monotonic() - started:.0f} s\n"
+    )
+    print(render(results))
     return 0

@@ -21,6 +21,7 @@ from compare.errors import CompareError
 from compare.report.metrics import SweepFigures, sweep_figures
 from compare.report.text import plural
 from compare.run.appdata import RunData
+from compare.run.countdown import Countdown
 from compare.run.run import Run
 from compare.run.sweep import measure_point, single_downloads
 from compare.servers.stacks import STACKS, StackSpec, get_stack, stack_names
@@ -103,16 +104,22 @@ def _measure(
 ) -> list[SweepFigures]:
     """Each stack's run with the median total time, of ``repeat`` runs on a fresh server each."""
     results = []
+    downloads = Countdown(len(specs) * repeat)
+    run.progress(
+        f"measure-once: {plural(downloads.total, 'download')} of {run.config.rows:,} rows, each "
+        "on a server started and warmed up for it"
+    )
     for spec in specs:
-        run.progress(f"measuring {spec.name} ...")
         runs = []
         for repetition in range(repeat):
+            run.progress(f"{spec.name} run {repetition + 1} of {repeat} ...")
             rows = run.config.rows
             run_dir = Path(tmp) / f"{spec.name}-{repetition}"
             point = measure_point(run, spec, variant, rows, repetition, run_dir)
             if point["status"] != "ok":
                 raise CompareError(f"{spec.name}: {point['error']}")
             runs.append(sweep_figures(point))
+            run.progress(f"  {downloads.step()}")
         totals = [r.total_s or 0.0 for r in runs]
         runs.sort(key=lambda r: r.total_s or 0.0)
         results.append(runs[len(runs) // 2])

@@ -27,6 +27,7 @@ from typing import Self
 from compare import REPO_ROOT
 from compare.errors import CompareError
 from compare.run.appdata import RunData
+from compare.run.countdown import Countdown
 from compare.run.run import Run
 from compare.run.sweep import single_downloads
 from compare.servers.server import ServerProcess
@@ -150,11 +151,12 @@ def measure(
             contextlib.ExitStack() as started,
             Ceiling(placement.server_cpus, run.environ) as ceiling,
         ):
-            servers = [
-                started.enter_context(run.measured(get_stack(name), Path(tmp) / name)).server
-                for name in stacks
-            ]
-            return _interleaved(rows, repeat, servers, chunk_sizes, ceiling)
+            servers = []
+            for name in stacks:
+                run.progress(f"starting {name}, warmed up, placement {placement.describe()}")
+                measured = run.measured(get_stack(name), Path(tmp) / name)
+                servers.append(started.enter_context(measured).server)
+            return _interleaved(rows, repeat, servers, chunk_sizes, ceiling, run.progress)
 
 
 def _interleaved(
@@ -163,9 +165,16 @@ def _interleaved(
     servers: Sequence[ServerProcess],
     chunk_sizes: Sequence[int],
     ceiling: Ceiling,
+    progress: Callable[[str], None],
 ) -> list[Measurement]:
     """Every way of producing the export in turn, ``repeat`` times, for each chunk size."""
     results: list[Measurement] = []
+    rounds = Countdown(len(chunk_sizes) * repeat)
+    ways = len(servers) + 2
+    progress(
+        f"encode-bench: {rounds.total} rounds ({repeat} per chunk size), each exporting "
+        f"{rows:,} rows {ways} ways: in-process sync and async, then through each stack"
+    )
     for chunk_kb in chunk_sizes:
         runs: dict[str, list[tuple[float, int]]] = {}
         jobs: list[tuple[str, Callable[[], tuple[float, int]]]] = [
@@ -178,6 +187,7 @@ def _interleaved(
         for _ in range(repeat):
             for label, job in jobs:
                 runs.setdefault(label, []).append(job())
+            progress(f"chunk_kb={chunk_kb}: round {rounds.step()}")
         results += [_median(label, chunk_kb, rows, r) for label, r in runs.items()]
     return results
 
