@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml constraints.txt loadtests/helphook.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet --constraint constraints.txt -e '.[dev]'
-	$(BIN)/python -m loadtests.helphook
+	$(BIN)/python -c "from loadtests.helphook import write_pth; print('wrote', write_pth())"
 	touch $(STAMP)
 
 constraints: $(STAMP) ## pin constraints.txt to what .venv holds (after a tested upgrade)

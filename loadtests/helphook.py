@@ -8,7 +8,7 @@ calls ``install()`` as each interpreter of the venv starts: for that one command
 ``locust`` script, ``--help``, this locustfile) it registers the options in time; for every
 other it returns at once, importing nothing.
 
-``python -m loadtests.helphook`` writes the ``.pth`` file into this interpreter's site-packages.
+``write_pth()`` writes the ``.pth`` file into this interpreter's site-packages (``make venv``).
 """
 
 from __future__ import annotations
@@ -57,7 +57,3 @@ def write_pth() -> Path:
     path = Path(sysconfig.get_path("purelib")) / PTH_NAME
     path.write_text(PTH_LINE, encoding="utf-8")
     return path
-
-
-if __name__ == "__main__":
-    print(f"wrote {write_pth()}")
