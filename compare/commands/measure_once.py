@@ -88,10 +88,7 @@ def run(args: argparse.Namespace) -> int:
         config = single_downloads(args.rows, placement, Path(tmp))
         with Run(RunData("synthetic", "minimal", 0), config) as run:
             results = _measure(run, specs, cast(SweepVariant, args.variant), args.repeat, tmp)
-    print(
-        f"placement: {config.placement}, servers on CPUs {config.server_cpus or 'any'}, "
-        f"client on CPUs {config.client_cpus or 'any'}"
-    )
+    print(f"placement {placement.describe()}")
     print(
         f"/export.csv?rows={args.rows} ({args.variant}), median of {plural(args.repeat, 'run')}\n"
     )
