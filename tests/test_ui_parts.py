@@ -10,6 +10,8 @@ import argparse
 import json
 import logging
 import socket
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -20,6 +22,7 @@ import pytest
 from flask import Blueprint, Flask, request
 from werkzeug.datastructures import MultiDict
 
+from compare import REPO_ROOT
 from compare.commands import ui
 from compare.errors import CompareError
 from compare.run import serverfeed
@@ -213,6 +216,27 @@ def test_start_with_every_class_ticked_runs_the_download_scenario(
         app.test_client().post("/swarm", data=MultiDict(fields))
     assert seen == {"classes": runs, "users": "4"}
     assert ("running the download scenario" in caplog.text) == (runs != ticked)
+
+
+@pytest.mark.parametrize("picker", [True, False], ids=["class-picker", "without"])
+def test_the_shapes_file_drops_locusts_shape_warnings_under_the_picker(picker: bool) -> None:
+    # Locust warns at start-up that the first shape ignores --users; under --class-picker the
+    # shape runs only when picked, so `make locust-ui` printed two wrong warnings (issue 24.8).
+    argv = ["locust", "-f", "loadtests/shapes.py", *(["--class-picker"] if picker else [])]
+    code = (
+        f"import logging, sys\nsys.argv = {argv!r}\nimport loadtests.shapes\n"
+        "logging.basicConfig(format='%(levelname)s %(message)s')\n"
+        "log = logging.getLogger('locust.main')\n"
+        "log.warning('--run-time, --users or --spawn-rate have no impact on LoadShapes ...')\n"
+        "log.warning('The following option(s) will be ignored: --users, --spawn-rate')\n"
+        "log.warning('something else')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.count("WARNING") == (1 if picker else 3), done.stderr
+    assert "something else" in done.stderr
 
 
 def test_server_data_without_a_feed_says_how_to_get_one() -> None:
