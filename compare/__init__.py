@@ -20,8 +20,8 @@ project/); each folder's ``__init__`` says what it holds:
   (bench), the encode benchmark (encode), and the ui's feed of server samples (serverfeed);
 - commands/ and cli: one module per subcommand of ``python -m compare`` (parsing and validation
   only); errors become messages and exit codes there only;
-- dev/: developers' tools that are not tests (the Debian packages ``make test`` installs); the
-  harness never imports it.
+- dev/: developers' tools that are not tests (the Debian packages ``make test`` installs,
+  headless Chromium, a live ui, the README's screenshot); the harness never imports it.
 """
 
 from pathlib import Path

@@ -34,13 +34,14 @@ import pytest
 from django.http.request import validate_host
 
 from compare import REPO_ROOT
+from compare.dev.liveui import LiveUI
+from compare.dev.wait import wait_until
 from compare.servers.server import PROBE_HOST_HEADER, ServerProcess, allowed_hosts, probe_address
 from compare.servers.stacks import STACKS
 from compare.settings import DSC_ALLOWED_HOSTS
 from compare.system.ports import free_port
 from loadtests.catalog import LOCUSTFILE
 from tests.helpers import assert_gone, no_new_children, stack_params, tree_pids
-from tests.test_ui import LiveUI, wait_until
 
 # One of each way a stack binds: uvicorn's supervisor, gunicorn's arbiter, the prefork socket
 # daphne shares, granian's Rust listener, and nginx in front (it alone binds the wildcard).

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from compare.dev.chromium import CHROMIUM_FLAGS, MISSING, chromium_binary
 from compare.report import render_html
 from compare.report.runresults import RunResults
-from tests.browser import CHROMIUM_FLAGS, MISSING, chromium_binary
 from tests.helpers import REPORT_FIXTURE
 
 BINARY = chromium_binary()

@@ -1,4 +1,5 @@
-"""Developers' tools that are not tests: what `make test` prepares before the suite runs.
+"""Developers' tools that are not tests: the Debian packages `make test` installs, headless
+Chromium, a live ``compare ui`` driven over HTTP, and the README's screenshot made with them.
 
-Nothing in the harness imports this folder; the Makefile and the tests do.
+Nothing in the harness imports this folder; the Makefile, the tests and developers do.
 """
