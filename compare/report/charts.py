@@ -325,7 +325,8 @@ def timeline_chart(model: Model, scenario: str) -> str | None:
                     )
             ax.set_title(f"{group.stack}")
             ax.set_xlabel("seconds since the load generator started")
-        axes[0].set_ylabel("server memory, PSS MB")
+        # The level over time is what this shows, not a ratio: the axis is zoomed, and says so.
+        axes[0].set_ylabel("server memory, PSS MB (axis not from 0)")
         return _svg(figure)
 
 
@@ -398,6 +399,8 @@ def capacity_chart(model: Model, found: CurveSet, slo_ms: float) -> str | None:
             ax.xaxis.set_minor_locator(_null_locator())
             if log:
                 _plain_log(ax)
+            else:  # throughput and memory are read as ratios between stacks: bars from zero
+                ax.set_ylim(bottom=0)
             ax.set_xlabel(f"{unit} (log)")
             ax.set_title(title)
         # Load pushes TTFB up to the right: the lower right corner stays clear of the lines.
