@@ -15,7 +15,16 @@ from typing import Any
 
 from compare.errors import CompareError, UsageError
 from compare.report.diff import DEFAULT_MIN_CHANGE, NOTHING_JUDGED, diff, render_diff
+from compare.report.diffmarkdown import render_diff_markdown
 from compare.report.runresults import RunResults
+
+
+def _name(path: str) -> str:
+    """A run as a comment names it: its directory's name ('20261205-194539'), or the path."""
+    found = Path(path)
+    if found.name == "results.json":
+        found = found.parent
+    return found.resolve().name if found.name in ("", "latest") else found.name
 
 
 def register(subparsers: Any) -> None:
@@ -36,6 +45,13 @@ def register(subparsers: Any) -> None:
         help="smallest change (in %%) that counts as a regression or improvement "
         "(default %(default)g)",
     )
+    parser.add_argument(
+        "--format",
+        choices=("text", "markdown", "json"),
+        default="text",
+        help="text (a table, the default), markdown (a compact pull-request comment: changes "
+        "that matter first, then a count of the rest) or json",
+    )
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.set_defaults(handler=run)
 
@@ -50,9 +66,11 @@ def run(args: argparse.Namespace) -> int:
     except CompareError as error:
         raise UsageError(str(error)) from None
     result = diff(old, new, args.min_change / 100)
-    if args.json:
+    if args.json or args.format == "json":
         json.dump(result.as_dict(), sys.stdout, indent=1, allow_nan=False)
         sys.stdout.write("\n")
+    elif args.format == "markdown":
+        sys.stdout.write(render_diff_markdown(result, _name(args.old), _name(args.new)))
     else:
         print(render_diff(result))
     if result.regressions:
