@@ -13,8 +13,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from compare.commands.arguments import add_min_change, min_change
 from compare.errors import CompareError, UsageError
-from compare.report.diff import DEFAULT_MIN_CHANGE, NOTHING_JUDGED, diff, render_diff
+from compare.report.diff import NOTHING_JUDGED, diff, render_diff
 from compare.report.diffmarkdown import render_diff_markdown
 from compare.report.runresults import RunResults
 
@@ -37,14 +38,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("old", metavar="OLD_DIR", help="the reference run (directory or JSON)")
     parser.add_argument("new", metavar="NEW_DIR", help="the run to check")
-    parser.add_argument(
-        "--min-change",
-        type=float,
-        default=DEFAULT_MIN_CHANGE * 100,
-        metavar="PERCENT",
-        help="smallest change (in %%) that counts as a regression or improvement "
-        "(default %(default)g)",
-    )
+    add_min_change(parser)
     parser.add_argument(
         "--format",
         choices=("text", "markdown", "json"),
@@ -58,14 +52,12 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the comparison; exit 1 on a clear regression, 3 when nothing was judged."""
-    if args.min_change < 0:
-        raise UsageError(f"--min-change must not be negative, got {args.min_change:g}")
     try:
         old = RunResults.load(Path(args.old))
         new = RunResults.load(Path(args.new))
     except CompareError as error:
         raise UsageError(str(error)) from None
-    result = diff(old, new, args.min_change / 100)
+    result = diff(old, new, min_change(args))
     if args.json or args.format == "json":
         json.dump(result.as_dict(), sys.stdout, indent=1, allow_nan=False)
         sys.stdout.write("\n")
