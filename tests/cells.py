@@ -89,7 +89,7 @@ def download(start: float, ttfb: float, total: float, size: int = 5_700_000, **k
     return Req("download", start, start + total, start + ttfb, size, **kw)
 
 
-def scaled_cell(stack: str, repetition: int, scale: float) -> dict[str, Any]:
+def scaled_cell(stack: str, repetition: int, scale: float) -> Cell:
     """A download cell whose times (and CPU) are ``scale`` times, its throughput 1/``scale``."""
     reqs = [download(1.0 + 0.4 * i, 0.02 * scale, 0.8 * scale, user=1 + i % 4) for i in range(8)]
     return cell(
