@@ -131,7 +131,11 @@ def test_the_self_check_is_a_line_of_the_answer_and_a_disagreement_is_loud() -> 
     assert "uvicorn ttfb_p50_ms: bench 12, independent 30 (difference 18)" in bad.selfcheck
     assert lines(bad)[0] == ("disagrees", bad.selfcheck)
     results = RunResults.from_document(bad_document)
-    assert '<p class="selfcheck disagrees">' in render_html(results)
+    page = render_html(results)
+    assert '<p class="selfcheck disagrees">' in page
+    # The list itself, figure by figure, the disagreeing row marked.
+    assert '<tr class="failed"><td>uvicorn</td><td>ttfb_p50_ms</td><td>12</td><td>30</td>' in page
+    assert "| gunicorn-sync | peak_rss_mb | 80 | 81 | 1 | yes |" in render_markdown(results)
     assert f"**{bad.selfcheck}**" in render_markdown(results)
     assert "!! Self-check: an independent client disagrees" in terminal_verdict(results)
 

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from compare.report.comparisons import FigureComparison, memory_comparisons, scenario_comparisons
 from compare.report.curves import Curve
 from compare.report.model import Group, Model, base_scenario, level_text
-from compare.report.selfcheck import agrees, summary
+from compare.report.selfcheck import CrossCheckItem, agrees, shown, summary
+from compare.report.tables import Table
 from compare.report.text import plural
 from compare.report.verdict import headline, suspect
 
@@ -69,6 +71,7 @@ class Answer:
     scenarios: tuple[ScenarioAnswer, ...]
     selfcheck: str | None  # the self-check's line, None when the run made none
     selfcheck_agrees: bool
+    checks: tuple[CrossCheckItem, ...] = ()  # the self-check's items, shown as a table
 
 
 def target(model: Model) -> str:
@@ -206,6 +209,7 @@ def answer(model: Model) -> Answer:
         tuple(scenario_answer(model, s) for s in scenarios),
         summary(results.crosscheck, results.run_flags),
         agrees(results.crosscheck, results.run_flags),
+        results.crosscheck,
     )
 
 
@@ -223,3 +227,20 @@ def lines(found: Answer) -> list[tuple[str, str]]:
         if s.rest:
             out.append(("rest", s.rest))
     return out
+
+
+def selfcheck_table(items: Sequence[CrossCheckItem]) -> Table:
+    """Every item of the self-check, the disagreeing ones marked."""
+    found = Table(("stack", "figure", "bench", "independent", "difference", "within tolerance"))
+
+    for item in items:
+        found.add(
+            item.stack,
+            item.what,
+            shown(item.bench),
+            shown(item.independent),
+            shown(item.difference),
+            "yes" if item.within_tolerance else "NO",
+            mark="" if item.within_tolerance else "failed",
+        )
+    return found

@@ -5,7 +5,7 @@ from __future__ import annotations
 from html import escape
 
 from compare.report import capacity, charts, method, tables
-from compare.report.answer import Answer, answer
+from compare.report.answer import Answer, answer, selfcheck_table
 from compare.report.matrix import Matrix, matrix
 from compare.report.model import Model, build
 from compare.report.page import CSS, DEFINITIONS, SECTIONS, started_line, title
@@ -80,6 +80,11 @@ def answer_html(found: Answer) -> str:
     if found.selfcheck is not None:
         css = "selfcheck" if found.selfcheck_agrees else "selfcheck disagrees"
         parts.append(f'<p class="{css}">{_e(found.selfcheck)}</p>')
+        if found.checks:
+            parts.append(
+                "<details><summary>The self-check, figure by figure</summary>"
+                f"{table_html(selfcheck_table(found.checks))}</details>"
+            )
     for s in found.scenarios:
         service = f' <span class="users">service level: {_e(s.service)}</span>' if s.service else ""
         stacks = []

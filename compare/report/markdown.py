@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from compare.report import capacity, method, tables
-from compare.report.answer import Answer, answer
+from compare.report.answer import Answer, answer, selfcheck_table
 from compare.report.matrix import Matrix, matrix
 from compare.report.model import Model, build
 from compare.report.page import DEFINITIONS, SECTIONS, started_line, title
@@ -35,6 +35,8 @@ def answer_markdown(found: Answer) -> list[str]:
     out = [f"Measured: {found.target}.\n"]
     if found.selfcheck is not None:
         out.append((found.selfcheck if found.selfcheck_agrees else f"**{found.selfcheck}**") + "\n")
+        if found.checks:
+            out.append(table_markdown(selfcheck_table(found.checks), "The self-check"))
     for s in found.scenarios:
         service = f" _(service level: {s.service})_" if s.service else ""
         out.append(f"**{s.scenario}**{service}\n")

@@ -15,6 +15,11 @@ from typing import Any
 DISAGREES = "crosscheck-disagrees"
 
 
+def shown(value: float | None) -> str:
+    """A figure of the self-check as text: four significant digits, '-' when missing."""
+    return "-" if value is None else f"{value:.4g}"
+
+
 @dataclass(frozen=True)
 class CrossCheckItem:
     """One figure of one stack, as bench measured it and as the independent client did."""
@@ -46,12 +51,9 @@ class CrossCheckItem:
     def text(self) -> str:
         """'uvicorn ttfb_p50_ms: bench 12.1, independent 30.4 (difference 18.3)'."""
 
-        def show(value: float | None) -> str:
-            return "-" if value is None else f"{value:.4g}"
-
         return (
-            f"{self.stack} {self.what}: bench {show(self.bench)}, independent "
-            f"{show(self.independent)} (difference {show(self.difference)})"
+            f"{self.stack} {self.what}: bench {shown(self.bench)}, independent "
+            f"{shown(self.independent)} (difference {shown(self.difference)})"
         )
 
 
