@@ -162,3 +162,12 @@ def test_the_matrix_has_one_cell_per_comparison() -> None:
     # Nothing judged with one repetition: every cell says so, none is coloured as a winner.
     single = matrix(build(RunResults.from_document(document(repetitions=1))))
     assert {c.tone for r in single.rows for c in r.cells if c} == {"not-judged"}
+
+
+def test_with_three_stacks_each_row_names_its_pair() -> None:
+    made = document(repetitions=6, stacks=("gunicorn-sync", "uvicorn", "granian"))
+    found = matrix(build(RunResults.from_document(made)))
+    assert found.several_pairs
+    pairs = {r.pair for r in found.rows if r.figure == "throughput"}
+    assert pairs == {"gunicorn-sync vs uvicorn", "gunicorn-sync vs granian", "uvicorn vs granian"}
+    assert "<th>stacks</th>" in render_html(RunResults.from_document(made))
