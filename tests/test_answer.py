@@ -130,6 +130,8 @@ def test_the_self_check_is_a_line_of_the_answer_and_a_disagreement_is_loud() -> 
     assert not bad.selfcheck_agrees and bad.selfcheck is not None
     assert "uvicorn ttfb_p50_ms: bench 12, independent 30 (difference 18)" in bad.selfcheck
     assert lines(bad)[0] == ("disagrees", bad.selfcheck)
+    flags = {s.stack: s.flags for s in bad.scenarios[0].stacks}
+    assert flags == {"gunicorn-sync": (), "uvicorn": ("crosscheck disagrees on ttfb_p50_ms",)}
     results = RunResults.from_document(bad_document)
     page = render_html(results)
     assert '<p class="selfcheck disagrees">' in page

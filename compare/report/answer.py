@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from compare.report.comparisons import FigureComparison, memory_comparisons, scenario_comparisons
 from compare.report.curves import Curve
 from compare.report.model import Group, Model, base_scenario, level_text
-from compare.report.selfcheck import CrossCheckItem, agrees, shown, summary
+from compare.report.selfcheck import CrossCheckItem, agrees, disagreements, shown, summary
 from compare.report.tables import Table
 from compare.report.text import plural
 from compare.report.verdict import headline, suspect
@@ -98,6 +98,12 @@ def _flags(groups: list[Group]) -> tuple[str, ...]:
     return tuple(found + ([f"cells failed {failed}/{len(cells)}"] if failed else []))
 
 
+def _disagrees(model: Model, stack: str) -> tuple[str, ...]:
+    """The self-check's disagreement on this stack, as a flag beside its figures."""
+    wrong = [i.what for i in disagreements(model.results.crosscheck) if i.stack == stack]
+    return (f"crosscheck disagrees on {', '.join(wrong)}",) if wrong else ()
+
+
 def _load(curve: Curve | None, groups: list[Group]) -> str:
     if curve is not None and len(curve.levels) > 1:
         if curve.knee is None and curve.knee_stop == "load-generator":
@@ -139,7 +145,7 @@ def _stack(model: Model, scenario: str, labels: list[str], stack: str) -> StackA
         _load(curve, groups),
         _memory(curve, groups),
         "" if cpu is None else f"{cpu:.3g} s server CPU per GB",
-        _flags(groups),
+        _flags(groups) + _disagrees(model, stack),
     )
 
 
