@@ -59,7 +59,11 @@ def test_runs_with_other_options_are_a_visible_break() -> None:
     assert [r.segment for r in found.runs] == [0, 0, 1]
     assert found.runs[2].changed == ("duration_s None -> 9.0",)
     assert found.regressions == []  # not judged across the break
-    assert "‖ 3" in render_history_markdown(found)
+    table = render_history_markdown(found)
+    assert "‖ 3" in table
+    assert (
+        "- run 3: 2026-12-03 10:00 ccccccc, ? (repeat 5, duration_s 9.0) (options changed" in table
+    )
     page = render_history_html(found)
     assert page.count("<svg") == 10  # 5 figures x 2 stacks
     assert "options changed" in page and "duration_s None -&gt; 9.0" in page

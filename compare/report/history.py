@@ -28,6 +28,8 @@ DEFAULT_FIGURES = (
     "peak_pss_increase_mb",
     "server_cpu_s_per_gb",
 )
+# The options each run is labelled with (the rest are in --json and said where they change).
+SUMMARY = ("repeat", "duration_s", "levels", "users", "rows", "source", "workers", "placement")
 # Configuration that says where a run went or which series it has, not what its figures mean.
 NOT_OPTIONS = frozenset({"out_dir", "stacks", "scenarios"})
 
@@ -42,6 +44,13 @@ class RunInfo:
     options: Mapping[str, Any]
     segment: int  # runs with the same options in a row share a segment
     changed: tuple[str, ...]  # what differs from the run before, at a segment's start
+
+    @property
+    def summary(self) -> str:
+        """The options a reader tells runs apart by: 'repeat 5, duration_s 2.0, ...'."""
+        return ", ".join(
+            f"{k} {self.options[k]}".replace("'", "") for k in SUMMARY if k in self.options
+        )
 
     @property
     def label(self) -> str:
@@ -225,7 +234,7 @@ def render_history_markdown(found: History) -> str:
     lines = ["## Figures across runs", ""]
     for i, run in enumerate(runs):
         note = f" (options changed: {'; '.join(run.changed)})" if run.changed else ""
-        lines.append(f"- run {i + 1}: {run.label}, {run.source}{note}")
+        lines.append(f"- run {i + 1}: {run.label}, {run.source} ({run.summary}){note}")
     lines.append("")
     for name in dict.fromkeys(s.figure.name for s in found.series):
         figure = FIGURES[name]

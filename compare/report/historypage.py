@@ -70,7 +70,10 @@ def chart(found: History, figure_name: str, stack: str) -> str | None:
 def _run_item(run: RunInfo) -> str:
     changed = "; ".join(run.changed)
     flag = f' <span class="flag">options changed: {_e(changed)}</span>' if changed else ""
-    return f"<li>{_e(run.label)}: <code>{_e(run.source)}</code>{flag}</li>"
+    return (
+        f"<li>{_e(run.label)}: <code>{_e(run.source)}</code> "
+        f'<span class="users">{_e(run.summary)}</span>{flag}</li>'
+    )
 
 
 def render_history_html(found: History) -> str:
