@@ -49,7 +49,9 @@ class RunInfo:
     def summary(self) -> str:
         """The options a reader tells runs apart by: 'repeat 5, duration_s 2.0, ...'."""
         return ", ".join(
-            f"{k} {self.options[k]}".replace("'", "") for k in SUMMARY if k in self.options
+            f"{k} {self.options[k]}".replace("'", "")
+            for k in SUMMARY
+            if self.options.get(k) not in (None, 0, [], "")  # unset: nothing to tell apart
         )
 
     @property
