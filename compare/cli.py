@@ -14,6 +14,7 @@ from compare.commands import (
     diff,
     encode_bench,
     figures,
+    history,
     measure_once,
     report,
     serve,
@@ -23,7 +24,7 @@ from compare.commands import (
 from compare.errors import CompareError
 
 # A new subcommand is a module with register(); add it here and nowhere else.
-COMMANDS = (stacks, serve, bench, report, figures, diff, ui, measure_once, encode_bench)
+COMMANDS = (stacks, serve, bench, report, figures, diff, history, ui, measure_once, encode_bench)
 
 
 # What a shell reports for a command killed by SIGPIPE (128 + 13), as `yes | head` gives.

@@ -89,6 +89,18 @@ def download(start: float, ttfb: float, total: float, size: int = 5_700_000, **k
     return Req("download", start, start + total, start + ttfb, size, **kw)
 
 
+def scaled_cell(stack: str, repetition: int, scale: float) -> Cell:
+    """A download cell whose times (and CPU) are ``scale`` times, its throughput 1/``scale``."""
+    reqs = [download(1.0 + 0.4 * i, 0.02 * scale, 0.8 * scale, user=1 + i % 4) for i in range(8)]
+    return cell(
+        reqs,
+        stack=stack,
+        repetition=repetition,
+        bytes_per_bin=int(250_000 / scale),
+        server_cpu_s=1.0 * scale,
+    )
+
+
 def document(
     repetitions: int = 5,
     stacks: tuple[str, ...] = ("gunicorn-sync", "uvicorn"),
@@ -103,18 +115,7 @@ def document(
     for repetition in range(repetitions):
         for index, stack in enumerate(stacks):
             scale = (1 + index) * (1 + rng.uniform(-jitter, jitter))
-            reqs = [
-                download(1.0 + 0.4 * i, 0.02 * scale, 0.8 * scale, user=1 + i % 4) for i in range(8)
-            ]
-            cells.append(
-                cell(
-                    reqs,
-                    stack=stack,
-                    repetition=repetition,
-                    bytes_per_bin=int(250_000 / scale),
-                    server_cpu_s=1.0 * scale,
-                )
-            )
+            cells.append(scaled_cell(stack, repetition, scale))
     return {
         "schema": "django-stream-compare/results",
         "schema_version": 2,

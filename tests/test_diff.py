@@ -13,6 +13,7 @@ import pytest
 
 from compare.report import diff as runs
 from compare.report.diff import Diff, render_diff
+from compare.report.diffmarkdown import MARKER, render_diff_markdown
 from compare.report.runresults import RunResults
 from tests import cells as made_cells
 from tests.helpers import run_compare
@@ -204,3 +205,35 @@ def test_cli_diff_exit_codes_and_json(tmp_path: Path) -> None:
     assert _diff_cli(str(old)).returncode == 2  # argparse: a usage error
     # The option that did nothing is gone: a script still passing it hears so.
     assert _diff_cli(str(old), str(old), "--fail-on-regression").returncode == 2
+
+
+def test_the_markdown_comment_puts_what_matters_first() -> None:
+    # uvicorn 4x slower in the new run, gunicorn-sync unchanged: regressions in a table with
+    # their intervals, then one line counting the rest (nothing of gunicorn-sync listed).
+    result = diff(made(seed=1), slower(made(seed=2), "download", "uvicorn", 4.0))
+    comment = render_diff_markdown(result, "main", "pr")
+    lines = comment.splitlines()
+    assert lines[0] == MARKER
+    assert lines[1].startswith(f"### Benchmark: **{len(result.regressions)} regressions** (pr")
+    rows = [line for line in lines if line.startswith("| download |")]
+    assert rows and all("| uvicorn |" in row for row in rows)
+    ttlb = next(row for row in rows if "time to last byte p50" in row)
+    change = find(result, "download", "uvicorn", "ttlb_p50_ms")
+    assert change.judgement is not None and change.judgement.low is not None
+    assert f"| {change.judgement.low - 1:+.0%} to " in ttlb
+    rest = len(result.changes) - len(rows)
+    assert f"The other {rest} figures: " in comment
+    assert len(lines) < 30  # compact: a screen, whatever the number of figures unchanged
+    calm = render_diff_markdown(diff(made(seed=1), made(seed=2)))
+    assert "**No regression**" in calm and "| download |" not in calm
+
+
+def test_cli_diff_format_markdown(tmp_path: Path) -> None:
+    old, new = tmp_path / "old", tmp_path / "new"
+    for where, doc in ((old, made(seed=1)), (new, slower(made(seed=2), "download", "uvicorn", 4))):
+        where.mkdir()
+        (where / "results.json").write_text(json.dumps(doc))
+    done = _diff_cli(str(old), str(new), "--format", "markdown")
+    assert done.returncode == 1, done.stderr  # the exit status CI fails on, whatever the format
+    assert done.stdout.startswith(MARKER) and "(new against old)" in done.stdout
+    assert json.loads(_diff_cli(str(old), str(new), "--format", "json").stdout)["regressions"]

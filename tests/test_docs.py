@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.doccommands import (
     DOCUMENTS,
@@ -113,3 +114,18 @@ def test_a_good_link_passes() -> None:
     text = "# A `code` title, here\n\n[a](#a-code-title-here) [m](docs/measuring.md#placement)\n"
     text += "`compare.servers.prefork` and `loadtests.shapes.ConcurrencySteps`\n"
     assert link_problems(REPO / "README.md", text) == []
+
+
+def test_the_ci_example_runs_real_commands_and_fails_on_a_regression() -> None:
+    workflow = yaml.safe_load((REPO / "docs" / "ci-benchmark.yml").read_text())
+    assert "pull_request" in workflow[True]  # YAML 1.1 reads the key `on` as true
+    steps = workflow["jobs"]["bench"]["steps"]
+    scripts = "\n".join(step["run"] for step in steps if "run" in step)
+    found = list(commands(f"```sh\n{scripts}\n```\n", "ci-benchmark.yml"))
+    problems = [p for c in found for p in command_problems(c)]
+    assert problems == []
+    words = [list(c.words) for c in found]
+    assert any(w[1:4] == ["-m", "compare", "diff"] and "markdown" in w for w in words)
+    assert sum(w[1:4] == ["-m", "compare", "bench"] for w in words) == 2
+    failing = next(step for step in steps if step.get("name") == "Fail on a regression")
+    assert "status == '1'" in failing["if"] and "exit 1" in failing["run"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from compare.report import render_html, render_markdown
+from compare.report import charts, render_html, render_markdown
 from compare.report.capacity import curve_sets, knee_table, sentences
 from compare.report.figures import figures_document
 from compare.report.model import Model
@@ -173,3 +173,19 @@ def test_memory_per_download_is_one_slope_compared_by_repetition() -> None:
     (line,) = [s for s in sentences(model) if "memory per download" in s.lower()]
     assert line.startswith("download: Memory per download in progress (slope over load levels):")
     assert re.search(r": gunicorn-sync 0\.\d\d MB lower than uvicorn \(95% interval", line)
+
+
+def test_capacity_charts_read_as_ratios_start_at_zero() -> None:
+    # Throughput (0.2-0.8 MB/s here) and memory (1.5-6 MB) are compared between stacks by the
+    # eye as ratios: both axes start at 0 (a tick labelled 0 in each); TTFB is on a log axis.
+    model = build(sweep_document())
+    (found,) = curve_sets(model)
+    svg = charts.capacity_chart(model, found, 1000)
+    assert svg is not None
+    zeros = re.findall(r"<text[^>]*>0(?:\.0+)?</text>", svg)
+    assert len(zeros) >= 2, zeros
+    # Memory over time is a level, zoomed: its axis says it does not start at zero.
+    document = sweep_document()
+    document["cells"][0]["timeline"] = [{"t": 0.0, "pss": 80e6}, {"t": 1.0, "pss": 82e6}]
+    timeline = charts.timeline_chart(build(document), "download at 1 user")
+    assert timeline is not None and "axis not from 0" in timeline

@@ -1,5 +1,6 @@
 """Options several subcommands share: the run's data (``--source``, ``--app``, ``--seed-rows``),
-and defaults from environment variables whose errors name the variable."""
+``--min-change`` (diff, history), and defaults from environment variables whose errors name the
+variable."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TypeVar
 
-from compare.errors import CompareError
+from compare.errors import CompareError, UsageError
+from compare.report.diff import DEFAULT_MIN_CHANGE
 from compare.run.appdata import SOURCES
 from compare.settings import DATABASE_URL, DJANGO_DATA_DIR, Variable
 from project.profiles import APP_PROFILES
@@ -96,3 +98,22 @@ def add_data_arguments(
             help="rows to seed the database with, for --source db or postgres "
             "(default %(default)s)",
         )
+
+
+def add_min_change(parser: argparse.ArgumentParser) -> None:
+    """``--min-change PERCENT``, the same for diff and history."""
+    parser.add_argument(
+        "--min-change",
+        type=float,
+        default=DEFAULT_MIN_CHANGE * 100,
+        metavar="PERCENT",
+        help="smallest change (in %%) that counts as a regression or improvement "
+        "(default %(default)g)",
+    )
+
+
+def min_change(args: argparse.Namespace) -> float:
+    """``--min-change`` as a share, refused when negative."""
+    if args.min_change < 0:
+        raise UsageError(f"--min-change must not be negative, got {args.min_change:g}")
+    return float(args.min_change) / 100

@@ -13,9 +13,19 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from compare.commands.arguments import add_min_change, min_change
 from compare.errors import CompareError, UsageError
-from compare.report.diff import DEFAULT_MIN_CHANGE, NOTHING_JUDGED, diff, render_diff
+from compare.report.diff import NOTHING_JUDGED, diff, render_diff
+from compare.report.diffmarkdown import render_diff_markdown
 from compare.report.runresults import RunResults
+
+
+def _name(path: str) -> str:
+    """A run as a comment names it: its directory's name ('20261205-194539'), or the path."""
+    found = Path(path)
+    if found.name == "results.json":
+        found = found.parent
+    return found.resolve().name if found.name in ("", "latest") else found.name
 
 
 def register(subparsers: Any) -> None:
@@ -28,13 +38,13 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("old", metavar="OLD_DIR", help="the reference run (directory or JSON)")
     parser.add_argument("new", metavar="NEW_DIR", help="the run to check")
+    add_min_change(parser)
     parser.add_argument(
-        "--min-change",
-        type=float,
-        default=DEFAULT_MIN_CHANGE * 100,
-        metavar="PERCENT",
-        help="smallest change (in %%) that counts as a regression or improvement "
-        "(default %(default)g)",
+        "--format",
+        choices=("text", "markdown", "json"),
+        default="text",
+        help="text (a table, the default), markdown (a compact pull-request comment: changes "
+        "that matter first, then a count of the rest) or json",
     )
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.set_defaults(handler=run)
@@ -42,17 +52,17 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the comparison; exit 1 on a clear regression, 3 when nothing was judged."""
-    if args.min_change < 0:
-        raise UsageError(f"--min-change must not be negative, got {args.min_change:g}")
     try:
         old = RunResults.load(Path(args.old))
         new = RunResults.load(Path(args.new))
     except CompareError as error:
         raise UsageError(str(error)) from None
-    result = diff(old, new, args.min_change / 100)
-    if args.json:
+    result = diff(old, new, min_change(args))
+    if args.json or args.format == "json":
         json.dump(result.as_dict(), sys.stdout, indent=1, allow_nan=False)
         sys.stdout.write("\n")
+    elif args.format == "markdown":
+        sys.stdout.write(render_diff_markdown(result, _name(args.old), _name(args.new)))
     else:
         print(render_diff(result))
     if result.regressions:

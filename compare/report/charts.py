@@ -32,7 +32,7 @@ VARIANT_STYLE: dict[str, tuple[str, str]] = {
 
 
 @contextmanager
-def _style(name: str) -> Iterator[None]:
+def chart_style(name: str) -> Iterator[None]:
     """Chart styling; a fixed salt per chart makes SVG ids deterministic and distinct."""
     import matplotlib
 
@@ -53,13 +53,15 @@ def _style(name: str) -> Iterator[None]:
         yield
 
 
-def _figure(figsize: tuple[float, float]) -> Figure:
+def new_figure(figsize: tuple[float, float]) -> Figure:
+    """An empty figure laid out to fit its labels."""
     from matplotlib.figure import Figure
 
     return Figure(figsize=figsize, layout="constrained")
 
 
-def _svg(figure: Figure) -> str:
+def to_svg(figure: Figure) -> str:
+    """The figure as inline SVG, without a date (the same data give the same bytes)."""
     buffer = io.StringIO()
     figure.savefig(buffer, format="svg", metadata={"Date": None})
     text = buffer.getvalue()
@@ -152,8 +154,8 @@ def bar_chart(
 ) -> str | None:
     """A row of grouped-bar panels, one per (title, figure, log axis); None if nothing to draw."""
     groups = model.measured() if groups is None else groups
-    with _style(name):
-        figure = _figure(figsize=(3.6 * len(panels), 3.0))
+    with chart_style(name):
+        figure = new_figure(figsize=(3.6 * len(panels), 3.0))
         axes = list(figure.subplots(1, len(panels), squeeze=False)[0])
         drawn = [
             _bars(ax, model, groups, value, title, log)
@@ -168,7 +170,7 @@ def bar_chart(
             else:
                 ax.tick_params(axis="x", labelrotation=20)
         _finish(figure, axes, model)
-        return _svg(figure)
+        return to_svg(figure)
 
 
 def spread_of(key: str) -> Callable[[Group], Spread | None]:
@@ -204,8 +206,8 @@ def cost_chart(model: Model) -> str | None:
 def probe_chart(model: Model, scenario: str) -> str | None:
     """The head-of-line probe's p50, p90, p99 and max per stack."""
     groups = model.scenario_groups(scenario)
-    with _style(f"probe-{scenario}"):
-        figure = _figure(figsize=(5.5, 3.0))
+    with chart_style(f"probe-{scenario}"):
+        figure = new_figure(figsize=(5.5, 3.0))
         ax = figure.subplots()
         quantiles = ("p50", "p90", "p99", "max")
         width = 0.8 / max(len(groups), 1)
@@ -229,7 +231,7 @@ def probe_chart(model: Model, scenario: str) -> str | None:
         ax.set_title(f"/ping while exports stream ({scenario})")
         ax.grid(axis="x", visible=False)
         _finish(figure, [ax], model)
-        return _svg(figure)
+        return to_svg(figure)
 
 
 def _sweep_series(model: Model) -> dict[tuple[str, str], dict[int, list[SweepFigures]]]:
@@ -246,8 +248,8 @@ def sweep_chart(model: Model) -> str | None:
     series = _sweep_series(model)
     if not series:
         return None
-    with _style("sweep"):
-        figure = _figure(figsize=(9.0, 3.6))
+    with chart_style("sweep"):
+        figure = new_figure(figsize=(9.0, 3.6))
         ttfb_ax, memory_ax = figure.subplots(1, 2)
         floored = False
         for (stack, variant), by_rows in sorted(series.items()):
@@ -280,7 +282,7 @@ def sweep_chart(model: Model) -> str | None:
             title += f"\n(values below {MEMORY_FLOOR_MB} MB drawn at {MEMORY_FLOOR_MB})"
         memory_ax.set_title(title)
         _finish(figure, [ttfb_ax], model)
-        return _svg(figure)
+        return to_svg(figure)
 
 
 def timeline_chart(model: Model, scenario: str) -> str | None:
@@ -288,8 +290,8 @@ def timeline_chart(model: Model, scenario: str) -> str | None:
     groups = [g for g in model.scenario_groups(scenario) if _timelines(g)]
     if not groups:
         return None
-    with _style(f"timeline-{scenario}"):
-        figure = _figure(figsize=(min(4.2 * len(groups), 10.0), 2.8))
+    with chart_style(f"timeline-{scenario}"):
+        figure = new_figure(figsize=(min(4.2 * len(groups), 10.0), 2.8))
         axes = list(figure.subplots(1, len(groups), sharey=True, squeeze=False)[0])
         for ax, group in zip(axes, groups, strict=True):
             for rep, cell in enumerate(_timelines(group)):
@@ -325,8 +327,9 @@ def timeline_chart(model: Model, scenario: str) -> str | None:
                     )
             ax.set_title(f"{group.stack}")
             ax.set_xlabel("seconds since the load generator started")
-        axes[0].set_ylabel("server memory, PSS MB")
-        return _svg(figure)
+        # The level over time is what this shows, not a ratio: the axis is zoomed, and says so.
+        axes[0].set_ylabel("server memory, PSS MB (axis not from 0)")
+        return to_svg(figure)
 
 
 def _timelines(group: Group) -> list[CellFigures]:
@@ -358,8 +361,8 @@ def _level_series(
 
 def capacity_chart(model: Model, found: CurveSet, slo_ms: float) -> str | None:
     """A swept scenario: TTFB, throughput and memory against the load, a line per stack."""
-    with _style(f"capacity-{found.scenario}-{found.kind}"):
-        figure = _figure(figsize=(10.0, 3.3))
+    with chart_style(f"capacity-{found.scenario}-{found.kind}"):
+        figure = new_figure(figsize=(10.0, 3.3))
         axes = list(figure.subplots(1, 3))
         drawn = False
         for curve in found.curves:
@@ -398,6 +401,8 @@ def capacity_chart(model: Model, found: CurveSet, slo_ms: float) -> str | None:
             ax.xaxis.set_minor_locator(_null_locator())
             if log:
                 _plain_log(ax)
+            else:  # throughput and memory are read as ratios between stacks: bars from zero
+                ax.set_ylim(bottom=0)
             ax.set_xlabel(f"{unit} (log)")
             ax.set_title(title)
         # Load pushes TTFB up to the right: the lower right corner stays clear of the lines.
@@ -405,4 +410,4 @@ def capacity_chart(model: Model, found: CurveSet, slo_ms: float) -> str | None:
         figure.suptitle(
             f"{found.title}  (star: the knee, the highest level within the service level)"
         )
-        return _svg(figure)
+        return to_svg(figure)

@@ -88,6 +88,17 @@ class FigureChange:
             return f"{self.figure.format(j.estimate)} {self.figure.unit}".replace("+-", "-")
         return "-" if self.relative is None else f"{self.relative:+.0%}"
 
+    def cells(self) -> list[str]:
+        """Its row as the text and Markdown tables show it, up to the change."""
+        return [
+            self.scenario,
+            self.stack,
+            f"{self.figure.label} ({self.figure.unit})",
+            plus_minus(self.old, self.figure.fmt),
+            plus_minus(self.new, self.figure.fmt),
+            self.change,
+        ]
+
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready, for --json."""
         j = self.judgement.as_dict() if self.judgement is not None else {}
@@ -264,17 +275,7 @@ def render_diff(result: Diff) -> str:
     """The diff as a plain-text table, a summary line, and a last line when nothing was judged."""
     rows = [["scenario", "stack", "figure", "old", "new", "change", "verdict"]]
     for c in result.changes:
-        rows.append(
-            [
-                c.scenario,
-                c.stack,
-                f"{c.figure.label} ({c.figure.unit})",
-                plus_minus(c.old, c.figure.fmt),
-                plus_minus(c.new, c.figure.fmt),
-                c.change,
-                c.statement,
-            ]
-        )
+        rows.append([*c.cells(), c.statement])
     counts = result.as_dict()["conclusions"]
     summary = (
         f"{counts['regression']} regressions and {counts['improvement']} improvements "

@@ -5,6 +5,8 @@ from __future__ import annotations
 from html import escape
 
 from compare.report import capacity, charts, method, tables
+from compare.report.answer import Answer, answer, selfcheck_table
+from compare.report.matrix import Matrix, matrix
 from compare.report.model import Model, build
 from compare.report.page import CSS, DEFINITIONS, SECTIONS, started_line, title
 from compare.report.runresults import RunResults
@@ -72,10 +74,80 @@ def _verdict_card(v: ScenarioVerdict) -> str:
     )
 
 
-def _verdict(model: Model) -> str:
-    cards = "".join(_verdict_card(v) for v in verdicts(model))
+def answer_html(found: Answer) -> str:
+    """The answer block: per scenario the stacks' lines, flags marked, then the differences."""
+    parts = [f'<p class="target">Measured: {_e(found.target)}.</p>']
+    if found.selfcheck is not None:
+        css = "selfcheck" if found.selfcheck_agrees else "selfcheck disagrees"
+        parts.append(f'<p class="{css}">{_e(found.selfcheck)}</p>')
+        if found.checks:
+            parts.append(
+                "<details><summary>The self-check, figure by figure</summary>"
+                f"{table_html(selfcheck_table(found.checks))}</details>"
+            )
+    for s in found.scenarios:
+        service = f' <span class="users">service level: {_e(s.service)}</span>' if s.service else ""
+        stacks = []
+        for st in s.stacks:
+            costs = "; ".join(_e(p) for p in (st.load, st.memory, st.cpu) if p)
+            flags = "".join(f' <span class="flag">{_e(f)}</span>' for f in st.flags)
+            stacks.append(f"<li><strong>{_e(st.stack)}</strong>: {costs}{flags}</li>")
+        rest = f'<p class="rest">{_e(s.rest)}</p>' if s.rest else ""
+        parts.append(
+            f'<h3>{_e(s.scenario)}{service}</h3><ul class="stacks">{"".join(stacks)}</ul>'
+            f"{_list(list(s.differences), 'differences')}{rest}"
+        )
+    return f'<div class="answer">{"".join(parts)}</div>'
+
+
+def matrix_html(found: Matrix) -> str:
+    """The verdicts as a table: colour and a word per comparison, its sentence on hover."""
+    if not found.rows:
+        return '<p class="empty">No two stacks were compared in this run.</p>'
+    pair = "<th>stacks</th>" if found.several_pairs else ""
+    head = f"<th>figure</th>{pair}" + "".join(f"<th>{_e(c)}</th>" for c in found.columns)
+    body = []
+    for row in found.rows:
+        cells = [f'<th scope="row">{_e(row.figure)}</th>']
+        if found.several_pairs:
+            cells.append(f"<td>{_e(row.pair)}</td>")
+        for c in row.cells:
+            if c is None:
+                cells.append('<td class="v-none">-</td>')
+            else:
+                cells.append(f'<td class="v-{c.tone}" title="{_e(c.sentence)}">{_e(c.text)}</td>')
+        body.append(f"<tr>{''.join(cells)}</tr>")
+    legend = (
+        "<p>One cell per comparison (hover for its sentence): green, the stack named is ahead "
+        "clearly, by the factor or amount shown; grey, no meaningful difference (the whole 95% "
+        "interval within the minimum effect that matters); yellow, inconclusive (more "
+        "repetitions would tell); white, not judged (too few repetitions, or a figure that "
+        "would flatter a stack that starved users).</p>"
+    )
     return (
-        f"{cards}<h3>All scenarios at a glance</h3>"
+        f'{legend}<div class="scroll"><table class="matrix"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table></div>"
+    )
+
+
+def _answer(model: Model) -> str:
+    return answer_html(answer(model))
+
+
+def _verdict(model: Model) -> str:
+    found = verdicts(model)
+    noted = "".join(
+        f"<h3>{_e(v.scenario)}</h3>"
+        + _list(list(v.observations))
+        + _list(list(v.caveats), "caveats")
+        for v in found
+        if v.observations or v.caveats
+    )
+    cards = "".join(_verdict_card(v) for v in found)
+    return (
+        f"{matrix_html(matrix(model))}{noted}"
+        f"<details><summary>Every comparison in words</summary>{cards}</details>"
+        "<h3>All scenarios at a glance</h3>"
         "<p>Medians over the repetitions, their range in small type. "
         "Red rows: a cell failed; amber: the load generator was saturated; "
         "yellow: see the notes.</p>"
@@ -190,6 +262,7 @@ def _environment(model: Model) -> str:
 
 
 BODIES = {
+    "answer": _answer,
     "capacity": _capacity,
     "verdict": _verdict,
     "size-sweep": _sweep,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from compare.report import capacity, method, tables
+from compare.report.answer import Answer, answer, selfcheck_table
+from compare.report.matrix import Matrix, matrix
 from compare.report.model import Model, build
 from compare.report.page import DEFINITIONS, SECTIONS, started_line, title
 from compare.report.runresults import RunResults
@@ -28,14 +30,58 @@ def table_markdown(table: Table, caption: str = "") -> str:
     return "\n".join(lines) + "\n"
 
 
-def _verdict(model: Model) -> list[str]:
-    out = []
-    for v in verdicts(model):
-        users = f" ({v.users} users)" if v.users else ""
-        out.append(f"### {v.scenario}{users}\n\n_{v.description}_\n")
-        out += [f"- {line}" for line in v.findings]
-        out += [f"- **Caveat:** {line}" for line in v.caveats]
+def answer_markdown(found: Answer) -> list[str]:
+    """The answer block: a bullet per stack and per difference, flags in bold."""
+    out = [f"Measured: {found.target}.\n"]
+    if found.selfcheck is not None:
+        out.append((found.selfcheck if found.selfcheck_agrees else f"**{found.selfcheck}**") + "\n")
+        if found.checks:
+            out.append(table_markdown(selfcheck_table(found.checks), "The self-check"))
+    for s in found.scenarios:
+        service = f" _(service level: {s.service})_" if s.service else ""
+        out.append(f"**{s.scenario}**{service}\n")
+        for st in s.stacks:
+            costs = "; ".join(p for p in (st.load, st.memory, st.cpu) if p)
+            flags = f" **[flagged: {', '.join(st.flags)}]**" if st.flags else ""
+            out.append(f"- {st.stack}: {costs}{flags}")
+        out += [f"- **{d}**" for d in s.differences]
+        if s.rest:
+            out.append(f"- {s.rest}")
         out.append("")
+    return out
+
+
+def matrix_markdown(found: Matrix) -> str:
+    """The verdicts as a table: who is ahead in bold, the words as they are."""
+    if not found.rows:
+        return "_No two stacks were compared in this run._\n"
+    header = ["figure", *(["stacks"] if found.several_pairs else []), *found.columns]
+    table = Table(tuple(header))
+    for row in found.rows:
+        words = [
+            "-" if c is None else (f"**{c.text}**" if c.tone == "clear" else c.text)
+            for c in row.cells
+        ]
+        table.add(row.figure, *([row.pair] if found.several_pairs else []), *words)
+    return table_markdown(table)
+
+
+def _verdict(model: Model) -> list[str]:
+    out = [matrix_markdown(matrix(model))]
+    found = verdicts(model)
+    for v in found:
+        if v.observations or v.caveats:
+            out.append(f"**{v.scenario}**\n")
+            out += [f"- {line}" for line in v.observations]
+            out += [f"- **Caveat:** {line}" for line in v.caveats]
+            out.append("")
+    out.append("<details><summary>Every comparison in words</summary>\n")
+    for v in found:
+        users = f" ({v.users} users)" if v.users else ""
+        out.append(f"#### {v.scenario}{users}\n\n_{v.description}_\n")
+        out += [f"- {line}" for line in v.findings]
+        out.append("")
+    out.append("</details>\n")
     out.append(
         table_markdown(tables.overview(model), "All scenarios (median, range over repetitions)")
     )
@@ -50,6 +96,7 @@ def _sections(model: Model) -> dict[str, list[str]]:
     knees = capacity.knee_table(model)
     apps = tables.app_profiles(model)
     return {
+        "answer": answer_markdown(answer(model)),
         "capacity": [
             *(f"- {line}" for line in capacity.sentences(model)),
             "",

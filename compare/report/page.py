@@ -6,6 +6,7 @@ from compare.report.model import Model
 from compare.report.runresults import RunResults
 
 SECTIONS: tuple[tuple[str, str], ...] = (
+    ("answer", "The answer"),
     ("capacity", "Capacity"),
     ("verdict", "Verdict"),
     ("size-sweep", "Size sweep"),
@@ -112,6 +113,24 @@ dl.commands { grid-template-columns: 1fr; }
 dl.commands dt { margin-top: .4rem; }
 pre { white-space: pre-wrap; word-break: break-all; background: #f5f6f8; padding: .4rem .6rem;
   margin: 0; font-size: .8rem; border-radius: 4px; }
+.answer { border: 2px solid var(--accent); border-radius: 6px; padding: .25rem 1rem .6rem; }
+.answer h3 { margin: .75rem 0 .2rem; }
+.answer p.target { margin: .5rem 0 0; color: var(--muted); }
+.answer ul.differences li { font-weight: 600; }
+.answer p.rest { margin: .2rem 0; color: var(--muted); font-size: .9rem; }
+p.selfcheck { margin: .5rem 0 0; }
+p.selfcheck.disagrees { background: var(--bad); border-left: 4px solid #b3261e;
+  padding: .3rem .6rem; font-weight: 600; }
+.flag { display: inline-block; background: var(--bound); border: 1px solid #c77700;
+  border-radius: 3px; padding: 0 .3rem; font-size: .8rem; margin-left: .2rem; }
+table.matrix td { text-align: center; }
+table.matrix th[scope=row] { background: #fff; font-weight: normal; }
+td.v-clear { background: #d3f0d8; font-weight: 600; }
+td.v-same { background: #eceef1; }
+td.v-inconclusive { background: var(--warn); }
+td.v-not-judged { background: #fff; color: var(--muted); font-style: italic; }
+td.v-none { color: var(--muted); }
+details > summary { cursor: pointer; color: var(--accent); margin: .75rem 0; }
 @media print {
   body { font-size: 11pt; }
   main { max-width: none; padding: 0; }

@@ -18,6 +18,7 @@ from compare.report import figuredefs
 from compare.report.check import check_document
 from compare.report.curves import DEFAULT_SLO_TTFB_MS, Curve, curves
 from compare.report.metrics import CellFigures, SweepFigures, read_cell, sweep_figures
+from compare.report.selfcheck import CrossCheckItem, read_crosscheck
 from compare.results import RESULTS_FILE, Document, load_results
 
 
@@ -87,6 +88,9 @@ class RunResults:
     sweep: tuple[SweepFigures, ...]
     events: tuple[Event, ...]
     source: Path | None = field(default=None, compare=False)
+    # The self-check's items and the run's own flags (crosscheck-disagrees), when it made them.
+    crosscheck: tuple[CrossCheckItem, ...] = ()
+    run_flags: tuple[str, ...] = ()
 
     @classmethod
     def load(cls, path: Path) -> RunResults:
@@ -112,6 +116,8 @@ class RunResults:
                 Event(e.get("at"), e.get("message")) for e in document.get("events") or ()
             ),
             source=source,
+            crosscheck=read_crosscheck(document.get("crosscheck")),
+            run_flags=tuple(str(f) for f in document.get("flags") or () if isinstance(f, str)),
         )
 
     @property

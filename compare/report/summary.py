@@ -5,8 +5,10 @@ from __future__ import annotations
 import textwrap
 from collections import defaultdict
 
+from compare.report.answer import answer, lines
 from compare.report.capacity import sentences
 from compare.report.figuredefs import FIGURES
+from compare.report.matrix import Matrix, matrix
 from compare.report.metrics import SweepFigures
 from compare.report.model import Model, build
 from compare.report.page import title
@@ -85,22 +87,54 @@ def _wrap(text: str, bullet: str) -> str:
     )
 
 
+# How the terminal marks each kind of answer line.
+BULLETS = {"stack": "-", "difference": "*", "rest": " ", "selfcheck": "#", "disagrees": "!!"}
+
+
+def matrix_text(found: Matrix) -> str:
+    """The verdict matrix as plain columns ('=' no difference, '?' inconclusive, '.' not judged)."""
+    if not found.rows:
+        return "(no two stacks compared)"
+    marks = {"same": "=", "inconclusive": "?", "not-judged": "."}
+    header = ["figure", *(["stacks"] if found.several_pairs else []), *found.columns]
+    rows = [header]
+    for row in found.rows:
+        words = [
+            "-" if c is None else (c.text if c.tone == "clear" else marks[c.tone])
+            for c in row.cells
+        ]
+        rows.append([row.figure, *([row.pair] if found.several_pairs else []), *words])
+    legend = "= no meaningful difference, ? inconclusive, . not judged, - not compared"
+    return format_table(rows) + "\n" + legend
+
+
 def terminal_verdict(results: RunResults) -> str:
-    """The verdict for the terminal: run notes, findings per scenario, the two tables."""
+    """The verdict for the terminal: run notes, the answer, the matrix, caveats, two tables."""
     model = build(results)
-    lines = [title(model), ""]
-    lines += [textwrap.fill(f"NOTE: {n}", width=100, break_on_hyphens=False) for n in model.notes]
+    lines_out = [title(model), ""]
+    lines_out += [
+        textwrap.fill(f"NOTE: {n}", width=100, break_on_hyphens=False) for n in model.notes
+    ]
     if model.notes:
-        lines.append("")
+        lines_out.append("")
+    found = answer(model)
+    lines_out.append(f"ANSWER (measured: {found.target})")
+    for kind, text in lines(found):
+        if kind == "scenario":
+            lines_out.append(textwrap.fill(text, width=100, break_on_hyphens=False))
+        else:
+            lines_out.append(_wrap(text, BULLETS[kind]))
+    lines_out += ["", matrix_text(matrix(model)), ""]
     capacity_lines = sentences(model)
     if capacity_lines:
-        lines.append("capacity")
-        lines += [_wrap(line, "-") for line in capacity_lines]
-        lines.append("")
+        lines_out.append("capacity")
+        lines_out += [_wrap(line, "-") for line in capacity_lines]
+        lines_out.append("")
     for v in verdicts(model):
-        lines.append(f"{v.scenario}" + (f" ({v.users} users)" if v.users else ""))
-        lines += [_wrap(f, "-") for f in v.findings]
-        lines += [_wrap(c, "!") for c in v.caveats]
-        lines.append("")
-    lines += [verdict_table(model), "", sweep_table(results)]
-    return "\n".join(lines)
+        if v.observations or v.caveats:
+            lines_out.append(v.scenario)
+            lines_out += [_wrap(f, "-") for f in v.observations]
+            lines_out += [_wrap(c, "!") for c in v.caveats]
+            lines_out.append("")
+    lines_out += [verdict_table(model), "", sweep_table(results)]
+    return "\n".join(lines_out)

@@ -35,6 +35,9 @@ class ScenarioVerdict:
     users: int | None
     findings: tuple[str, ...]
     caveats: tuple[str, ...]
+    # The findings that are not comparisons (users served, one stack's values, Django's
+    # warnings): shown beside the matrix, which holds the comparisons.
+    observations: tuple[str, ...] = ()
 
 
 def _value(s: Spread, figure: Figure) -> str:
@@ -82,13 +85,22 @@ def bounds(c: FigureComparison) -> str:
     return f"{c.a}-{c.b} {span(low, high)} {c.figure.unit}"
 
 
-def sentence(c: FigureComparison) -> str:
-    """A judged or unjudged difference in words, with both sides' values."""
+@dataclass(frozen=True)
+class Ahead:
+    """Which side of a comparison is ahead, and by how much, in words."""
+
+    better: str
+    worse: str
+    size: str  # '1.21x' or '3.2 MB'
+    word: str  # 'higher' or 'lower'
+    a_better: bool
+
+
+def ahead(c: FigureComparison) -> Ahead | None:
+    """Who is ahead on the estimate (judged or not), or None when nothing was estimated."""
     h, j = c.figure, c.judgement
-    label = h.label[0].upper() + h.label[1:]
-    values = f"{_stated(c, c.a)}, {_stated(c, c.b)}"
     if j.estimate is None:
-        return f"{label}: {values} (not judged: {j.reason})"
+        return None
     if j.kind == "ratio":
         a_better = (j.estimate > 1) == h.higher_is_better
         size = factor(max(j.estimate, 1 / j.estimate))
@@ -97,6 +109,31 @@ def sentence(c: FigureComparison) -> str:
         size = f"{h.format(abs(j.estimate))} {h.unit}"
     word = "higher" if h.higher_is_better else "lower"
     better, worse = (c.a, c.b) if a_better else (c.b, c.a)
+    return Ahead(better, worse, size, word, a_better)
+
+
+def headline(c: FigureComparison) -> str:
+    """A clear difference in one short clause: 'uvicorn 1.80x higher throughput than
+    gunicorn-sync (95% interval 1.62x-2.01x)'."""
+    found = ahead(c)
+    if found is None:
+        return f"{c.figure.label}: not judged ({c.judgement.reason})"
+    return (
+        f"{found.better} {found.size} {found.word} {c.figure.label} than {found.worse} "
+        f"({_interval(c, found.a_better)})"
+    )
+
+
+def sentence(c: FigureComparison) -> str:
+    """A judged or unjudged difference in words, with both sides' values."""
+    h, j = c.figure, c.judgement
+    label = h.label[0].upper() + h.label[1:]
+    values = f"{_stated(c, c.a)}, {_stated(c, c.b)}"
+    found = ahead(c)
+    if found is None:
+        return f"{label}: {values} (not judged: {j.reason})"
+    better, worse, size, word = found.better, found.worse, found.size, found.word
+    a_better = found.a_better
     if j.conclusion == "not-judged":
         reason = "" if j.too_few else f"; not judged: {j.reason}"
         if size in (factor(1.0), f"{h.format(0.0)} {h.unit}"):
@@ -185,30 +222,32 @@ def scenario_verdict(model: Model, scenario: str) -> ScenarioVerdict:
     description = describe_scenario(scenario)
     if not groups:
         return ScenarioVerdict(scenario, description, None, (), ("not measured in this run",))
-    findings: list[str] = []
+    seen: list[str] = []
     if any(g.served_matters for g in groups):
-        findings.append(_served(groups, model.results.duration_s))
+        seen.append(_served(groups, model.results.duration_s))
     if len(groups) == 1:
         g = groups[0]
         for figure in VERDICT_FIGURES:
             s = g.spread(figure.name)
             if s is not None:
                 label = figure.label[0].upper() + figure.label[1:]
-                findings.append(f"{label}: {g.stack} {_value(s, figure)}.")
+                seen.append(f"{label}: {g.stack} {_value(s, figure)}.")
     outlasted = [g.stack for g in groups if g.outlasting and g.no_download_finished]
     if outlasted:
-        findings.append(
+        seen.append(
             f"No download finished within the cell on {', '.join(outlasted)}: as designed, each "
             "reads at --read-kbps for longer than the cell lasts."
         )
-    findings += judged(scenario_comparisons(model, scenario), groups)
-    findings += _warnings(groups)
+    warned = _warnings(groups)
+    findings = seen + judged(scenario_comparisons(model, scenario), groups) + warned
     caveats = [f"{g.stack}: {note}" for g in groups for note in g.caveats]
     caveats += [f"{stack}: not measured" for sc, stack in model.missing if sc == scenario]
     users = max((c.users for g in groups for c in g.cells), default=None)
     if " at " in scenario:  # a sweep's level already says how many users
         users = None
-    return ScenarioVerdict(scenario, description, users, tuple(findings), tuple(caveats))
+    return ScenarioVerdict(
+        scenario, description, users, tuple(findings), tuple(caveats), tuple(seen + warned)
+    )
 
 
 def verdicts(model: Model) -> list[ScenarioVerdict]:
