@@ -275,7 +275,7 @@ def test_cli_report_on_a_bad_document_is_a_one_line_error(
     if content is not None:
         (tmp_path / "results.json").write_text(content)
     done = run_compare("report", str(tmp_path))
-    assert done.returncode == 1
+    assert done.returncode == 2  # unusable input, as diff and figures: never 1 (a finding)
     assert done.stdout == ""
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("compare: error: ") and message in lines[0]

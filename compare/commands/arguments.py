@@ -1,5 +1,5 @@
 """Options several subcommands share: the run's data (``--source``, ``--app``, ``--seed-rows``),
-and defaults from environment variables whose errors name the variable."""
+and defaults from environment variables whose errors name the variable; ports."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import TypeVar
 from compare.errors import CompareError
 from compare.run.appdata import SOURCES
 from compare.settings import DATABASE_URL, DJANGO_DATA_DIR, Variable
+from compare.system.ports import HIGHEST_PORT
 from project.profiles import APP_PROFILES
 
 DEFAULT_SEED_ROWS = 1_000_000  # serve and ui; bench seeds what its largest export needs
@@ -44,6 +45,17 @@ def blamed(value: object) -> Iterator[None]:
         if isinstance(value, FromEnvironment):
             error.args = (f"${value.variable}={str(value)!r}: {error}",)
         raise
+
+
+def port_number(text: str) -> int:
+    """An argparse type: a TCP port, 0 to 65535 (argparse says what is wrong, exit 2)."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not 0 <= port <= HIGHEST_PORT:
+        raise argparse.ArgumentTypeError(f"{port} is not a port: give 0 to {HIGHEST_PORT}")
+    return port
 
 
 def _database_here() -> str:

@@ -13,9 +13,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from compare.errors import CompareError, UsageError
+from compare.commands.report import load_run
+from compare.errors import UsageError
 from compare.report.diff import DEFAULT_MIN_CHANGE, NOTHING_JUDGED, diff, render_diff
-from compare.report.runresults import RunResults
 
 
 def register(subparsers: Any) -> None:
@@ -44,11 +44,8 @@ def run(args: argparse.Namespace) -> int:
     """Print the comparison; exit 1 on a clear regression, 3 when nothing was judged."""
     if args.min_change < 0:
         raise UsageError(f"--min-change must not be negative, got {args.min_change:g}")
-    try:
-        old = RunResults.load(Path(args.old))
-        new = RunResults.load(Path(args.new))
-    except CompareError as error:
-        raise UsageError(str(error)) from None
+    old = load_run(Path(args.old))
+    new = load_run(Path(args.new))
     result = diff(old, new, args.min_change / 100)
     if args.json:
         json.dump(result.as_dict(), sys.stdout, indent=1, allow_nan=False)

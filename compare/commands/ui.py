@@ -19,7 +19,7 @@ import urllib.request
 from collections.abc import Sequence
 from typing import Any
 
-from compare.commands.arguments import add_data_arguments, blamed, env_default
+from compare.commands.arguments import add_data_arguments, blamed, env_default, port_number
 from compare.errors import CompareError
 from compare.run.appdata import RunData
 from compare.run.locust import LocustProcess, web_ui_argv, worker_argv
@@ -50,7 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "nginx, everything (default %(default)s); the first is the default host",
     )
     parser.add_argument(
-        "--port", type=int, default=DEFAULT_PORT, help="web UI port (default %(default)s)"
+        "--port", type=port_number, default=DEFAULT_PORT, help="web UI port (default %(default)s)"
     )
     parser.add_argument(
         "--web-host", default=LOOPBACK, help="web UI address to bind (default %(default)s)"
