@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from typing import TypeVar
 
 from compare.errors import CompareError
-from compare.run.appdata import SOURCES
+from compare.run.appdata import OWN_DATABASE_FLAG, SOURCES
 from compare.settings import DATABASE_URL, DJANGO_DATA_DIR, Variable
 from compare.system.ports import HIGHEST_PORT
 from project.profiles import APP_PROFILES
@@ -100,6 +100,15 @@ def add_data_arguments(
             default="minimal",
             help=app_help + " (default %(default)s)",
         )
+    parser.add_argument(
+        OWN_DATABASE_FLAG,
+        dest="own_database",
+        action="store_true",
+        help=f"let --source db and --app startproject use ${DATABASE_URL.name}: the run migrates "
+        "that database, deletes every row of its export table, seeds its own, and logs a user "
+        "named 'bench' in (an existing one is reused); without this flag a database the "
+        "harness did not create is refused",
+    )
     if seed_rows:
         parser.add_argument(
             "--seed-rows",

@@ -290,6 +290,7 @@ def build_config(args: argparse.Namespace) -> BenchConfig:
         out_dir=Path(args.out) / stamp,
         rows=args.rows,
         source=args.source,
+        own_database=args.own_database,
         # The run's data serves the richest profile any stack runs (sessions, a logged-in user).
         app="startproject" if "startproject" in apps else "minimal",
         placement=placement.mode,

@@ -50,7 +50,7 @@ def _follow(log: Path, offset: int) -> int:
 def run(args: argparse.Namespace) -> int:
     """Start the stack, echo its log, stop it on Ctrl-C or SIGTERM."""
     spec = get_stack(args.stack).with_options(workers=args.workers, threads=args.threads)
-    data = RunData(args.source, args.app, args.seed_rows)
+    data = RunData(args.source, args.app, args.seed_rows, own_database=args.own_database)
     try:
         with (
             stop_signals_interrupt(),

@@ -172,7 +172,9 @@ def _serve(
     servers = []
     feed_stacks = []
     samplers = []
-    run = stack.enter_context(Run(RunData(args.source, args.app, args.seed_rows)))
+    run = stack.enter_context(
+        Run(RunData(args.source, args.app, args.seed_rows, own_database=args.own_database))
+    )
     for spec in specs:
         server = stack.enter_context(run.server(spec, host=args.stack_host))
         sampler = stack.enter_context(ProcessTreeSampler(server.pid, args.sample_interval))

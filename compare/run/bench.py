@@ -45,7 +45,13 @@ def bench(config: BenchConfig, command: list[str]) -> int:
         except KeyboardInterrupt:
             print("\ninterrupted before anything was measured", file=sys.stderr)
             return INTERRUPTED
-        data = RunData(config.source, config.app, rows_to_seed(config), to_stderr)
+        data = RunData(
+            config.source,
+            config.app,
+            rows_to_seed(config),
+            to_stderr,
+            own_database=config.own_database,
+        )
         run = Run(data, config, results=writer)
         try:
             _measure(run)
