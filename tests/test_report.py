@@ -182,6 +182,34 @@ def test_hostile_text_is_escaped(document: dict[str, Any]) -> None:
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
 
 
+def _renamed(document: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
+    """The document with its stacks renamed, everywhere a name is."""
+    doc = copy.deepcopy(document)
+    doc["config"]["stacks"] = [names.get(s, s) for s in doc["config"]["stacks"]]
+    doc["stacks"] = {names.get(k, k): v for k, v in doc["stacks"].items()}
+    for record in doc["cells"] + doc["sweep"]:
+        record["stack"] = names.get(record["stack"], record["stack"])
+    return doc
+
+
+def test_any_stack_name_survives_every_renderer(document: dict[str, Any]) -> None:
+    # A '$' made matplotlib parse mathtext and raise, losing both reports; HTML and backticks
+    # passed into the Markdown raw (review R1). Names come from hand-edited or shared documents.
+    names = {"gunicorn-sync": "a$\\frac{$b `tick`", "uvicorn": '<script>x</script>"><img src=y>'}
+    doc = _renamed(document, names)
+    doc["cells"][0]["warnings"] = ["<b>bold</b> ![t](http://elsewhere.example/t.png)"]
+    doc["command"] = ["python", "-m", "compare", "bench", "--out", "a``b`"]
+    results = RunResults.from_document(doc)
+    page = render_html(results)
+    assert outline(page).scripts == 0 and "<img src=y>" not in page
+    markdown = render_markdown(results)
+    assert re.search(r"<[A-Za-z/!?]", markdown) is None, "raw HTML in the Markdown"
+    assert "![" not in markdown  # an image would be fetched from elsewhere when rendered
+    assert "- this run: ```python -m compare bench --out 'a``b`'```" in markdown
+    # Escaped, the names still read as themselves.
+    assert "a$\\\\frac{$b \\`tick\\`" in markdown and "&lt;script>x&lt;/script>" in markdown
+
+
 @pytest.mark.parametrize(
     "doc",
     [
