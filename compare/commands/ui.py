@@ -24,7 +24,7 @@ from compare.errors import CompareError
 from compare.run.appdata import RunData
 from compare.run.locust import LocustProcess, web_ui_argv, worker_argv
 from compare.run.run import Run
-from compare.run.serverfeed import BASELINE_SAMPLES, FeedStack, ServerFeed
+from compare.run.serverfeed import BASELINE_SAMPLES, KEPT_SAMPLES, FeedStack, ServerFeed
 from compare.servers.server import ServerProcess
 from compare.servers.stacks import STACK_ALIASES, StackSpec, get_stack, stack_names
 from compare.settings import DSC_SERVER_FEED_URL, DSC_STACKS
@@ -177,7 +177,9 @@ def _serve(
     )
     for spec in specs:
         server = stack.enter_context(run.server(spec, host=args.stack_host))
-        sampler = stack.enter_context(ProcessTreeSampler(server.pid, args.sample_interval))
+        sampler = stack.enter_context(
+            ProcessTreeSampler(server.pid, args.sample_interval, keep=KEPT_SAMPLES)
+        )
         servers.append(server)
         samplers.append(sampler)
         feed_stacks.append(
