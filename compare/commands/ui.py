@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ipaddress
 import json
 import logging
 import sys
@@ -115,6 +116,23 @@ def probe_host(web_host: str) -> str:
     if web_host.strip("[]") == "::":
         return "[::1]"
     return f"[{web_host.strip('[]')}]" if ":" in web_host else web_host
+
+
+def exposure_warning(web_host: str, locust_args: Sequence[str]) -> str | None:
+    """What to say when the UI would answer other machines without a login, or None."""
+    host = web_host.strip("[]")
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a name: it may resolve anywhere
+        loopback = False
+    if loopback or "--web-login" in locust_args:
+        return None
+    return (
+        f"warning: the locust web UI on {web_host or '0.0.0.0'} answers other machines without a "
+        "login: anyone who reaches it can start a load against any host. Keep --web-host on "
+        "loopback behind a reverse proxy with authentication (or an SSH tunnel), or pass "
+        "`-- --web-login` with a login handler; docs/locust-ui.md says how"
+    )
 
 
 def _get_json(url: str) -> Any:
@@ -258,6 +276,9 @@ def run(args: argparse.Namespace) -> int:
         raise CompareError(f"--sample-interval must be positive, got {args.sample_interval}")
     if port_in_use(args.web_host or "0.0.0.0", args.port):
         raise CompareError(f"port {args.port} on {args.web_host} is in use; pick another: --port")
+    warning = exposure_warning(args.web_host, args.locust_args)
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
     with stop_signals_interrupt():
         try:
             return serve_ui(args, specs)
