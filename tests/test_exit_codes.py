@@ -144,7 +144,8 @@ def test_a_bench_that_fails_before_its_first_cell_says_so_in_its_status(tmp_path
     if os.environ.get("DATABASE_URL"):
         pytest.skip("DATABASE_URL is set: the run would seed that database, not SQLite")
     args = ["--quick", "--stacks", "uvicorn", "--scenarios", "download", "--sweep-sizes", ""]
-    env = {"DJANGO_DATA_DIR": str(blocker / "data")}
+    # Its own runtime directory: the machine's one bench lock is not this test's to take.
+    env = {"DJANGO_DATA_DIR": str(blocker / "data"), "DSC_RUNTIME_DIR": str(tmp_path / "rt")}
     done = run_compare("bench", *args, "--source", "db", "--out", str(out), env=env, timeout=120)
     assert done.returncode == 1, done.stderr
     document = load_results(out / "latest")

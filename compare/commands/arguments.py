@@ -1,9 +1,11 @@
-"""Options several subcommands share: the run's data (``--source``, ``--app``, ``--seed-rows``),
-and defaults from environment variables whose errors name the variable; ports."""
+"""What several subcommands share: the run's data (``--source``, ``--app``, ``--seed-rows``),
+defaults from environment variables whose errors name the variable, ports, and the sweep of
+what a killed harness left behind."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TypeVar
@@ -11,6 +13,7 @@ from typing import TypeVar
 from compare.errors import CompareError
 from compare.run.appdata import OWN_DATABASE_FLAG, SOURCES
 from compare.settings import DATABASE_URL, DJANGO_DATA_DIR, Variable
+from compare.system import leftovers
 from compare.system.ports import HIGHEST_PORT
 from project.profiles import APP_PROFILES
 
@@ -45,6 +48,12 @@ def blamed(value: object) -> Iterator[None]:
         if isinstance(value, FromEnvironment):
             error.args = (f"${value.variable}={str(value)!r}: {error}",)
         raise
+
+
+def stop_leftovers() -> None:
+    """Before bench, serve or ui starts anything: stop what a killed harness left, and say so."""
+    for line in leftovers.sweep():
+        print(line, file=sys.stderr, flush=True)
 
 
 def port_number(text: str) -> int:

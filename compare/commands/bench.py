@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, cast
 
-from compare.commands.arguments import add_data_arguments, blamed, env_default
+from compare.commands.arguments import add_data_arguments, blamed, env_default, stop_leftovers
 from compare.config import (
     RUN_PROFILES,
     SWEEP_VARIANTS,
@@ -37,6 +37,7 @@ from compare.settings import (
     MAX_IN_FLIGHT,
     SLO_TTFB_MS,
 )
+from compare.system import leftovers
 from compare.system.placement import MODES, choose
 from loadtests.catalog import SCENARIOS, export_rows
 from project.profiles import APP_PROFILES
@@ -369,4 +370,6 @@ def run(args: argparse.Namespace) -> int:
     except CompareError as error:
         # Nothing has started: bad options, exit 2 as argparse's own, never 1 ("a cell failed").
         raise UsageError(str(error)) from None
-    return bench(config, [sys.executable, "-m", "compare", *sys.argv[1:]])
+    with leftovers.bench_lock():
+        stop_leftovers()
+        return bench(config, [sys.executable, "-m", "compare", *sys.argv[1:]])

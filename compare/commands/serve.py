@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from compare.commands.arguments import add_data_arguments, port_number
+from compare.commands.arguments import add_data_arguments, port_number, stop_leftovers
 from compare.errors import CompareError
 from compare.run.appdata import RunData
 from compare.run.run import Run
@@ -50,6 +50,7 @@ def _follow(log: Path, offset: int) -> int:
 def run(args: argparse.Namespace) -> int:
     """Start the stack, echo its log, stop it on Ctrl-C or SIGTERM."""
     spec = get_stack(args.stack).with_options(workers=args.workers, threads=args.threads)
+    stop_leftovers()  # a killed serve's stack may hold this very port
     data = RunData(args.source, args.app, args.seed_rows, own_database=args.own_database)
     try:
         with (

@@ -20,7 +20,13 @@ import urllib.request
 from collections.abc import Sequence
 from typing import Any
 
-from compare.commands.arguments import add_data_arguments, blamed, env_default, port_number
+from compare.commands.arguments import (
+    add_data_arguments,
+    blamed,
+    env_default,
+    port_number,
+    stop_leftovers,
+)
 from compare.errors import CompareError
 from compare.run.appdata import RunData
 from compare.run.locust import LocustProcess, web_ui_argv, worker_argv
@@ -274,6 +280,7 @@ def run(args: argparse.Namespace) -> int:
         raise CompareError(f"--locust-workers must not be negative, got {args.locust_workers}")
     if not args.sample_interval > 0:
         raise CompareError(f"--sample-interval must be positive, got {args.sample_interval}")
+    stop_leftovers()  # a killed ui's locust may hold this very port
     if port_in_use(args.web_host or "0.0.0.0", args.port):
         raise CompareError(f"port {args.port} on {args.web_host} is in use; pick another: --port")
     warning = exposure_warning(args.web_host, args.locust_args)
