@@ -126,6 +126,8 @@ class BenchConfig:
     # minimal: one native middleware (like for like); startproject: a new project's middleware
     # and apps, with a logged-in user's session on every request (project.profiles).
     app: Literal["minimal", "startproject"] = "minimal"
+    # --seed-database-i-own: $DATABASE_URL may be migrated and seeded (compare.run.appdata).
+    own_database: bool = False
     placement: str = "shared"  # compare.system.placement: split, shared or custom
     server_cpus: tuple[int, ...] | None = None
     client_cpus: tuple[int, ...] | None = None

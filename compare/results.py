@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 import threading
@@ -215,6 +216,10 @@ class ResultsError(CompareError):
     """A results document that cannot be read, or is not one of ours."""
 
 
+class UnencodableError(ResultsError):
+    """A record JSON cannot carry (NaN, infinity); the document is saved without it."""
+
+
 def now_iso() -> str:
     """The current UTC time in ISO 8601, seconds precision."""
     return datetime.now(UTC).isoformat(timespec="seconds")
@@ -254,22 +259,33 @@ class ResultsWriter:
     def add_stack(self, name: str, description: dict[str, Any]) -> None:
         """Record a stack's spec and command line once."""
         self.document["stacks"][name] = description
-        self.flush()
+        try:
+            self.flush()
+        except UnencodableError:
+            del self.document["stacks"][name]
+            raise
 
     def add_cell(self, cell: Cell) -> None:
         """Append a load-test cell and save."""
-        self.document["cells"].append(cell)
-        self.flush()
+        self._append("cells", cell)
 
     def add_sweep_point(self, point: SweepPoint) -> None:
         """Append one size-sweep measurement and save."""
-        self.document["sweep"].append(point)
-        self.flush()
+        self._append("sweep", point)
 
     def add_event(self, message: str) -> None:
         """Record something that happened to the run (an interruption, a skipped stack)."""
-        self.document["events"].append({"at": now_iso(), "message": message})
-        self.flush()
+        self._append("events", {"at": now_iso(), "message": message})
+
+    def _append(self, section: str, item: Any) -> None:
+        # A record JSON cannot carry (a NaN) is taken back out: it must not make every later
+        # save fail, the run's final status included.
+        self.document[section].append(item)
+        try:
+            self.flush()
+        except UnencodableError:
+            self.document[section].pop()
+            raise
 
     def finish(self, status: str) -> None:
         """Mark the run complete, interrupted or failed, and save."""
@@ -283,10 +299,15 @@ class ResultsWriter:
         The rename is atomic: a full or read-only disk leaves the last good document in place.
         """
         with self._lock:
-            data = json.dumps(self.document, indent=1, allow_nan=False)
+            try:
+                data = json.dumps(self.document, indent=1, allow_nan=False)
+            except ValueError as error:
+                raise UnencodableError(f"not saved to {self.path}: {error}") from None
             tmp: str | None = None
             try:
                 fd, tmp = tempfile.mkstemp(prefix=".results-", dir=self.directory)
+                # Readable as the reports beside it are (mkstemp makes it 0600).
+                os.fchmod(fd, 0o644)
                 with os.fdopen(fd, "w") as handle:
                     handle.write(data)
                     handle.flush()
@@ -303,6 +324,21 @@ class ResultsWriter:
                     Path(tmp).unlink(missing_ok=True)
 
 
+class _NotFinite(ValueError):
+    """A NaN or an infinity in a document: figures computed from it would be meaningless."""
+
+
+def _no_constant(name: str) -> Any:
+    raise _NotFinite(name)
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e999 parses to infinity
+        raise _NotFinite(text)
+    return value
+
+
 def load_results(path: Path) -> Document:
     """Load a results document (a directory or the file itself) that is one of ours, of this
     version; raise ResultsError if not. What it holds is checked where it is read
@@ -315,12 +351,18 @@ def load_results(path: Path) -> Document:
         text = file.read_text(encoding="utf-8")
     except OSError as error:
         raise ResultsError(f"cannot read {file}: {error.strerror or error}") from None
+    except UnicodeDecodeError as error:
+        raise ResultsError(f"{file} is not UTF-8 text (byte {error.start})") from None
     try:
-        document = json.loads(text)
+        document = json.loads(text, parse_constant=_no_constant, parse_float=_finite)
     except json.JSONDecodeError as error:
         raise ResultsError(
             f"{file} is not valid JSON ({error.msg} at line {error.lineno})"
         ) from None
+    except RecursionError:
+        raise ResultsError(f"{file} is nested too deeply to be a results document") from None
+    except _NotFinite as error:
+        raise ResultsError(f"{file} holds {error}, which JSON cannot carry") from None
     if not isinstance(document, dict) or document.get("schema") != SCHEMA:
         raise ResultsError(f"{file} is not a django-stream-compare results document")
     version = document.get("schema_version")

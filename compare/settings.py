@@ -10,8 +10,10 @@ is ``table()`` (tests/test_settings.py).
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Generic, Literal, TypeVar
 
 from compare.errors import CompareError
@@ -172,6 +174,14 @@ DSC_OUT = Variable(
     "`results`",
     "where `bench` writes runs, and where `report`, `figures` and `make report` look for `latest`",
 )
+DSC_RUNTIME_DIR = Variable(
+    "DSC_RUNTIME_DIR",
+    str(Path(tempfile.gettempdir()) / f"dsc-runtime-{os.getuid()}"),
+    _text,
+    "`/tmp/dsc-runtime-UID`",
+    "where each harness process lists what it started (the next `bench`, `serve` or `ui` stops "
+    "what a killed one left behind) and where the bench's lock is",
+)
 DSC_ALLOWED_HOSTS: Variable[tuple[str, ...]] = Variable(
     "DSC_ALLOWED_HOSTS",
     (),
@@ -262,6 +272,7 @@ VARIABLES: tuple[Variable[Any], ...] = (
     DSC_SCENARIOS,
     DSC_PLACEMENT,
     DSC_OUT,
+    DSC_RUNTIME_DIR,
     DSC_ALLOWED_HOSTS,
     DSC_NGINX,
     DSC_POSTGRES_BIN,

@@ -150,7 +150,8 @@ events.quitting.add_listener(lambda **_kwargs: recorder.current_recorder().close
 def _add_server_tab(environment: Any, **_kwargs: Any) -> None:
     # Only the process serving the web UI has one (not headless runs, not workers).
     if environment.web_ui is not None:
-        from loadtests import picker, servertab  # Flask is only needed here
+        from loadtests import picker, servertab, startform  # Flask is only needed here
 
         servertab.install(environment.web_ui)
         picker.install(environment.web_ui.app, lambda: environment.available_user_classes or ())
+        startform.install(environment.web_ui)

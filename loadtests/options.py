@@ -144,6 +144,8 @@ OPTIONS: Mapping[str, OptionSpec] = MappingProxyType(
                 "",
                 "A Django session key sent as the sessionid cookie: the requests of a logged-in "
                 "user (compare --app startproject seeds one and sets it).",
+                # A live login: never in the page (locust puts form defaults into it).
+                web_ui=False,
             ),
         )
     }

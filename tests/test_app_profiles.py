@@ -40,7 +40,9 @@ def test_startproject_profile_is_django_52s_template() -> None:
 def data(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunData]:
     """A migrated SQLite database with a logged-in user's session."""
     url = f"sqlite:///{tmp_path_factory.mktemp('profiles') / 'db.sqlite3'}"
-    with RunData("synthetic", "startproject", 0, lambda line: None, database_url=url) as running:
+    with RunData(
+        "synthetic", "startproject", 0, lambda line: None, database_url=url, own_database=True
+    ) as running:
         assert running.session
         yield running
 

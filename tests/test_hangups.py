@@ -87,7 +87,14 @@ async def test_closing_the_response_closes_its_async_body_at_once() -> None:
 def database(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fresh SQLite file with DB_ROWS rows, seeded as the bench seeds its database."""
     path = tmp_path_factory.mktemp("hangups") / "export.sqlite3"
-    RunData("db", "minimal", DB_ROWS, lambda line: None, database_url=_sqlite_url(path)).start()
+    RunData(
+        "db",
+        "minimal",
+        DB_ROWS,
+        lambda line: None,
+        database_url=_sqlite_url(path),
+        own_database=True,
+    ).start()
     return path
 
 

@@ -182,6 +182,36 @@ def test_hostile_text_is_escaped(document: dict[str, Any]) -> None:
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
 
 
+def _renamed(document: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
+    """The document with its stacks renamed, everywhere a name is."""
+    doc = copy.deepcopy(document)
+    doc["config"]["stacks"] = [names.get(s, s) for s in doc["config"]["stacks"]]
+    doc["stacks"] = {names.get(k, k): v for k, v in doc["stacks"].items()}
+    for record in doc["cells"] + doc["sweep"]:
+        record["stack"] = names.get(record["stack"], record["stack"])
+    return doc
+
+
+def test_any_stack_name_survives_every_renderer(document: dict[str, Any]) -> None:
+    # A '$' made matplotlib parse mathtext and raise, losing both reports; HTML and backticks
+    # passed into the Markdown raw (review R1). Names come from hand-edited or shared documents.
+    names = {"gunicorn-sync": "a$\\frac{$b `tick`", "uvicorn": '<script>x</script>"><img src=y>'}
+    doc = _renamed(document, names)
+    doc["cells"][0]["warnings"] = ["<b>bold</b> ![t](http://elsewhere.example/t.png)"]
+    doc["command"] = ["python", "-m", "compare", "bench", "--out", "a``b`"]
+    results = RunResults.from_document(doc)
+    page = render_html(results)
+    assert outline(page).scripts == 0 and "<img src=y>" not in page
+    markdown = render_markdown(results)
+    # The renderer's own folding tags are its only HTML; none comes from the document.
+    own = re.sub(r"</?(details|summary)>", "", markdown)
+    assert re.search(r"<[A-Za-z/!?]", own) is None, "raw HTML in the Markdown"
+    assert "![" not in markdown  # an image would be fetched from elsewhere when rendered
+    assert "- this run: ```python -m compare bench --out 'a``b`'```" in markdown
+    # Escaped, the names still read as themselves.
+    assert "a$\\\\frac{$b \\`tick\\`" in markdown and "&lt;script>x&lt;/script>" in markdown
+
+
 @pytest.mark.parametrize(
     "doc",
     [
@@ -275,7 +305,7 @@ def test_cli_report_on_a_bad_document_is_a_one_line_error(
     if content is not None:
         (tmp_path / "results.json").write_text(content)
     done = run_compare("report", str(tmp_path))
-    assert done.returncode == 1
+    assert done.returncode == 2  # unusable input, as diff and figures: never 1 (a finding)
     assert done.stdout == ""
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("compare: error: ") and message in lines[0]

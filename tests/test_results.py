@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import math
 import os
+import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -66,6 +68,27 @@ def test_every_change_is_saved_and_loads_back(tmp_path: Path) -> None:
     loaded = load_results(tmp_path / "run")
     assert loaded["status"] == "complete" and loaded["finished"]
     assert [p.name for p in (tmp_path / "run").iterdir()] == [RESULTS_FILE]  # no temp files
+
+
+def test_a_record_json_cannot_carry_is_refused_and_the_run_still_saves(tmp_path: Path) -> None:
+    writer = _writer(tmp_path)
+    with pytest.raises(ResultsError, match=r"not saved to .*nan"):
+        writer.add_cell({**_stub("a"), "server_cpu_s": math.nan})
+    with pytest.raises(ResultsError):
+        writer.add_sweep_point({**_point("a", 10), "ttfb_s": math.inf})
+    with pytest.raises(ResultsError):
+        writer.add_stack("a", {"weight": math.nan})
+    # One NaN must not make every later save fail: the status still reaches the file.
+    writer.add_cell(_stub("b"))
+    writer.finish("failed")
+    loaded = load_results(tmp_path)
+    assert loaded["status"] == "failed" and [c["stack"] for c in loaded["cells"]] == ["b"]
+    assert loaded["sweep"] == [] and loaded["stacks"] == {}
+
+
+def test_results_are_as_readable_as_the_reports_beside_them(tmp_path: Path) -> None:
+    _writer(tmp_path)
+    assert stat.S_IMODE((tmp_path / RESULTS_FILE).stat().st_mode) == 0o644
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes to read-only directories")

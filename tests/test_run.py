@@ -42,7 +42,7 @@ def test_children_get_their_environment_as_a_value_and_ours_stays_as_it_was(
     environ["DSC_ALLOWED_HOSTS"] = "stack.example"
     # The startproject profile: a migrated database and a logged-in user's session.
     url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
-    data = RunData("synthetic", "startproject", 0, _quiet, database_url=url)
+    data = RunData("synthetic", "startproject", 0, _quiet, database_url=url, own_database=True)
     with Run(data, environ=environ) as run:
         stack = run.server(STACKS["uvicorn"]).env
         locust = run.locust_environment({"DSC_SERVER_FEED_URL": "http://feed"})

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from compare.system.sampler import (
+    FIRST_KEPT,
     ProcessSample,
     ProcessTreeSampler,
     TreeSample,
@@ -136,6 +137,23 @@ def test_live_tree_memory_cpu_and_restarting_children(child: Child) -> None:
     assert sampler.samples[-1].t >= t_end  # stop() takes a last sample
     child.do("reap")
     assert_gone([first_kid, second_kid])
+
+
+def test_a_bounded_sampler_holds_the_newest_and_keeps_the_first_and_the_peak(
+    child: Child,
+) -> None:
+    # compare ui samples for days (review U1): what it holds must not grow with time.
+    sampler = ProcessTreeSampler(child.proc.pid, keep=5)
+    taken = [sampler.sample_once() for _ in range(FIRST_KEPT)]
+    kid = int(child.do("spawn"))  # a whole interpreter more: the tree's highest PSS
+    taken.append(sampler.sample_once())
+    child.do("reap")
+    taken += [sampler.sample_once() for _ in range(10)]
+    assert sampler.samples == taken[-5:]
+    assert sampler.first == taken[:FIRST_KEPT]
+    assert kid in {p.pid for p in taken[FIRST_KEPT].processes}  # type: ignore[union-attr]
+    assert sampler.peak_pss == max(s.pss for s in taken if s) > max(s.pss for s in taken[-5:] if s)
+    sampler.wait_for(len(taken), timeout=0)  # counts every sample taken, not those held
 
 
 def test_sampler_ends_when_the_root_exits(child: Child) -> None:

@@ -51,6 +51,8 @@ def tree(t: float, *procs: tuple[int, int, float]) -> TreeSample:
 class FakeSampler:
     def __init__(self, samples: list[TreeSample], exited: bool = False) -> None:
         self.samples = samples
+        self.first = samples[:16]
+        self.peak_pss = max((s.pss for s in samples), default=0)
         self.root_exited = exited
 
 

@@ -1,18 +1,21 @@
-"""Options several subcommands share: the run's data (``--source``, ``--app``, ``--seed-rows``),
-``--min-change`` (diff, history), and defaults from environment variables whose errors name the
-variable."""
+"""What several subcommands share: the run's data (``--source``, ``--app``, ``--seed-rows``),
+``--min-change`` (diff, history), defaults from environment variables whose errors name the
+variable, ports, and the sweep of what a killed harness left behind."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TypeVar
 
 from compare.errors import CompareError, UsageError
 from compare.report.diff import DEFAULT_MIN_CHANGE
-from compare.run.appdata import SOURCES
+from compare.run.appdata import OWN_DATABASE_FLAG, SOURCES
 from compare.settings import DATABASE_URL, DJANGO_DATA_DIR, Variable
+from compare.system import leftovers
+from compare.system.ports import HIGHEST_PORT
 from project.profiles import APP_PROFILES
 
 DEFAULT_SEED_ROWS = 1_000_000  # serve and ui; bench seeds what its largest export needs
@@ -46,6 +49,23 @@ def blamed(value: object) -> Iterator[None]:
         if isinstance(value, FromEnvironment):
             error.args = (f"${value.variable}={str(value)!r}: {error}",)
         raise
+
+
+def stop_leftovers() -> None:
+    """Before bench, serve or ui starts anything: stop what a killed harness left, and say so."""
+    for line in leftovers.sweep():
+        print(line, file=sys.stderr, flush=True)
+
+
+def port_number(text: str) -> int:
+    """An argparse type: a TCP port, 0 to 65535 (argparse says what is wrong, exit 2)."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not 0 <= port <= HIGHEST_PORT:
+        raise argparse.ArgumentTypeError(f"{port} is not a port: give 0 to {HIGHEST_PORT}")
+    return port
 
 
 def _database_here() -> str:
@@ -90,6 +110,15 @@ def add_data_arguments(
             default="minimal",
             help=app_help + " (default %(default)s)",
         )
+    parser.add_argument(
+        OWN_DATABASE_FLAG,
+        dest="own_database",
+        action="store_true",
+        help=f"let --source db and --app startproject use ${DATABASE_URL.name}: the run migrates "
+        "that database, deletes every row of its export table, seeds its own, and logs a user "
+        "named 'bench' in (an existing one is reused); without this flag a database the "
+        "harness did not create is refused",
+    )
     if seed_rows:
         parser.add_argument(
             "--seed-rows",
@@ -114,6 +143,6 @@ def add_min_change(parser: argparse.ArgumentParser) -> None:
 
 def min_change(args: argparse.Namespace) -> float:
     """``--min-change`` as a share, refused when negative."""
-    if args.min_change < 0:
+    if not args.min_change >= 0:  # NaN too
         raise UsageError(f"--min-change must not be negative, got {args.min_change:g}")
     return float(args.min_change) / 100

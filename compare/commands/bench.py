@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, cast
 
-from compare.commands.arguments import add_data_arguments, blamed, env_default
+from compare.commands.arguments import add_data_arguments, blamed, env_default, stop_leftovers
 from compare.config import (
     RUN_PROFILES,
     SWEEP_VARIANTS,
@@ -23,7 +23,7 @@ from compare.config import (
     SweepVariant,
     parse_names,
 )
-from compare.errors import CompareError
+from compare.errors import CompareError, UsageError
 from compare.run.bench import bench
 from compare.servers.stacks import DEFAULT_WORKERS, stack_names
 from compare.settings import (
@@ -31,13 +31,19 @@ from compare.settings import (
     DSC_PLACEMENT,
     DSC_SCENARIOS,
     DSC_STACKS,
+    EXPORT_MAX_BUFFERED_ROWS,
+    EXPORT_MAX_ROWS,
     EXPORT_ROWS,
     MAX_IN_FLIGHT,
     SLO_TTFB_MS,
 )
+from compare.system import leftovers
 from compare.system.placement import MODES, choose
-from loadtests.catalog import SCENARIOS
+from loadtests.catalog import SCENARIOS, export_rows
 from project.profiles import APP_PROFILES
+
+# The largest --duration, --repeat and --slo-ttfb-ms taken: a day, in each one's unit.
+MOST = 86_400.0
 
 
 def register(subparsers: Any) -> None:
@@ -199,11 +205,25 @@ def _ints(raw: str | None, what: str) -> tuple[int, ...]:
     return values
 
 
-def _positive(value: float | None, default: float, what: str) -> float:
+def _positive(value: float | None, default: float, what: str, most: float = MOST) -> float:
     chosen = default if value is None else value
-    if chosen <= 0:
-        raise CompareError(f"{what} must be positive, got {value}")
+    # NaN passes every comparison, and 1e308 s overflows the first deadline after a stack started.
+    if not (math.isfinite(chosen) and 0 < chosen <= most):
+        raise CompareError(f"{what} must be positive and at most {most:g}, got {value}")
     return chosen
+
+
+def _exportable(rows: int, what: str, variants: tuple[str, ...] = ()) -> None:
+    """Refuse rows the stacks' view would answer with a 400 on every request, before anything
+    is seeded or started: above EXPORT_MAX_ROWS, or EXPORT_MAX_BUFFERED_ROWS for a body held
+    in memory (project/export/params.py)."""
+    held = [v for v in variants if v in ("buffered", "mismatch")]
+    limit, name = EXPORT_MAX_ROWS.value(), EXPORT_MAX_ROWS.name
+    if held and EXPORT_MAX_BUFFERED_ROWS.value() < limit:
+        limit, name = EXPORT_MAX_BUFFERED_ROWS.value(), EXPORT_MAX_BUFFERED_ROWS.name
+        name += f" ({held[0]})"
+    if rows > limit:
+        raise CompareError(f"{what} asks for {rows} rows, above the view's {name} of {limit}")
 
 
 def profile_of(args: argparse.Namespace) -> RunProfile:
@@ -244,6 +264,13 @@ def build_config(args: argparse.Namespace) -> BenchConfig:
     curve = _curve(args)
     if curve.kind == "rate":
         scenarios = _open_loop_scenarios(args.scenarios, scenarios)
+    for size in sizes:
+        _exportable(size, "--sweep-sizes", variants)
+    asked: dict[str, int | float | str] = {"rows": args.rows} if args.rows else {}
+    for name in scenarios:
+        scenario = SCENARIOS[name]
+        held = ("buffered",) if scenario.step.built_first else ()
+        _exportable(export_rows(scenario, asked), f"scenario {name!r} (--rows)", held)
     if curve.levels and args.users is not None:
         raise CompareError("--users sets one load for every cell; --concurrency or --rate a curve")
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
@@ -264,6 +291,7 @@ def build_config(args: argparse.Namespace) -> BenchConfig:
         out_dir=Path(args.out) / stamp,
         rows=args.rows,
         source=args.source,
+        own_database=args.own_database,
         # The run's data serves the richest profile any stack runs (sessions, a logged-in user).
         app="startproject" if "startproject" in apps else "minimal",
         placement=placement.mode,
@@ -337,4 +365,11 @@ def _workers(raw: str | None, sweep: bool) -> int | Literal["auto"]:
 
 def run(args: argparse.Namespace) -> int:
     """Run the benchmark; the exit status says whether everything was measured."""
-    return bench(build_config(args), [sys.executable, "-m", "compare", *sys.argv[1:]])
+    try:
+        config = build_config(args)
+    except CompareError as error:
+        # Nothing has started: bad options, exit 2 as argparse's own, never 1 ("a cell failed").
+        raise UsageError(str(error)) from None
+    with leftovers.bench_lock():
+        stop_leftovers()
+        return bench(config, [sys.executable, "-m", "compare", *sys.argv[1:]])

@@ -14,10 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from compare.commands.arguments import add_min_change, min_change
-from compare.errors import CompareError, UsageError
+from compare.commands.report import load_run
 from compare.report.diff import NOTHING_JUDGED, diff, render_diff
 from compare.report.diffmarkdown import render_diff_markdown
-from compare.report.runresults import RunResults
 
 
 def _name(path: str) -> str:
@@ -52,11 +51,8 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the comparison; exit 1 on a clear regression, 3 when nothing was judged."""
-    try:
-        old = RunResults.load(Path(args.old))
-        new = RunResults.load(Path(args.new))
-    except CompareError as error:
-        raise UsageError(str(error)) from None
+    old = load_run(Path(args.old))
+    new = load_run(Path(args.new))
     result = diff(old, new, min_change(args))
     if args.json or args.format == "json":
         json.dump(result.as_dict(), sys.stdout, indent=1, allow_nan=False)

@@ -8,9 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from compare.commands.report import add_results_argument
+from compare.commands.report import add_results_argument, load_run
 from compare.report.figures import figures_document
-from compare.report.runresults import RunResults
 
 
 def register(subparsers: Any) -> None:
@@ -24,7 +23,7 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the figures document."""
-    document = figures_document(RunResults.load(Path(args.results)))
+    document = figures_document(load_run(Path(args.results)))
     json.dump(document, sys.stdout, indent=1, allow_nan=False)
     sys.stdout.write("\n")
     return 0

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from compare.errors import CompareError, UsageError
 from compare.report import write_reports
 from compare.report.runresults import RunResults
 from compare.report.summary import terminal_verdict
@@ -28,6 +29,15 @@ def add_results_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def load_run(path: Path) -> RunResults:
+    """A run's results for a reading command: an unusable document is bad input (exit 2), never
+    a finding (1)."""
+    try:
+        return RunResults.load(path)
+    except CompareError as error:
+        raise UsageError(str(error)) from None
+
+
 def register(subparsers: Any) -> None:
     """Add the ``report`` subcommand."""
     parser: argparse.ArgumentParser = subparsers.add_parser(
@@ -41,7 +51,7 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Write both reports, print where they are and the verdict."""
     path = Path(args.results)
-    results = RunResults.load(path)
+    results = load_run(path)
     paths = write_reports(results, path if path.is_dir() else path.parent)
     if not args.quiet:
         print(terminal_verdict(results))

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from compare.commands.arguments import add_data_arguments
+from compare.commands.arguments import add_data_arguments, port_number, stop_leftovers
 from compare.errors import CompareError
 from compare.run.appdata import RunData
 from compare.run.run import Run
@@ -27,7 +27,9 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("stack", metavar="STACK", help="a name from 'python -m compare stacks'")
     parser.add_argument("--host", default=LOOPBACK, help="address to bind (default %(default)s)")
-    parser.add_argument("--port", type=int, default=8000, help="0 picks a free one (default 8000)")
+    parser.add_argument(
+        "--port", type=port_number, default=8000, help="0 picks a free one (default 8000)"
+    )
     parser.add_argument("--workers", type=int, help="worker processes (default: the stack's)")
     parser.add_argument("--threads", type=int, help="threads per worker, threaded stacks only")
     add_data_arguments(parser, seed_rows=True)
@@ -48,7 +50,8 @@ def _follow(log: Path, offset: int) -> int:
 def run(args: argparse.Namespace) -> int:
     """Start the stack, echo its log, stop it on Ctrl-C or SIGTERM."""
     spec = get_stack(args.stack).with_options(workers=args.workers, threads=args.threads)
-    data = RunData(args.source, args.app, args.seed_rows)
+    stop_leftovers()  # a killed serve's stack may hold this very port
+    data = RunData(args.source, args.app, args.seed_rows, own_database=args.own_database)
     try:
         with (
             stop_signals_interrupt(),

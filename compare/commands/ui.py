@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ipaddress
 import json
 import logging
 import sys
@@ -19,12 +20,18 @@ import urllib.request
 from collections.abc import Sequence
 from typing import Any
 
-from compare.commands.arguments import add_data_arguments, blamed, env_default
+from compare.commands.arguments import (
+    add_data_arguments,
+    blamed,
+    env_default,
+    port_number,
+    stop_leftovers,
+)
 from compare.errors import CompareError
 from compare.run.appdata import RunData
 from compare.run.locust import LocustProcess, web_ui_argv, worker_argv
 from compare.run.run import Run
-from compare.run.serverfeed import BASELINE_SAMPLES, FeedStack, ServerFeed
+from compare.run.serverfeed import BASELINE_SAMPLES, KEPT_SAMPLES, FeedStack, ServerFeed
 from compare.servers.server import ServerProcess
 from compare.servers.stacks import STACK_ALIASES, StackSpec, get_stack, stack_names
 from compare.settings import DSC_SERVER_FEED_URL, DSC_STACKS
@@ -50,7 +57,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "nginx, everything (default %(default)s); the first is the default host",
     )
     parser.add_argument(
-        "--port", type=int, default=DEFAULT_PORT, help="web UI port (default %(default)s)"
+        "--port", type=port_number, default=DEFAULT_PORT, help="web UI port (default %(default)s)"
     )
     parser.add_argument(
         "--web-host", default=LOOPBACK, help="web UI address to bind (default %(default)s)"
@@ -117,6 +124,23 @@ def probe_host(web_host: str) -> str:
     return f"[{web_host.strip('[]')}]" if ":" in web_host else web_host
 
 
+def exposure_warning(web_host: str, locust_args: Sequence[str]) -> str | None:
+    """What to say when the UI would answer other machines without a login, or None."""
+    host = web_host.strip("[]")
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a name: it may resolve anywhere
+        loopback = False
+    if loopback or "--web-login" in locust_args:
+        return None
+    return (
+        f"warning: the locust web UI on {web_host or '0.0.0.0'} answers other machines without a "
+        "login: anyone who reaches it can start a load against any host. Keep --web-host on "
+        "loopback behind a reverse proxy with authentication (or an SSH tunnel), or pass "
+        "`-- --web-login` with a login handler; docs/locust-ui.md says how"
+    )
+
+
 def _get_json(url: str) -> Any:
     with urllib.request.urlopen(url, timeout=2) as resp:
         return json.loads(resp.read())
@@ -172,10 +196,14 @@ def _serve(
     servers = []
     feed_stacks = []
     samplers = []
-    run = stack.enter_context(Run(RunData(args.source, args.app, args.seed_rows)))
+    run = stack.enter_context(
+        Run(RunData(args.source, args.app, args.seed_rows, own_database=args.own_database))
+    )
     for spec in specs:
         server = stack.enter_context(run.server(spec, host=args.stack_host))
-        sampler = stack.enter_context(ProcessTreeSampler(server.pid, args.sample_interval))
+        sampler = stack.enter_context(
+            ProcessTreeSampler(server.pid, args.sample_interval, keep=KEPT_SAMPLES)
+        )
         servers.append(server)
         samplers.append(sampler)
         feed_stacks.append(
@@ -252,8 +280,12 @@ def run(args: argparse.Namespace) -> int:
         raise CompareError(f"--locust-workers must not be negative, got {args.locust_workers}")
     if not args.sample_interval > 0:
         raise CompareError(f"--sample-interval must be positive, got {args.sample_interval}")
+    stop_leftovers()  # a killed ui's locust may hold this very port
     if port_in_use(args.web_host or "0.0.0.0", args.port):
         raise CompareError(f"port {args.port} on {args.web_host} is in use; pick another: --port")
+    warning = exposure_warning(args.web_host, args.locust_args)
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
     with stop_signals_interrupt():
         try:
             return serve_ui(args, specs)

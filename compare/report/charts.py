@@ -46,6 +46,9 @@ def chart_style(name: str) -> Iterator[None]:
             "grid.alpha": 0.3,
             "legend.frameon": False,
             "svg.fonttype": "none",  # text stays text: small, searchable, selectable
+            # Labels are stack names from the document: a '$' in one is text, not mathtext
+            # (which raised and lost both reports).
+            "text.parse_math": False,
             "svg.hashsalt": f"dsc-{name}",
             "svg.id": f"chart-{name}",
         }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from compare.report import capacity, method, tables
 from compare.report.answer import Answer, answer, selfcheck_table
 from compare.report.matrix import Matrix, matrix
@@ -14,15 +16,30 @@ from compare.report.verdict import verdicts
 NAMES = dict(SECTIONS)
 
 
+def plain(value: object) -> str:
+    """Text from a results document, inert in Markdown: no raw HTML, no code span opened, no
+    image fetched from elsewhere (a link stays a link)."""
+    text = str(value).replace("&", "&amp;").replace("<", "&lt;")
+    return text.replace("\\", "\\\\").replace("`", "\\`").replace("![", "!\\[")
+
+
+def code(text: str) -> str:
+    """A code span that holds any text: its fence is longer than any backtick run inside."""
+    longest = max((len(run) for run in re.findall("`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text.replace(chr(10), ' ')}{pad}{fence}"
+
+
 def _cell(value: object) -> str:
-    return str(value).replace("|", "\\|").replace("\n", " ") or " "
+    return plain(value).replace("|", "\\|").replace("\n", " ") or " "
 
 
 def table_markdown(table: Table, caption: str = "") -> str:
     """A GitHub-flavoured Markdown table (rows flagged in the reader's words, not colours)."""
     if not table.rows:
         return "_Nothing measured._\n"
-    lines = [f"**{caption}**\n"] if caption else []
+    lines = [f"**{plain(caption)}**\n"] if caption else []
     lines.append("| " + " | ".join(_cell(h) for h in table.header) + " |")
     lines.append("|" + "|".join("---" for _ in table.header) + "|")
     for row in table.rows:
@@ -32,21 +49,22 @@ def table_markdown(table: Table, caption: str = "") -> str:
 
 def answer_markdown(found: Answer) -> list[str]:
     """The answer block: a bullet per stack and per difference, flags in bold."""
-    out = [f"Measured: {found.target}.\n"]
+    out = [f"Measured: {plain(found.target)}.\n"]
     if found.selfcheck is not None:
-        out.append((found.selfcheck if found.selfcheck_agrees else f"**{found.selfcheck}**") + "\n")
+        check = plain(found.selfcheck)
+        out.append((check if found.selfcheck_agrees else f"**{check}**") + "\n")
         if found.checks:
             out.append(table_markdown(selfcheck_table(found.checks), "The self-check"))
     for s in found.scenarios:
-        service = f" _(service level: {s.service})_" if s.service else ""
-        out.append(f"**{s.scenario}**{service}\n")
+        service = f" _(service level: {plain(s.service)})_" if s.service else ""
+        out.append(f"**{plain(s.scenario)}**{service}\n")
         for st in s.stacks:
-            costs = "; ".join(p for p in (st.load, st.memory, st.cpu) if p)
-            flags = f" **[flagged: {', '.join(st.flags)}]**" if st.flags else ""
-            out.append(f"- {st.stack}: {costs}{flags}")
-        out += [f"- **{d}**" for d in s.differences]
+            costs = "; ".join(plain(p) for p in (st.load, st.memory, st.cpu) if p)
+            flags = f" **[flagged: {plain(', '.join(st.flags))}]**" if st.flags else ""
+            out.append(f"- {plain(st.stack)}: {costs}{flags}")
+        out += [f"- **{plain(d)}**" for d in s.differences]
         if s.rest:
-            out.append(f"- {s.rest}")
+            out.append(f"- {plain(s.rest)}")
         out.append("")
     return out
 
@@ -71,15 +89,15 @@ def _verdict(model: Model) -> list[str]:
     found = verdicts(model)
     for v in found:
         if v.observations or v.caveats:
-            out.append(f"**{v.scenario}**\n")
-            out += [f"- {line}" for line in v.observations]
-            out += [f"- **Caveat:** {line}" for line in v.caveats]
+            out.append(f"**{plain(v.scenario)}**\n")
+            out += [f"- {plain(line)}" for line in v.observations]
+            out += [f"- **Caveat:** {plain(line)}" for line in v.caveats]
             out.append("")
     out.append("<details><summary>Every comparison in words</summary>\n")
     for v in found:
         users = f" ({v.users} users)" if v.users else ""
-        out.append(f"#### {v.scenario}{users}\n\n_{v.description}_\n")
-        out += [f"- {line}" for line in v.findings]
+        out.append(f"#### {plain(v.scenario)}{users}\n\n_{plain(v.description)}_\n")
+        out += [f"- {plain(line)}" for line in v.findings]
         out.append("")
     out.append("</details>\n")
     out.append(
@@ -90,7 +108,7 @@ def _verdict(model: Model) -> list[str]:
 
 def _sections(model: Model) -> dict[str, list[str]]:
     slow = tables.slow_clients(model)
-    commands = [f"- {label}: `{line}`" for label, line in method.command_lines(model)]
+    commands = [f"- {plain(label)}: {code(line)}" for label, line in method.command_lines(model)]
     warnings = method.warnings(model)
     events = method.events(model)
     knees = capacity.knee_table(model)
@@ -98,7 +116,7 @@ def _sections(model: Model) -> dict[str, list[str]]:
     return {
         "answer": answer_markdown(answer(model)),
         "capacity": [
-            *(f"- {line}" for line in capacity.sentences(model)),
+            *(f"- {plain(line)}" for line in capacity.sentences(model)),
             "",
             table_markdown(knees, "Knees and memory per download")
             if knees.rows
@@ -129,16 +147,16 @@ def _sections(model: Model) -> dict[str, list[str]]:
             table_markdown(slow, "Users served a first byte within the cell") if slow.rows else "",
         ],
         "environment": [
-            *(f"- {k}: {v}" for k, v in method.environment(model)),
-            *(f"- {k}: {v}" for k, v in method.method(model)),
+            *(f"- {plain(k)}: {plain(v)}" for k, v in method.environment(model)),
+            *(f"- {plain(k)}: {plain(v)}" for k, v in method.method(model)),
             "",
             table_markdown(method.stacks(model)),
             "Command lines:\n",
             *commands,
             "",
-            "Events: " + ("; ".join(events) if events else "none") + "\n",
+            "Events: " + ("; ".join(map(plain, events)) if events else "none") + "\n",
             "Warnings logged by the servers:\n",
-            *([f"- {w}" for w in warnings] or ["- none"]),
+            *([f"- {plain(w)}" for w in warnings] or ["- none"]),
             "",
             "Definitions:\n",
             *(f"- {d}" for d in DEFINITIONS),
@@ -149,10 +167,10 @@ def _sections(model: Model) -> dict[str, list[str]]:
 def render_markdown(results: RunResults) -> str:
     """The report as Markdown (pure: the same results give the same text)."""
     model = build(results)
-    lines = [f"# {title(model)}", ""]
-    lines.append(started_line(results) + "\n")
+    lines = [f"# {plain(title(model))}", ""]
+    lines.append(plain(started_line(results)) + "\n")
     for note in model.notes:  # one quote each: consecutive quoted lines would run together
-        lines += [f"> **Note:** {note}", ""]
+        lines += [f"> **Note:** {plain(note)}", ""]
     for key, body in _sections(model).items():
         lines.append(f"## {NAMES[key]}\n")
         lines += body

@@ -33,6 +33,8 @@ from project.profiles import AppProfile
 
 Source = Literal["synthetic", "db", "postgres"]
 SOURCES: tuple[Source, ...] = ("synthetic", "db", "postgres")
+# The option that lets a run seed $DATABASE_URL (compare.commands.arguments).
+OWN_DATABASE_FLAG = "--seed-database-i-own"
 MANAGE_TIMEOUT_S = 1800.0  # seeding 5M rows takes about 40 s on 2 cores; a hung one, never
 
 
@@ -50,10 +52,14 @@ class RunData(StartStop):
         rows: int,
         progress: Callable[[str], None] = _stderr,
         database_url: str | None = None,
+        *,
+        own_database: bool = False,
     ) -> None:
         self.source = source
         # An existing database instead of $DATABASE_URL or the project's SQLite (not postgres).
         self.database_url = database_url
+        # The person running it said that database is theirs to throw away (the flag below).
+        self.own_database = own_database
         self.app = app
         self.rows = rows
         self.progress = progress
@@ -70,6 +76,7 @@ class RunData(StartStop):
             raise RuntimeError("this run's data is already started")
         if self.rows < 0:
             raise CompareError(f"rows to seed must not be negative, got {self.rows}")
+        self._check_database_is_ours()
         self._started = True
         try:
             if self.source == "postgres":
@@ -87,6 +94,21 @@ class RunData(StartStop):
             self.stop()
             raise
         return self
+
+    def _check_database_is_ours(self) -> None:
+        """Refuse to migrate, empty and log a user into a database the harness did not create."""
+        # source=postgres is the harness's own cluster; otherwise the rows and the startproject
+        # profile's tables and user go where the URL points.
+        touched = self.source == "db" or (self.source == "synthetic" and self.app == "startproject")
+        url = self.database_url or DATABASE_URL.value()
+        if touched and url and not self.own_database:
+            engine = url.partition(":")[0] or "a"
+            raise CompareError(
+                f"{DATABASE_URL.name} names a database the harness did not create ({engine}): "
+                "the run would migrate it, empty its export table and log a 'bench' user in; "
+                f"pass {OWN_DATABASE_FLAG} if it is yours to throw away, or unset "
+                f"{DATABASE_URL.name} (the project's SQLite), or use --source postgres"
+            )
 
     def stop(self) -> None:
         """Stop PostgreSQL (if this run started it); idempotent."""

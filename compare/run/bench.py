@@ -24,7 +24,7 @@ from compare.results import Document, ResultsWriter, new_document
 from compare.run.appdata import RunData
 from compare.run.lifecycle import WARMUP_ROWS
 from compare.run.run import Run, to_stderr
-from compare.run.runner import run_bench
+from compare.run.runner import close_results, run_bench
 from compare.system.interrupts import stop_signals_interrupt
 from loadtests.catalog import SCENARIOS, export_rows
 
@@ -45,7 +45,13 @@ def bench(config: BenchConfig, command: list[str]) -> int:
         except KeyboardInterrupt:
             print("\ninterrupted before anything was measured", file=sys.stderr)
             return INTERRUPTED
-        data = RunData(config.source, config.app, rows_to_seed(config), to_stderr)
+        data = RunData(
+            config.source,
+            config.app,
+            rows_to_seed(config),
+            to_stderr,
+            own_database=config.own_database,
+        )
         run = Run(data, config, results=writer)
         try:
             _measure(run)
@@ -121,8 +127,12 @@ def _measure(run: Run) -> None:
     try:
         run.start()
     except KeyboardInterrupt:
-        run.results.add_event("interrupted while preparing the database: nothing measured")
-        run.results.finish("interrupted")
+        message = "interrupted while preparing the data: nothing measured"
+        close_results(run.results, "interrupted", message)
+        raise
+    except BaseException as error:
+        # Seeding or the database failed before the first cell: the status says so, not "running".
+        close_results(run.results, "failed", f"failed while preparing the data: {error}")
         raise
     try:
         # Recorded with the next write; the postmaster's pid lets the figures sample it.

@@ -100,15 +100,16 @@ def run_bench(run: Run) -> None:
                 lambda label: progress(clock.line(label)),
             )
     except KeyboardInterrupt:
-        _close(writer, "interrupted", "interrupted: the results hold every cell that finished")
+        message = "interrupted: the results hold every cell that finished"
+        close_results(writer, "interrupted", message)
         raise
     except BaseException as error:
-        _close(writer, "failed", f"stopped by an error: {error}")
+        close_results(writer, "failed", f"stopped by an error: {error}")
         raise
     writer.finish("complete")
 
 
-def _close(writer: ResultsWriter, status: str, message: str) -> None:
+def close_results(writer: ResultsWriter, status: str, message: str) -> None:
     """Mark how the run ended, if the disk still lets us; the original error matters more."""
     with contextlib.suppress(ResultsError):
         writer.add_event(message)

@@ -6,7 +6,8 @@ into the web UI. Samples are shaped here, so the browser only draws.
 
     GET /server-data?since=T   every stack, with its samples taken after T (seconds on the feed's
                                clock); without since: the last MAX_POINTS
-    GET /server-data.csv       every sample of every stack, one row per stack and sample
+    GET /server-data.csv       every sample of every stack still held (the last KEPT_SAMPLES),
+                               one row per stack and sample
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ FEED_ENV = DSC_SERVER_FEED_URL.name  # where the locustfile finds this feed
 DATA_PATH = "/server-data"
 CSV_PATH = "/server-data.csv"
 MAX_POINTS = 2400  # per stack and answer: 10 minutes at the default 0.25 s
+# Samples each stack's sampler holds: an hour at the default 0.25 s, about 12 MB for a tree
+# of a few processes (0.8 KB a sample); the UI runs for days, and its memory must not grow.
+KEPT_SAMPLES = 14_400
 BASELINE_SAMPLES = 4  # the first samples, taken while the stack is idle: its baseline
 MB = 1_000_000  # 10^6 bytes, as in every report
 
@@ -43,6 +47,12 @@ class SampleSource(Protocol):
 
     @property
     def samples(self) -> list[TreeSample]: ...
+
+    @property
+    def first(self) -> list[TreeSample]: ...
+
+    @property
+    def peak_pss(self) -> int: ...
 
     @property
     def root_exited(self) -> bool: ...
@@ -107,14 +117,15 @@ def describe(stack: FeedStack, t0: float, since: float | None) -> dict[str, Any]
     }
     if samples:
         last = samples[-1]
-        base = baseline_pss(samples)
+        # From what the sampler keeps whatever it drops: the first samples and the peak.
+        base = baseline_pss(stack.sampler.first)
         entry.update(
             pss_mb=round(last.pss / MB, 2),
             uss_mb=round(last.uss / MB, 2),
             rss_mb=round(last.rss / MB, 2),
             processes=len(last.processes),
             largest_uss_mb=round(max((p.uss for p in last.processes), default=0) / MB, 2),
-            peak_pss_mb=round(max(s.pss for s in samples) / MB, 2),
+            peak_pss_mb=round(stack.sampler.peak_pss / MB, 2),
             baseline_pss_mb=None if base is None else round(base / MB, 2),
             cpu_percent=round(cpu_percent(samples[-2], last), 1) if len(samples) > 1 else 0.0,
         )

@@ -40,7 +40,7 @@ from urllib.parse import quote
 
 from compare.servers.server import ServerStartError
 from compare.settings import DSC_POSTGRES_BIN, DSC_POSTGRES_USER
-from compare.system import sysvshm
+from compare.system import leftovers, sysvshm
 from compare.system.proctree import POLL_INTERVAL, ProcessTree
 from compare.system.startstop import StartStop
 
@@ -195,6 +195,7 @@ class PostgresServer(StartStop):
             raise PostgresMissingError(NAME, f"PostgreSQL is not installed: {INSTALL_HINT}")
         account = server_account()
         self._dir = Path(tempfile.mkdtemp(prefix="dsc-postgres-"))
+        leftovers.registry().add_dir(self._dir)
         try:
             # Created while the directory is ours alone: once its account owns it, the path can
             # name anything (a link to /etc/shadow), and root must never open or chown it.
@@ -285,6 +286,7 @@ class PostgresServer(StartStop):
         """Remember the shared memory the postmaster created, while its pid is surely its own."""
         if self._proc is not None and self._proc.poll() is None:
             self._segments.update(sysvshm.created_by(self._proc.pid, self._uid))
+            leftovers.registry().add_segments(tuple(self._segments))
 
     def stop(self) -> None:
         """Fast shutdown, then immediate, then SIGKILL; remove every trace; idempotent."""
@@ -308,6 +310,7 @@ class PostgresServer(StartStop):
                 self._log = None
             if self._dir is not None:
                 shutil.rmtree(self._dir, ignore_errors=True)
+                leftovers.registry().forget_dir(self._dir)
                 self._dir = None
 
     def _remove_shared_memory(self) -> None:
@@ -315,6 +318,7 @@ class PostgresServer(StartStop):
         for segment in self._segments:
             if sysvshm.remove_if_unchanged(segment):
                 logger.info("removed shared memory segment %d", segment.id)
+        leftovers.registry().forget_segments(tuple(self._segments))
         self._segments.clear()
 
 

@@ -32,6 +32,7 @@ from compare.settings import (
     DJANGO_SECRET_KEY,
     DSC_ALLOWED_HOSTS,
 )
+from compare.system import leftovers
 from compare.system.ports import LOOPBACK, free_port, port_in_use
 from compare.system.proctree import POLL_INTERVAL, ProcessTree, spawn
 from compare.system.startstop import StartStop
@@ -227,6 +228,7 @@ class ServerProcess(StartStop):
             raise ServerStartError(name, f"port {self._requested_port} on {self.host} is in use")
         if self._run_dir is None:
             self._run_dir = Path(tempfile.mkdtemp(prefix=f"dsc-{name}-"))
+            leftovers.registry().add_dir(self._run_dir)
         if self.spec.front is not None:
             self.upstream_port = free_port(UPSTREAM_HOST)
             while self.upstream_port == self.port:
@@ -358,9 +360,12 @@ class ServerProcess(StartStop):
             self._tree = None
             _LIVE.discard(self)
             self._close_log()
-            if self._own_run_dir and not keep_run_dir and self._run_dir is not None:
-                shutil.rmtree(self._run_dir, ignore_errors=True)
-                self._run_dir = None
+            if self._own_run_dir and self._run_dir is not None:
+                # Kept (its log explains a failed start) or removed: not a leftover either way.
+                leftovers.registry().forget_dir(self._run_dir)
+                if not keep_run_dir:
+                    shutil.rmtree(self._run_dir, ignore_errors=True)
+                    self._run_dir = None
 
     def _close_log(self) -> None:
         if self._log is not None:

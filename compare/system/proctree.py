@@ -20,6 +20,8 @@ from typing import IO
 
 import psutil
 
+from compare.system import leftovers
+
 logger = logging.getLogger(__name__)
 
 POLL_INTERVAL = 0.05
@@ -36,6 +38,9 @@ class ProcessTree:
         self._root: psutil.Process | None = None
         with contextlib.suppress(psutil.Error):
             self._root = psutil.Process(proc.pid)
+        # Written down until kill(): a harness killed with SIGKILL runs no clean-up, the next
+        # one stops this group (compare.system.leftovers).
+        leftovers.registry().add_group(proc.pid, name)
 
     def descendants(self) -> list[psutil.Process]:
         """Every live process under the root; remembered so that kill() finds orphans too."""
@@ -127,6 +132,7 @@ class ProcessTree:
         except subprocess.TimeoutExpired:
             logger.warning("%s: root pid %d did not exit after SIGKILL", self.name, self.proc.pid)
         self._seen.clear()
+        leftovers.registry().forget_group(self.proc.pid)
 
 
 def spawn(

@@ -7,6 +7,7 @@ import logging
 import statistics
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass
 from typing import Self
 
@@ -17,6 +18,7 @@ from compare.system.startstop import StartStop
 logger = logging.getLogger(__name__)
 
 DEFAULT_INTERVAL = 0.1
+FIRST_KEPT = 16  # the first samples, before any load: kept whatever ``keep`` drops
 ProcessKey = tuple[int, float]  # (pid, create_time): a reused pid is another process
 
 
@@ -144,7 +146,9 @@ class ProcessTreeSampler(StartStop):
     """Samples a root pid and all its descendants every ``interval`` seconds until stopped.
 
     ``memory=False`` reads CPU times only (the load generator's tree: its memory is not ours to
-    report, and reading smaps is the expensive part of a sample).
+    report, and reading smaps is the expensive part of a sample). ``keep`` bounds the samples
+    held to the newest ``keep`` (``compare ui`` runs for days); the first FIRST_KEPT and the
+    highest tree PSS stay.
     """
 
     def __init__(
@@ -154,6 +158,7 @@ class ProcessTreeSampler(StartStop):
         *,
         memory: bool = True,
         also: tuple[int, ...] = (),
+        keep: int | None = None,
     ) -> None:
         self.root_pid = root_pid
         self.interval = interval
@@ -161,7 +166,10 @@ class ProcessTreeSampler(StartStop):
         # More trees sampled with this one (a database the stack uses): in every sample, but
         # their ending is not the root's ending.
         self.also = also
-        self._samples: list[TreeSample] = []
+        self._samples: deque[TreeSample] = deque(maxlen=keep)
+        self._first: list[TreeSample] = []
+        self._peak_pss = 0
+        self._taken = 0  # samples ever taken: wait_for counts these, not those still held
         self._cond = threading.Condition()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -220,6 +228,10 @@ class ProcessTreeSampler(StartStop):
         )
         with self._cond:
             self._samples.append(sample)
+            self._taken += 1
+            if len(self._first) < FIRST_KEPT:
+                self._first.append(sample)
+            self._peak_pss = max(self._peak_pss, sample.pss)
             self._cond.notify_all()
         return sample
 
@@ -231,8 +243,8 @@ class ProcessTreeSampler(StartStop):
     def wait_for(self, count: int, timeout: float) -> None:
         """Block until ``count`` samples exist (TimeoutError; ProcessLookupError if root exits)."""
         with self._cond:
-            self._cond.wait_for(lambda: len(self._samples) >= count or self.root_exited, timeout)
-            have = len(self._samples)
+            self._cond.wait_for(lambda: self._taken >= count or self.root_exited, timeout)
+            have = self._taken
         if have >= count:
             return
         if self.root_exited:
@@ -241,9 +253,21 @@ class ProcessTreeSampler(StartStop):
 
     @property
     def samples(self) -> list[TreeSample]:
-        """A copy of every sample so far, oldest first."""
+        """A copy of every sample so far (the newest ``keep``), oldest first."""
         with self._cond:
             return list(self._samples)
+
+    @property
+    def first(self) -> list[TreeSample]:
+        """The first FIRST_KEPT samples, even once ``keep`` has dropped them."""
+        with self._cond:
+            return list(self._first)
+
+    @property
+    def peak_pss(self) -> int:
+        """The highest tree PSS of any sample so far, dropped ones included."""
+        with self._cond:
+            return self._peak_pss
 
     def window(self, t0: float | None = None, t1: float | None = None) -> list[TreeSample]:
         """Samples with ``t0 <= t <= t1`` (monotonic clock); open ends mean everything."""
