@@ -137,7 +137,7 @@ def sentence(c: FigureComparison) -> str:
     if j.conclusion == "not-judged":
         reason = "" if j.too_few else f"; not judged: {j.reason}"
         if size in (factor(1.0), f"{h.format(0.0)} {h.unit}"):
-            return f"{label}: {values} (the same to this precision{reason})"
+            return f"{label}: {values} (a difference that rounds to {size}{reason})"
         return f"{label}: {values} ({better} {size} {word}{reason})"
     how = f"{_interval(c, a_better)}, p = {j.p_value:.3f}" if j.p_value is not None else ""
     return f"{label}: {better} {size} {word} than {worse} ({how}): {values}"
