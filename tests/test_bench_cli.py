@@ -148,7 +148,7 @@ def test_a_stack_that_cannot_start_is_a_failed_cell_and_the_run_goes_on(tmp_path
         "2",
         "--sweep-sizes",
         "",
-        env={"EXPORT_MAX_ROWS": "lots"},
+        env={"DJANGO_SECURE_HSTS_SECONDS": "lots"},  # read by the settings only, not the harness
     )
     # The reports are written, then the exit status and one line say what failed.
     assert done.returncode == 1, done.stderr[-3000:]
@@ -161,7 +161,7 @@ def test_a_stack_that_cannot_start_is_a_failed_cell_and_the_run_goes_on(tmp_path
     assert document["status"] == "complete"
     assert [c["status"] for c in document["cells"]] == ["failed", "failed"]
     for cell in document["cells"]:
-        assert "EXPORT_MAX_ROWS must be an integer" in cell["error"]
+        assert "DJANGO_SECURE_HSTS_SECONDS must be an integer" in cell["error"]
         assert "\n" not in cell["error"]
 
 
