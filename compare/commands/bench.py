@@ -173,7 +173,7 @@ def register(subparsers: Any) -> None:
         dest="crosscheck",
         action="store_false",
         help="skip the self-check: after the cells, one cell and one sweep point per stack "
-        "re-measured by an independent raw-socket client (about 15 s for two stacks)",
+        "re-measured by an independent raw-socket client (about 25 s for two stacks)",
     )
     parser.add_argument(
         "--out",
