@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+import psutil
+
 from compare.config import BenchConfig
 from compare.errors import CompareError
 from compare.results import Crosscheck, CrossDownload
@@ -165,7 +167,8 @@ def measure(run: Run, sample: Sample, run_dir: Path) -> Crosscheck:
         problems = [d["problem"] for d in entry.get("downloads", []) if d["problem"]]
         entry["error"] = problems[0] if problems else None
         entry["status"] = "failed" if problems else "ok"
-    except (CompareError, OSError) as error:
+    except (CompareError, OSError, ValueError, psutil.Error) as error:
+        # ValueError: an answer the raw parser could not read.
         entry["error"] = str(error)
     entry["seconds"] = round(time.monotonic() - started, 3)
     return entry
@@ -205,7 +208,7 @@ def _load(
             begun = time.monotonic()
             try:
                 result = raw_get(port, sample.path, cookie=cookie, on_bytes=heard)
-            except OSError as error:
+            except (OSError, ValueError) as error:
                 with lock:
                     downloads.append(_failed(begun - t0, str(error)))
                 return
