@@ -90,13 +90,19 @@ def _run_with_crosscheck(tmp_path: Path) -> dict[str, Any]:
         duration_s=1.5,
         sweep_sizes=(ROWS,),
         sweep_variants=("stream",),
+        # The bench's side of a sweep item is the median over its repetitions: three, so one
+        # scheduling hiccup on this shared machine cannot move it past the 3 ms tolerance.
+        sweep_repeat=3,
         rows=ROWS,
     )
     spec = timed_stack(*TIMED)
     writer = ResultsWriter(tmp_path / "run", new_document({}, config.as_dict(), []))
     with short_run(config, writer) as run:
         writer.add_cell(run_load_cell(run, spec, "download", 0, tmp_path / "cell"))
-        writer.add_sweep_point(measure_point(run, spec, "stream", ROWS, 0, tmp_path / "sweep"))
+        for repetition in range(config.sweep_repeat):
+            point_dir = tmp_path / f"sweep{repetition}"
+            point = measure_point(run, spec, "stream", ROWS, repetition, point_dir)
+            writer.add_sweep_point(point)
         run_crosscheck(run, [spec], tmp_path / "crosscheck", writer.add_crosscheck)
     writer.finish("complete")
     return writer.document
@@ -132,7 +138,8 @@ def test_a_harness_that_records_the_first_byte_late_is_flagged(checked: dict[str
     skewed = copy.deepcopy(checked)
     requests = skewed["cells"][0]["requests"]
     requests["first_byte"] = [t if t is None else t + 0.020 for t in requests["first_byte"]]
-    skewed["sweep"][0]["ttfb_s"] += 0.020
+    for point in skewed["sweep"]:
+        point["ttfb_s"] += 0.020
     results = RunResults.from_document(skewed)
     figures = figures_document(results)
     apart = {
