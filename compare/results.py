@@ -302,7 +302,13 @@ class ResultsWriter:
 
     def add_crosscheck(self, entry: Crosscheck) -> None:
         """Append one re-measurement of the independent client and save."""
-        self.document.setdefault("crosscheck", []).append(entry)
+        self.document.setdefault("crosscheck_runs", []).append(entry)
+        self.flush()
+
+    def set_crosscheck(self, items: list[dict[str, Any]], flags: list[str]) -> None:
+        """Record the self-check's verdict: its items, and the run's flags."""
+        self.document["crosscheck"] = items
+        self.document["flags"] = flags
         self.flush()
 
     def add_event(self, message: str) -> None:

@@ -33,8 +33,10 @@ def test_an_item_agrees_up_to_its_tolerance_and_no_further() -> None:
     assert item(110.1).within_tolerance is False
     assert item(None).within_tolerance is None
     assert item(110.1).as_dict()["difference"] == pytest.approx(10.1)
-    line = caveat([item(110.1), item(105.0)], [])
-    assert line is not None and line.count("ttlb_p50_ms") == 1
+    failed = {"kind": "sweep", "stack": "s", "status": "failed", "error": "HTTP 500"}
+    assert caveat([failed, {**failed, "status": "ok"}]) == (
+        "The self-check could not re-measure s sweep: HTTP 500."
+    )
 
 
 def test_a_cells_figures_count_the_downloads_and_bytes_of_its_window_only() -> None:

@@ -33,6 +33,8 @@ _RUN_OPTIONAL: Mapping[str, Kinds] = {
     "config": (dict, None),
     "events": LIST,
     "crosscheck": LIST,
+    "crosscheck_runs": LIST,
+    "flags": LIST,
 }
 _CONFIG: Mapping[str, Kinds] = {
     "stacks": LIST,
@@ -242,7 +244,7 @@ def check_document(document: Any, source: str) -> None:
         where = f"{source} stack {name}"
         kinds = {"available": (bool,), "missing": (str, None), "notes": LIST}
         fields(stack, {**kinds, "argv_example": LIST}, where)
-    for index, entry in enumerate(document.get("crosscheck") or []):
-        check_crosscheck(entry, f"{source} crosscheck {index + 1}")
+    for index, entry in enumerate(document.get("crosscheck_runs") or []):
+        check_crosscheck(entry, f"{source} crosscheck run {index + 1}")
     for event in document.get("events") or []:
         fields(event, {"at": (str, None), "message": (str, None)}, f"{source} event")

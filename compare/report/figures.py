@@ -6,6 +6,7 @@ text. Names are a contract: later versions add keys, they never rename or remove
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from compare.report.comparisons import comparisons
@@ -45,7 +46,7 @@ def figures_document(results: RunResults) -> dict[str, Any]:
             "workers": {name: s.workers_rule for name, s in results.stacks.items()},
             # The run as a whole: crosscheck-disagrees when its self-check found a figure out
             # of tolerance.
-            "flags": list(results.flags),
+            "flags": list(results.run_flags),
             # What the self-check cost (None: skipped), from starting its stacks to stopping them.
             "crosscheck_s": _cost(results),
         },
@@ -59,7 +60,11 @@ def figures_document(results: RunResults) -> dict[str, Any]:
         "curves": [curve.as_dict() for curve in results.curves],
         # The run's self-check (compare.report.crosscheck): per stack and figure, the bench's
         # value, the independent client's, their difference and whether it is within tolerance.
-        "crosscheck": [item.as_dict() for item in results.crosscheck],
+        "crosscheck": (
+            [item.as_dict() for item in results.crosscheck_detail]
+            if results.crosscheck_runs
+            else [dataclasses.asdict(item) for item in results.crosscheck]
+        ),
     }
 
 

@@ -234,7 +234,7 @@ def _run_notes(results: RunResults, missing: list[tuple[str, str]]) -> list[str]
             f"within-pair differences (at least {MIN_PAIRS}), so stacks are compared as two "
             "samples, which the machine's drift between repetitions makes less sensitive."
         )
-    if line := caveat(results.crosscheck, results.crosscheck_runs):
+    if line := caveat(results.crosscheck_runs):
         notes.append(line)
     copies: dict[str, list[str]] = {}
     for name in results.config.get("stacks") or []:
