@@ -7,8 +7,8 @@ project/); each folder's ``__init__`` says what it holds:
   commands share), config (the run's frozen BenchConfig, the run profiles, name lists), results
   (the versioned results document), environment (what the run ran on);
 - system/: the operating system's side, knowing nothing of stacks or runs: process trees and
-  their stop, the sampler, CPU placement, ports, stop signals, one measured download, SysV
-  shared memory;
+  their stop, the sampler, CPU placement, ports, stop signals, one measured download, an
+  independent raw-socket client, SysV shared memory;
 - servers/: what runs a stack: each stack as data (stacks) checked against what its server
   honours (options), its lifecycle (server), nginx, the front's and daphne's supervisors, the
   run's PostgreSQL;
@@ -16,8 +16,9 @@ project/); each folder's ``__init__`` says what it holds:
   reports); nothing that measures uses it, only a finished bench writes its reports (run/bench);
 - run/: one run under its owner, the Run (run): what it serves (target, appdata), a stack started
   for measurement (lifecycle), the one locust launcher (locust), load cells with locust's raw
-  records, the size sweep, the whole matrix (runner), a bench from its config to its reports
-  (bench), the encode benchmark (encode), and the ui's feed of server samples (serverfeed);
+  records, the size sweep, the whole matrix (runner), its self-check (crosscheck), a bench from
+  its config to its reports (bench), the encode benchmark (encode), and the ui's feed of server
+  samples (serverfeed);
 - commands/ and cli: one module per subcommand of ``python -m compare`` (parsing and validation
   only); errors become messages and exit codes there only;
 - dev/: developers' tools that are not tests (the Debian packages ``make test`` installs,

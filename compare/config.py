@@ -153,6 +153,9 @@ class BenchConfig:
     slo_ttfb_ms: float = SLO_TTFB_MS
     # Locust's distributed mode: a master and this many worker processes (0: one process).
     locust_workers: int = 0
+    # After the cells and the sweep, re-measure a sample with an independent client
+    # (compare.run.crosscheck); --no-crosscheck skips it.
+    crosscheck: bool = True
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form for the results document."""

@@ -212,6 +212,40 @@ class SweepPoint(Measured, total=False):
     chunked: bool
 
 
+class CrossDownload(TypedDict):
+    """One download of the independent client (compare.system.rawclient): seconds, its start
+    from the measurement's start (None: it failed before that point)."""
+
+    start: float
+    ttfb_s: float | None
+    ttlb_s: float | None
+    body_bytes: int
+    problem: str | None
+
+
+class Crosscheck(TypedDict, total=False):
+    """A cell or sweep point re-measured by the independent client (compare.run.crosscheck)."""
+
+    kind: Required[Literal["cell", "sweep"]]
+    stack: Required[str]
+    path: Required[str]
+    users: Required[int]
+    status: Required[Status]
+    error: Required[str | None]
+    scenario: str
+    level: float | None
+    variant: str
+    rows: int
+    baseline_pss: int
+    peak_pss: int
+    pss_samples: int
+    hwm_increase: int | None
+    window: StoredWindow  # a cell's, from the start of its load
+    window_bytes: int
+    downloads: list[CrossDownload]
+    seconds: float  # what it cost, from starting the stack to stopping it
+
+
 class ResultsError(CompareError):
     """A results document that cannot be read, or is not one of ours."""
 
@@ -272,6 +306,17 @@ class ResultsWriter:
     def add_sweep_point(self, point: SweepPoint) -> None:
         """Append one size-sweep measurement and save."""
         self._append("sweep", point)
+
+    def add_crosscheck(self, entry: Crosscheck) -> None:
+        """Append one re-measurement of the independent client and save."""
+        self.document.setdefault("crosscheck_runs", []).append(entry)
+        self.flush()
+
+    def set_crosscheck(self, items: list[dict[str, Any]], flags: list[str]) -> None:
+        """Record the self-check's verdict: its items, and the run's flags."""
+        self.document["crosscheck"] = items
+        self.document["flags"] = flags
+        self.flush()
 
     def add_event(self, message: str) -> None:
         """Record something that happened to the run (an interruption, a skipped stack)."""

@@ -29,6 +29,18 @@ SLO_TTFB_MS = 1000.0
 # The load generator declares these (loadtests cannot import compare); the harness uses its.
 MAX_IN_FLIGHT = int(OPTIONS["max_in_flight"].default)
 EXPORT_ROWS = int(OPTIONS["rows"].default)
+# The run's self-check (compare.run.crosscheck, compare.report.crosscheck): the largest sweep
+# point it re-measures and how many times (their median: one download met a 5 ms hiccup the
+# bench's did not; a third cost 2.4 s a stack with 1M rows on the busy 2-core machine, where the
+# whole check took 27.6 s of a --quick run with three), how often its own reader samples the
+# tree's PSS (as the size sweep's sampler), and how far the two measurements may differ: the
+# larger of a share of the bench's value and an absolute amount, as docs/measuring.md says.
+CROSSCHECK_MAX_ROWS = 1_000_000
+CROSSCHECK_SWEEP_DOWNLOADS = 2
+CROSSCHECK_SAMPLE_S = 0.02
+CROSSCHECK_SHARE = 0.10
+CROSSCHECK_TIME_MS = 3.0
+CROSSCHECK_MEMORY_MB = 2.0
 
 
 def _text(raw: str) -> str:

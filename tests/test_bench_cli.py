@@ -52,6 +52,14 @@ def test_quick_bench_writes_a_complete_results_document(tmp_path: Path) -> None:
         ("gunicorn-sync", "ok"),
         ("uvicorn", "ok"),
     ]
+    # The self-check after the cells: a cell and a sweep point per stack, stacks alternating.
+    assert [(e["kind"], e["stack"], e["status"]) for e in document["crosscheck_runs"]] == [
+        ("cell", "gunicorn-sync", "ok"),
+        ("cell", "uvicorn", "ok"),
+        ("sweep", "uvicorn", "ok"),
+        ("sweep", "gunicorn-sync", "ok"),
+    ]
+    assert {i["stack"] for i in document["crosscheck"]} == {"gunicorn-sync", "uvicorn"}
     jsonschema.validate(document, json.loads(SCHEMA_FILE.read_text()))
     assert document["environment"]["placement"]["mode"] == "split"
     for cell in document["cells"]:

@@ -175,6 +175,13 @@ def register(subparsers: Any) -> None:
         "size sweep up to 5M rows",
     )
     parser.add_argument(
+        "--no-crosscheck",
+        dest="crosscheck",
+        action="store_false",
+        help="skip the self-check: after the cells, one cell and one sweep point per stack "
+        "re-measured by an independent raw-socket client (about 25 s for two stacks)",
+    )
+    parser.add_argument(
         "--out",
         default=DSC_OUT.value(),
         help="parent directory of the run's directory (default %(default)s)",
@@ -304,6 +311,7 @@ def build_config(args: argparse.Namespace) -> BenchConfig:
         max_in_flight=args.max_in_flight or MAX_IN_FLIGHT,
         slo_ttfb_ms=_positive(args.slo_ttfb_ms, SLO_TTFB_MS, "--slo-ttfb-ms"),
         locust_workers=args.locust_workers,
+        crosscheck=args.crosscheck,
     )
 
 

@@ -32,6 +32,9 @@ _RUN_OPTIONAL: Mapping[str, Kinds] = {
     "command": LIST,
     "config": (dict, None),
     "events": LIST,
+    "crosscheck": LIST,
+    "crosscheck_runs": LIST,
+    "flags": LIST,
 }
 _CONFIG: Mapping[str, Kinds] = {
     "stacks": LIST,
@@ -190,6 +193,39 @@ def check_sweep_point(point: Any, where: str) -> None:
     _list_of(point.get("warnings") or [], (str,), f"{where} warnings")
 
 
+_CROSSCHECK: Mapping[str, Kinds] = {
+    "kind": (str,),
+    "stack": (str,),
+    "users": (int,),
+    "status": (str,),
+    "error": (str, None),
+    "level": (*NUMBER, None),
+    "rows": (int,),
+    "baseline_pss": (int,),
+    "peak_pss": (int,),
+    "hwm_increase": (int, None),
+    "window": (dict,),
+    "window_bytes": (int,),
+    "downloads": LIST,
+}
+_CROSS_DOWNLOAD: Mapping[str, Kinds] = {
+    "start": NUMBER,
+    "ttfb_s": (*NUMBER, None),
+    "ttlb_s": (*NUMBER, None),
+    "body_bytes": (int,),
+    "problem": (str, None),
+}
+
+
+def check_crosscheck(entry: Any, where: str) -> None:
+    """One re-measurement of the independent client."""
+    fields(entry, _CROSSCHECK, where, "kind", "stack", "users", "status")
+    if "window" in entry:
+        _numbers(entry["window"], f"{where} window")
+    for download in entry.get("downloads") or []:
+        fields(download, _CROSS_DOWNLOAD, f"{where} download", *_CROSS_DOWNLOAD)
+
+
 def check_document(document: Any, source: str) -> None:
     """Refuse (ResultsError, one line) a document the readers could not use."""
     fields(document, {**_RUN, **_RUN_OPTIONAL}, source)
@@ -208,5 +244,7 @@ def check_document(document: Any, source: str) -> None:
         where = f"{source} stack {name}"
         kinds = {"available": (bool,), "missing": (str, None), "notes": LIST}
         fields(stack, {**kinds, "argv_example": LIST}, where)
+    for index, entry in enumerate(document.get("crosscheck_runs") or []):
+        check_crosscheck(entry, f"{source} crosscheck run {index + 1}")
     for event in document.get("events") or []:
         fields(event, {"at": (str, None), "message": (str, None)}, f"{source} event")

@@ -6,6 +6,7 @@ text. Names are a contract: later versions add keys, they never rename or remove
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from compare.report.comparisons import comparisons
@@ -43,6 +44,11 @@ def figures_document(results: RunResults) -> dict[str, Any]:
             "locust_workers": config.get("locust_workers", 0),
             # Which rule gave each stack its worker count, and why (compare.run.workers).
             "workers": {name: s.workers_rule for name, s in results.stacks.items()},
+            # The run as a whole: crosscheck-disagrees when its self-check found a figure out
+            # of tolerance.
+            "flags": list(results.run_flags),
+            # What the self-check cost (None: skipped), from starting its stacks to stopping them.
+            "crosscheck_s": _cost(results),
         },
         "cells": results.rows,
         "sweep": [sweep_point(p) for p in results.sweep],
@@ -52,4 +58,16 @@ def figures_document(results: RunResults) -> dict[str, Any]:
         # Per stack and scenario: each load level's figures (medians and every repetition's),
         # the knee (highest level meeting the service level) and MB per download in progress.
         "curves": [curve.as_dict() for curve in results.curves],
+        # The run's self-check (compare.report.crosscheck): per stack and figure, the bench's
+        # value, the independent client's, their difference and whether it is within tolerance.
+        "crosscheck": (
+            [item.as_dict() for item in results.crosscheck_detail]
+            if results.crosscheck_runs
+            else [dataclasses.asdict(item) for item in results.crosscheck]
+        ),
     }
+
+
+def _cost(results: RunResults) -> float | None:
+    runs = results.crosscheck_runs
+    return round(sum(r.get("seconds") or 0.0 for r in runs), 1) if runs else None

@@ -6,6 +6,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from compare.report.crosscheck import caveat
 from compare.report.metrics import CellFigures, scenario_of
 from compare.report.runresults import RunResults
 from compare.report.stats import ALPHA, MIN_PAIRS, Spread, spread, too_few
@@ -233,6 +234,8 @@ def _run_notes(results: RunResults, missing: list[tuple[str, str]]) -> list[str]
             f"within-pair differences (at least {MIN_PAIRS}), so stacks are compared as two "
             "samples, which the machine's drift between repetitions makes less sensitive."
         )
+    if line := caveat(results.crosscheck_runs):
+        notes.append(line)
     copies: dict[str, list[str]] = {}
     for name in results.config.get("stacks") or []:
         base, mark, _ = str(name).partition("#")

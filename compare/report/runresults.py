@@ -8,6 +8,7 @@ only where that document is written (compare.report.figures).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -16,6 +17,7 @@ from typing import Any
 
 from compare.report import figuredefs
 from compare.report.check import check_document
+from compare.report.crosscheck import DISAGREES, CrosscheckItem, crosscheck_items
 from compare.report.curves import DEFAULT_SLO_TTFB_MS, Curve, curves
 from compare.report.metrics import CellFigures, SweepFigures, read_cell, sweep_figures
 from compare.report.selfcheck import CrossCheckItem, read_crosscheck
@@ -91,6 +93,9 @@ class RunResults:
     # The self-check's items and the run's own flags (crosscheck-disagrees), when it made them.
     crosscheck: tuple[CrossCheckItem, ...] = ()
     run_flags: tuple[str, ...] = ()
+    # The independent client's re-measurements as stored (compare.run.crosscheck): when there,
+    # the items and the flag are computed from them and the bench's figures, not read.
+    crosscheck_runs: tuple[Mapping[str, Any], ...] = ()
 
     @classmethod
     def load(cls, path: Path) -> RunResults:
@@ -102,23 +107,38 @@ class RunResults:
     def from_document(cls, document: Document, source: Path | None = None) -> RunResults:
         """Check a results document, then read it: every cell's figures computed once."""
         check_document(document, str(source) if source else "the results document")
-        return cls(
-            status=document.get("status"),
-            started=document.get("started"),
-            finished=document.get("finished"),
-            command=tuple(str(a) for a in document.get("command") or ()),
-            config=document.get("config") or {},
-            environment=document["environment"],
-            stacks={n: StackInfo.read(n, s) for n, s in document["stacks"].items()},
-            cells=tuple(read_cell(cell) for cell in document["cells"]),
-            sweep=tuple(sweep_figures(point) for point in document["sweep"]),
-            events=tuple(
-                Event(e.get("at"), e.get("message")) for e in document.get("events") or ()
-            ),
-            source=source,
-            crosscheck=read_crosscheck(document.get("crosscheck")),
-            run_flags=tuple(str(f) for f in document.get("flags") or () if isinstance(f, str)),
+        return cls._checked(
+            cls(
+                status=document.get("status"),
+                started=document.get("started"),
+                finished=document.get("finished"),
+                command=tuple(str(a) for a in document.get("command") or ()),
+                config=document.get("config") or {},
+                environment=document["environment"],
+                stacks={n: StackInfo.read(n, s) for n, s in document["stacks"].items()},
+                cells=tuple(read_cell(cell) for cell in document["cells"]),
+                sweep=tuple(sweep_figures(point) for point in document["sweep"]),
+                events=tuple(
+                    Event(e.get("at"), e.get("message")) for e in document.get("events") or ()
+                ),
+                source=source,
+                crosscheck=read_crosscheck(document.get("crosscheck")),
+                run_flags=tuple(str(f) for f in document.get("flags") or () if isinstance(f, str)),
+                crosscheck_runs=tuple(document.get("crosscheck_runs") or ()),
+            )
         )
+
+    @classmethod
+    def _checked(cls, results: RunResults) -> RunResults:
+        """With its self-check's items and flag computed from the raw re-measurements."""
+        if not results.crosscheck_runs:
+            return results
+        items = results.crosscheck_detail
+        flags = tuple(f for f in results.run_flags if f != DISAGREES)
+        if any(i.within_tolerance is False for i in items):
+            flags += (DISAGREES,)
+        read = tuple(CrossCheckItem.read(i.as_dict()) for i in items)
+        return dataclasses.replace(results, crosscheck=read, run_flags=flags)
 
     @property
     def repeat(self) -> int | None:
@@ -150,6 +170,11 @@ class RunResults:
     def rows(self) -> list[dict[str, Any]]:
         """Each cell's row of the figures document."""
         return [figuredefs.row(cell) for cell in self.cells]
+
+    @cached_property
+    def crosscheck_detail(self) -> tuple[CrosscheckItem, ...]:
+        """The self-check with where and how far: each re-measured figure, both ways."""
+        return crosscheck_items(self.crosscheck_runs, self.rows, self.sweep)
 
     @cached_property
     def curves(self) -> list[Curve]:

@@ -5,4 +5,4 @@ started for measurement (lifecycle), the one locust launcher (locust), worker co
 one load cell (loadcell) with locust's raw records (records), the size sweep (sweep), the whole
 matrix in run order (runner), a bench from its config to its reports and exit status (bench),
 the encode benchmark (encode), and the Server tab's feed of samples for the ui command
-(serverfeed)."""
+(serverfeed). After the cells, the run's self-check by an independent client (crosscheck)."""

@@ -60,7 +60,11 @@ def bench(config: BenchConfig, command: list[str]) -> int:
             _report(config.out_dir)
             return INTERRUPTED
     minutes = (time.monotonic() - started) / 60
-    print(terminal_verdict(RunResults.from_document(writer.document)))
+    results = RunResults.from_document(writer.document)
+    if results.crosscheck_runs:  # the self-check's verdict, in the document for other readers
+        items = [item.as_dict() for item in results.crosscheck_detail]
+        writer.set_crosscheck(items, list(results.run_flags))
+    print(terminal_verdict(results))
     _report(config.out_dir)
     print(f"\nwall time {minutes:.1f} min; results: {writer.path}")
     failed = failed_summary(writer.document)

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from compare.config import BenchConfig
-from compare.results import ResultsError, ResultsWriter, SweepPoint
+from compare.results import Crosscheck, ResultsError, ResultsWriter, SweepPoint
+from compare.run.crosscheck import run_crosscheck
 from compare.run.loadcell import run_load_cell
 from compare.run.run import Run
 from compare.run.sweep import run_sweep
@@ -99,6 +100,8 @@ def run_bench(run: Run) -> None:
                 record,
                 lambda label: progress(clock.line(label)),
             )
+        if config.crosscheck:
+            _crosscheck(run, specs)
     except KeyboardInterrupt:
         message = "interrupted: the results hold every cell that finished"
         close_results(writer, "interrupted", message)
@@ -107,6 +110,20 @@ def run_bench(run: Run) -> None:
         close_results(writer, "failed", f"stopped by an error: {error}")
         raise
     writer.finish("complete")
+
+
+def _crosscheck(run: Run, specs: list[StackSpec]) -> None:
+    """The run's self-check, and what it cost in the run's events."""
+    writer = run.results
+    started = time.monotonic()
+
+    def record(entry: Crosscheck) -> None:
+        writer.add_crosscheck(entry)
+        if entry["status"] != "ok":
+            run.progress(f"    failed: {entry['error']}")
+
+    run_crosscheck(run, specs, writer.directory / "crosscheck", record)
+    writer.add_event(f"crosscheck: {time.monotonic() - started:.1f} s")
 
 
 def close_results(writer: ResultsWriter, status: str, message: str) -> None:
