@@ -13,6 +13,7 @@ import logging
 import os
 import time
 from collections import defaultdict
+from collections.abc import Mapping
 from pathlib import Path
 from typing import IO
 
@@ -32,6 +33,7 @@ class Recorder:
         self.directory = directory
         self._lines: list[str] = []
         self._bins: defaultdict[int, int] = defaultdict(int)
+        self._failed: defaultdict[int, int] = defaultdict(int)  # bytes of failed requests
         self._file: IO[str] | None = None
         self._flusher: gevent.Greenlet[[], None] | None = None
         self._users = 0
@@ -60,10 +62,18 @@ class Recorder:
         if self.enabled:
             self._lines.append(json.dumps({"request": record.as_json()}))
 
-    def body_bytes(self, count: int) -> None:
-        """Count body bytes that just arrived (the time bin is now)."""
+    def body_bytes(self, count: int) -> int:
+        """Count body bytes that just arrived; return their time bin (now)."""
+        index = int(time.monotonic() / BIN_S)
         if self.enabled and count:
-            self._bins[int(time.monotonic() / BIN_S)] += count
+            self._bins[index] += count
+        return index
+
+    def failed_bytes(self, bins: Mapping[int, int]) -> None:
+        """Count again, apart, the body bytes (per time bin) of a request that then failed."""
+        if self.enabled:
+            for index, count in bins.items():
+                self._failed[index] += count
 
     def event(self, name: str) -> None:
         """Note when something happened to the run (spawning complete, stopping)."""
@@ -90,9 +100,10 @@ class Recorder:
         if self._file is None:
             return
         lines, self._lines = self._lines, []
-        if self._bins:
-            bins, self._bins = self._bins, defaultdict(int)
-            lines.append(json.dumps({"bytes": {str(k): v for k, v in bins.items()}}))
+        for key, kept in (("bytes", self._bins), ("failed_bytes", self._failed)):
+            if kept:
+                lines.append(json.dumps({key: {str(k): v for k, v in kept.items()}}))
+                kept.clear()
         if lines:
             try:
                 self._file.write("\n".join(lines) + "\n")

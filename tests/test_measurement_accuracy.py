@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from compare.report.metrics import read_cell
+from compare.report.metrics import read_cell, window_bytes
 from compare.report.rawrecords import requests
 from compare.results import Cell
 from compare.run.loadcell import run_load_cell
@@ -43,8 +43,16 @@ def window_abs(cell: Cell) -> tuple[float, float]:
     return cell["t0"] + cell["window"]["start"], cell["t0"] + cell["window"]["end"]
 
 
-def sent_in(truth: list[dict[str, Any]], start: float, end: float) -> int:
-    return sum(n for a in truth if a["status"] == 200 for t, n in a["pieces"] if start <= t < end)
+def sent_in(truth: list[dict[str, Any]], start: float, end: float, cut: bool | None = None) -> int:
+    """Body bytes the server sent in [start, end): of every answer, or of cut (True) or whole
+    (False) ones only."""
+    return sum(
+        n
+        for a in truth
+        if a["status"] == 200 and cut in (None, a.get("cut", False))
+        for t, n in a["pieces"]
+        if start <= t < end
+    )
 
 
 def within(measured: float, true: float, absolute: float, relative: float) -> bool:
@@ -100,3 +108,26 @@ def test_failures_are_excluded_and_counted_once(tmp_path: Path) -> None:
     assert f["mb_per_s"] is not None and within(f["mb_per_s"], true_rate, 0.0, 0.03)
     n_ttfb = f["n_ttfb"]
     assert n_ttfb is not None and n_ttfb + f.failures == f.requests
+
+
+def test_bytes_of_cut_downloads_are_kept_apart(tmp_path: Path) -> None:
+    # Every second export is cut at half its body: about a third of the bytes the server sends
+    # belong to downloads that fail. They are received (all bytes), but kept apart as failed.
+    cell, truth = run_cell(tmp_path, "--cut-every", "2", "--cut-at", "0.5")
+    f = read_cell(cell)
+    start, end = window_abs(cell)
+    length = end - start
+    cut = sum(1 for a in truth if a.get("cut") and start <= a["received"] < end)
+    assert cut >= 2 and "truncated" in f.failures_by_kind
+    assert abs(f.failures_by_kind["truncated"] - cut) <= 1
+    # Each cut download counts every byte the server sent of it (the parser's last piece too).
+    sizes = {sum(n for _, n in a["pieces"]) for a in truth if a.get("cut")}
+    assert {r.bytes for r in requests(cell) if r.outcome == "truncated"} == sizes
+    everything, failed = window_bytes(cell), window_bytes(cell, "failed_body_bytes")
+    true_all, true_cut = sent_in(truth, start, end), sent_in(truth, start, end, cut=True)
+    assert true_cut > 0.15 * true_all  # the share this test is about is there
+    assert within(everything / length / 1e6, true_all / length / 1e6, 0.0, 0.03)
+    assert within(failed / length / 1e6, true_cut / length / 1e6, 0.0, 0.03), (failed, true_cut)
+    verified = (everything - failed) / length / 1e6
+    true_verified = sent_in(truth, start, end, cut=False) / length / 1e6
+    assert within(verified, true_verified, 0.0, 0.03), (verified, true_verified)

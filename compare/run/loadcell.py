@@ -234,6 +234,7 @@ def run_load_cell(
             cell["requests"] = columns(records, t0)
             cell["failure_details"] = failure_details(records)
             cell["body_bytes"] = byte_bins(records, t0)
+            cell["failed_body_bytes"] = byte_bins(records, t0, failed=True)
             cell["events"] = events(records, t0)
             cell["timeline"] = _timeline(measured.samples(), t0)
             window = measurement_window(records, t0, config.settle_s, info.steady)

@@ -30,6 +30,8 @@ class CellRecords:
 
     requests: list[RequestRecord] = field(default_factory=list)
     bins: dict[int, int] = field(default_factory=dict)  # bin index -> body bytes
+    # Of those, the bytes of requests that then failed (cut short, wrong rows, an error).
+    failed_bins: dict[int, int] = field(default_factory=dict)
     events: dict[str, list[float]] = field(default_factory=dict)  # name -> monotonic times
     bad_lines: int = 0
 
@@ -50,9 +52,10 @@ def _merge_line(merged: CellRecords, line: str) -> None:
         item = json.loads(line)
         if "request" in item:
             merged.requests.append(RequestRecord(**item["request"]))
-        elif "bytes" in item:
-            for index, count in item["bytes"].items():
-                merged.bins[int(index)] = merged.bins.get(int(index), 0) + int(count)
+        elif "bytes" in item or "failed_bytes" in item:
+            kept = merged.bins if "bytes" in item else merged.failed_bins
+            for index, count in (item.get("bytes") or item["failed_bytes"]).items():
+                kept[int(index)] = kept.get(int(index), 0) + int(count)
         elif "event" in item:
             merged.events.setdefault(str(item["event"]), []).append(float(item["t"]))
     except (ValueError, TypeError, KeyError):
@@ -125,12 +128,14 @@ def failure_details(records: CellRecords) -> dict[str, str]:
     return details
 
 
-def byte_bins(records: CellRecords, t0: float) -> ByteBins:
-    """Body bytes per bin as one dense list, the first bin's start relative to ``t0``."""
-    if not records.bins:
+def byte_bins(records: CellRecords, t0: float, failed: bool = False) -> ByteBins:
+    """Body bytes per bin (``failed``: of failed requests only) as one dense list, the first
+    bin's start relative to ``t0``."""
+    bins = records.failed_bins if failed else records.bins
+    if not bins:
         return {"bin_s": BIN_S, "start": 0.0, "counts": []}
-    first, last = min(records.bins), max(records.bins)
-    counts = [records.bins.get(i, 0) for i in range(first, last + 1)]
+    first, last = min(bins), max(bins)
+    counts = [bins.get(i, 0) for i in range(first, last + 1)]
     return {"bin_s": BIN_S, "start": round(first * BIN_S - t0, 6), "counts": counts}
 
 
