@@ -87,6 +87,8 @@ class Meter:
         self.recorder = recorder or Recorder(None)
         self.user = self.recorder.new_user()
         self.connects = 0
+        # Whether its requests count towards the ones a window waits for (the adaptive window).
+        self.counted = True
         # geventhttpclient calls its pool's after_connect once per new TCP connection (a
         # keep-alive socket found dead and replaced counts too): the one reliable place to see
         # whether a request reused its connection.
@@ -129,7 +131,8 @@ class Meter:
         connects = self.connects
         now = time.monotonic()
         record = RequestRecord(kind, self.name, self.user, start=now, end=now, intended=intended)
-        self.recorder.started(now)
+        if self.counted:
+            self.recorder.started(now)
         try:
             yield record
         except GreenletExit:

@@ -131,3 +131,36 @@ def test_bytes_of_cut_downloads_are_kept_apart(tmp_path: Path) -> None:
     verified = (everything - failed) / length / 1e6
     true_verified = sent_in(truth, start, end, cut=False) / length / 1e6
     assert within(verified, true_verified, 0.0, 0.03), (verified, true_verified)
+
+
+def test_a_stall_shows_in_every_probe_it_delayed(tmp_path: Path) -> None:
+    # The server holds every /ping that arrives during a 1 s stall inside the window until the
+    # stall ends. An open-loop probe sends one every 0.1 s regardless: each of the ~10 delayed
+    # ones is recorded, timed from its intended start (a closed loop would record one).
+    stall = ["--stall-after", "1.5", "--stall-s", "1.0", "--stall-pings"]
+    config = short_config(tmp_path, scenarios=("head-of-line",))
+    stack = timed_stack(
+        "--delay-ms", str(DELAY_MS), "--rate", str(RATE), "--size", str(SIZE), *stall
+    )
+    cell = run_load_cell(config, stack, "head-of-line", 0, tmp_path / "cell")
+    assert cell["status"] == "ok", cell["error"]
+    truth = [
+        json.loads(line) for line in (tmp_path / "cell" / "truth.jsonl").read_text().splitlines()
+    ]
+    ((begin, end),) = [(t["start"], t["end"]) for t in truth if t["event"] == "stall"]
+    start, stop = window_abs(cell)
+    assert start < begin and end < stop  # the stall lies inside the window
+    t0 = cell["t0"]
+    probes = [r for r in requests(cell) if r.kind == "ping"]
+    delayed = [r for r in probes if begin <= t0 + r.origin < end]
+    rate = 10.0  # the probe's default --ping-rate
+    assert len(delayed) >= 0.8 * (end - begin) * rate, len(delayed)
+    # Each one waited from its intended start until the stall ended (plus the answer itself).
+    for r in delayed:
+        assert r.outcome == "ok"
+        assert within((r.end - r.origin) * 1000, (end - (t0 + r.origin)) * 1000, 20.0, 0.0)
+    # The ones the server saw during the stall are those (a probe sent on time arrives on time).
+    held = [p for p in truth if p["event"] == "ping" and begin <= p["received"] < end]
+    assert abs(len(held) - len(delayed)) <= 1
+    f = read_cell(cell)
+    assert f["ping_p90_ms"] is not None and f["ping_p90_ms"] >= 300.0, f["ping_p90_ms"]

@@ -15,7 +15,8 @@ A known capacity: ``--capacity K`` serves at most K exports at once; the others 
 their headers not sent) for a slot, and their D ms start when they get one. A known stall:
 ``--stall-after A --stall-s L`` holds every first body byte due in [s, s + L), where s is A
 seconds after the first export asking for more than WARMUP_ROWS rows (the load, not the
-warm-up), until s + L; the stall is logged.
+warm-up), until s + L; the stall is logged. With ``--stall-pings`` the stall holds every /ping
+answer due in it instead (exports go on), and each /ping is logged.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ class TimedServer:
         self.slots = threading.BoundedSemaphore(args.capacity) if args.capacity else None
         self.stall_after, self.stall_s = args.stall_after, args.stall_s
         self.stall: tuple[float, float] | None = None  # (start, end), once the load began
+        self.stall_pings = args.stall_pings
         self.log: IO[str] | None = open(args.log, "a") if args.log else None  # noqa: SIM115
 
     def note(self, **fields: object) -> None:
@@ -92,7 +94,12 @@ class TimedServer:
         if url.path == "/healthz":
             self._small(conn, 200, b'{"status": "ok", "interface": "wsgi"}', pid)
         elif url.path == "/ping":
+            stall = self.stall if self.stall_pings else None
+            if stall is not None and stall[0] <= received < stall[1]:
+                time.sleep(stall[1] - received)
             self._small(conn, 200, b"pong\n", pid)
+            if self.stall_pings:
+                self.note(event="ping", received=received, answered=time.monotonic())
         elif url.path == "/export.csv":
             rows = int(parse_qs(url.query).get("rows", ["0"])[0] or 0)
             load = rows > WARMUP_ROWS
@@ -140,7 +147,11 @@ class TimedServer:
             f"X-Export-Rows: {self.rows}\r\nX-Export-Interface: wsgi\r\n{pid}\r\n".encode()
         )
         first = started + self.delay
-        if self.stall is not None and self.stall[0] <= first < self.stall[1]:
+        if (
+            not self.stall_pings
+            and self.stall is not None
+            and self.stall[0] <= first < self.stall[1]
+        ):
             first = self.stall[1]
         sent = 0
         size = int(len(self.body) * self.cut_at) if cut else len(self.body)
@@ -182,6 +193,7 @@ def main() -> None:
     parser.add_argument("--capacity", type=int, default=0, help="exports served at once (0: all)")
     parser.add_argument("--stall-after", type=float, default=0.0)
     parser.add_argument("--stall-s", type=float, default=0.0)
+    parser.add_argument("--stall-pings", action="store_true", help="stall /ping, not exports")
     parser.add_argument("--log", default=None)
     args = parser.parse_args()
     server = TimedServer(args)
