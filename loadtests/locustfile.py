@@ -20,7 +20,7 @@ loadtests/locustfile.py --help`` lists them, through loadtests.helphook, which s
     --chunk-kb N          server piece size, KiB (64)
     --mode M              stream|buffered (stream; buffered forces buffered)
     --iterator I          auto|sync|async (auto; mismatch forces the other kind)
-    --source S            synthetic|db (synthetic)
+    --source S            synthetic|db|postgres|static (synthetic)
     --delay-ms N          upstream-latency: delay per piece (5)
     --read-kbps N         slow-client: read rate per user, KiB/s (256)
     --ping-rate R         head-of-line: probe requests per second (10)

@@ -13,7 +13,7 @@ from typing import Any, Literal, Protocol, cast
 
 Mode = Literal["stream", "buffered"]
 IteratorKind = Literal["auto", "sync", "async"]
-Source = Literal["synthetic", "db", "postgres"]
+Source = Literal["synthetic", "db", "postgres", "static"]
 Arrivals = Literal["constant", "poisson"]
 
 
@@ -61,8 +61,9 @@ OPTIONS: Mapping[str, OptionSpec] = MappingProxyType(
                 "source",
                 "synthetic",
                 "Row source (db: the server's database; postgres: the same, which must be "
-                "PostgreSQL).",
-                ("synthetic", "db", "postgres"),
+                "PostgreSQL; static: the synthetic rows encoded once and kept, so a server's own "
+                "cost shows).",
+                ("synthetic", "db", "postgres", "static"),
             ),
             OptionSpec("delay_ms", 5, "upstream-latency: server-side wait per piece, in ms."),
             OptionSpec("read_kbps", 256, "slow-client: reading rate per user, in KiB/s."),
