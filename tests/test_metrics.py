@@ -82,6 +82,27 @@ def test_flags_client_machine_uneven_unserved() -> None:
     assert starved.starved == 7 and "unserved" in starved.flags
 
 
+def test_servers_cpus_shared_with_other_processes() -> None:
+    def share(busy_s: float, tree_s: float) -> tuple[float | None, tuple[str, ...]]:
+        machine = {"busy_pct": 50.0, "server_cpus": [0], "server_cpus_busy_s": busy_s}
+        f = read_cell(
+            cell(
+                [download(1.0, 0.01, 0.5)],
+                users=1,
+                server_cpu_s=tree_s,
+                machine={**machine, "span_s": 4.0},
+            )
+        )
+        return f["server_cpus_other_pct"], f.flags
+
+    # CPU 0 was busy 3.6 s of 4 while the server tree used 1.0 s: others took 65% of it.
+    assert share(3.6, 1.0) == (pytest.approx(65.0), ("server-cpu-shared",))
+    # Busy only with the tree (and a little noise): not flagged.
+    assert share(1.2, 1.0) == (pytest.approx(5.0), ())
+    # Servers not pinned: not known.
+    assert read_cell(cell([download(1.0, 0.01, 0.5)], users=1))["server_cpus_other_pct"] is None
+
+
 def test_percentiles_need_enough_samples() -> None:
     values = [float(v) for v in range(1, 51)]
     assert too_few(50, 99) and not too_few(100, 99) and too_few(9, 90) and not too_few(1, 50)

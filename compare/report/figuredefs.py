@@ -388,6 +388,14 @@ ROW: tuple[Figure | Detail, ...] = (
     _count("downloads_held_max", _in_flight(None), "downloads held by the server (most)"),
     Figure("peak_sampled_increase_mb", _sampled_increase, "sampled peak increase", "MB"),
     Detail("peak_source", _peak_source),
+    Figure(
+        "server_cpus_other_pct",
+        lambda c: c.server_cpus_other_pct,
+        "servers' CPUs used by other processes",
+        "%",
+        "{:.0f}",
+        digits=1,
+    ),
 )
 
 # A curve's figure, not a cell's: the slope of the peak memory increase against the downloads the

@@ -12,7 +12,7 @@ from compare.report.stats import DEFAULT_MIN_RELATIVE, Spread, centre, spread
 from compare.report.text import span, with_range
 
 # Flags that make every figure of a cell suspect: said next to each finding they touch.
-SUSPECT_FLAGS = ("client-bound", "machine-bound", "uneven", "in-flight-limit")
+SUSPECT_FLAGS = ("client-bound", "machine-bound", "server-cpu-shared", "uneven", "in-flight-limit")
 
 
 def suspect(groups: list[Group]) -> str:

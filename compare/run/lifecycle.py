@@ -32,6 +32,7 @@ from compare.system.sampler import (
     ProcessSample,
     ProcessTreeSampler,
     TreeSample,
+    cpus_busy,
     machine_busy,
     peak_rss,
     peaks,
@@ -285,12 +286,18 @@ class MeasuredServer(StartStop):
             for pid, created in sorted(self.workers.items())
         ]
         busy = machine_busy(samples, t0, t1)
+        servers = self.config.server_cpus
+        # Against the tree's own CPU: how much of the servers' CPUs something else took.
+        on_servers = cpus_busy(samples, t0, t1, servers) if servers else None
         cpu: ServerCpu = {
             "server_cpu_s": sum(used.values()),
             "workers": workers,
             "machine": {
                 "busy_pct": 100 * sum(busy) / len(busy) if busy else None,
                 "per_cpu_busy_pct": [round(100 * b, 1) for b in busy] if busy else None,
+                "server_cpus": list(servers) if servers else None,
+                "server_cpus_busy_s": round(on_servers[0], 4) if on_servers else None,
+                "span_s": round(on_servers[1], 4) if on_servers else None,
             },
         }
         if self.database_pid:

@@ -1,0 +1,54 @@
+"""CPU placement as measured: the servers' CPUs are theirs, and a cell says when they were not.
+
+Against the timed test server (tests/timed_server.py), whose own CPU use is small: a busy
+process pinned on the servers' CPUs during a cell takes most of their time, which the cell's
+``server-cpu-shared`` flag and figure must show, checked against the busy process's own CPU
+seconds read from /proc.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from compare.report.metrics import read_cell
+from compare.run.loadcell import run_load_cell
+from tests.timed_stack import short_config, timed_stack
+
+# CPU shares of a whole machine: measured alone (make test runs serial tests after the rest).
+pytestmark = [pytest.mark.server, pytest.mark.serial]
+
+TIMED = ("--delay-ms", "20", "--rate", "4e6", "--size", "1000000")
+
+
+def test_a_busy_process_on_the_servers_cpus_is_flagged(tmp_path: Path) -> None:
+    config = short_config(tmp_path)
+    if not config.server_cpus:
+        pytest.skip("a single CPU: nothing is pinned, so no CPU is the servers' alone")
+    quiet = read_cell(run_load_cell(config, timed_stack(*TIMED), "download", 0, tmp_path / "q"))
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        psutil.Process(busy.pid).cpu_affinity(list(config.server_cpus))
+        before, started = psutil.Process(busy.pid).cpu_times(), time.monotonic()
+        cell = run_load_cell(config, timed_stack(*TIMED), "download", 0, tmp_path / "busy")
+        after, ended = psutil.Process(busy.pid).cpu_times(), time.monotonic()
+    finally:
+        busy.kill()
+        busy.wait()
+    assert cell["status"] == "ok", cell["error"]
+    shared = read_cell(cell)
+    assert "server-cpu-shared" in shared.flags
+    # The busy process's own share of the servers' CPUs over the whole cell (/proc, via psutil):
+    # it ran throughout, so the window's share is the same within a few points.
+    used = (after.user + after.system) - (before.user + before.system)
+    true_pct = 100 * used / (ended - started) / len(config.server_cpus)
+    other = shared["server_cpus_other_pct"]
+    assert other is not None and abs(other - true_pct) <= 10.0, (other, true_pct)
+    # Without it, the share is what else ran there (other tests run unlocked: not always 0).
+    assert quiet["server_cpus_other_pct"] is not None
+    assert quiet["server_cpus_other_pct"] < other - 30
