@@ -121,8 +121,9 @@ class BenchConfig:
     out_dir: Path
     rows: int
     # db: the project's database (SQLite unless DATABASE_URL says otherwise), seeded first;
-    # postgres: a PostgreSQL server the harness starts, seeds and stops (compare.run.appdata).
-    source: Literal["synthetic", "db", "postgres"] = "synthetic"
+    # postgres: a PostgreSQL server the harness starts, seeds and stops (compare.run.appdata);
+    # static: the synthetic export encoded once per server process (project.export.static).
+    source: Literal["synthetic", "db", "postgres", "static"] = "synthetic"
     # minimal: one native middleware (like for like); startproject: a new project's middleware
     # and apps, with a logged-in user's session on every request (project.profiles).
     app: Literal["minimal", "startproject"] = "minimal"

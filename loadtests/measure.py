@@ -132,7 +132,7 @@ class Meter:
         now = time.monotonic()
         record = RequestRecord(kind, self.name, self.user, start=now, end=now, intended=intended)
         if self.counted:
-            self.recorder.started(now)
+            self.recorder.started(record)
         try:
             yield record
         except GreenletExit:

@@ -187,7 +187,6 @@ def test_locust_command_picks_classes_and_passes_options() -> None:
     assert argv[-3:] == ["HeadOfLineDownloadUser", "PingProbeUser", "SlowClientUser"]
     joined = " ".join(argv)
     assert "--headless" in argv and "--run-time 12s" in joined and "--csv /tmp/x" in joined
-    assert "--rows 100000" in joined  # the slow-client catalog default
     assert "--read-kbps 512" in joined
     with pytest.raises(KeyError, match="unknown scenario"):
         catalog.user_classes(["nope"])

@@ -128,6 +128,7 @@ def test_window_from_the_load_generator_events(tmp_path: Path) -> None:
     lines = [
         {"event": "test_start", "t": 100.01},
         {"event": "spawning_complete", "t": 100.62},
+        {"event": "window_open", "t": 103.02},
         {"bytes": {"2020": 10, "2021": 20}},
         {"request": download(101.0, 0.1, 0.5).__dict__},
         {"event": "test_stopping", "t": 106.03},
@@ -143,14 +144,15 @@ def test_window_from_the_load_generator_events(tmp_path: Path) -> None:
     steady = measurement_window(records, t0=100.0, settle_s=1.0)
     # Opens on the first bin boundary after spawning + settle, closes on the last before the stop.
     assert steady.start == pytest.approx(1.65) and steady.end == pytest.approx(6.0)
-    arrival = measurement_window(records, t0=100.0, settle_s=1.0, steady=False)
-    assert arrival.start == pytest.approx(0.0)
+    # A cycled window opens when the load generator says (its first downloads had ended).
+    cycled = measurement_window(records, t0=100.0, settle_s=1.0, kind="cycled")
+    assert cycled.start == pytest.approx(3.05) and cycled.end == pytest.approx(6.0)
     with pytest.raises(CompareError, match="settling"):
         measurement_window(records, t0=100.0, settle_s=6.0)
     archive(records_dir, tmp_path / "records.jsonl.gz")
     assert not records_dir.exists()
     with gzip.open(tmp_path / "records.jsonl.gz", "rt") as handle:
-        assert sum(1 for _ in handle) == 7
+        assert sum(1 for _ in handle) == 8
 
 
 def test_figures_document_names_and_sweep_points() -> None:

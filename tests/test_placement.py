@@ -18,7 +18,7 @@ import pytest
 
 from compare.report.metrics import read_cell
 from compare.run.loadcell import run_load_cell
-from tests.timed_stack import short_config, timed_stack
+from tests.timed_stack import short_config, short_run, timed_stack
 
 # CPU shares of a whole machine: measured alone (make test runs serial tests after the rest).
 pytestmark = [pytest.mark.server, pytest.mark.serial]
@@ -30,12 +30,14 @@ def test_a_busy_process_on_the_servers_cpus_is_flagged(tmp_path: Path) -> None:
     config = short_config(tmp_path)
     if not config.server_cpus:
         pytest.skip("a single CPU: nothing is pinned, so no CPU is the servers' alone")
-    quiet = read_cell(run_load_cell(config, timed_stack(*TIMED), "download", 0, tmp_path / "q"))
+    with short_run(config) as run:
+        quiet = read_cell(run_load_cell(run, timed_stack(*TIMED), "download", 0, tmp_path / "q"))
     busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
     try:
         psutil.Process(busy.pid).cpu_affinity(list(config.server_cpus))
         before, started = psutil.Process(busy.pid).cpu_times(), time.monotonic()
-        cell = run_load_cell(config, timed_stack(*TIMED), "download", 0, tmp_path / "busy")
+        with short_run(config) as run:
+            cell = run_load_cell(run, timed_stack(*TIMED), "download", 0, tmp_path / "busy")
         after, ended = psutil.Process(busy.pid).cpu_times(), time.monotonic()
     finally:
         busy.kill()
@@ -43,12 +45,13 @@ def test_a_busy_process_on_the_servers_cpus_is_flagged(tmp_path: Path) -> None:
     assert cell["status"] == "ok", cell["error"]
     shared = read_cell(cell)
     assert "server-cpu-shared" in shared.flags
-    # The busy process's own share of the servers' CPUs over the whole cell (/proc, via psutil):
-    # it ran throughout, so the window's share is the same within a few points.
+    # The busy process's own share of the servers' CPUs over the whole cell (/proc, via psutil)
+    # is a lower bound: it ran throughout, and what other engineers' unlocked processes took of
+    # the same CPU counts as "other" too (so no upper bound but the CPUs' whole time).
     used = (after.user + after.system) - (before.user + before.system)
     true_pct = 100 * used / (ended - started) / len(config.server_cpus)
     other = shared["server_cpus_other_pct"]
-    assert other is not None and abs(other - true_pct) <= 10.0, (other, true_pct)
+    assert other is not None and true_pct - 10.0 <= other <= 100.0, (other, true_pct)
     # Without it, the share is what else ran there (other tests run unlocked: not always 0).
     assert quiet["server_cpus_other_pct"] is not None
-    assert quiet["server_cpus_other_pct"] < other - 30
+    assert quiet["server_cpus_other_pct"] < other, (quiet["server_cpus_other_pct"], other)

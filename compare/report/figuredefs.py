@@ -149,6 +149,19 @@ def _in_flight(since: Since | None) -> Compute:
     return compute
 
 
+def _served_at_once(c: CellFigures) -> float | None:
+    """Downloads being sent at once (first body byte to end), on average over the window."""
+    if c.window is None or not c.window_s or not c.expects_downloads:
+        return None
+    start, end = c.window.start, c.window.end
+    sending = [
+        min(r.end, end) - max(r.first_byte, start)
+        for r in c.records
+        if r.kind == "download" and r.first_byte is not None
+    ]
+    return sum(s for s in sending if s > 0) / c.window_s
+
+
 def _sampled_increase(c: CellFigures) -> float | None:
     # Below zero means the tree gave back memory it held when idle (the warm-up's garbage,
     # collected during the load): no increase, so zero; the peak and baseline stay as measured.
@@ -395,6 +408,16 @@ ROW: tuple[Figure | Detail, ...] = (
         "%",
         "{:.0f}",
         digits=1,
+    ),
+    # Readers a stack serves at once in the window (with slow readers: how many it can hold).
+    Figure(
+        "served_at_once",
+        _served_at_once,
+        "downloads being sent at once (mean)",
+        "",
+        "{:.1f}",
+        higher_is_better=True,
+        load_dependent=True,
     ),
 )
 

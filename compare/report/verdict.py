@@ -158,6 +158,9 @@ def _served(groups: list[Group], duration: float | None) -> str:
         served = sorted(min(c.users_served, c.downloaders) for c in ok)
         count = f"{served[0]}" if served[0] == served[-1] else f"{served[0]}-{served[-1]}"
         text = f"{g.stack} {count} of {users}"
+        at_once = g.spread("served_at_once")
+        if at_once is not None:
+            text += f", {at_once.median:.1f} being sent at once on average"
         if g.starved:
             text += f" (up to {g.starved} still waiting for a first byte when the cell ended)"
         else:

@@ -18,6 +18,7 @@ from typing import Any
 
 from compare.errors import CompareError
 from compare.results import ByteBins, Window
+from loadtests.catalog import WindowKind
 from loadtests.record import BIN_S, RequestRecord
 
 RECORD_FIELDS = tuple(f.name for f in fields(RequestRecord) if f.name != "detail")
@@ -75,25 +76,22 @@ def archive(directory: Path, destination: Path) -> None:
 
 
 def measurement_window(
-    records: CellRecords, t0: float, settle_s: float, steady: bool = True
+    records: CellRecords, t0: float, settle_s: float, kind: WindowKind = "steady"
 ) -> Window:
     """From ``settle_s`` after every user was spawned to the moment the load began to stop.
 
-    ``steady=False``: from the start of the load instead (the first request is part of what is
-    measured). Both ends fall on byte-count bin boundaries, so bytes in the window are counted
+    ``cycled``: from the moment the load generator opened it (its first downloads had ended)
+    instead. Both ends fall on byte-count bin boundaries, so bytes in the window are counted
     exactly. Raise CompareError when the load generator did not say when it started or stopped.
     """
-    opening = "spawning_complete" if steady else "test_start"
+    opening = "spawning_complete" if kind == "steady" else "window_open"
     opened = records.events.get(opening)
     stopping = records.events.get("test_stopping")
     if not opened or not stopping:
         missing = opening if not opened else "test_stopping"
         raise CompareError(f"the load generator recorded no {missing} event: no window")
-    if steady:
-        start = math.ceil((max(opened) + settle_s) / BIN_S) * BIN_S
-    else:
-        # The last process to start: a distributed master starts before its workers' users.
-        start = math.floor(max(opened) / BIN_S) * BIN_S
+    # The last process to get there: a distributed master's users spawn before its workers'.
+    start = math.ceil((max(opened) + (settle_s if kind == "steady" else 0.0)) / BIN_S) * BIN_S
     end = math.floor(min(stopping) / BIN_S) * BIN_S
     if end - start < BIN_S:
         raise CompareError(

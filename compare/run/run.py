@@ -108,7 +108,12 @@ class Run(StartStop):
         return ServerProcess(spec, env=env, environ=self.environ, **options)
 
     def measured(
-        self, spec: StackSpec, run_dir: Path, *, sample_interval_s: float | None = None
+        self,
+        spec: StackSpec,
+        run_dir: Path,
+        *,
+        sample_interval_s: float | None = None,
+        static_rows: int | None = None,
     ) -> MeasuredServer:
         """A stack started for measurement: on the servers' CPUs, with the database sampled."""
         return MeasuredServer(
@@ -120,6 +125,7 @@ class Run(StartStop):
             cpus=self.placement.server_cpus,
             database_pid=self.target.database_pid,
             sample_interval_s=sample_interval_s,
+            static_rows=static_rows,
         )
 
     def locust(
