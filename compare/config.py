@@ -159,10 +159,15 @@ class BenchConfig:
         data["out_dir"] = str(self.out_dir)
         return data
 
+    def levels_of(self, scenario: str) -> tuple[float | None, ...]:
+        """The load levels a scenario runs at (None: its own users)."""
+        return self.levels if self.levels and SCENARIOS[scenario].curve else (None,)
+
     @property
     def load_cells(self) -> int:
         """How many load-test cells the run has."""
-        return self.repeat * len(self.stacks) * len(self.scenarios) * max(1, len(self.levels))
+        per_rep = sum(len(self.levels_of(s)) for s in self.scenarios)
+        return self.repeat * len(self.stacks) * per_rep
 
     @property
     def sweep_points(self) -> int:
