@@ -27,7 +27,6 @@ from compare.run.workers import sized
 from compare.servers.server import ServerProcess
 from compare.servers.stacks import StackSpec
 from compare.system.download import download
-from compare.system.placement import pin_tree
 from compare.system.sampler import (
     ProcessSample,
     ProcessTreeSampler,
@@ -147,7 +146,7 @@ class MeasuredServer(StartStop):
         self.static_rows = static_rows
         run_dir.mkdir(parents=True, exist_ok=True)
         self.spec = sized(spec, config)
-        self.server = ServerProcess(self.spec, run_dir=run_dir, env=env, environ=environ)
+        self.server = ServerProcess(self.spec, run_dir=run_dir, env=env, environ=environ, cpus=cpus)
         self.cpus = cpus  # the servers' CPUs
         # The run's database, sampled with the stack: its memory and CPU are part of what
         # serving an export costs.
@@ -166,7 +165,6 @@ class MeasuredServer(StartStop):
         """Start the stack and the sampler; return after the warm-up and the idle baseline."""
         self.server.start()
         try:
-            pin_tree(self.server.pid, self.cpus)
             database = (self.database_pid,) if self.database_pid else ()
             self.sampler = ProcessTreeSampler(self.server.pid, self.interval, also=database).start()
             self.workers = {p.pid: p.create_time() for p in worker_processes(self.server.pid)}
