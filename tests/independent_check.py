@@ -1,12 +1,14 @@
 """An independent measurement of one export, to hold the bench's figures against.
 
-``python -m tests.independent_check STACK [--rows N] [--mode stream|buffered] [--repeat K]``
+``python -m tests.independent_check STACK [--rows N] [--mode stream|buffered] [--source S]
+[--repeat K]``
 
 Shares nothing with the harness's measuring code: the server is started by ``python -m compare
 serve`` under ``taskset`` (CPU 0; this client pins itself to CPU 1, the bench's default split),
 the request goes over a raw socket with a hand-written chunked decoder (TTFB = the first *body*
 byte), memory is read straight from /proc (Pss from smaps_rollup, summed over the tree, every
-few ms on a thread; VmHWM from status after clear_refs). Prints one JSON line per download.
+few ms on a thread; VmHWM from status after clear_refs), and the tree's CPU seconds from
+/proc/PID/stat around the download. Prints one JSON line per download.
 """
 
 from __future__ import annotations
@@ -51,6 +53,18 @@ def kb(path: str, field: str) -> int:
     except OSError:
         pass
     return 0
+
+
+def tree_cpu_s(pids: list[int]) -> float:
+    """User plus system CPU seconds of these processes (every thread), from /proc/PID/stat."""
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def tree_pss(pids: list[int]) -> int:
@@ -136,6 +150,7 @@ def main() -> None:
     parser.add_argument("stack")
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--mode", default="stream")
+    parser.add_argument("--source", default="synthetic")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--port", type=int, default=8123)
     args = parser.parse_args()
@@ -159,7 +174,9 @@ def main() -> None:
                     time.sleep(0.1)
             root = next(p for p in tree(server.pid) if p != server.pid)  # serve's child: the stack
             for _ in range(6):  # warm every worker (several connections, like the bench)
-                fetch(args.port, "/export.csv?rows=20000")
+                # The static source's body of the measured size, so each worker has encoded it.
+                warm = args.rows if args.source == "static" else 20000
+                fetch(args.port, f"/export.csv?rows={warm}&source={args.source}")
                 fetch(args.port, "/ping")
             time.sleep(1.0)
             pids = tree(root)
@@ -170,19 +187,25 @@ def main() -> None:
                 rss[pid] = kb(f"/proc/{pid}/status", "VmRSS")
             sampler = PssSampler(pids)
             sampler.start()
-            result = fetch(args.port, f"/export.csv?rows={args.rows}&mode={args.mode}")
+            cpu0 = tree_cpu_s(pids)
+            query = f"rows={args.rows}&mode={args.mode}&source={args.source}"
+            result = fetch(args.port, f"/export.csv?{query}")
+            cpu = tree_cpu_s(pids) - cpu0
             sampler.done.set()
             sampler.join()
             hwm = sum(max(kb(f"/proc/{p}/status", "VmHWM") - rss[p], 0) for p in pids)
             result.update(
                 stack=args.stack,
                 mode=args.mode,
+                source=args.source,
                 rows=args.rows,
                 repetition=repetition,
                 mb_per_s=result["body_bytes"] / result["total_s"] / 1e6,
                 peak_pss_increase_mb=(sampler.peak - idle) / 1e6,
                 pss_samples=sampler.count,
                 hwm_increase_mb=hwm / 1e6,
+                cpu_s=cpu,
+                mb_per_cpu_s=result["body_bytes"] / 1e6 / cpu if cpu else None,
             )
             print(json.dumps(result), flush=True)
         finally:
