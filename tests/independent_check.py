@@ -205,7 +205,7 @@ def main() -> None:
                 pss_samples=sampler.count,
                 hwm_increase_mb=hwm / 1e6,
                 cpu_s=cpu,
-                mb_per_cpu_s=result["body_bytes"] / 1e6 / cpu if cpu else None,
+                mb_per_cpu_s=result["body_bytes"] / 1e6 / cpu if cpu else 0.0,
             )
             print(json.dumps(result), flush=True)
         finally:
