@@ -30,7 +30,7 @@ def slow_get(port: int, path: str, rate: float) -> tuple[float, float, float]:
     sock = socket.create_connection(("127.0.0.1", port))
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
     start = time.monotonic()
-    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
     received, first, head = 0, 0.0, b""
     while True:
         data = sock.recv(16 * 1024)
@@ -40,6 +40,8 @@ def slow_get(port: int, path: str, rate: float) -> tuple[float, float, float]:
             head += data
             if b"\r\n\r\n" not in head:
                 continue
+            if not head.startswith(b"HTTP/1.1 200"):
+                raise ConnectionError(head.split(b"\r\n", 1)[0].decode())
             first = time.monotonic()  # headers and the first piece come together here
         received += len(data)
         ahead = start + received / rate - time.monotonic()

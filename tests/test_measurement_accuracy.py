@@ -199,5 +199,7 @@ def test_slow_readers_served_at_once_in_a_window_after_the_first_cycle(tmp_path:
     # only takes its reader's time): none is left waiting, and the load stops soon after.
     assert f["waiting_at_end"] == 0
     window_requests = [r for r in requests(cell) if start <= cell["t0"] + r.start < end]
+    # It stayed open until every user started a download in it: a wait for each of them.
+    assert len(window_requests) >= 8 and f["n_ttfb"] is not None and f["n_ttfb"] >= 8
     last_first_byte = max(r.first_byte or 0.0 for r in window_requests)
     assert min(cell["events"]["test_stop"]) - last_first_byte < 0.5

@@ -78,13 +78,21 @@ CYCLE_LIMIT_S = 45.0
 
 def window_params(config: BenchConfig, window: WindowKind, load: Load) -> dict[str, int | float]:
     """The adaptive window: a cycled one opens once the first downloads ended (one per user, or
-    under an open loop the first: it has run for one download's time); a steady closed loop
-    keeps the load on until every user started a few requests (an open loop starts on schedule)."""
+    under an open loop the first: it has run for one download's time) and closes once every user
+    started one more; a steady closed loop keeps the load on until every user started a few
+    requests (an open loop starts on schedule)."""
     if window == "cycled":
-        ends = load.users if load.kind == "concurrency" else 1
+        users = load.users if load.kind == "concurrency" else 0
         limit = CYCLE_LIMIT_S + MAX_WINDOW_FACTOR * config.duration_s
-        # Its readers set the pace of a download once it began: the drain waits for first bytes.
-        return {"open_after_ends": ends, "max_load_seconds": limit, "drain_first_bytes": 1}
+        # It stays open until every user started a download in it (one wait for a first byte
+        # each: a 2.5 s window of 9 s downloads held none on most cells). Its readers set the
+        # pace of a download once it began: the drain waits for first bytes only.
+        return {
+            "open_after_ends": users or 1,
+            "min_window_requests": users,
+            "max_load_seconds": limit,
+            "drain_first_bytes": 1,
+        }
     if load.kind != "concurrency":
         return {}
     return {
