@@ -132,7 +132,8 @@ def test_locusts_help_lists_the_projects_options() -> None:
     text = " ".join(done.stdout.split())  # argparse wraps help text at the terminal's width
     for spec in OPTIONS.values():
         assert f"{spec.flag} " in text, f"{spec.flag} missing: run make venv (its .pth)"
-    assert "slow-client: reading rate per user, in KiB/s. Default: 256." in text
+    read_kbps = OPTIONS["read_kbps"].default
+    assert f"slow-client: reading rate per user, in KiB/s. Default: {read_kbps}." in text
 
 
 def test_catalog_matches_the_locustfile_classes() -> None:
