@@ -50,6 +50,7 @@ stack's memory and CPU (loadtests.servertab, fed by $DSC_SERVER_FEED_URL).
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from collections.abc import Callable
@@ -67,7 +68,7 @@ from locust.runners import MasterRunner, WorkerRunner  # noqa: E402
 
 from loadtests import recorder  # noqa: E402
 from loadtests.options import LoadOptions, add_arguments  # noqa: E402
-from loadtests.record import EVENTS  # noqa: E402
+from loadtests.record import BIN_S, EVENTS  # noqa: E402
 from loadtests.scenarios import locust_classes  # noqa: E402
 
 # Locust runs the user classes it finds in this module's namespace: the catalog's, made there.
@@ -135,9 +136,14 @@ def _schedule_stop(**_kwargs: Any) -> None:
             wait_until(lambda: kept.finished_since(spawned) >= cycled)
             kept.event("window_open")
             counted_from = time.monotonic()
-        opens = counted_from + options.window_settle
+        # The window's ends fall on byte-count bins (compare.run.records.measurement_window):
+        # count starts from its first bin boundary, and stop a bin after the last one wanted,
+        # so every start counted here lies in the window.
+        opens = math.ceil((counted_from + options.window_settle) / BIN_S) * BIN_S
         gevent.sleep(max(0.0, counted_from + options.stop_after_spawn - time.monotonic()))
-        wait_until(lambda: kept.started_since(opens) >= wanted)
+        if wanted:
+            wait_until(lambda: kept.started_since(opens) >= wanted)
+            gevent.sleep(BIN_S)
         if options.drain_first_bytes and not master:
             drain_to_first_bytes()
         runner.stop()
