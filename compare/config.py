@@ -121,8 +121,9 @@ class BenchConfig:
     out_dir: Path
     rows: int
     # db: the project's database (SQLite unless DATABASE_URL says otherwise), seeded first;
-    # postgres: a PostgreSQL server the harness starts, seeds and stops (compare.run.appdata).
-    source: Literal["synthetic", "db", "postgres"] = "synthetic"
+    # postgres: a PostgreSQL server the harness starts, seeds and stops (compare.run.appdata);
+    # static: the synthetic export encoded once per server process (project.export.static).
+    source: Literal["synthetic", "db", "postgres", "static"] = "synthetic"
     # minimal: one native middleware (like for like); startproject: a new project's middleware
     # and apps, with a logged-in user's session on every request (project.profiles).
     app: Literal["minimal", "startproject"] = "minimal"
@@ -163,10 +164,15 @@ class BenchConfig:
         data["out_dir"] = str(self.out_dir)
         return data
 
+    def levels_of(self, scenario: str) -> tuple[float | None, ...]:
+        """The load levels a scenario runs at (None: its own users)."""
+        return self.levels if self.levels and SCENARIOS[scenario].curve else (None,)
+
     @property
     def load_cells(self) -> int:
         """How many load-test cells the run has."""
-        return self.repeat * len(self.stacks) * len(self.scenarios) * max(1, len(self.levels))
+        per_rep = sum(len(self.levels_of(s)) for s in self.scenarios)
+        return self.repeat * len(self.stacks) * per_rep
 
     @property
     def sweep_points(self) -> int:

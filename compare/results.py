@@ -64,6 +64,11 @@ class Machine(TypedDict):
 
     busy_pct: float | None
     per_cpu_busy_pct: list[float] | None
+    # The servers' CPUs (None: not pinned) and their busy seconds, whoever used them, over
+    # span_s seconds: the span the server tree's CPU seconds are counted over too.
+    server_cpus: NotRequired[list[int] | None]
+    server_cpus_busy_s: NotRequired[float | None]
+    span_s: NotRequired[float | None]
 
 
 class ServerCpu(TypedDict):

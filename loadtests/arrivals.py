@@ -55,18 +55,22 @@ class ArrivalUser(User):
         if not self.host:
             raise ValueError("an arrival-rate user needs a host (--host)")
         self.recorder = current_recorder()
-        streams = self.options.arrival_streams
-        worker = getattr(environment.runner, "worker_index", 0) or 0
+        self.schedule, self.limit = self._stream()
+        self.connections: Connections[Meter] = Connections(self._connect)
+        self.not_started = 0
+
+    def _stream(self) -> tuple[Schedule, int]:
+        """This user's share of the arrivals, and of the in-flight bound."""
+        options = self.options
+        streams = options.arrival_streams
+        worker = getattr(self.environment.runner, "worker_index", 0) or 0
         ArrivalUser._spawned += 1
         index = worker + (ArrivalUser._spawned - 1) * streams
-        options = self.options
-        self.schedule = Schedule(
+        schedule = Schedule(
             options.arrival_rate, options.arrivals, streams, index, options.arrival_seed
         )
         # The bound is the whole load's: each stream keeps its share of it.
-        self.limit = max(1, -(-self.options.max_in_flight // streams))
-        self.connections: Connections[Meter] = Connections(self._connect)
-        self.not_started = 0
+        return schedule, max(1, -(-options.max_in_flight // streams))
 
     def _connect(self) -> Meter:
         assert self.host is not None
@@ -80,12 +84,20 @@ class ArrivalUser(User):
         fire = self.environment.events.request.fire
         return Meter(http, fire, self.scenario.name, urlsplit(self.host).path, self.recorder)
 
+    def _request(self, meter: Meter, intended: float) -> None:
+        """The request of one arrival, recorded with its intended start."""
+        one_request(self.scenario, meter, self.options, intended)
+
     def _one(self, intended: float) -> None:
         meter = self.connections.take()
         try:
-            one_request(self.scenario, meter, self.options, intended)
+            self._request(meter, intended)
         finally:
             self.connections.give(meter)
+
+    def _admit(self, in_flight: Group) -> bool:
+        """At the bound: whether this arrival still starts (once it can) or is refused."""
+        return False
 
     def _refuse(self, intended: float) -> None:
         if not self.not_started:
@@ -121,7 +133,7 @@ class ArrivalUser(User):
                 # Checked after the wait: nothing starts once the stop was asked for.
                 if self._state == LOCUST_STATE_STOPPING:
                     break
-                if len(in_flight) >= self.limit:
+                if len(in_flight) >= self.limit and not self._admit(in_flight):
                     self._refuse(due)
                 else:
                     in_flight.spawn(self._one, due)

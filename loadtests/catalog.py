@@ -33,10 +33,11 @@ LoadKind = Literal["concurrency", "rate"]
 # How a step reads its response: whole (download and verify the export), first-byte (hang up at
 # the first body byte), throttled (the whole export at --read-kbps), ping (GET /ping, no export).
 Read = Literal["whole", "first-byte", "throttled", "ping"]
-# steady: the window opens a settling time after every user was spawned, and requests still
-# running when it closes are waited for; from-start: it opens with the first request (where one
-# download outlasts any cell, their arrival and the queueing it causes is what is measured).
-WindowKind = Literal["steady", "from-start"]
+# steady: the window opens a settling time after every user was spawned; cycled: it opens once
+# as many downloads ended as there are users (each user's first, on average), where one download
+# outlasts any settling time and the first arrivals' queue must drain before the state is steady.
+# Either way requests still running when it closes are waited for.
+WindowKind = Literal["steady", "cycled"]
 _RECORD_KIND: Mapping[Read, Kind] = {
     "whole": "download",
     "first-byte": "first-byte",
@@ -118,11 +119,14 @@ class Scenario:
     # Its report always says how many users got a first byte within the cell (slow readers
     # hold workers), not only when some went without.
     report_served: bool = False
+    # Whether it runs at every level of a run's curve; False: at its own users only (what it
+    # measures needs more users than workers, and a climb of slow readers only takes time).
+    curve: bool = True
     user_class: str = ""  # its closed-loop class; empty: the name in CamelCase + "User"
 
     @property
     def steady(self) -> bool:
-        """Measured in a steady state (see WindowKind)."""
+        """Its window opens a settling time after spawning (see WindowKind)."""
         return self.window == "steady"
 
     @property
@@ -154,6 +158,10 @@ class Scenario:
 
 
 _STREAM = {"mode": "stream"}
+# slow-client's body sizes: about twice the kernel's socket buffers (3.4 MB here), and under
+# them; fixed by the scenario, since that is what it is about (--rows does not change them).
+SLOW_ROWS = 120_000
+SLOW_SMALL_ROWS = 47_000
 
 SCENARIOS: Mapping[str, Scenario] = MappingProxyType(
     {
@@ -162,6 +170,12 @@ SCENARIOS: Mapping[str, Scenario] = MappingProxyType(
             Scenario(
                 "download",
                 "Download a large export in full, back to back: throughput, TTFB, last byte.",
+            ),
+            Scenario(
+                "transport",
+                "download with source=static, the same CSV encoded once and kept: each "
+                "stack's own CPU per GB and how fast it can send (its transport ceiling).",
+                Step(fixed={"source": "static"}),
             ),
             Scenario(
                 "first-byte",
@@ -174,16 +188,30 @@ SCENARIOS: Mapping[str, Scenario] = MappingProxyType(
             ),
             Scenario(
                 "slow-client",
-                "More users than workers, reading at --read-kbps: worker occupancy, backpressure.",
-                Step("throttled"),
-                window="from-start",
-                # On loopback the kernel absorbs about 3.7 MB per connection (the server's send
-                # buffer grows to ~3.5 MB, the client's receive buffer ~0.2 MB) before the
-                # server's write blocks: 100k rows (~5.9 MB, ~23 s at 256 KiB/s) hold a worker
-                # for about 9 s of each download.
-                params={"rows": 100_000},
-                users=8,
+                "More users than workers, each reading a body well above the kernel's socket "
+                "buffers at --read-kbps: readers served at once, the others' wait for a first "
+                "byte.",
+                # On loopback the kernel takes about 3.4 MB of a body (the server's send buffer
+                # grows to net.ipv4.tcp_wmem's 4 MB; the reader's receive buffer stays ~0.13 MB)
+                # before the server's write blocks: a sync worker is held until the rest fits,
+                # and gunicorn's then lingers until the reader closes, up to 2 s. 120k rows
+                # (~7 MB, ~8.9 s at 768 KiB/s) hold one for about 6 s of each download.
+                Step("throttled", fixed={"rows": SLOW_ROWS}),
+                window="cycled",
+                users=6,
                 report_served=True,
+                curve=False,
+            ),
+            Scenario(
+                "slow-client-small",
+                "slow-client with bodies under the kernel's socket buffers: a sync worker "
+                "writes one into them at once and is free when its reader is done or 2 s "
+                "later (gunicorn's lingering close), however slow the reader.",
+                Step("throttled", fixed={"rows": SLOW_SMALL_ROWS}),  # ~2.7 MB, ~3.5 s
+                window="cycled",
+                users=6,
+                report_served=True,
+                curve=False,
             ),
             Scenario(
                 "head-of-line",
@@ -225,7 +253,10 @@ SCENARIOS: Mapping[str, Scenario] = MappingProxyType(
 
 
 def export_rows(scenario: Scenario, params: Mapping[str, int | float | str]) -> int:
-    """Rows per export that a scenario's users request: ``params`` over its own over locust's."""
+    """Rows per export that a scenario's users request: its fixed rows, else ``params`` over
+    its own over locust's."""
+    if "rows" in scenario.step.fixed:
+        return int(scenario.step.fixed["rows"])
     option = scenario.step.rows_option
     merged = {option: OPTIONS[option].default, **scenario.params, **params}
     return int(merged[option])

@@ -20,9 +20,9 @@ loadtests/locustfile.py --help`` lists them, through loadtests.helphook, which s
     --chunk-kb N          server piece size, KiB (64)
     --mode M              stream|buffered (stream; buffered forces buffered)
     --iterator I          auto|sync|async (auto; mismatch forces the other kind)
-    --source S            synthetic|db (synthetic)
+    --source S            synthetic|db|postgres|static (synthetic)
     --delay-ms N          upstream-latency: delay per piece (5)
-    --read-kbps N         slow-client: read rate per user, KiB/s (256)
+    --read-kbps N         slow-client: read rate per user, KiB/s (768)
     --ping-rate R         head-of-line: probe requests per second (10)
     --first-byte-rows N   first-byte: rows of the export hung up on (5000000)
     --network-timeout S   longest wait for data on a socket, seconds (300)
@@ -35,7 +35,10 @@ loadtests/locustfile.py --help`` lists them, through loadtests.helphook, which s
     --record-dir DIR      write raw request records there (what the harness measures from)
     --stop-after-spawn S  stop the load S seconds after every user was spawned (the harness),
                           or later: until --min-window-requests started after --window-settle,
-                          at most --max-load-seconds
+                          at most --max-load-seconds; with --open-after-ends N, S seconds after
+                          N requests ended (a cycled window, opened by a window_open event);
+                          --drain-first-bytes 1 ends the drain once every request of the window
+                          has its first byte
 
 Example: locust -f loadtests/locustfile.py --headless -H http://127.0.0.1:8000 -u 4 -r 4 -t 30s
 --csv out/download --only-summary --rows 100000 DownloadUser
@@ -47,8 +50,10 @@ stack's memory and CPU (loadtests.servertab, fed by $DSC_SERVER_FEED_URL).
 
 from __future__ import annotations
 
+import math
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +68,7 @@ from locust.runners import MasterRunner, WorkerRunner  # noqa: E402
 
 from loadtests import recorder  # noqa: E402
 from loadtests.options import LoadOptions, add_arguments  # noqa: E402
-from loadtests.record import EVENTS  # noqa: E402
+from loadtests.record import BIN_S, EVENTS  # noqa: E402
 from loadtests.scenarios import locust_classes  # noqa: E402
 
 # Locust runs the user classes it finds in this module's namespace: the catalog's, made there.
@@ -114,17 +119,45 @@ def _schedule_stop(**_kwargs: Any) -> None:
         return
     options = LoadOptions.from_namespace(environment.parsed_options)
     spawned = time.monotonic()
-    opens = spawned + options.window_settle
     latest = spawned + max(options.max_load_seconds, options.stop_after_spawn)
-    wanted = 0 if isinstance(runner, MasterRunner) else options.min_window_requests
+    master = isinstance(runner, MasterRunner)
+    wanted = 0 if master else options.min_window_requests
+    cycled = 0 if master else options.open_after_ends
     kept = recorder.current_recorder()
 
-    def stop_when_measured() -> None:
-        gevent.sleep(options.stop_after_spawn)
-        while kept.started_since(opens) < wanted and time.monotonic() < latest:
+    def wait_until(done: Callable[[], bool]) -> None:
+        while not done() and time.monotonic() < latest:
             gevent.sleep(0.1)
+
+    def stop_when_measured() -> None:
+        counted_from = spawned
+        if options.open_after_ends:
+            # A cycled window: it opens once the first downloads ended, and is timed from then.
+            wait_until(lambda: kept.finished_since(spawned) >= cycled)
+            kept.event("window_open")
+            counted_from = time.monotonic()
+        # The window's ends fall on byte-count bins (compare.run.records.measurement_window):
+        # count starts from its first bin boundary, and stop a bin after the last one wanted,
+        # so every start counted here lies in the window.
+        opens = math.ceil((counted_from + options.window_settle) / BIN_S) * BIN_S
+        gevent.sleep(max(0.0, counted_from + options.stop_after_spawn - time.monotonic()))
+        if wanted:
+            wait_until(lambda: kept.started_since(opens) >= wanted)
+            gevent.sleep(BIN_S)
+        if options.drain_first_bytes and not master:
+            drain_to_first_bytes()
         runner.stop()
         runner.quit()
+
+    def drain_to_first_bytes() -> None:
+        # Slow readers: what the window's requests still owe is their first byte (their wait);
+        # the rest of each body only takes the reader's time. Stop the users once each has it.
+        closed = time.monotonic()
+        stopping = gevent.spawn(runner.stop)  # users finish their requests (--stop-timeout)
+        while not stopping.ready() and kept.awaiting_first_byte(closed):
+            gevent.sleep(0.05)
+        runner.user_greenlets.kill(block=True)  # each request still running records as stopped
+        stopping.join()
 
     gevent.spawn(stop_when_measured)
 

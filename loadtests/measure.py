@@ -4,9 +4,10 @@ Locust's own ``stream=True`` times the headers only, and its default reads the w
 memory, so the body is read here: ``response.read(n)`` waits until ``n`` body bytes are parsed
 (or the message ends), so a first ``read(1)`` returns at the first *body* byte, whatever the
 server sent before it (headers, a chunk-size line). Later reads take large pieces, are counted
-(per time bin, for throughput) and dropped. geventhttpclient raises ``HTTPParseError("Incomplete
-response.")`` when a chunked or Content-Length body is cut short; ``check_export`` catches every
-other kind of wrong body.
+(per time bin, for throughput) and dropped; a request that then fails has its bytes counted
+again, apart (``failed_bytes``), so throughput can count verified downloads' bytes only.
+geventhttpclient raises ``HTTPParseError("Incomplete response.")`` when a chunked or
+Content-Length body is cut short; ``check_export`` catches every other kind of wrong body.
 
 Every request becomes one ``RequestRecord`` (loadtests.record): the harness computes every
 figure from those. The locust request events are fired too, for the web UI and people who like
@@ -19,8 +20,10 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
@@ -53,6 +56,19 @@ START_HEADER = "x-server-start"
 Fire = Callable[..., Any]
 
 
+@dataclass(slots=True)
+class Received(BodyTally):
+    """One request's body so far: the export's check, and its bytes per time bin."""
+
+    bins: Counter[int] = field(default_factory=Counter)
+
+
+def _unread(response: HTTPSocketPoolResponse) -> bytes:
+    """Body bytes the parser took in before a read failed (the connection closed mid-body):
+    received, though ``read()`` raised instead of returning them."""
+    return bytes(getattr(response, "_body_buffer", b""))
+
+
 class Meter:
     """Times, checks and records requests for one user and scenario."""
 
@@ -71,6 +87,8 @@ class Meter:
         self.recorder = recorder or Recorder(None)
         self.user = self.recorder.new_user()
         self.connects = 0
+        # Whether its requests count towards the ones a window waits for (the adaptive window).
+        self.counted = True
         # geventhttpclient calls its pool's after_connect once per new TCP connection (a
         # keep-alive socket found dead and replaced counts too): the one reliable place to see
         # whether a request reused its connection.
@@ -113,7 +131,8 @@ class Meter:
         connects = self.connects
         now = time.monotonic()
         record = RequestRecord(kind, self.name, self.user, start=now, end=now, intended=intended)
-        self.recorder.started(now)
+        if self.counted:
+            self.recorder.started(record)
         try:
             yield record
         except GreenletExit:
@@ -125,9 +144,11 @@ class Meter:
             record.new_connection = self.connects > connects
             self.recorder.request(record)
 
-    def _fail(self, record: RequestRecord, error: Exception) -> None:
+    def _fail(self, record: RequestRecord, error: Exception, body: Received | None = None) -> None:
         record.outcome = failure_kind(error)
         record.detail = str(error)[:300] or type(error).__name__
+        if body is not None:
+            self.recorder.failed_bytes(body.bins)
 
     def _open(self, path: str, record: RequestRecord) -> HTTPSocketPoolResponse:
         """Send a GET and return once the headers are in (the body is not read)."""
@@ -147,7 +168,7 @@ class Meter:
             raise
 
     def _first_body_byte(
-        self, response: HTTPSocketPoolResponse, tally: BodyTally, record: RequestRecord
+        self, response: HTTPSocketPoolResponse, tally: Received, record: RequestRecord
     ) -> None:
         piece = response.read(1)
         if not piece:
@@ -163,7 +184,7 @@ class Meter:
     ) -> None:
         """Download one export in full (at ``read_kbps`` KiB/s at most), verify it, record it."""
         path = self._path("/export.csv", query)
-        tally = BodyTally()
+        tally = Received()
         context: dict[str, Any] = {"path": path}
         response: HTTPSocketPoolResponse | None = None
         with self._recording("download", intended) as record:
@@ -185,7 +206,9 @@ class Meter:
                 )
             except Exception as exc:
                 now = time.monotonic()
-                self._fail(record, exc)
+                if response is not None:
+                    self._received(tally, _unread(response))
+                self._fail(record, exc, tally)
                 logger.debug("%s: %s failed after %d bytes: %r", self.name, path, tally.size, exc)
                 if record.first_byte is None:
                     self._report(TTFB, record, now, 0, exc, context)
@@ -202,7 +225,7 @@ class Meter:
         """Request an export, wait for its first body byte, record TTFB and hang up."""
         path = self._path("/export.csv", query)
         context: dict[str, Any] = {"path": path}
-        tally = BodyTally()
+        tally = Received()
         response: HTTPSocketPoolResponse | None = None
         with self._recording("first-byte", intended) as record:
             try:
@@ -210,7 +233,7 @@ class Meter:
                 context.update(rows=rows, interface=response.get("x-export-interface"))
                 self._first_body_byte(response, tally, record)
             except Exception as exc:
-                self._fail(record, exc)
+                self._fail(record, exc, tally)
                 self._report(TTFB, record, time.monotonic(), 0, exc, context)
                 return
             finally:
@@ -261,13 +284,15 @@ class Meter:
                 return None
             return str(interface)
 
-    def _received(self, tally: BodyTally, piece: bytes) -> None:
+    def _received(self, tally: Received, piece: bytes) -> None:
         """Take a piece of body: into the export's check, and into the run's byte bins."""
+        if not piece:
+            return
         tally.add(piece)
-        self.recorder.body_bytes(len(piece))
+        tally.bins[self.recorder.body_bytes(len(piece))] += len(piece)
 
     def _read_throttled(
-        self, response: HTTPSocketPoolResponse, tally: BodyTally, rate: float
+        self, response: HTTPSocketPoolResponse, tally: Received, rate: float
     ) -> None:
         """Read the rest of the body at ``rate`` bytes/s at most, counted from the first byte."""
         t_first = time.monotonic() - tally.size / rate

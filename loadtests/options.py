@@ -13,7 +13,7 @@ from typing import Any, Literal, Protocol, cast
 
 Mode = Literal["stream", "buffered"]
 IteratorKind = Literal["auto", "sync", "async"]
-Source = Literal["synthetic", "db", "postgres"]
+Source = Literal["synthetic", "db", "postgres", "static"]
 Arrivals = Literal["constant", "poisson"]
 
 
@@ -61,11 +61,12 @@ OPTIONS: Mapping[str, OptionSpec] = MappingProxyType(
                 "source",
                 "synthetic",
                 "Row source (db: the server's database; postgres: the same, which must be "
-                "PostgreSQL).",
-                ("synthetic", "db", "postgres"),
+                "PostgreSQL; static: the synthetic rows encoded once and kept, so a server's own "
+                "cost shows).",
+                ("synthetic", "db", "postgres", "static"),
             ),
             OptionSpec("delay_ms", 5, "upstream-latency: server-side wait per piece, in ms."),
-            OptionSpec("read_kbps", 256, "slow-client: reading rate per user, in KiB/s."),
+            OptionSpec("read_kbps", 768, "slow-client: reading rate per user, in KiB/s."),
             OptionSpec("ping_rate", 10.0, "head-of-line: /ping requests per second of the probe."),
             OptionSpec("first_byte_rows", 5_000_000, "first-byte: rows of the export hung up on."),
             OptionSpec(
@@ -87,6 +88,21 @@ OPTIONS: Mapping[str, OptionSpec] = MappingProxyType(
                 "Keep the load on past --stop-after-spawn until this many requests started in the "
                 "window (slow downloads would otherwise leave it without a latency sample), but "
                 "not past --max-load-seconds after spawning.",
+                web_ui=False,
+            ),
+            OptionSpec(
+                "open_after_ends",
+                0,
+                "The window opens once this many requests ended after spawning (a window_open "
+                "event; within --max-load-seconds), and --stop-after-spawn counts from then "
+                "(0: from spawning).",
+                web_ui=False,
+            ),
+            OptionSpec(
+                "drain_first_bytes",
+                0,
+                "1: the drain (--stop-timeout) ends once every request that began before the "
+                "stop has its first body byte; downloads still running are then stopped.",
                 web_ui=False,
             ),
             OptionSpec(
@@ -190,6 +206,8 @@ class LoadOptions:
     stop_after_spawn: float = 0.0
     window_settle: float = 0.0
     min_window_requests: int = 0
+    open_after_ends: int = 0
+    drain_first_bytes: int = 0
     max_load_seconds: float = 0.0
     record_dir: str = ""
     session: str = ""
@@ -214,6 +232,8 @@ class LoadOptions:
                 ("stop_after_spawn", 0),
                 ("window_settle", 0),
                 ("min_window_requests", 0),
+                ("open_after_ends", 0),
+                ("drain_first_bytes", 0),
                 ("max_load_seconds", 0),
             )
             if getattr(self, name) < low

@@ -5,10 +5,11 @@ statistics. Times are ``time.monotonic()`` seconds: on Linux that is CLOCK_MONOT
 for every process on the machine, so records from locust (and its workers) line up with the
 harness's server samples without any conversion.
 
-A records file is JSON lines, one object per line, of three kinds:
+A records file is JSON lines, one object per line, of four kinds:
 
     {"request": {...RequestRecord fields...}}
     {"bytes": {"<bin index>": n, ...}}       body bytes received, per BIN_S bin of monotonic time
+    {"failed_bytes": {"<bin index>": n, ...}}  of those, the bytes of requests that then failed
     {"event": "test_start" | "spawning_complete" | "test_stopping" | "test_stop", "t": seconds}
 """
 

@@ -13,6 +13,7 @@ import logging
 import os
 import time
 from collections import defaultdict
+from collections.abc import Mapping
 from pathlib import Path
 from typing import IO
 
@@ -32,10 +33,15 @@ class Recorder:
         self.directory = directory
         self._lines: list[str] = []
         self._bins: defaultdict[int, int] = defaultdict(int)
+        self._failed: defaultdict[int, int] = defaultdict(int)  # bytes of failed requests
         self._file: IO[str] | None = None
         self._flusher: gevent.Greenlet[[], None] | None = None
         self._users = 0
-        self._starts: list[float] = []  # when each request began (for the adaptive stop)
+        # Counted requests (for the adaptive window): when each began and ended, and those in
+        # flight by id (a record's first_byte is set on it as the body begins).
+        self._starts: list[float] = []
+        self._ends: list[float] = []
+        self._in_flight: dict[int, RequestRecord] = {}
 
     @property
     def enabled(self) -> bool:
@@ -47,23 +53,42 @@ class Recorder:
         self._users += 1
         return os.getpid() * 100_000 + self._users
 
-    def started(self, t: float) -> None:
-        """Note that a request began at ``t`` (monotonic), before it ends and is kept."""
-        self._starts.append(t)
+    def started(self, record: RequestRecord) -> None:
+        """Count a request that just began (it is kept when it ends, by ``request``)."""
+        self._starts.append(record.start)
+        self._in_flight[id(record)] = record
 
     def started_since(self, t: float) -> int:
-        """How many requests began at or after ``t``, finished or not."""
+        """How many counted requests began at or after ``t``, finished or not."""
         return sum(1 for s in self._starts if s >= t)
+
+    def finished_since(self, t: float) -> int:
+        """How many counted requests ended at or after ``t``."""
+        return sum(1 for e in self._ends if e >= t)
+
+    def awaiting_first_byte(self, before: float) -> int:
+        """How many counted requests that began before ``before`` still have no first byte."""
+        return sum(1 for r in self._in_flight.values() if r.start < before and r.first_byte is None)
 
     def request(self, record: RequestRecord) -> None:
         """Keep one finished request."""
+        if self._in_flight.pop(id(record), None) is not None:
+            self._ends.append(record.end)
         if self.enabled:
             self._lines.append(json.dumps({"request": record.as_json()}))
 
-    def body_bytes(self, count: int) -> None:
-        """Count body bytes that just arrived (the time bin is now)."""
+    def body_bytes(self, count: int) -> int:
+        """Count body bytes that just arrived; return their time bin (now)."""
+        index = int(time.monotonic() / BIN_S)
         if self.enabled and count:
-            self._bins[int(time.monotonic() / BIN_S)] += count
+            self._bins[index] += count
+        return index
+
+    def failed_bytes(self, bins: Mapping[int, int]) -> None:
+        """Count again, apart, the body bytes (per time bin) of a request that then failed."""
+        if self.enabled:
+            for index, count in bins.items():
+                self._failed[index] += count
 
     def event(self, name: str) -> None:
         """Note when something happened to the run (spawning complete, stopping)."""
@@ -90,9 +115,10 @@ class Recorder:
         if self._file is None:
             return
         lines, self._lines = self._lines, []
-        if self._bins:
-            bins, self._bins = self._bins, defaultdict(int)
-            lines.append(json.dumps({"bytes": {str(k): v for k, v in bins.items()}}))
+        for key, kept in (("bytes", self._bins), ("failed_bytes", self._failed)):
+            if kept:
+                lines.append(json.dumps({key: {str(k): v for k, v in kept.items()}}))
+                kept.clear()
         if lines:
             try:
                 self._file.write("\n".join(lines) + "\n")

@@ -7,11 +7,11 @@ names them as the catalog says, and the locustfile puts them where locust looks.
 
 from __future__ import annotations
 
-import time
 from typing import ClassVar
 from urllib.parse import urlsplit
 
 import gevent
+from gevent.pool import Group
 from locust import constant, task
 from locust.contrib.fasthttp import FastHttpUser
 from locust.env import Environment
@@ -22,10 +22,13 @@ from loadtests.catalog import SCENARIOS, Scenario
 from loadtests.measure import Meter
 from loadtests.options import LoadOptions
 from loadtests.recorder import current_recorder
+from loadtests.schedule import Schedule
 from loadtests.steps import one_request
 
 # A mismatched step asks for the other kind of iterator than the server's interface.
 OTHER_KIND = {"wsgi": "async", "asgi": "sync"}
+# Probes unanswered at once, at most (a stall of this many probe intervals fills it).
+PROBE_MAX_IN_FLIGHT = 32
 
 
 class ExportUser(FastHttpUser):
@@ -71,26 +74,33 @@ class ExportUser(FastHttpUser):
         one_request(self.scenario, self.meter, self.options, iterator=self.iterator)
 
 
-class PingProbe(ExportUser):
-    """Base of a scenario's probe: one user on /ping at --ping-rate requests per second."""
+class PingProbe(ArrivalUser):
+    """Base of a scenario's probe: /ping at --ping-rate requests per second, an open loop.
+
+    Each probe is sent at its instant on an idle connection (or a new one), whatever the probes
+    before it met, and timed from that instant: a stall of S seconds shows in the S x rate probes
+    it delayed, not only in the one a closed loop would have had waiting (coordinated omission).
+    With PROBE_MAX_IN_FLIGHT probes unanswered the next ones wait for one of them and go late,
+    still timed from their instants (wrk2's correction), so none is left out.
+    """
 
     abstract = True
     fixed_count = 1
 
-    def on_start(self) -> None:
-        """Start the schedule now."""
-        self._interval = 1.0 / self.options.ping_rate
-        self._due = time.monotonic()
+    def _stream(self) -> tuple[Schedule, int]:
+        return Schedule(self.options.ping_rate), PROBE_MAX_IN_FLIGHT
 
-    def wait_time(self) -> float:
-        """Keep a steady rate; when a probe was late, restart the schedule (no catch-up burst)."""
-        now = time.monotonic()
-        self._due = max(self._due + self._interval, now)
-        return self._due - now
+    def _connect(self) -> Meter:
+        meter = super()._connect()
+        meter.counted = False  # probes are not the requests a window waits for
+        return meter
 
-    def step(self) -> None:
-        """One probe request."""
-        self.meter.ping(intended=self._due)
+    def _request(self, meter: Meter, intended: float) -> None:
+        meter.ping(intended=intended)
+
+    def _admit(self, in_flight: Group) -> bool:
+        gevent.wait(list(in_flight), count=1)
+        return True
 
 
 def _made(name: str, base: type[User], scenario: Scenario, doc: str) -> type[User]:

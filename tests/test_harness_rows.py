@@ -19,7 +19,7 @@ from compare.config import RUN_PROFILES, SweepVariant
 from compare.run.bench import rows_to_seed
 from compare.run.sweep import sweep_query
 from compare.servers.stacks import STACKS
-from loadtests.catalog import SCENARIOS
+from loadtests.catalog import SCENARIOS, SLOW_ROWS
 from loadtests.options import LoadOptions
 from project.export.params import (
     Interface,
@@ -66,7 +66,8 @@ def test_every_scenario_asks_for_an_allowed_export_by_default(
         ([], 1_000_000),  # the sweep's largest size
         (["--sweep-sizes", "", "--scenarios", "download"], 100_000),  # --rows' default
         (["--sweep-sizes", "", "--scenarios", "download,first-byte"], 5_000_000),
-        (["--sweep-sizes", "", "--scenarios", "slow-client", "--rows", "0"], 100_000),
+        # slow-client's body size is its own, whatever --rows says.
+        (["--sweep-sizes", "", "--scenarios", "slow-client", "--rows", "0"], SLOW_ROWS),
         (["--full"], 5_000_000),
         # The warm-up's export (compare.run.lifecycle.WARMUP_ROWS) is the largest here.
         (["--sweep-sizes", "10000", "--scenarios", "download", "--rows", "5000"], 20_000),

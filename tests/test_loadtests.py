@@ -132,7 +132,8 @@ def test_locusts_help_lists_the_projects_options() -> None:
     text = " ".join(done.stdout.split())  # argparse wraps help text at the terminal's width
     for spec in OPTIONS.values():
         assert f"{spec.flag} " in text, f"{spec.flag} missing: run make venv (its .pth)"
-    assert "slow-client: reading rate per user, in KiB/s. Default: 256." in text
+    read_kbps = OPTIONS["read_kbps"].default
+    assert f"slow-client: reading rate per user, in KiB/s. Default: {read_kbps}." in text
 
 
 def test_catalog_matches_the_locustfile_classes() -> None:
@@ -187,7 +188,6 @@ def test_locust_command_picks_classes_and_passes_options() -> None:
     assert argv[-3:] == ["HeadOfLineDownloadUser", "PingProbeUser", "SlowClientUser"]
     joined = " ".join(argv)
     assert "--headless" in argv and "--run-time 12s" in joined and "--csv /tmp/x" in joined
-    assert "--rows 100000" in joined  # the slow-client catalog default
     assert "--read-kbps 512" in joined
     with pytest.raises(KeyError, match="unknown scenario"):
         catalog.user_classes(["nope"])
@@ -422,8 +422,16 @@ READ_KBPS = 2048
 @pytest.mark.server
 def test_every_scenario_against_a_real_stack(server: ServerProcess, tmp_path: Path) -> None:
     """One locust run, one user per class: every scenario reports right-sized, clean rows."""
-    with urllib.request.urlopen(f"{server.base_url}/export.csv?rows={ROWS}", timeout=30) as reply:
-        expected_bytes = len(reply.read())
+    sizes: dict[int, int] = {}
+
+    def body_bytes(rows: int) -> int:
+        """The export's size at ``rows`` as the server sends it (slow-client has its own rows)."""
+        if rows not in sizes:
+            url = f"{server.base_url}/export.csv?rows={rows}"
+            with urllib.request.urlopen(url, timeout=30) as reply:
+                sizes[rows] = len(reply.read())
+        return sizes[rows]
+
     scenarios = list(catalog.SCENARIOS)
     classes = catalog.user_classes(scenarios)
     run_time = 6
@@ -446,8 +454,10 @@ def test_every_scenario_against_a_real_stack(server: ServerProcess, tmp_path: Pa
             requests, failures = count(row)
             assert requests > 0 and failures == 0, row
         if catalog.DOWNLOAD in info.request_types:
-            assert float(stats[f"DOWNLOAD {name}"]["Average Content Size"]) == expected_bytes
+            expected = body_bytes(catalog.export_rows(info, {"rows": ROWS}))
+            assert float(stats[f"DOWNLOAD {name}"]["Average Content Size"]) == expected
     assert float(stats["PING head-of-line"]["Average Content Size"]) == len(b"pong\n")
     # The slow client really reads at its rate.
-    slowest_possible_ms = expected_bytes / (READ_KBPS * 1024) * 1000
+    slow = body_bytes(catalog.export_rows(catalog.SCENARIOS["slow-client"], {"rows": ROWS}))
+    slowest_possible_ms = slow / (READ_KBPS * 1024) * 1000
     assert float(stats["DOWNLOAD slow-client"]["Min Response Time"]) >= slowest_possible_ms * 0.95

@@ -82,6 +82,29 @@ def test_flags_client_machine_uneven_unserved() -> None:
     assert starved.starved == 7 and "unserved" in starved.flags
 
 
+def test_servers_cpus_shared_with_other_processes() -> None:
+    def share(busy_s: float, tree_s: float) -> tuple[float | None, tuple[str, ...]]:
+        machine = {"busy_pct": 50.0, "server_cpus": [0], "server_cpus_busy_s": busy_s}
+        f = read_cell(
+            cell(
+                [download(1.0, 0.01, 0.5)],
+                users=1,
+                server_cpu_s=tree_s,
+                machine={**machine, "span_s": 4.0},
+            )
+        )
+        return f["server_cpus_other_pct"], f.flags
+
+    # CPU 0 was busy 3.6 s of 4 while the server tree used 1.0 s: others took 65% of it.
+    pct, flags = share(3.6, 1.0)
+    assert pct == pytest.approx(65.0) and flags == ("server-cpu-shared",)
+    # Busy only with the tree (and a little noise): not flagged.
+    pct, flags = share(1.2, 1.0)
+    assert pct == pytest.approx(5.0) and flags == ()
+    # Servers not pinned: not known.
+    assert read_cell(cell([download(1.0, 0.01, 0.5)], users=1))["server_cpus_other_pct"] is None
+
+
 def test_percentiles_need_enough_samples() -> None:
     values = [float(v) for v in range(1, 51)]
     assert too_few(50, 99) and not too_few(100, 99) and too_few(9, 90) and not too_few(1, 50)
@@ -107,6 +130,7 @@ def test_window_from_the_load_generator_events(tmp_path: Path) -> None:
     lines = [
         {"event": "test_start", "t": 100.01},
         {"event": "spawning_complete", "t": 100.62},
+        {"event": "window_open", "t": 103.02},
         {"bytes": {"2020": 10, "2021": 20}},
         {"request": download(101.0, 0.1, 0.5).__dict__},
         {"event": "test_stopping", "t": 106.03},
@@ -122,14 +146,15 @@ def test_window_from_the_load_generator_events(tmp_path: Path) -> None:
     steady = measurement_window(records, t0=100.0, settle_s=1.0)
     # Opens on the first bin boundary after spawning + settle, closes on the last before the stop.
     assert steady.start == pytest.approx(1.65) and steady.end == pytest.approx(6.0)
-    arrival = measurement_window(records, t0=100.0, settle_s=1.0, steady=False)
-    assert arrival.start == pytest.approx(0.0)
+    # A cycled window opens when the load generator says (its first downloads had ended).
+    cycled = measurement_window(records, t0=100.0, settle_s=1.0, kind="cycled")
+    assert cycled.start == pytest.approx(3.05) and cycled.end == pytest.approx(6.0)
     with pytest.raises(CompareError, match="settling"):
         measurement_window(records, t0=100.0, settle_s=6.0)
     archive(records_dir, tmp_path / "records.jsonl.gz")
     assert not records_dir.exists()
     with gzip.open(tmp_path / "records.jsonl.gz", "rt") as handle:
-        assert sum(1 for _ in handle) == 7
+        assert sum(1 for _ in handle) == 8
 
 
 def test_figures_document_names_and_sweep_points() -> None:

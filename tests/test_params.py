@@ -112,6 +112,8 @@ def test_total_delay_is_capped_with_the_cap_in_the_reason() -> None:
         ("mode=buffered&iterator=sync", "asgi", "mode=buffered"),
         ("iterator=async", "wsgi", "iterator=async under WSGI"),
         ("iterator=sync", "asgi", "iterator=sync under ASGI"),
+        ("source=static", "wsgi", "source=static"),
+        ("source=static", "asgi", "source=static"),
     ],
 )
 def test_a_body_held_in_memory_has_its_own_limit(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import io
 import logging
 import re
@@ -61,6 +62,26 @@ async def test_wsgi_and_asgi_bodies_are_identical(query: str) -> None:
     rows = int(headers["x-export-rows"])
     assert body.count(b"\n") == rows + 1
     assert headers["x-export-interface"] == "wsgi" and a_headers["x-export-interface"] == "asgi"
+
+
+@pytest.mark.parametrize("query", ["rows=30000", "rows=3000&chunk_kb=0", "rows=0", "rows=1"])
+async def test_the_static_source_sends_the_synthetic_bytes_piece_for_piece(query: str) -> None:
+    synthetic = Client().get(f"/export.csv?{query}")
+    assert isinstance(synthetic, StreamingHttpResponse)
+    pieces = [bytes(piece) for piece in synthetic]
+    want = hashlib.sha256(b"".join(pieces)).hexdigest()
+    for response in (
+        Client().get(f"/export.csv?{query}&source=static"),
+        await AsyncClient().get(f"/export.csv?{query}&source=static"),
+    ):
+        assert isinstance(response, StreamingHttpResponse)
+        assert response["X-Export-Rows"] == synthetic["X-Export-Rows"]
+        if response.is_async:
+            static = [bytes(piece) async for piece in response]
+        else:
+            static = [bytes(piece) for piece in response]
+        assert [len(piece) for piece in static] == [len(piece) for piece in pieces]
+        assert hashlib.sha256(b"".join(static)).hexdigest() == want
 
 
 def test_default_export_headers_and_body() -> None:

@@ -89,7 +89,8 @@ def add_data_arguments(
         default="synthetic",
         help=f"row source: synthetic (no database), db (the project's database, seeded first: "
         f"{_database_here()}), postgres (a PostgreSQL server the harness starts, seeds and "
-        "stops) (default %(default)s)",
+        "stops), static (the synthetic export encoded once per server process and kept: what "
+        "serving costs apart from building the rows) (default %(default)s)",
     )
     app_help = (
         "Django app profile: minimal (one native middleware) or startproject (a new "

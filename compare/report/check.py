@@ -60,6 +60,7 @@ _CELL: Mapping[str, Kinds] = {
     "window": (dict,),
     "requests": (dict,),
     "body_bytes": (dict,),
+    "failed_body_bytes": (dict,),
     "load": (dict,),
     "arrival": (dict,),
     "workers": LIST,
@@ -158,12 +159,13 @@ def check_cell(cell: Any, where: str) -> None:
         fields(cell["window"], {"start": NUMBER, "end": NUMBER}, f"{where} window", "start", "end")
     if "requests" in cell:
         _requests(cell["requests"], f"{where} requests")
-    if "body_bytes" in cell:
-        bins = cell["body_bytes"]
-        fields(bins, {"bin_s": NUMBER, "start": NUMBER, "counts": LIST}, f"{where} body_bytes")
-        if not bins.get("bin_s", 1) > 0:
-            raise ResultsError(f"{where} body_bytes: 'bin_s' must be positive")
-        _list_of(bins.get("counts") or [], (int,), f"{where} body_bytes counts")
+    for key in ("body_bytes", "failed_body_bytes"):
+        if key in cell:
+            bins = cell[key]
+            fields(bins, {"bin_s": NUMBER, "start": NUMBER, "counts": LIST}, f"{where} {key}")
+            if not bins.get("bin_s", 1) > 0:
+                raise ResultsError(f"{where} {key}: 'bin_s' must be positive")
+            _list_of(bins.get("counts") or [], (int,), f"{where} {key} counts")
     if "load" in cell:
         kinds = {"kind": (str,), "level": (*NUMBER, None)}
         fields(cell["load"], kinds, f"{where} load", "kind", "level")

@@ -149,6 +149,19 @@ def _in_flight(since: Since | None) -> Compute:
     return compute
 
 
+def _served_at_once(c: CellFigures) -> float | None:
+    """Downloads being sent at once (first body byte to end), on average over the window."""
+    if c.window is None or not c.window_s or not c.expects_downloads:
+        return None
+    start, end = c.window.start, c.window.end
+    sending = [
+        min(r.end, end) - max(r.first_byte, start)
+        for r in c.records
+        if r.kind == "download" and r.first_byte is not None
+    ]
+    return sum(s for s in sending if s > 0) / c.window_s
+
+
 def _sampled_increase(c: CellFigures) -> float | None:
     # Below zero means the tree gave back memory it held when idle (the warm-up's garbage,
     # collected during the load): no increase, so zero; the peak and baseline stay as measured.
@@ -388,6 +401,24 @@ ROW: tuple[Figure | Detail, ...] = (
     _count("downloads_held_max", _in_flight(None), "downloads held by the server (most)"),
     Figure("peak_sampled_increase_mb", _sampled_increase, "sampled peak increase", "MB"),
     Detail("peak_source", _peak_source),
+    Figure(
+        "server_cpus_other_pct",
+        lambda c: c.server_cpus_other_pct,
+        "servers' CPUs used by other processes",
+        "%",
+        "{:.0f}",
+        digits=1,
+    ),
+    # Readers a stack serves at once in the window (with slow readers: how many it can hold).
+    Figure(
+        "served_at_once",
+        _served_at_once,
+        "downloads being sent at once (mean)",
+        "",
+        "{:.1f}",
+        higher_is_better=True,
+        load_dependent=True,
+    ),
 )
 
 # A curve's figure, not a cell's: the slope of the peak memory increase against the downloads the

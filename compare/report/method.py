@@ -9,6 +9,7 @@ from compare.report.metrics import (
     CLIENT_BOUND_PCT,
     MACHINE_BOUND_PCT,
     PERCENTILE_METHOD,
+    SERVER_CPU_SHARED_PCT,
 )
 from compare.report.model import Model
 from compare.report.stats import ALPHA, DEFAULT_MIN_RELATIVE, MIN_PAIRS
@@ -135,7 +136,10 @@ def method(model: Model) -> list[tuple[str, str]]:
         (
             "flags",
             f"client-bound: a load-generator process >= {CLIENT_BOUND_PCT:g}% of a core; "
-            f"machine-bound: all CPUs >= {MACHINE_BOUND_PCT:g}% busy (both over the window)",
+            f"machine-bound: all CPUs >= {MACHINE_BOUND_PCT:g}% busy; server-cpu-shared: other "
+            f"processes than the server's used >= {SERVER_CPU_SHARED_PCT:g}% of the servers' "
+            "CPUs (their busy time in /proc/stat less the server tree's CPU; all over the "
+            "window)",
         ),
     ]
 

@@ -47,6 +47,9 @@ CLIENT_BOUND_PCT = 90.0  # one load-generator process used this much of a core (
 MACHINE_BOUND_PCT = 95.0  # the whole machine was this busy
 UNEVEN_SHARE = 1 / 3  # a worker did under this share of the busiest worker's CPU ...
 UNEVEN_MIN_BUSY = 0.05  # ... while the busiest used at least this share of a core
+# Other processes than the server tree (and its database) used this much of the servers' CPUs:
+# the server did not have the CPUs the placement gave it.
+SERVER_CPU_SHARED_PCT = 10.0
 PERCENTILE_METHOD = "linear interpolation between closest ranks (type 7)"
 UNKNOWN_SCENARIO = "(not in this version's scenario catalog)"
 _BODY_KINDS = ("download", "first-byte")
@@ -125,6 +128,9 @@ class CellFigures:
     database_cpu_s: float | None
     client_cpu_pct: float | None  # the busiest load-generator process, % of one core
     machine_busy_pct: float | None
+    # Of the servers' CPUs' time over the window, the share other processes used (None: the
+    # servers were not pinned, or it was not recorded).
+    server_cpus_other_pct: float | None
     memory: Mapping[str, float | None]  # the tree's memory over the window, bytes as stored
     timeline: tuple[Mapping[str, float], ...]  # the server tree over the whole cell
     locust_argv: tuple[str, ...]
@@ -282,6 +288,7 @@ def read_cell(cell: Cell) -> CellFigures:
         database_cpu_s=cell.get("database_cpu_s"),
         client_cpu_pct=client.get("window_max_pct"),
         machine_busy_pct=machine.get("busy_pct"),
+        server_cpus_other_pct=_others_share(cell),
         # compare.report.check let through numbers (or nulls) only.
         memory=cast(Mapping[str, float | None], cell.get("memory") or {}),
         timeline=tuple(cell.get("timeline") or ()),
@@ -296,6 +303,22 @@ def _waited(found: Iterable[Request]) -> tuple[float, ...]:
     return tuple((r.end - r.origin) * 1000 for r in found if r.outcome == STOPPED)
 
 
+def _others_share(cell: Cell) -> float | None:
+    """Percent of the servers' CPUs' time that went to other processes than the server tree."""
+    machine, tree = cell.get("machine"), cell.get("server_cpu_s")
+    if machine is None or tree is None:
+        return None
+    cpus, busy, span = (
+        machine.get("server_cpus"),
+        machine.get("server_cpus_busy_s"),
+        machine.get("span_s"),
+    )
+    if not cpus or busy is None or not span:
+        return None
+    # The tree's CPU seconds (its database's included) over the same span as the CPUs' busy time.
+    return 100 * max(busy - tree, 0.0) / (len(cpus) * span)
+
+
 def cell_flags(cell: CellFigures) -> tuple[str, ...]:
     """Why a cell's figures need a second look, as short stable names."""
     flags: list[str] = []
@@ -307,6 +330,8 @@ def cell_flags(cell: CellFigures) -> tuple[str, ...]:
         flags.append("client-bound")
     if (cell.machine_busy_pct or 0) >= MACHINE_BOUND_PCT:
         flags.append("machine-bound")
+    if (cell.server_cpus_other_pct or 0) >= SERVER_CPU_SHARED_PCT:
+        flags.append("server-cpu-shared")
     workers = cell.worker_cpu_s
     length = cell.window_s or 0
     connections = len({r.user for r in cell.inside if r.kind != "healthz"})

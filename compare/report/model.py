@@ -122,6 +122,13 @@ class Group:
                 f"machine-bound in {counts['machine-bound']} of {total} cells: every CPU was "
                 ">= 95% busy, so client wake-ups (part of every latency) waited for a CPU"
             )
+        if counts.get("server-cpu-shared"):
+            most = max(c.server_cpus_other_pct or 0 for c in self.cells)
+            notes.append(
+                f"server-cpu-shared in {counts['server-cpu-shared']} of {total} cells: other "
+                f"processes used up to {most:.0f}% of the servers' CPUs, so these figures "
+                "understate the stack"
+            )
         if counts.get("uneven"):
             shares = [
                 f"{min(c.worker_cpu_s):.1f} vs {max(c.worker_cpu_s):.1f} s"

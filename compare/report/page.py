@@ -48,7 +48,8 @@ DEFINITIONS: tuple[str, ...] = (
     "may peak at different moments).",
     "Server CPU per GB: CPU seconds of the server tree in the window, per GB received in it.",
     "Flags: client-bound (a load-generator process used >= 90% of a core), machine-bound (all "
-    "CPUs >= 95% busy), uneven (a worker did under a third of another's CPU work while there "
+    "CPUs >= 95% busy), server-cpu-shared (other processes used >= 10% of the servers' CPUs), "
+    "uneven (a worker did under a third of another's CPU work while there "
     "were at least as many connections as workers), failures, unserved (users that never got "
     "a first byte).",
 )

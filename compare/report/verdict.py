@@ -12,7 +12,7 @@ from compare.report.stats import DEFAULT_MIN_RELATIVE, Spread, centre, spread
 from compare.report.text import span, with_range
 
 # Flags that make every figure of a cell suspect: said next to each finding they touch.
-SUSPECT_FLAGS = ("client-bound", "machine-bound", "uneven", "in-flight-limit")
+SUSPECT_FLAGS = ("client-bound", "machine-bound", "server-cpu-shared", "uneven", "in-flight-limit")
 
 
 def suspect(groups: list[Group]) -> str:
@@ -158,6 +158,9 @@ def _served(groups: list[Group], duration: float | None) -> str:
         served = sorted(min(c.users_served, c.downloaders) for c in ok)
         count = f"{served[0]}" if served[0] == served[-1] else f"{served[0]}-{served[-1]}"
         text = f"{g.stack} {count} of {users}"
+        at_once = g.spread("served_at_once")
+        if at_once is not None:
+            text += f", {at_once.median:.1f} being sent at once on average"
         if g.starved:
             text += f" (up to {g.starved} still waiting for a first byte when the cell ended)"
         else:

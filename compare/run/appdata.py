@@ -31,8 +31,8 @@ from compare.settings import (
 from compare.system.startstop import StartStop
 from project.profiles import AppProfile
 
-Source = Literal["synthetic", "db", "postgres"]
-SOURCES: tuple[Source, ...] = ("synthetic", "db", "postgres")
+Source = Literal["synthetic", "db", "postgres", "static"]
+SOURCES: tuple[Source, ...] = ("synthetic", "db", "postgres", "static")
 # The option that lets a run seed $DATABASE_URL (compare.commands.arguments).
 OWN_DATABASE_FLAG = "--seed-database-i-own"
 MANAGE_TIMEOUT_S = 1800.0  # seeding 5M rows takes about 40 s on 2 cores; a hung one, never
@@ -70,6 +70,11 @@ class RunData(StartStop):
         self.secret_key = secrets.token_urlsafe(50)
         self._started = False
 
+    @property
+    def from_database(self) -> bool:
+        """Whether the rows come from a database the run seeds."""
+        return self.source in ("db", "postgres")
+
     def start(self) -> Self:
         """Start, migrate and seed what this run needs; nothing at all for the default run."""
         if self._started:
@@ -82,9 +87,9 @@ class RunData(StartStop):
             if self.source == "postgres":
                 self.progress("starting PostgreSQL (a throwaway cluster in a temporary directory)")
                 self.postgres = PostgresServer().start()
-            if self.source != "synthetic" or self.app == "startproject":
+            if self.from_database or self.app == "startproject":
                 self._manage("migrate", "--verbosity", "0")
-            if self.source != "synthetic":
+            if self.from_database:
                 where = "PostgreSQL" if self.postgres else "the database"
                 self.progress(f"seeding {where} with {self.rows:,} rows")
                 self._manage("seed_rows", str(self.rows))

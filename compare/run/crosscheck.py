@@ -37,7 +37,6 @@ from compare.settings import (
     CROSSCHECK_SWEEP_DOWNLOADS,
     LOCUST_SESSION,
 )
-from compare.system.placement import pin_tree
 from compare.system.rawclient import RawDownload, TreeMemoryWatch, idle_pss, raw_get, tree_pids
 from loadtests.catalog import SCENARIOS, export_rows
 from loadtests.options import LoadOptions
@@ -145,9 +144,9 @@ def measure(run: Run, sample: Sample, run_dir: Path) -> Crosscheck:
     spec = sized(sample.spec, config)
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
-        server = run.server(spec, run_dir=run_dir)
+        # On the servers' CPUs from exec on, like every measured stack (every thread inherits them).
+        server = run.server(spec, run_dir=run_dir, cpus=run.placement.server_cpus)
         with server:
-            pin_tree(server.pid, run.placement.server_cpus)
             workers = len(worker_processes(server.pid))
             warm_up(server.base_url, config.source, config.warmup_s, workers)
             database = tree_pids(run.target.database_pid) if run.target.database_pid else []

@@ -33,7 +33,7 @@ from compare.run.sweep import single_downloads
 from compare.servers.server import ServerProcess
 from compare.servers.stacks import get_stack
 from compare.system.download import download
-from compare.system.placement import Placement, pin_tree
+from compare.system.placement import Placement, started_on
 from compare.system.proctree import ProcessTree
 from compare.system.startstop import StartStop
 
@@ -91,17 +91,17 @@ class Ceiling(StartStop):
         self._tree: ProcessTree | None = None
 
     def start(self) -> Self:
-        """Start the process and pin it; it waits for jobs."""
-        proc = subprocess.Popen(
-            [sys.executable, "-c", _CEILING],
-            cwd=REPO_ROOT,
-            env=self.env,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            start_new_session=True,
-        )
+        """Start the process on its CPUs; it waits for jobs."""
+        with started_on(self.cpus):
+            proc = subprocess.Popen(
+                [sys.executable, "-c", _CEILING],
+                cwd=REPO_ROOT,
+                env=self.env,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                start_new_session=True,
+            )
         self._tree = ProcessTree(proc, "encode-bench ceiling")
-        pin_tree(proc.pid, self.cpus)
         return self
 
     def run(self, rows: int, chunk_kb: int, kind: str) -> tuple[float, int]:

@@ -27,11 +27,11 @@ from compare.run.workers import sized
 from compare.servers.server import ServerProcess
 from compare.servers.stacks import StackSpec
 from compare.system.download import download
-from compare.system.placement import pin_tree
 from compare.system.sampler import (
     ProcessSample,
     ProcessTreeSampler,
     TreeSample,
+    cpus_busy,
     machine_busy,
     peak_rss,
     peaks,
@@ -86,8 +86,11 @@ class WarmUp:
     workers_answered: tuple[int, ...]
 
 
-def warm_up(base_url: str, source: str, seconds: float, workers: int) -> WarmUp:
-    """Exports and pings, ``workers + 1`` at a time, until every worker answered and time is up.
+def warm_up(
+    base_url: str, source: str, seconds: float, workers: int, rows: int = WARMUP_ROWS
+) -> WarmUp:
+    """Exports of ``rows`` and pings, ``workers + 1`` at a time, until every worker answered
+    and time is up.
 
     Lazy imports and first-request costs then fall before the idle baseline, on every worker.
     Gives up on reaching every worker after three times ``seconds`` (a stack whose kernel accept
@@ -97,7 +100,7 @@ def warm_up(base_url: str, source: str, seconds: float, workers: int) -> WarmUp:
     soft, hard = started + seconds, started + 3 * seconds + 5
     seen: set[int] = set()
     count = 0
-    urls = [f"{base_url}/export.csv?rows={WARMUP_ROWS}&source={source}", f"{base_url}/ping"]
+    urls = [f"{base_url}/export.csv?rows={rows}&source={source}", f"{base_url}/ping"]
     with ThreadPoolExecutor(max_workers=workers + 1) as pool:
         while True:
             batch = list(pool.map(lambda u: download(u, timeout=60), urls * (workers + 1)))
@@ -135,11 +138,15 @@ class MeasuredServer(StartStop):
         cpus: tuple[int, ...] | None = None,
         database_pid: int | None = None,
         sample_interval_s: float | None = None,
+        static_rows: int | None = None,
     ) -> None:
         self.config = config
+        # The static source's body of this many rows, encoded by every worker in the warm-up so
+        # that the measured requests only send it (None: a source without one).
+        self.static_rows = static_rows
         run_dir.mkdir(parents=True, exist_ok=True)
         self.spec = sized(spec, config)
-        self.server = ServerProcess(self.spec, run_dir=run_dir, env=env, environ=environ)
+        self.server = ServerProcess(self.spec, run_dir=run_dir, env=env, environ=environ, cpus=cpus)
         self.cpus = cpus  # the servers' CPUs
         # The run's database, sampled with the stack: its memory and CPU are part of what
         # serving an export costs.
@@ -158,13 +165,17 @@ class MeasuredServer(StartStop):
         """Start the stack and the sampler; return after the warm-up and the idle baseline."""
         self.server.start()
         try:
-            pin_tree(self.server.pid, self.cpus)
             database = (self.database_pid,) if self.database_pid else ()
             self.sampler = ProcessTreeSampler(self.server.pid, self.interval, also=database).start()
             self.workers = {p.pid: p.create_time() for p in worker_processes(self.server.pid)}
             self.cold = self._idle(max(3 * self.interval, self.config.idle_s / 3))
+            source, rows = (
+                ("static", self.static_rows)
+                if self.static_rows is not None
+                else (self.config.source, WARMUP_ROWS)
+            )
             self.warmup = warm_up(
-                self.server.base_url, self.config.source, self.config.warmup_s, len(self.workers)
+                self.server.base_url, source, self.config.warmup_s, len(self.workers), rows
             )
             self.idle = self._idle(self.config.idle_s)
         except BaseException:
@@ -285,12 +296,18 @@ class MeasuredServer(StartStop):
             for pid, created in sorted(self.workers.items())
         ]
         busy = machine_busy(samples, t0, t1)
+        servers = self.config.server_cpus
+        # Against the tree's own CPU: how much of the servers' CPUs something else took.
+        on_servers = cpus_busy(samples, t0, t1, servers) if servers else None
         cpu: ServerCpu = {
             "server_cpu_s": sum(used.values()),
             "workers": workers,
             "machine": {
                 "busy_pct": 100 * sum(busy) / len(busy) if busy else None,
                 "per_cpu_busy_pct": [round(100 * b, 1) for b in busy] if busy else None,
+                "server_cpus": list(servers) if servers else None,
+                "server_cpus_busy_s": round(on_servers[0], 4) if on_servers else None,
+                "span_s": round(on_servers[1], 4) if on_servers else None,
             },
         }
         if self.database_pid:

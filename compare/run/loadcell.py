@@ -39,7 +39,7 @@ from compare.run.run import Run
 from compare.servers.stacks import StackSpec
 from compare.system.ports import free_port
 from compare.system.sampler import ProcessTreeSampler, TreeSample, process_cpu_seconds
-from loadtests.catalog import SCENARIOS, export_rows
+from loadtests.catalog import SCENARIOS, WindowKind, export_rows
 
 logger = logging.getLogger(__name__)
 
@@ -52,14 +52,16 @@ LOCUST_GRACE_S = 30.0
 WORKERS_ALLOWANCE_S = 60.0
 
 
-def load_s(config: BenchConfig, load: Load) -> float:
-    """How long the load runs after spawning: the settling time, then the window itself."""
+def load_s(config: BenchConfig, load: Load, window: WindowKind = "steady") -> float:
+    """How long the load runs after spawning (a cycled window: after it opened): the settling
+    time (a cycled window needs none), then the window itself."""
+    settle = config.settle_s if window == "steady" else 0.0
     if load.kind == "rate" and load.level > 0:
         # An open loop's window spans MIN_ARRIVALS of its arrivals (within MAX_WINDOW_FACTOR):
         # at 1/s a 2.5 s window holds two or three, and its served rate is a coin toss.
         wanted = min(MIN_ARRIVALS / load.level, MAX_WINDOW_FACTOR * config.duration_s)
-        return config.settle_s + max(config.duration_s, wanted)
-    return config.settle_s + config.duration_s
+        return settle + max(config.duration_s, wanted)
+    return settle + config.duration_s
 
 
 # A window should hold at least this many request starts per user, so every latency figure has
@@ -70,22 +72,40 @@ MAX_WINDOW_FACTOR = 4.0
 MIN_ARRIVALS = 10
 
 
-def window_params(
-    config: BenchConfig, steady: bool, kind: str, users: int
-) -> dict[str, int | float | str]:
-    """The adaptive stop: closed-loop steady scenarios only (an open loop starts on schedule)."""
-    if not steady or kind != "concurrency":
+# A cycled window waits at most this long for the first downloads to end, then opens anyway.
+CYCLE_LIMIT_S = 45.0
+
+
+def window_params(config: BenchConfig, window: WindowKind, load: Load) -> dict[str, int | float]:
+    """The adaptive window: a cycled one opens once the first downloads ended (one per user, or
+    under an open loop the first: it has run for one download's time) and closes once every user
+    started one more; a steady closed loop keeps the load on until every user started a few
+    requests (an open loop starts on schedule)."""
+    if window == "cycled":
+        users = load.users if load.kind == "concurrency" else 0
+        limit = CYCLE_LIMIT_S + MAX_WINDOW_FACTOR * config.duration_s
+        # It stays open until every user started a download in it (one wait for a first byte
+        # each: a 2.5 s window of 9 s downloads held none on most cells). Its readers set the
+        # pace of a download once it began: the drain waits for first bytes only.
+        return {
+            "open_after_ends": users or 1,
+            "min_window_requests": users,
+            "max_load_seconds": limit,
+            "drain_first_bytes": 1,
+        }
+    if load.kind != "concurrency":
         return {}
     return {
         "window_settle": config.settle_s,
-        "min_window_requests": MIN_STARTS_PER_USER * users,
+        "min_window_requests": MIN_STARTS_PER_USER * load.users,
         "max_load_seconds": config.settle_s + MAX_WINDOW_FACTOR * config.duration_s,
     }
 
 
 def run_time_s(config: BenchConfig) -> int:
     """Locust's --run-time (whole seconds), a backstop well after the planned stop."""
-    return math.ceil(config.settle_s + MAX_WINDOW_FACTOR * config.duration_s + RUN_TIME_BACKSTOP_S)
+    longest = max(config.settle_s, CYCLE_LIMIT_S) + MAX_WINDOW_FACTOR * config.duration_s
+    return math.ceil(longest + RUN_TIME_BACKSTOP_S)
 
 
 def _run_locust(
@@ -184,27 +204,29 @@ def run_load_cell(
         }
     if config.locust_workers:
         cell["locust_workers"] = config.locust_workers
+    params = run.target.locust_options()
+    if config.rows:
+        params["rows"] = config.rows
+    rows = export_rows(info, params)
+    static = info.step.fixed.get("source", config.source) == "static"
     try:
-        with run.measured(spec, cell_dir) as measured:
+        with run.measured(spec, cell_dir, static_rows=rows if static else None) as measured:
             cell = {**cell, **measured.describe()}
-            params = run.target.locust_options()
-            if config.rows:
-                params["rows"] = config.rows
-            cell["export_rows"] = export_rows(info, params)
+            cell["export_rows"] = rows
             record_dir = cell_dir / "records"
             argv = headless_argv(
                 [scenario],
                 host=measured.server.base_url,
                 users=load.users,
                 run_time_s=run_time_s(config),
-                stop_timeout_s=config.drain_s if info.steady else 0,
+                stop_timeout_s=config.drain_s,
                 csv_prefix=cell_dir / "locust",
                 params={
                     **params,
                     **load.params,
                     "record_dir": str(record_dir),
-                    "stop_after_spawn": load_s(config, load),
-                    **window_params(config, info.steady, load.kind, load.users),
+                    "stop_after_spawn": load_s(config, load, info.window),
+                    **window_params(config, info.window, load),
                 },
                 kind=load.kind,
                 processes=config.locust_workers,
@@ -234,9 +256,10 @@ def run_load_cell(
             cell["requests"] = columns(records, t0)
             cell["failure_details"] = failure_details(records)
             cell["body_bytes"] = byte_bins(records, t0)
+            cell["failed_body_bytes"] = byte_bins(records, t0, failed=True)
             cell["events"] = events(records, t0)
             cell["timeline"] = _timeline(measured.samples(), t0)
-            window = measurement_window(records, t0, config.settle_s, info.steady)
+            window = measurement_window(records, t0, config.settle_s, info.window)
             w0, w1 = t0 + window.start, t0 + window.end
             cell["window"] = window.stored()
             cell["client"] = client_load(client_samples, w0, w1)

@@ -160,7 +160,15 @@ class LocustProcess(StartStop):
             self._log = self.log_path.open("wb")
         try:
             # Its group outlives it when locust forked (--processes N): the tree stops those too.
-            self._tree = spawn(self.argv, env=self.env, cwd=REPO_ROOT, log=self._log, name="locust")
+            # On its CPUs from before exec: its threads and the workers it forks inherit them.
+            self._tree = spawn(
+                self.argv,
+                env=self.env,
+                cwd=REPO_ROOT,
+                log=self._log,
+                name="locust",
+                cpus=self.cpus,
+            )
         except OSError:
             self._close_log()
             raise
@@ -174,7 +182,7 @@ class LocustProcess(StartStop):
             raise RuntimeError("locust is not started")
         found = self._tree.everyone()  # remembered: stop() finds forked ones even once it exited
         if self.cpus:
-            # A worker forked before its parent was pinned would run anywhere: pin each once.
+            # A process that widened its own CPUs would run anywhere: pin each once more.
             for proc in found:
                 if proc.pid not in self._pinned:
                     with contextlib.suppress(psutil.Error):

@@ -18,6 +18,7 @@ from typing import Any
 
 from compare.errors import CompareError
 from compare.results import ByteBins, Window
+from loadtests.catalog import WindowKind
 from loadtests.record import BIN_S, RequestRecord
 
 RECORD_FIELDS = tuple(f.name for f in fields(RequestRecord) if f.name != "detail")
@@ -30,6 +31,8 @@ class CellRecords:
 
     requests: list[RequestRecord] = field(default_factory=list)
     bins: dict[int, int] = field(default_factory=dict)  # bin index -> body bytes
+    # Of those, the bytes of requests that then failed (cut short, wrong rows, an error).
+    failed_bins: dict[int, int] = field(default_factory=dict)
     events: dict[str, list[float]] = field(default_factory=dict)  # name -> monotonic times
     bad_lines: int = 0
 
@@ -50,9 +53,10 @@ def _merge_line(merged: CellRecords, line: str) -> None:
         item = json.loads(line)
         if "request" in item:
             merged.requests.append(RequestRecord(**item["request"]))
-        elif "bytes" in item:
-            for index, count in item["bytes"].items():
-                merged.bins[int(index)] = merged.bins.get(int(index), 0) + int(count)
+        elif "bytes" in item or "failed_bytes" in item:
+            kept = merged.bins if "bytes" in item else merged.failed_bins
+            for index, count in (item.get("bytes") or item["failed_bytes"]).items():
+                kept[int(index)] = kept.get(int(index), 0) + int(count)
         elif "event" in item:
             merged.events.setdefault(str(item["event"]), []).append(float(item["t"]))
     except (ValueError, TypeError, KeyError):
@@ -72,25 +76,22 @@ def archive(directory: Path, destination: Path) -> None:
 
 
 def measurement_window(
-    records: CellRecords, t0: float, settle_s: float, steady: bool = True
+    records: CellRecords, t0: float, settle_s: float, kind: WindowKind = "steady"
 ) -> Window:
     """From ``settle_s`` after every user was spawned to the moment the load began to stop.
 
-    ``steady=False``: from the start of the load instead (the first request is part of what is
-    measured). Both ends fall on byte-count bin boundaries, so bytes in the window are counted
+    ``cycled``: from the moment the load generator opened it (its first downloads had ended)
+    instead. Both ends fall on byte-count bin boundaries, so bytes in the window are counted
     exactly. Raise CompareError when the load generator did not say when it started or stopped.
     """
-    opening = "spawning_complete" if steady else "test_start"
+    opening = "spawning_complete" if kind == "steady" else "window_open"
     opened = records.events.get(opening)
     stopping = records.events.get("test_stopping")
     if not opened or not stopping:
         missing = opening if not opened else "test_stopping"
         raise CompareError(f"the load generator recorded no {missing} event: no window")
-    if steady:
-        start = math.ceil((max(opened) + settle_s) / BIN_S) * BIN_S
-    else:
-        # The last process to start: a distributed master starts before its workers' users.
-        start = math.floor(max(opened) / BIN_S) * BIN_S
+    # The last process to get there: a distributed master's users spawn before its workers'.
+    start = math.ceil((max(opened) + (settle_s if kind == "steady" else 0.0)) / BIN_S) * BIN_S
     end = math.floor(min(stopping) / BIN_S) * BIN_S
     if end - start < BIN_S:
         raise CompareError(
@@ -125,12 +126,14 @@ def failure_details(records: CellRecords) -> dict[str, str]:
     return details
 
 
-def byte_bins(records: CellRecords, t0: float) -> ByteBins:
-    """Body bytes per bin as one dense list, the first bin's start relative to ``t0``."""
-    if not records.bins:
+def byte_bins(records: CellRecords, t0: float, failed: bool = False) -> ByteBins:
+    """Body bytes per bin (``failed``: of failed requests only) as one dense list, the first
+    bin's start relative to ``t0``."""
+    bins = records.failed_bins if failed else records.bins
+    if not bins:
         return {"bin_s": BIN_S, "start": 0.0, "counts": []}
-    first, last = min(records.bins), max(records.bins)
-    counts = [records.bins.get(i, 0) for i in range(first, last + 1)]
+    first, last = min(bins), max(bins)
+    counts = [bins.get(i, 0) for i in range(first, last + 1)]
     return {"bin_s": BIN_S, "start": round(first * BIN_S - t0, 6), "counts": counts}
 
 

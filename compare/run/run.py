@@ -22,7 +22,7 @@ from compare.run.locust import LocustProcess
 from compare.run.target import Target
 from compare.servers.server import ServerProcess
 from compare.servers.stacks import StackSpec
-from compare.system.placement import NOT_PINNED, Placement, pin_self, pin_tree, unpin_self
+from compare.system.placement import NOT_PINNED, Placement, pin_self, started_on, unpin_self
 from compare.system.startstop import StartStop
 
 Progress = Callable[[str], None]
@@ -79,10 +79,9 @@ class Run(StartStop):
         """Move the harness onto the load generator's CPUs, then prepare the target."""
         self._cpus_before = pin_self(self.placement.client_cpus)
         try:
-            self.target.start()
-            if self.target.database_pid is not None:
-                # The database is server-side work: on the servers' CPUs, not ours.
-                pin_tree(self.target.database_pid, self.placement.server_cpus)
+            # The database is server-side work: started on the servers' CPUs, not ours.
+            with started_on(self.placement.server_cpus):
+                self.target.start()
         except BaseException:
             self.stop()
             raise
@@ -108,7 +107,12 @@ class Run(StartStop):
         return ServerProcess(spec, env=env, environ=self.environ, **options)
 
     def measured(
-        self, spec: StackSpec, run_dir: Path, *, sample_interval_s: float | None = None
+        self,
+        spec: StackSpec,
+        run_dir: Path,
+        *,
+        sample_interval_s: float | None = None,
+        static_rows: int | None = None,
     ) -> MeasuredServer:
         """A stack started for measurement: on the servers' CPUs, with the database sampled."""
         return MeasuredServer(
@@ -120,6 +124,7 @@ class Run(StartStop):
             cpus=self.placement.server_cpus,
             database_pid=self.target.database_pid,
             sample_interval_s=sample_interval_s,
+            static_rows=static_rows,
         )
 
     def locust(

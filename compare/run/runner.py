@@ -45,8 +45,7 @@ def load_order(config: BenchConfig, specs: list[StackSpec]) -> list[Planned]:
     Drift in the machine (thermal, other load) then falls on every stack alike, and each
     repetition climbs its curves once.
     """
-    levels: tuple[float | None, ...] = config.levels or (None,)
-    points = [(scenario, level) for scenario in config.scenarios for level in levels]
+    points = [(s, level) for s in config.scenarios for level in config.levels_of(s)]
     order: list[Planned] = []
     for repetition in range(config.repeat):
         for index, (scenario, level) in enumerate(points):

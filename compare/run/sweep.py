@@ -69,7 +69,10 @@ def measure_point(
     }
     try:
         interval = config.sweep_sample_interval_s
-        with run.measured(spec, run_dir, sample_interval_s=interval) as measured:
+        static = rows if config.source == "static" else None
+        with run.measured(
+            spec, run_dir, sample_interval_s=interval, static_rows=static
+        ) as measured:
             point = {**point, **measured.describe()}
             query = sweep_query(variant, rows, spec, config.source)
             point["url"] = f"{measured.server.base_url}/export.csv?{query}"

@@ -140,8 +140,10 @@ class ServerProcess(StartStop):
         run_dir: Path | None = None,
         start_timeout: float = 30.0,
         stop_grace: float = 10.0,
+        cpus: tuple[int, ...] | None = None,
     ) -> None:
         self.spec = spec
+        self.cpus = cpus  # set before exec: every process and thread of the stack inherits them
         self.host = host
         self._requested_port = port
         self.port = port or 0
@@ -239,7 +241,9 @@ class ServerProcess(StartStop):
         logger.info("starting %s: %s", name, " ".join(self.argv))
         self._log = self.log_path.open("wb")
         try:
-            self._tree = spawn(self.argv, env=self.env, cwd=REPO_ROOT, log=self._log, name=name)
+            self._tree = spawn(
+                self.argv, env=self.env, cwd=REPO_ROOT, log=self._log, name=name, cpus=self.cpus
+            )
         except OSError as exc:
             self._close_log()
             raise ServerStartError(name, f"cannot run {self.argv[0]}: {exc}") from exc

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
-
-import psutil
 
 from compare.errors import CompareError
 
@@ -70,14 +69,24 @@ def choose(
     return Placement("split", cpus[:-clients], cpus[-clients:])
 
 
-def pin_tree(pid: int, cpus: tuple[int, ...] | None) -> None:
-    """Pin a process and everything under it to cpus (processes forked later inherit it)."""
+@contextlib.contextmanager
+def started_on(cpus: tuple[int, ...] | None) -> Iterator[None]:
+    """Children this thread starts inside run on ``cpus`` (None: wherever it runs) from fork on.
+
+    The CPUs are set in the child before exec, so every thread and process it ever starts has
+    them: pinning a running server by its pid moved only its main thread, and the threads
+    granian and gunicorn's gthread workers start early kept every CPU. Only the calling thread
+    changes (sched_setaffinity on 0), and it gets its own CPUs back at the end.
+    """
     if not cpus:
+        yield
         return
-    root = psutil.Process(pid)
-    for proc in [root, *root.children(recursive=True)]:
-        with contextlib.suppress(psutil.Error):
-            proc.cpu_affinity(list(cpus))
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, cpus)
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, before)
 
 
 def pin_self(cpus: tuple[int, ...] | None) -> frozenset[int]:

@@ -21,6 +21,7 @@ from typing import IO
 import psutil
 
 from compare.system import leftovers
+from compare.system.placement import started_on
 
 logger = logging.getLogger(__name__)
 
@@ -136,23 +137,31 @@ class ProcessTree:
 
 
 def spawn(
-    argv: Sequence[str], *, env: Mapping[str, str], cwd: Path, log: IO[bytes] | None, name: str
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str],
+    cwd: Path,
+    log: IO[bytes] | None,
+    name: str,
+    cpus: tuple[int, ...] | None = None,
 ) -> ProcessTree:
-    """Start ``argv`` in a session of its own, its output to ``log`` (None: ours), no stdin.
+    """Start ``argv`` in a session of its own, its output to ``log`` (None: ours), no stdin,
+    on ``cpus`` from before exec (None: ours).
 
     Its own session and group: one signal reaches everything it forks, and Ctrl-C in our
     terminal does not hit it behind our back.
     """
     output = subprocess.STDOUT if log is not None else None
-    proc = subprocess.Popen(
-        argv,
-        cwd=cwd,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=log,
-        stderr=output,
-        start_new_session=True,
-    )
+    with started_on(cpus):
+        proc = subprocess.Popen(
+            argv,
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=output,
+            start_new_session=True,
+        )
     return ProcessTree(proc, name)
 
 

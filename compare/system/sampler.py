@@ -334,17 +334,40 @@ def process_cpu_seconds(samples: list[TreeSample], t0: float, t1: float) -> dict
     return used
 
 
-def machine_busy(samples: list[TreeSample], t0: float, t1: float) -> list[float] | None:
-    """Each CPU's busy share (0-1) between the last sample at or before t0 and the last by t1."""
+def _machine_span(
+    samples: list[TreeSample], t0: float, t1: float
+) -> tuple[TreeSample, TreeSample] | None:
+    """The last sample at or before t0 and the last by t1 (the span CPU figures cover)."""
     before = next((s for s in reversed(samples) if s.t <= t0 and s.machine), None)
     after = next((s for s in reversed(samples) if s.t <= t1 and s.machine), None)
     if before is None or after is None or after.t <= before.t:
         return None
+    return before, after
+
+
+def machine_busy(samples: list[TreeSample], t0: float, t1: float) -> list[float] | None:
+    """Each CPU's busy share (0-1) between the last sample at or before t0 and the last by t1."""
+    span = _machine_span(samples, t0, t1)
+    if span is None:
+        return None
     shares = []
-    for a, b in zip(before.machine, after.machine, strict=False):
+    for a, b in zip(span[0].machine, span[1].machine, strict=False):
         total = b.total - a.total
         shares.append((b.busy - a.busy) / total if total > 0 else 0.0)
     return shares
+
+
+def cpus_busy(
+    samples: list[TreeSample], t0: float, t1: float, cpus: tuple[int, ...]
+) -> tuple[float, float] | None:
+    """Busy seconds of ``cpus`` together, and the seconds they are counted over: the same span
+    as machine_busy and process_cpu_seconds, so a tree's CPU seconds compare with them."""
+    span = _machine_span(samples, t0, t1)
+    if span is None:
+        return None
+    before, after = span
+    busy = sum(after.machine[c].busy - before.machine[c].busy for c in cpus)
+    return busy, after.t - before.t
 
 
 def reset_peak_rss(pid: int) -> int | None:
