@@ -110,5 +110,5 @@ def test_ctrl_c_while_seeding_stops_postgres_and_keeps_an_interrupted_document(
     assert_gone(seen)
     document = load_results(tmp_path / "latest")
     assert document["status"] == "interrupted" and document["cells"] == []
-    assert any("preparing the database" in event["message"] for event in document["events"])
+    assert any("while preparing the data" in event["message"] for event in document["events"])
     assert _postgres_dirs(tmpdir_env) == []
