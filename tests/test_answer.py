@@ -8,6 +8,7 @@ from typing import Any
 
 from compare.report import render_html, render_markdown
 from compare.report.answer import Answer, answer, lines
+from compare.report.figures import figures_document
 from compare.report.matrix import matrix
 from compare.report.model import build
 from compare.report.runresults import RunResults
@@ -140,6 +141,20 @@ def test_the_self_check_is_a_line_of_the_answer_and_a_disagreement_is_loud() -> 
     assert "| gunicorn-sync | peak_rss_mb | 80 | 81 | 1 | yes |" in render_markdown(results)
     assert f"**{bad.selfcheck}**" in render_markdown(results)
     assert "!! Self-check: an independent client disagrees" in terminal_verdict(results)
+
+
+def test_the_self_check_table_says_what_was_re_measured_and_its_tolerance_when_stored() -> None:
+    made = with_crosscheck(document(), agree=False)
+    made["crosscheck"][0] |= {"measured": "cell download 1 users", "tolerance": 3.0}
+    results = RunResults.from_document(made)
+    markdown = render_markdown(results)
+    assert "| figure | measured | bench | independent | difference | tolerance |" in markdown
+    assert "| uvicorn | ttfb_p50_ms | cell download 1 users | 12 | 30 | 18 | 3 | NO |" in markdown
+    # The item that does not say shows dashes; the figures document keeps what was stored.
+    assert "| gunicorn-sync | peak_rss_mb | - | 80 | 81 | 1 | - | yes |" in markdown
+    first, second = figures_document(results)["crosscheck"]
+    assert (first["measured"], first["tolerance"]) == ("cell download 1 users", 3.0)
+    assert "measured" not in second and "tolerance" not in second
 
 
 def test_every_report_opens_with_the_answer() -> None:

@@ -26,7 +26,7 @@ def test_tolerance_is_the_larger_of_ten_percent_and_the_units_floor(
 
 def test_an_item_agrees_up_to_its_tolerance_and_no_further() -> None:
     def item(independent: float | None) -> CrosscheckItem:
-        return CrosscheckItem("s", "ttlb_p50_ms", "cell", 100.0, independent, 10.0)
+        return CrosscheckItem.measure("s", "ttlb_p50_ms", "cell", 100.0, independent, 10.0)
 
     assert item(109.9).within_tolerance is True
     assert item(90.1).within_tolerance is True

@@ -11,9 +11,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from compare.report.comparisons import FigureComparison, memory_comparisons, scenario_comparisons
+from compare.report.crosscheck import CrosscheckItem
 from compare.report.curves import Curve
 from compare.report.model import Group, Model, base_scenario, level_text
-from compare.report.selfcheck import CrossCheckItem, agrees, disagreements, shown, summary
+from compare.report.selfcheck import agrees, disagreements, shown, summary
 from compare.report.tables import Table
 from compare.report.text import plural
 from compare.report.verdict import headline, suspect
@@ -71,7 +72,7 @@ class Answer:
     scenarios: tuple[ScenarioAnswer, ...]
     selfcheck: str | None  # the self-check's line, None when the run made none
     selfcheck_agrees: bool
-    checks: tuple[CrossCheckItem, ...] = ()  # the self-check's items, shown as a table
+    checks: tuple[CrosscheckItem, ...] = ()  # the self-check's items, shown as a table
 
 
 def target(model: Model) -> str:
@@ -235,17 +236,27 @@ def lines(found: Answer) -> list[tuple[str, str]]:
     return out
 
 
-def selfcheck_table(items: Sequence[CrossCheckItem]) -> Table:
-    """Every item of the self-check, the disagreeing ones marked."""
-    found = Table(("stack", "figure", "bench", "independent", "difference", "within tolerance"))
-
+def selfcheck_table(items: Sequence[CrosscheckItem]) -> Table:
+    """Every item of the self-check, the disagreeing ones marked; what each re-measured and its
+    tolerance when the items say (a hand-made document's may not)."""
+    where = any(item.measured is not None for item in items)
+    allowed = any(item.tolerance is not None for item in items)
+    found = Table(
+        ("stack", "figure")
+        + (("measured",) if where else ())
+        + ("bench", "independent", "difference")
+        + (("tolerance",) if allowed else ())
+        + ("within tolerance",)
+    )
     for item in items:
         found.add(
             item.stack,
             item.what,
+            *((item.measured or "-",) if where else ()),
             shown(item.bench),
             shown(item.independent),
             shown(item.difference),
+            *((shown(item.tolerance),) if allowed else ()),
             "yes" if item.within_tolerance else "NO",
             mark="" if item.within_tolerance else "failed",
         )

@@ -15,11 +15,10 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from compare.report.metrics import SweepFigures
-from compare.report.selfcheck import DISAGREES
 from compare.results import MB
 from compare.settings import CROSSCHECK_MEMORY_MB, CROSSCHECK_SHARE, CROSSCHECK_TIME_MS
 
-__all__ = ["DISAGREES", "CrosscheckItem", "crosscheck_items"]
+DISAGREES = "crosscheck-disagrees"
 Unit = Literal["ms", "MB/s", "MB"]
 # The figures compared, under their names in the figures document, with their unit.
 WHAT: tuple[tuple[str, Unit], ...] = (
@@ -37,37 +36,77 @@ class CrosscheckItem:
 
     stack: str
     what: str
-    measured: str  # which part of the run: "cell download 1 users" or "sweep stream 1000000 rows"
     bench: float | None
     independent: float | None
-    tolerance: float
+    difference: float | None  # independent minus bench, in the figure's unit
+    within_tolerance: bool | None  # None: one of the two has no value
+    # Which part of the run: "cell download 1 users" or "sweep stream 1000000 rows", and how far
+    # the two may differ; None only for a stored item that does not say.
+    measured: str | None = None
+    tolerance: float | None = None
 
-    @property
-    def difference(self) -> float | None:
-        """Independent minus bench, in the figure's unit."""
-        if self.bench is None or self.independent is None:
-            return None
-        return self.independent - self.bench
+    @classmethod
+    def measure(
+        cls,
+        stack: str,
+        what: str,
+        measured: str,
+        bench: float | None,
+        independent: float | None,
+        tolerance: float,
+    ) -> CrosscheckItem:
+        """Held against its tolerance; the figures rounded as the document keeps them."""
+        difference = None if bench is None or independent is None else independent - bench
+        within = None if difference is None else abs(difference) <= tolerance
+        return cls(
+            stack,
+            what,
+            _round(bench),
+            _round(independent),
+            _round(difference),
+            within,
+            measured,
+            _round(tolerance),
+        )
 
-    @property
-    def within_tolerance(self) -> bool | None:
-        """Whether the two agree (None: one of them has no value)."""
-        difference = self.difference
-        return None if difference is None else abs(difference) <= self.tolerance
+    @classmethod
+    def read(cls, stored: Mapping[str, Any]) -> CrosscheckItem:
+        """From an entry of the document's ``crosscheck`` (a hand-made one may say less)."""
+
+        def number(key: str) -> float | None:
+            value = stored.get(key)
+            return float(value) if isinstance(value, int | float) else None
+
+        measured = stored.get("measured")
+        return cls(
+            stack=str(stored.get("stack", "?")),
+            what=str(stored.get("what", "?")),
+            bench=number("bench"),
+            independent=number("independent"),
+            difference=number("difference"),
+            within_tolerance=stored.get("within_tolerance") is True,
+            measured=None if measured is None else str(measured),
+            tolerance=number("tolerance"),
+        )
 
     def as_dict(self) -> dict[str, Any]:
-        """The figures document's item."""
-        difference = self.difference
-        return {
-            "stack": self.stack,
-            "what": self.what,
-            "measured": self.measured,
-            "bench": _round(self.bench),
-            "independent": _round(self.independent),
-            "difference": _round(difference),
-            "tolerance": _round(self.tolerance),
-            "within_tolerance": self.within_tolerance,
-        }
+        """The figures document's item (measured and tolerance only when known)."""
+        found: dict[str, Any] = {"stack": self.stack, "what": self.what}
+        if self.measured is not None:
+            found["measured"] = self.measured
+        found |= {"bench": self.bench, "independent": self.independent}
+        found["difference"] = self.difference
+        if self.tolerance is not None:
+            found["tolerance"] = self.tolerance
+        found["within_tolerance"] = self.within_tolerance
+        return found
+
+
+def read_crosscheck(stored: Any) -> tuple[CrosscheckItem, ...]:
+    """Every well-formed item of a document's ``crosscheck`` (absent: none)."""
+    if not isinstance(stored, Sequence) or isinstance(stored, str):
+        return ()
+    return tuple(CrosscheckItem.read(item) for item in stored if isinstance(item, Mapping))
 
 
 def _round(value: float | None) -> float | None:
@@ -168,7 +207,7 @@ def crosscheck_items(
         for what, unit in WHAT:
             bench = _median(bench_rows, what)
             items.append(
-                CrosscheckItem(
+                CrosscheckItem.measure(
                     entry["stack"], what, measured, bench, independent[what], tolerance(unit, bench)
                 )
             )

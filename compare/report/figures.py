@@ -6,7 +6,6 @@ text. Names are a contract: later versions add keys, they never rename or remove
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from compare.report.comparisons import comparisons
@@ -60,11 +59,7 @@ def figures_document(results: RunResults) -> dict[str, Any]:
         "curves": [curve.as_dict() for curve in results.curves],
         # The run's self-check (compare.report.crosscheck): per stack and figure, the bench's
         # value, the independent client's, their difference and whether it is within tolerance.
-        "crosscheck": (
-            [item.as_dict() for item in results.crosscheck_detail]
-            if results.crosscheck_runs
-            else [dataclasses.asdict(item) for item in results.crosscheck]
-        ),
+        "crosscheck": [item.as_dict() for item in results.crosscheck],
     }
 
 

@@ -17,10 +17,9 @@ from typing import Any
 
 from compare.report import figuredefs
 from compare.report.check import check_document
-from compare.report.crosscheck import DISAGREES, CrosscheckItem, crosscheck_items
+from compare.report.crosscheck import DISAGREES, CrosscheckItem, crosscheck_items, read_crosscheck
 from compare.report.curves import DEFAULT_SLO_TTFB_MS, Curve, curves
 from compare.report.metrics import CellFigures, SweepFigures, read_cell, sweep_figures
-from compare.report.selfcheck import CrossCheckItem, read_crosscheck
 from compare.results import RESULTS_FILE, Document, load_results
 
 
@@ -91,7 +90,7 @@ class RunResults:
     events: tuple[Event, ...]
     source: Path | None = field(default=None, compare=False)
     # The self-check's items and the run's own flags (crosscheck-disagrees), when it made them.
-    crosscheck: tuple[CrossCheckItem, ...] = ()
+    crosscheck: tuple[CrosscheckItem, ...] = ()
     run_flags: tuple[str, ...] = ()
     # The independent client's re-measurements as stored (compare.run.crosscheck): when there,
     # the items and the flag are computed from them and the bench's figures, not read.
@@ -130,15 +129,15 @@ class RunResults:
 
     @classmethod
     def _checked(cls, results: RunResults) -> RunResults:
-        """With its self-check's items and flag computed from the raw re-measurements."""
+        """With its self-check's items and flag computed from the raw re-measurements, when
+        stored (else as the document states them)."""
         if not results.crosscheck_runs:
             return results
-        items = results.crosscheck_detail
+        items = crosscheck_items(results.crosscheck_runs, results.rows, results.sweep)
         flags = tuple(f for f in results.run_flags if f != DISAGREES)
         if any(i.within_tolerance is False for i in items):
             flags += (DISAGREES,)
-        read = tuple(CrossCheckItem.read(i.as_dict()) for i in items)
-        return dataclasses.replace(results, crosscheck=read, run_flags=flags)
+        return dataclasses.replace(results, crosscheck=items, run_flags=flags)
 
     @property
     def repeat(self) -> int | None:
@@ -170,11 +169,6 @@ class RunResults:
     def rows(self) -> list[dict[str, Any]]:
         """Each cell's row of the figures document."""
         return [figuredefs.row(cell) for cell in self.cells]
-
-    @cached_property
-    def crosscheck_detail(self) -> tuple[CrosscheckItem, ...]:
-        """The self-check with where and how far: each re-measured figure, both ways."""
-        return crosscheck_items(self.crosscheck_runs, self.rows, self.sweep)
 
     @cached_property
     def curves(self) -> list[Curve]:

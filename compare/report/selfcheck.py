@@ -1,18 +1,17 @@
 """The run's self-check as the reports read it: bench's figures against an independent client's.
 
 The measuring side (bench re-measuring a sample of its cells with a raw socket and /proc) writes
-``crosscheck`` into the results document: one item per figure re-measured, and the run flag
-``crosscheck-disagrees`` when any item is outside its tolerance. Here it is only read and put
-into words; an item that says it disagrees is never dropped.
+``crosscheck`` into the results document: one item per figure re-measured (their type and
+reading: compare.report.crosscheck), and the run flag ``crosscheck-disagrees`` when any item is
+outside its tolerance. Here they are only put into words; an item that says it disagrees (or has
+no verdict) is never dropped.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Sequence
 
-DISAGREES = "crosscheck-disagrees"
+from compare.report.crosscheck import DISAGREES, CrosscheckItem
 
 
 def shown(value: float | None) -> str:
@@ -20,68 +19,32 @@ def shown(value: float | None) -> str:
     return "-" if value is None else f"{value:.4g}"
 
 
-@dataclass(frozen=True)
-class CrossCheckItem:
-    """One figure of one stack, as bench measured it and as the independent client did."""
-
-    stack: str
-    what: str
-    bench: float | None
-    independent: float | None
-    difference: float | None
-    within_tolerance: bool
-
-    @classmethod
-    def read(cls, stored: Mapping[str, Any]) -> CrossCheckItem:
-        """From an entry of the document's ``crosscheck``."""
-
-        def number(key: str) -> float | None:
-            value = stored.get(key)
-            return float(value) if isinstance(value, int | float) else None
-
-        return cls(
-            stack=str(stored.get("stack", "?")),
-            what=str(stored.get("what", "?")),
-            bench=number("bench"),
-            independent=number("independent"),
-            difference=number("difference"),
-            within_tolerance=stored.get("within_tolerance") is True,
-        )
-
-    def text(self) -> str:
-        """'uvicorn ttfb_p50_ms: bench 12.1, independent 30.4 (difference 18.3)'."""
-
-        return (
-            f"{self.stack} {self.what}: bench {shown(self.bench)}, independent "
-            f"{shown(self.independent)} (difference {shown(self.difference)})"
-        )
+def text(item: CrosscheckItem) -> str:
+    """'uvicorn ttfb_p50_ms: bench 12.1, independent 30.4 (difference 18.3)'."""
+    return (
+        f"{item.stack} {item.what}: bench {shown(item.bench)}, independent "
+        f"{shown(item.independent)} (difference {shown(item.difference)})"
+    )
 
 
-def read_crosscheck(stored: Any) -> tuple[CrossCheckItem, ...]:
-    """Every well-formed item of a document's ``crosscheck`` (absent: none)."""
-    if not isinstance(stored, Sequence) or isinstance(stored, str):
-        return ()
-    return tuple(CrossCheckItem.read(item) for item in stored if isinstance(item, Mapping))
-
-
-def disagreements(items: Sequence[CrossCheckItem]) -> list[CrossCheckItem]:
+def disagreements(items: Sequence[CrosscheckItem]) -> list[CrosscheckItem]:
     """The items outside their tolerance."""
     return [item for item in items if not item.within_tolerance]
 
 
-def agrees(items: Sequence[CrossCheckItem], run_flags: Sequence[str]) -> bool:
+def agrees(items: Sequence[CrosscheckItem], run_flags: Sequence[str]) -> bool:
     """Whether nothing of the self-check disagrees (true also when the run made none)."""
     return not disagreements(items) and DISAGREES not in run_flags
 
 
-def summary(items: Sequence[CrossCheckItem], run_flags: Sequence[str]) -> str | None:
+def summary(items: Sequence[CrosscheckItem], run_flags: Sequence[str]) -> str | None:
     """The self-check in one line for the answer, or None when the run made none."""
     wrong = disagreements(items)
     if wrong:
         return (
             f"Self-check: an independent client disagrees with {len(wrong)} of {len(items)} "
             "re-measured figures, so this run's figures are suspect: "
-            + "; ".join(item.text() for item in wrong)
+            + "; ".join(text(item) for item in wrong)
             + "."
         )
     if DISAGREES in run_flags:

@@ -62,7 +62,7 @@ def bench(config: BenchConfig, command: list[str]) -> int:
     minutes = (time.monotonic() - started) / 60
     results = RunResults.from_document(writer.document)
     if results.crosscheck_runs:  # the self-check's verdict, in the document for other readers
-        items = [item.as_dict() for item in results.crosscheck_detail]
+        items = [item.as_dict() for item in results.crosscheck]
         writer.set_crosscheck(items, list(results.run_flags))
     print(terminal_verdict(results))
     _report(config.out_dir)
