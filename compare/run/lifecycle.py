@@ -25,7 +25,7 @@ from compare.errors import CompareError
 from compare.results import Memory, ServerCpu, ServerFacts, WorkerCpu
 from compare.run.workers import sized
 from compare.servers.server import ServerProcess
-from compare.servers.stacks import StackSpec
+from compare.servers.stacks import PROJECT_APP, AppTarget, StackSpec
 from compare.system.download import download
 from compare.system.placement import pin_tree
 from compare.system.sampler import (
@@ -132,6 +132,7 @@ class MeasuredServer(StartStop):
         env: Mapping[str, str],
         *,
         environ: Mapping[str, str] | None = None,
+        app: AppTarget = PROJECT_APP,
         cpus: tuple[int, ...] | None = None,
         database_pid: int | None = None,
         sample_interval_s: float | None = None,
@@ -139,7 +140,7 @@ class MeasuredServer(StartStop):
         self.config = config
         run_dir.mkdir(parents=True, exist_ok=True)
         self.spec = sized(spec, config)
-        self.server = ServerProcess(self.spec, run_dir=run_dir, env=env, environ=environ)
+        self.server = ServerProcess(self.spec, run_dir=run_dir, env=env, environ=environ, app=app)
         self.cpus = cpus  # the servers' CPUs
         # The run's database, sampled with the stack: its memory and CPU are part of what
         # serving an export costs.
