@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from shop import views
+from . import views
 
 urlpatterns = [
     path("sync/", views.sync_generator),
