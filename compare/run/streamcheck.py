@@ -32,7 +32,7 @@ IDLE_WINDOW_S = 0.1
 HANGUP_MIN_S = 0.3
 # The stack gets at least this long to fall idle, whatever half the response's time is: a few
 # of idleness's windows, so a short response is not called busy for want of a window.
-HANGUP_MIN_BOUND_S = 3 * IDLE_WINDOW_S
+HANGUP_MIN_BOUND_S = 2 * IDLE_WINDOW_S
 TIMELINE_POINTS = 10
 # Lines of the server's log that belong in a check's warnings (the wrapper's own response line
 # is evidence, not a warning).
