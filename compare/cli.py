@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from compare.commands import (
     bench,
+    check,
     diff,
     encode_bench,
     figures,
@@ -24,7 +25,19 @@ from compare.commands import (
 from compare.errors import CompareError
 
 # A new subcommand is a module with register(); add it here and nowhere else.
-COMMANDS = (stacks, serve, bench, report, figures, diff, history, ui, measure_once, encode_bench)
+COMMANDS = (
+    stacks,
+    serve,
+    check,
+    bench,
+    report,
+    figures,
+    diff,
+    history,
+    ui,
+    measure_once,
+    encode_bench,
+)
 
 
 # What a shell reports for a command killed by SIGPIPE (128 + 13), as `yes | head` gives.

@@ -223,6 +223,23 @@ DSC_POSTGRES_USER: Variable[str | None] = Variable(
     "the account PostgreSQL runs as when the harness runs as root",
 )
 
+DSC_APP_WSGI = Variable(
+    "DSC_APP_WSGI",
+    "",
+    _text,
+    "none (set with `--project`)",
+    "the user's WSGI application (`module:attribute`) that the harness's thin wrapper "
+    "(`compare.servers.wrapwsgi`) loads and serves",
+)
+DSC_APP_ASGI = Variable(
+    "DSC_APP_ASGI",
+    "",
+    _text,
+    "none (set with `--project`)",
+    "the user's ASGI application (`module:attribute`) that `compare.servers.wrapasgi` loads "
+    "and serves",
+)
+
 # --- locust (the harness sets these for it; loadtests/ reads them) -------------------------------
 DSC_SERVER_FEED_URL: Variable[str | None] = Variable(
     "DSC_SERVER_FEED_URL",
@@ -289,6 +306,8 @@ VARIABLES: tuple[Variable[Any], ...] = (
     DSC_NGINX,
     DSC_POSTGRES_BIN,
     DSC_POSTGRES_USER,
+    DSC_APP_WSGI,
+    DSC_APP_ASGI,
     DSC_SERVER_FEED_URL,
     LOCUST_SESSION,
     LOCUST_OPTION,

@@ -1,4 +1,5 @@
 """What several subcommands share: the run's data (``--source``, ``--app``, ``--seed-rows``),
+a user's project (``--project``, ``--settings``, ``--url``, ``--wsgi-app``, ``--asgi-app``),
 ``--min-change`` (diff, history), defaults from environment variables whose errors name the
 variable, ports, and the sweep of what a killed harness left behind."""
 
@@ -6,19 +7,43 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import TypeVar
+from pathlib import Path
+from typing import Any, TypeVar
 
 from compare.errors import CompareError, UsageError
 from compare.report.diff import DEFAULT_MIN_CHANGE
 from compare.run.appdata import OWN_DATABASE_FLAG, SOURCES
+from compare.run.userproject import UserProject, find_project
 from compare.settings import DATABASE_URL, DJANGO_DATA_DIR, Variable
 from compare.system import leftovers
 from compare.system.ports import HIGHEST_PORT
 from project.profiles import APP_PROFILES
 
 DEFAULT_SEED_ROWS = 1_000_000  # serve and ui; bench seeds what its largest export needs
+# Options that would migrate, seed or log a user in: never on a user's project.
+DATA_OPTIONS = {
+    "source": "--source (a user's project serves its own data)",
+    "app": "--app (the app profiles are this harness's project; a user's project is its own)",
+    "seed_rows": "--seed-rows (the harness never writes to a user's databases)",
+}
+GIVEN = "given_options"
+
+
+class _Given(argparse.Action):
+    """Store the value and note that the command line named the option (not its default)."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: str | Sequence[Any] | None,
+        option_string: str | None = None,
+    ) -> None:
+        setattr(namespace, self.dest, values)
+        given = set(getattr(namespace, GIVEN, set()))
+        setattr(namespace, GIVEN, given | {self.dest})
 
 
 T = TypeVar("T", str, str | None)
@@ -85,6 +110,7 @@ def add_data_arguments(
     """
     parser.add_argument(
         "--source",
+        action=_Given,
         choices=SOURCES,
         default="synthetic",
         help=f"row source: synthetic (no database), db (the project's database, seeded first: "
@@ -99,6 +125,7 @@ def add_data_arguments(
     if several_apps:
         parser.add_argument(
             "--app",
+            action=_Given,
             default="minimal",
             help=app_help + "; minimal,startproject runs every stack under both, as "
             "STACK@minimal and STACK@startproject, so the report shows what the middleware costs "
@@ -107,6 +134,7 @@ def add_data_arguments(
     else:
         parser.add_argument(
             "--app",
+            action=_Given,
             choices=APP_PROFILES,
             default="minimal",
             help=app_help + " (default %(default)s)",
@@ -123,6 +151,7 @@ def add_data_arguments(
     if seed_rows:
         parser.add_argument(
             "--seed-rows",
+            action=_Given,
             type=int,
             default=DEFAULT_SEED_ROWS,
             help="rows to seed the database with, for --source db or postgres "
@@ -147,3 +176,60 @@ def min_change(args: argparse.Namespace) -> float:
     if not args.min_change >= 0:  # NaN too
         raise UsageError(f"--min-change must not be negative, got {args.min_change:g}")
     return float(args.min_change) / 100
+
+
+def add_project_arguments(parser: argparse.ArgumentParser, *, urls_help: str) -> None:
+    """The options naming a user's project: folder, settings, URLs, applications."""
+    group = parser.add_argument_group("your own Django project (docs/own-project.md)")
+    group.add_argument(
+        "--project",
+        metavar="DIR",
+        help="the folder holding your manage.py: every stack serves your code with your "
+        "settings, through a thin wrapper; nothing of yours is migrated, seeded or written",
+    )
+    group.add_argument("--settings", metavar="MODULE", help="your settings module (with --project)")
+    group.add_argument("--url", metavar="PATH", action="append", default=[], help=urls_help)
+    group.add_argument(
+        "--wsgi-app",
+        metavar="MODULE:NAME",
+        help="your WSGI application (default: WSGI_APPLICATION, else PKG.wsgi:application)",
+    )
+    group.add_argument(
+        "--asgi-app",
+        metavar="MODULE:NAME",
+        help="your ASGI application (default: ASGI_APPLICATION, else PKG.asgi:application)",
+    )
+
+
+def project_target(args: argparse.Namespace, *, urls_needed: bool) -> UserProject | None:
+    """The user's project the arguments name (None: this harness's own); UsageError if unusable."""
+    named = [f"--{name.replace('_', '-')}" for name in ("settings", "wsgi_app", "asgi_app")]
+    given = [flag for flag in named if getattr(args, flag[2:].replace("-", "_"), None)]
+    if args.url:
+        given.append("--url")
+    if args.project is None:
+        if given:
+            raise UsageError(f"{', '.join(given)} need --project DIR (your project's folder)")
+        return None
+    refused = sorted(getattr(args, GIVEN, set()) & set(DATA_OPTIONS))
+    if refused:
+        raise UsageError(f"not with --project: {DATA_OPTIONS[refused[0]]}")
+    if not args.settings:
+        raise UsageError("--project needs --settings MODULE (your settings module)")
+    if urls_needed and not args.url:
+        raise UsageError("--project needs at least one --url PATH to measure")
+    bad = [url for url in args.url if not url.startswith("/")]
+    if bad:
+        raise UsageError(f"--url takes a path starting with '/', got {bad[0]!r}")
+    apps = find_project(Path(args.project), args.settings, args.wsgi_app, args.asgi_app)
+    return UserProject(apps, tuple(args.url))
+
+
+def refuse_profiles(names: Sequence[str], own: UserProject | None) -> None:
+    """A user's project has no app profiles: ``STACK@PROFILE`` is this harness's project only."""
+    profiled = [name for name in names if "@" in name]
+    if own is not None and profiled:
+        raise UsageError(
+            f"not with --project: {profiled[0]} (the app profiles are this "
+            "harness's project; yours runs as it is)"
+        )

@@ -9,7 +9,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from compare.commands.arguments import add_data_arguments, port_number, stop_leftovers
+from compare.commands.arguments import (
+    add_data_arguments,
+    add_project_arguments,
+    port_number,
+    project_target,
+    refuse_profiles,
+    stop_leftovers,
+)
 from compare.errors import CompareError
 from compare.run.appdata import RunData
 from compare.run.run import Run
@@ -33,6 +40,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--workers", type=int, help="worker processes (default: the stack's)")
     parser.add_argument("--threads", type=int, help="threads per worker, threaded stacks only")
     add_data_arguments(parser, seed_rows=True)
+    add_project_arguments(parser, urls_help="a path of yours to print as a link (repeat)")
     parser.set_defaults(handler=run)
 
 
@@ -50,18 +58,22 @@ def _follow(log: Path, offset: int) -> int:
 def run(args: argparse.Namespace) -> int:
     """Start the stack, echo its log, stop it on Ctrl-C or SIGTERM."""
     spec = get_stack(args.stack).with_options(workers=args.workers, threads=args.threads)
+    own = project_target(args, urls_needed=False)
+    refuse_profiles([args.stack], own)
     stop_leftovers()  # a killed serve's stack may hold this very port
     data = RunData(args.source, args.app, args.seed_rows, own_database=args.own_database)
     try:
         with (
             stop_signals_interrupt(),
-            Run(data) as run,
+            Run(own or data) as run,
             run.server(spec, host=args.host, port=args.port) as server,
         ):
             print(f"$ {shlex.join(server.argv)}", flush=True)
             if data.session:
                 print(f"logged-in user's cookie: sessionid={data.session}", flush=True)
             offset = _follow(server.log_path, 0)
+            for url in own.urls if own else ():
+                print(f"  {server.base_url}{url}", flush=True)
             print(
                 f"{spec.name} ({spec.interface}) serving at {server.base_url}/ "
                 f"(pid {server.pid}); Ctrl-C to stop",

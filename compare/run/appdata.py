@@ -22,6 +22,7 @@ from compare import REPO_ROOT
 from compare.errors import CompareError
 from compare.servers.postgres import PostgresServer
 from compare.servers.server import stack_environment
+from compare.servers.stacks import PROJECT_APP, AppTarget
 from compare.settings import (
     DATABASE_URL,
     DJANGO_APP_PROFILE,
@@ -121,6 +122,11 @@ class RunData(StartStop):
         if self.postgres is not None:
             self.postgres.stop()
             self.postgres = None
+
+    @property
+    def app_target(self) -> AppTarget:
+        """This project's own application (its /healthz answers readiness)."""
+        return PROJECT_APP
 
     @property
     def database_pid(self) -> int | None:

@@ -25,7 +25,7 @@ from compare.errors import CompareError
 from compare.results import Memory, ServerCpu, ServerFacts, WorkerCpu
 from compare.run.workers import sized
 from compare.servers.server import ServerProcess
-from compare.servers.stacks import StackSpec
+from compare.servers.stacks import PROJECT_APP, AppTarget, StackSpec
 from compare.system.download import download
 from compare.system.sampler import (
     ProcessSample,
@@ -135,6 +135,7 @@ class MeasuredServer(StartStop):
         env: Mapping[str, str],
         *,
         environ: Mapping[str, str] | None = None,
+        app: AppTarget = PROJECT_APP,
         cpus: tuple[int, ...] | None = None,
         database_pid: int | None = None,
         sample_interval_s: float | None = None,
@@ -146,7 +147,9 @@ class MeasuredServer(StartStop):
         self.static_rows = static_rows
         run_dir.mkdir(parents=True, exist_ok=True)
         self.spec = sized(spec, config)
-        self.server = ServerProcess(self.spec, run_dir=run_dir, env=env, environ=environ, cpus=cpus)
+        self.server = ServerProcess(
+            self.spec, run_dir=run_dir, env=env, environ=environ, cpus=cpus, app=app
+        )
         self.cpus = cpus  # the servers' CPUs
         # The run's database, sampled with the stack: its memory and CPU are part of what
         # serving an export costs.

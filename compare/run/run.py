@@ -104,7 +104,9 @@ class Run(StartStop):
     def server(self, spec: StackSpec, **options: Any) -> ServerProcess:
         """A stack serving the target, not measured (serve, ui); ``options`` as ServerProcess's."""
         env = self.target.stack_variables()
-        return ServerProcess(spec, env=env, environ=self.environ, **options)
+        return ServerProcess(
+            spec, env=env, environ=self.environ, app=self.target.app_target, **options
+        )
 
     def measured(
         self,
@@ -121,6 +123,7 @@ class Run(StartStop):
             run_dir,
             self.target.stack_variables(),
             environ=self.environ,
+            app=self.target.app_target,
             cpus=self.placement.server_cpus,
             database_pid=self.target.database_pid,
             sample_interval_s=sample_interval_s,

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any, Protocol, Self
 
+from compare.servers.stacks import AppTarget
+
 
 class Target(Protocol):
     """A run's target: prepared by start(), given to the stacks and to locust as values."""
@@ -20,6 +22,11 @@ class Target(Protocol):
 
     def stop(self) -> None:
         """Stop what start() started; safe to call again."""
+        ...
+
+    @property
+    def app_target(self) -> AppTarget:
+        """The application every stack loads, from where, and the path readiness asks."""
         ...
 
     @property

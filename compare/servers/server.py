@@ -24,7 +24,7 @@ import psutil
 
 from compare import REPO_ROOT
 from compare.errors import CompareError
-from compare.servers.stacks import UPSTREAM_HOST, Interface, StackSpec
+from compare.servers.stacks import PROJECT_APP, UPSTREAM_HOST, AppTarget, Interface, StackSpec
 from compare.settings import (
     DJANGO_ALLOWED_HOSTS,
     DJANGO_APP_PROFILE,
@@ -108,20 +108,25 @@ def stack_environment(
 ) -> dict[str, str]:
     """The whole environment a stack runs with: ``base`` (the harness's own), the project's
     settings with a fresh secret key, then ``overrides`` (the run's target: its key, database,
-    app profile)."""
+    app profile).
+
+    A target that names its own settings module (a user's project) keeps ``base``'s Django
+    variables as they are: their settings read them, and their DEBUG and hosts stay theirs.
+    """
     env = dict(base)
-    env.pop(DJANGO_DEBUG.name, None)
+    own_settings = "DJANGO_SETTINGS_MODULE" in (overrides or {})
     pythonpath = [str(REPO_ROOT), *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
-    env.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "project.settings",
-            DJANGO_SECRET_KEY.name: secrets.token_urlsafe(50),
-            DJANGO_ALLOWED_HOSTS.name: allowed_hosts(base),
-            "PYTHONPATH": os.pathsep.join(pythonpath),
-            # Without it a crash's last words can sit in a buffer that dies with the process.
-            "PYTHONUNBUFFERED": "1",
-        }
-    )
+    if not own_settings:
+        env.pop(DJANGO_DEBUG.name, None)
+        env.update(
+            {
+                "DJANGO_SETTINGS_MODULE": "project.settings",
+                DJANGO_SECRET_KEY.name: secrets.token_urlsafe(50),
+                DJANGO_ALLOWED_HOSTS.name: allowed_hosts(base),
+            }
+        )
+    # Without PYTHONUNBUFFERED a crash's last words can sit in a buffer that dies with it.
+    env.update({"PYTHONPATH": os.pathsep.join(pythonpath), "PYTHONUNBUFFERED": "1"})
     env.update(overrides or {})
     return env
 
@@ -141,9 +146,11 @@ class ServerProcess(StartStop):
         start_timeout: float = 30.0,
         stop_grace: float = 10.0,
         cpus: tuple[int, ...] | None = None,
+        app: AppTarget = PROJECT_APP,
     ) -> None:
         self.spec = spec
         self.cpus = cpus  # set before exec: every process and thread of the stack inherits them
+        self.app = app
         self.host = host
         self._requested_port = port
         self.port = port or 0
@@ -152,6 +159,10 @@ class ServerProcess(StartStop):
         self.env = stack_environment(os.environ if environ is None else environ, env)
         if spec.app_profile:
             self.env[DJANGO_APP_PROFILE.name] = spec.app_profile
+        if app.pythonpath is not None:
+            # Every server imports from it, daphne (no flag for it) included.
+            paths = [str(app.pythonpath), self.env["PYTHONPATH"]]
+            self.env["PYTHONPATH"] = os.pathsep.join(paths)
         self._own_run_dir = run_dir is None
         self._run_dir = run_dir
         self.start_timeout = start_timeout
@@ -217,7 +228,7 @@ class ServerProcess(StartStop):
         return self._proc is not None and self._proc.poll() is None
 
     def start(self) -> Self:
-        """Launch the stack and return once /healthz answers; raise ServerStartError otherwise."""
+        """Launch the stack, return once its ready path answers; raise ServerStartError if not."""
         if self._proc is not None:
             raise RuntimeError(f"{self.spec.name} is already started")
         name = self.spec.name
@@ -236,13 +247,15 @@ class ServerProcess(StartStop):
             while self.upstream_port == self.port:
                 self.upstream_port = free_port(UPSTREAM_HOST)
         self.argv = self.spec.argv(
-            self.host, self.port, self.run_dir, upstream_port=self.upstream_port
+            self.host, self.port, self.run_dir, upstream_port=self.upstream_port, app=self.app
         )
         logger.info("starting %s: %s", name, " ".join(self.argv))
         self._log = self.log_path.open("wb")
         try:
+            # A user's project runs in its own directory, as manage.py would run it.
+            cwd = self.app.pythonpath or REPO_ROOT
             self._tree = spawn(
-                self.argv, env=self.env, cwd=REPO_ROOT, log=self._log, name=name, cpus=self.cpus
+                self.argv, env=self.env, cwd=cwd, log=self._log, name=name, cpus=self.cpus
             )
         except OSError as exc:
             self._close_log()
@@ -306,7 +319,7 @@ class ServerProcess(StartStop):
         return 0.0 if self._tree is None else self._tree.cpu_seconds()
 
     def _probe(self) -> str:
-        """Return '' when /healthz says ok for our interface and all workers exist, else why not."""
+        """Return '' when the ready path says our interface and all workers exist, else why not."""
         if self.upstream_port is not None:
             # The server first, directly: asking nginx before would only log a 502 per poll.
             problem = self._probe_healthz(UPSTREAM_HOST, self.upstream_port)
@@ -321,25 +334,26 @@ class ServerProcess(StartStop):
         return ""
 
     def _probe_healthz(self, host: str, port: int) -> str:
-        """Return '' when host:port answers /healthz for our interface, else why not."""
+        """Return '' when host:port answers the ready path for our interface, else why not."""
+        path = self.app.ready_path
         conn = http.client.HTTPConnection(host, port, timeout=2)
         try:
             # Not the address: a wildcard one (0.0.0.0) or a machine's own is no allowed host.
-            conn.request("GET", "/healthz", headers={"Host": f"{PROBE_HOST_HEADER}:{port}"})
+            conn.request("GET", path, headers={"Host": f"{PROBE_HOST_HEADER}:{port}"})
             resp = conn.getresponse()
             body = resp.read()
         except (OSError, http.client.HTTPException) as exc:
-            return f"/healthz: {exc.__class__.__name__}"
+            return f"{path}: {exc.__class__.__name__}"
         finally:
             conn.close()
         if resp.status != 200:
-            return f"/healthz answered {resp.status}"
+            return f"{path} answered {resp.status}"
         try:
             interface = json.loads(body).get("interface")
         except (ValueError, AttributeError):
-            return "/healthz did not answer JSON"
+            return f"{path} did not answer JSON"
         if interface != self.spec.interface:
-            raise self._start_error(f"/healthz reports interface {interface!r}")
+            raise self._start_error(f"{path} reports interface {interface!r}")
         return ""
 
     def _start_error(self, reason: str) -> ServerStartError:

@@ -50,9 +50,12 @@ class AppTarget:
 
     wsgi: str = "project.wsgi:application"
     asgi: str = "project.asgi:application"
-    # A directory the server puts on its import path; None: importable as it is (this project:
-    # compare.servers.server puts the checkout on PYTHONPATH).
+    # A directory the server puts on its import path and runs in; None: importable as it is
+    # (this project: compare.servers.server puts the checkout on PYTHONPATH).
     pythonpath: Path | None = None
+    # What readiness asks: this project's /healthz, or the wrapper's own path for a user's
+    # project (compare.servers.appwrap); either answers JSON naming the interface.
+    ready_path: str = "/healthz"
 
     def entry(self, interface: Interface) -> str:
         """The ``module:attribute`` a server loads for ``interface``."""
@@ -146,9 +149,8 @@ class StackSpec:
         known = options.accepts(self)
         flag = None if known is None else known.pythonpath_flag
         if flag is None:
-            raise InvalidStackError(
-                self.name, [f"{self.server} takes no import path on its command line"]
-            )
+            # daphne: the server's PYTHONPATH carries it (compare.servers.server).
+            return []
         if flag == "--pythonpath" and "," in str(app.pythonpath):
             # gunicorn splits its --pythonpath at commas.
             raise InvalidStackError(self.name, [f"gunicorn cannot import from {app.pythonpath}"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import time
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass
 
 READ_SIZE = 256 * 1024
@@ -48,8 +49,13 @@ class Download:
         return self.headers.get("transfer-encoding", "").lower() == "chunked"
 
 
-def download(url: str, timeout: float = 120.0) -> Download:
-    """GET ``url`` over HTTP/1.1, reading the body as it streams and counting its lines."""
+def download(
+    url: str, timeout: float = 120.0, on_piece: Callable[[float, bytes], None] | None = None
+) -> Download:
+    """GET ``url`` over HTTP/1.1, reading the body as it streams and counting its lines.
+
+    ``on_piece`` sees each read's seconds since the request and its bytes, as they arrive.
+    """
     parts = urllib.parse.urlsplit(url)
     path = parts.path + (f"?{parts.query}" if parts.query else "")
     conn = http.client.HTTPConnection(parts.hostname or "", parts.port or 80, timeout=timeout)
@@ -64,6 +70,8 @@ def download(url: str, timeout: float = 120.0) -> Download:
         while chunk := resp.read1(READ_SIZE):
             if not size:
                 ttfb = time.perf_counter() - t0
+            if on_piece is not None:
+                on_piece(time.perf_counter() - t0, chunk)
             size += len(chunk)
             lines += chunk.count(b"\n")
             last = chunk[-1:]

@@ -1,0 +1,1 @@
+"""A shop's exports: one view per way a Django response can stream or not."""
