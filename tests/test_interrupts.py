@@ -14,10 +14,18 @@ from compare.system.interrupts import stop_signals_interrupt
 def test_a_stop_signal_raises_keyboard_interrupt_and_handlers_come_back(
     sig: signal.Signals,
 ) -> None:
-    before = signal.getsignal(sig)
-    with pytest.raises(KeyboardInterrupt), stop_signals_interrupt():
-        os.kill(os.getpid(), sig)  # Python runs the handler before the next statement
-    assert signal.getsignal(sig) is before
+    # The default disposition, whatever the test run inherited: under nohup SIGHUP arrives
+    # ignored, and an ignored hangup rightly stays ignored (the next test).
+    inherited = signal.signal(
+        sig, signal.default_int_handler if sig == signal.SIGINT else signal.SIG_DFL
+    )
+    try:
+        before = signal.getsignal(sig)
+        with pytest.raises(KeyboardInterrupt), stop_signals_interrupt():
+            os.kill(os.getpid(), sig)  # Python runs the handler before the next statement
+        assert signal.getsignal(sig) is before
+    finally:
+        signal.signal(sig, inherited)
 
 
 def test_an_ignored_hangup_stays_ignored() -> None:
