@@ -85,8 +85,13 @@ def test_hangup_closes_the_server_side_cursor(server: ServerProcess, data: RunDa
             f"GET /export.csv?rows={DB_ROWS}{query} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
         )
         assert sock.recv(65536)  # the headers and the first rows are here
-        # Mid-export: the stack's backend is fetching from a named cursor.
-        open_now = _open_cursors(data)
+        # Mid-export: the stack's backend is fetching from a named cursor. The first bytes can
+        # arrive before its DECLARE runs (the CSV header is sent first), so wait for it, within
+        # the export's own deadline (a loaded run looked a moment too early).
+        waited_from = time.monotonic()
+        while not (open_now := _open_cursors(data)):
+            assert time.monotonic() - waited_from < deadline, _cursor_queries(data)
+            time.sleep(0.02)
         assert open_now and all(CURSOR in q for q in open_now), _cursor_queries(data)
         assert any(q.lstrip().upper().startswith(("DECLARE", "FETCH")) for q in open_now)
     hung_up = time.monotonic()
