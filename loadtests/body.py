@@ -6,7 +6,9 @@ Pure (no gevent, no locust), so the rules are unit-tested directly. Every verdic
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 ROWS_HEADER = "X-Export-Rows"
 
@@ -47,6 +49,8 @@ class BodyTally:
     size: int = 0
     newlines: int = 0
     last: bytes = b""
+    # The body's SHA-256 so far, when it is checked against a reference (a user's URL).
+    digest: Any = field(default=None)
 
     def add(self, piece: bytes) -> None:
         """Count one piece read from the body."""
@@ -54,6 +58,52 @@ class BodyTally:
             self.size += len(piece)
             self.newlines += piece.count(b"\n")
             self.last = piece[-1:]
+            if self.digest is not None:
+                self.digest.update(piece)
+
+
+class DifferentBody(WrongBody):
+    """A user's URL answered a body unlike the reference download's (length or SHA-256)."""
+
+
+Verify = Literal["body", "status"]
+
+
+@dataclass(frozen=True)
+class OwnUrl:
+    """A user's URL to fetch instead of this project's export, and how its answer is checked.
+
+    ``body``: the same length and SHA-256 as the reference download the harness took before the
+    cells (``size``, ``sha256``); ``status``: any 2xx with a whole HTTP message.
+    """
+
+    path: str
+    verify: Verify = "body"
+    size: int = -1
+    sha256: str = ""
+
+    def digest(self) -> Any:
+        """A new SHA-256 for a body that is checked, else None (nothing to hash)."""
+        return hashlib.sha256() if self.verify == "body" else None
+
+    def check_status(self, status: int, reason: bytes) -> None:
+        """Raise BadStatus unless the status is a 2xx."""
+        if not 200 <= status < 300:
+            raise BadStatus(status, reason)
+
+
+def check_own(tally: BodyTally, own: OwnUrl, *, content_length: int | None, complete: bool) -> None:
+    """Raise an ExportFailure unless the body is whole and, when asked, the reference's."""
+    if not complete:
+        raise TruncatedBody("body ended before the end of the HTTP message")
+    if content_length is not None and tally.size != content_length:
+        raise TruncatedBody(f"body has {tally.size} bytes, Content-Length says {content_length}")
+    if own.verify == "status":
+        return
+    if tally.size != own.size:
+        raise DifferentBody(f"body has {tally.size} bytes, the reference {own.size}")
+    if tally.digest is None or tally.digest.hexdigest() != own.sha256:
+        raise DifferentBody(f"body's SHA-256 differs from the reference's ({own.sha256[:12]}...)")
 
 
 def announced_rows(value: str | list[str] | None) -> int:

@@ -123,6 +123,9 @@ class Scenario:
     # measures needs more users than workers, and a climb of slow readers only takes time).
     curve: bool = True
     user_class: str = ""  # its closed-loop class; empty: the name in CamelCase + "User"
+    # What it asks of this project's export beyond fetching a URL; empty: it only fetches one,
+    # so it runs on a user's URL too (bench --project).
+    needs: str = ""
 
     @property
     def steady(self) -> bool:
@@ -176,6 +179,7 @@ SCENARIOS: Mapping[str, Scenario] = MappingProxyType(
                 "download with source=static, the same CSV encoded once and kept: each "
                 "stack's own CPU per GB and how fast it can send (its transport ceiling).",
                 Step(fixed={"source": "static"}),
+                needs="the export's source=static",
             ),
             Scenario(
                 "first-byte",
@@ -220,16 +224,19 @@ SCENARIOS: Mapping[str, Scenario] = MappingProxyType(
                 min_users=2,  # the probe is one user; the rest download
                 probe_class="PingProbeUser",
                 user_class="HeadOfLineDownloadUser",
+                needs="a /ping view beside the downloads (your project has none of ours)",
             ),
             Scenario(
                 "upstream-latency",
                 "Downloads with --delay-ms of server-side wait per piece: the I/O-bound case.",
                 Step(from_options={"delay_ms": "delay_ms"}),
+                needs="the export's delay_ms",
             ),
             Scenario(
                 "buffered",
                 "download with mode=buffered (Content-Length): the baseline, TTFB grows with size.",
                 Step(fixed={"mode": "buffered"}),
+                needs="the export's mode=buffered",
             ),
             Scenario(
                 "mismatch",
@@ -238,6 +245,7 @@ SCENARIOS: Mapping[str, Scenario] = MappingProxyType(
                 # Each connection would first have to learn the server's interface, which is
                 # not one timed request.
                 open_loop=False,
+                needs="the export's iterator= and /healthz",
             ),
             Scenario(
                 "ping",
@@ -246,6 +254,7 @@ SCENARIOS: Mapping[str, Scenario] = MappingProxyType(
                 Step("ping"),
                 # A stack's cost per request at full speed: a closed loop by nature.
                 open_loop=False,
+                needs="this project's /ping view",
             ),
         )
     }

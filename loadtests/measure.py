@@ -35,10 +35,12 @@ from geventhttpclient.response import HTTPSocketPoolResponse
 from loadtests.body import (
     BadStatus,
     BodyTally,
+    OwnUrl,
     TruncatedBody,
     WrongBody,
     announced_rows,
     check_export,
+    check_own,
     check_ping,
 )
 from loadtests.catalog import DOWNLOAD, HEALTHZ, PING, TTFB
@@ -157,9 +159,20 @@ class Meter:
         record.server_start = server_start(response.get(START_HEADER))
         return response
 
-    def _open_export(self, path: str, record: RequestRecord) -> tuple[HTTPSocketPoolResponse, int]:
+    def _export_path(self, query: Mapping[str, int | str], own: OwnUrl | None) -> str:
+        """This project's export with ``query``, or the user's URL as it is."""
+        return self._path(own.path) if own else self._path("/export.csv", query)
+
+    def _open_export(
+        self, path: str, record: RequestRecord, own: OwnUrl | None = None
+    ) -> tuple[HTTPSocketPoolResponse, int]:
+        """Send the GET; (response, rows announced: -1 for a user's URL, which has none)."""
         response = self._open(path, record)
         try:
+            if own is not None:
+                if not 200 <= response.status_code < 300:
+                    raise BadStatus(response.status_code, response.read(REASON_BYTES))
+                return response, -1
             if response.status_code != 200:
                 raise BadStatus(response.status_code, response.read(REASON_BYTES))
             return response, announced_rows(response.get("x-export-rows"))
@@ -181,15 +194,17 @@ class Meter:
         query: Mapping[str, int | str],
         read_kbps: float | None = None,
         intended: float | None = None,
+        own: OwnUrl | None = None,
     ) -> None:
-        """Download one export in full (at ``read_kbps`` KiB/s at most), verify it, record it."""
-        path = self._path("/export.csv", query)
-        tally = Received()
+        """Download one export (``own``: the user's URL) in full, at ``read_kbps`` KiB/s at
+        most, verify it, record it."""
+        path = self._export_path(query, own)
+        tally = Received(digest=own.digest() if own else None)
         context: dict[str, Any] = {"path": path}
         response: HTTPSocketPoolResponse | None = None
         with self._recording("download", intended) as record:
             try:
-                response, rows = self._open_export(path, record)
+                response, rows = self._open_export(path, record, own)
                 context.update(rows=rows, interface=response.get("x-export-interface"))
                 self._first_body_byte(response, tally, record)
                 self._report(TTFB, record, record.first_byte or 0.0, 0, None, dict(context))
@@ -198,12 +213,20 @@ class Meter:
                 else:
                     while piece := response.read(READ_SIZE):
                         self._received(tally, piece)
-                check_export(
-                    tally,
-                    rows=rows,
-                    content_length=response.content_length,
-                    complete=response.message_complete,
-                )
+                if own is not None:
+                    check_own(
+                        tally,
+                        own,
+                        content_length=response.content_length,
+                        complete=response.message_complete,
+                    )
+                else:
+                    check_export(
+                        tally,
+                        rows=rows,
+                        content_length=response.content_length,
+                        complete=response.message_complete,
+                    )
             except Exception as exc:
                 now = time.monotonic()
                 if response is not None:
@@ -221,15 +244,21 @@ class Meter:
             context["bytes"] = tally.size
             self._report(DOWNLOAD, record, time.monotonic(), tally.size, None, context)
 
-    def first_byte(self, query: Mapping[str, int | str], intended: float | None = None) -> None:
-        """Request an export, wait for its first body byte, record TTFB and hang up."""
-        path = self._path("/export.csv", query)
+    def first_byte(
+        self,
+        query: Mapping[str, int | str],
+        intended: float | None = None,
+        own: OwnUrl | None = None,
+    ) -> None:
+        """Request an export (``own``: the user's URL), wait for its first body byte, record
+        TTFB and hang up."""
+        path = self._export_path(query, own)
         context: dict[str, Any] = {"path": path}
         tally = Received()
         response: HTTPSocketPoolResponse | None = None
         with self._recording("first-byte", intended) as record:
             try:
-                response, rows = self._open_export(path, record)
+                response, rows = self._open_export(path, record, own)
                 context.update(rows=rows, interface=response.get("x-export-interface"))
                 self._first_body_byte(response, tally, record)
             except Exception as exc:

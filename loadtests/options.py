@@ -11,6 +11,8 @@ from dataclasses import dataclass, fields
 from types import MappingProxyType
 from typing import Any, Literal, Protocol, cast
 
+from loadtests.body import OwnUrl, Verify
+
 Mode = Literal["stream", "buffered"]
 IteratorKind = Literal["auto", "sync", "async"]
 Source = Literal["synthetic", "db", "postgres", "static"]
@@ -156,6 +158,31 @@ OPTIONS: Mapping[str, OptionSpec] = MappingProxyType(
             ),
             OptionSpec("step_seconds", 20.0, "ConcurrencySteps shape: seconds at each step."),
             OptionSpec(
+                "url",
+                "",
+                "A path of your own project to fetch instead of this project's /export.csv "
+                "(compare bench --project sets it; the export's options then do not apply).",
+            ),
+            OptionSpec(
+                "verify",
+                "body",
+                "With --url: body (the same length and SHA-256 as --body-bytes, --body-sha256) "
+                "or status (any 2xx with a whole HTTP message).",
+                ("body", "status"),
+            ),
+            OptionSpec(
+                "body_bytes",
+                -1,
+                "With --url and --verify body: the reference body's length.",
+                web_ui=False,
+            ),
+            OptionSpec(
+                "body_sha256",
+                "",
+                "With --url and --verify body: the reference body's SHA-256 (hex).",
+                web_ui=False,
+            ),
+            OptionSpec(
                 "session",
                 "",
                 "A Django session key sent as the sessionid cookie: the requests of a logged-in "
@@ -211,6 +238,10 @@ class LoadOptions:
     max_load_seconds: float = 0.0
     record_dir: str = ""
     session: str = ""
+    url: str = ""
+    verify: Verify = "body"
+    body_bytes: int = -1
+    body_sha256: str = ""
     arrival_rate: float = cast(float, OPTIONS["arrival_rate"].default)
     arrivals: Arrivals = "constant"
     max_in_flight: int = cast(int, OPTIONS["max_in_flight"].default)
@@ -253,7 +284,11 @@ class LoadOptions:
             self.levels()
         except ValueError as error:
             problems.append(str(error))
-        for name in ("mode", "iterator", "source", "arrivals"):
+        if self.url and not self.url.startswith("/"):
+            problems.append(f"--url must be a path starting with '/', got {self.url!r}")
+        if self.url and self.verify == "body" and (self.body_bytes < 0 or not self.body_sha256):
+            problems.append("--url with --verify body needs --body-bytes and --body-sha256")
+        for name in ("mode", "iterator", "source", "arrivals", "verify"):
             choices = OPTIONS[name].choices or ()
             if getattr(self, name) not in choices:
                 problems.append(
@@ -283,6 +318,12 @@ class LoadOptions:
                 f"got {self.step_levels!r}"
             )
         return levels
+
+    def own_url(self) -> OwnUrl | None:
+        """The user's URL and its check, or None: this project's export."""
+        if not self.url:
+            return None
+        return OwnUrl(self.url, self.verify, self.body_bytes, self.body_sha256)
 
     def request_headers(self) -> dict[str, str]:
         """Headers every request sends: the session cookie, when there is one."""

@@ -20,10 +20,12 @@ def one_request(
     ``iterator``: the iterator kind a mismatched step forces, once its user learnt it.
     """
     step = scenario.step
+    own = options.own_url()
     if step.read == "ping":
         meter.ping(intended=intended)
     elif step.read == "first-byte":
-        meter.first_byte(step.query(options, iterator), intended=intended)
+        meter.first_byte(step.query(options, iterator), intended=intended, own=own)
     else:
         read_kbps = options.read_kbps if step.read == "throttled" else None
-        meter.download(step.query(options, iterator), read_kbps=read_kbps, intended=intended)
+        query = step.query(options, iterator)
+        meter.download(query, read_kbps=read_kbps, intended=intended, own=own)

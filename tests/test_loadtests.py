@@ -7,6 +7,7 @@ imports it (nor loadtests.scenarios / measure / locustfile); the pure modules ar
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import os
 import subprocess
@@ -27,11 +28,14 @@ from loadtests.body import (
     BadHeader,
     BadStatus,
     BodyTally,
+    DifferentBody,
+    OwnUrl,
     TruncatedBody,
     WrongBody,
     WrongRowCount,
     announced_rows,
     check_export,
+    check_own,
     check_ping,
 )
 from loadtests.options import OPTIONS, LoadOptions
@@ -269,6 +273,36 @@ def test_check_export_rejects_wrong_bodies(
         check_export(tally_of(body), rows=3, content_length=content_length, complete=complete)
 
 
+def test_a_users_body_is_held_to_the_reference_or_to_its_status() -> None:
+    body = b"any,bytes\nat all"
+    own = OwnUrl("/x/", "body", len(body), hashlib.sha256(body).hexdigest())
+
+    def tally(*pieces: bytes, checked: OwnUrl = own) -> BodyTally:
+        counted = BodyTally(digest=checked.digest())
+        for piece in pieces:
+            counted.add(piece)
+        return counted
+
+    check_own(tally(body[:3], body[3:]), own, content_length=None, complete=True)
+    for other in (body[:-1], body[:-1] + b"L"):  # shorter; same length, one byte changed
+        with pytest.raises(DifferentBody):
+            check_own(tally(other), own, content_length=None, complete=True)
+    with pytest.raises(TruncatedBody):
+        check_own(tally(body), own, content_length=None, complete=False)
+    status_only = OwnUrl("/x/", "status")
+    assert status_only.digest() is None
+    check_own(tally(b"whatever", checked=status_only), status_only, content_length=8, complete=True)
+    with pytest.raises(TruncatedBody):
+        check_own(
+            tally(b"short", checked=status_only), status_only, content_length=8, complete=True
+        )
+    assert LoadOptions().own_url() is None
+    with pytest.raises(ValueError, match="needs --body-bytes and --body-sha256"):
+        LoadOptions(url="/x/")
+    with pytest.raises(ValueError, match="starting with '/'"):
+        LoadOptions(url="x/", verify="status")
+
+
 def test_rows_header_and_ping_checks() -> None:
     assert announced_rows("42") == 42
     for bad in (None, "", "-1", "4 2", "x", ["1", "2"]):
@@ -369,6 +403,35 @@ def test_lying_servers_count_as_failures_never_successes(tmp_path: Path) -> None
         r.end >= r.start and (r.first_byte is None or r.first_byte >= r.start) for r in downloads
     )
     assert {"test_start", "spawning_complete", "test_stopping"} <= set(records.events)
+
+
+@pytest.mark.server
+def test_a_users_url_is_fetched_as_it_is_and_held_to_its_reference(tmp_path: Path) -> None:
+    """The fake serves the same 50-row body every time: the right hash passes every download,
+    a wrong one fails every one as wrong-body, whatever else is right about it."""
+    url = "/mine/?rows=50"
+    body = fake.csv_body(50)
+    outcomes = {}
+    for name, sha in (("right", hashlib.sha256(body).hexdigest()), ("wrong", "0" * 64)):
+        with fake.FakeExportServer([fake.honest()]) as server:
+            argv = headless_argv(
+                ["download"],
+                host=server.url,
+                users=1,
+                run_time_s=2,
+                csv_prefix=tmp_path / name,
+                params={
+                    "url": url,
+                    "body_bytes": len(body),
+                    "body_sha256": sha,
+                    "record_dir": str(tmp_path / name / "records"),
+                },
+            )
+            run_locust(argv, 2)
+        assert server.paths and set(server.paths) == {url}
+        downloads = read_records(tmp_path / name / "records").requests
+        outcomes[name] = {r.outcome for r in downloads if r.outcome != "stopped"}
+    assert outcomes == {"right": {"ok"}, "wrong": {"wrong-body"}}
 
 
 @pytest.mark.server
