@@ -157,6 +157,9 @@ class BenchConfig:
     # After the cells and the sweep, re-measure a sample with an independent client
     # (compare.run.crosscheck); --no-crosscheck skips it.
     crosscheck: bool = True
+    # A user's project as the target (compare.run.userproject.UserProject.describe()); None:
+    # this project's export.
+    target: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form for the results document."""

@@ -214,6 +214,11 @@ def project_target(args: argparse.Namespace, *, urls_needed: bool) -> UserProjec
     refused = sorted(getattr(args, GIVEN, set()) & set(DATA_OPTIONS))
     if refused:
         raise UsageError(f"not with --project: {DATA_OPTIONS[refused[0]]}")
+    if getattr(args, "own_database", False):
+        raise UsageError(
+            f"not with --project: {OWN_DATABASE_FLAG} (the harness never writes to a "
+            "user's databases)"
+        )
     if not args.settings:
         raise UsageError("--project needs --settings MODULE (your settings module)")
     if urls_needed and not args.url:

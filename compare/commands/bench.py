@@ -13,7 +13,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, cast
 
-from compare.commands.arguments import add_data_arguments, blamed, env_default, stop_leftovers
+from compare.commands.arguments import (
+    add_data_arguments,
+    add_project_arguments,
+    blamed,
+    env_default,
+    project_target,
+    refuse_profiles,
+    stop_leftovers,
+)
 from compare.config import (
     RUN_PROFILES,
     SWEEP_VARIANTS,
@@ -25,6 +33,7 @@ from compare.config import (
 )
 from compare.errors import CompareError, UsageError
 from compare.run.bench import bench
+from compare.run.userproject import UserProject
 from compare.servers.stacks import DEFAULT_WORKERS, stack_names
 from compare.settings import (
     DSC_OUT,
@@ -41,6 +50,11 @@ from compare.system import leftovers
 from compare.system.placement import MODES, choose
 from loadtests.catalog import SCENARIOS, export_rows
 from project.profiles import APP_PROFILES
+
+
+class FromProfile(str):
+    """The run profile's scenarios, not named on the command line."""
+
 
 # The largest --duration, --repeat and --slo-ttfb-ms taken: a day, in each one's unit.
 MOST = 86_400.0
@@ -186,6 +200,17 @@ def register(subparsers: Any) -> None:
         default=DSC_OUT.value(),
         help="parent directory of the run's directory (default %(default)s)",
     )
+    add_project_arguments(
+        parser, urls_help="the path every cell fetches, e.g. /orders/export.csv (one per run)"
+    )
+    parser.add_argument(
+        "--verify",
+        choices=("body", "status"),
+        default="body",
+        help="with --project: body (every body the same length and SHA-256 as a reference "
+        "download taken on the first stack before the cells) or status (any 2xx) "
+        "(default %(default)s)",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -238,25 +263,33 @@ def profile_of(args: argparse.Namespace) -> RunProfile:
     return RUN_PROFILES["quick" if args.quick else "full" if args.full else "default"]
 
 
-def build_config(args: argparse.Namespace) -> BenchConfig:
-    """Validate the arguments into the run's one frozen configuration."""
+def build_config(args: argparse.Namespace, project: UserProject | None = None) -> BenchConfig:
+    """Validate the arguments into the run's one frozen configuration (``project``: a user's
+    project, the target every cell measures)."""
     profile = profile_of(args)
     apps = parse_names(args.app, APP_PROFILES, "app profile")
     with blamed(args.stacks):
         stacks = with_apps(stack_names(args.stacks, repeats=True), apps)
+    refuse_profiles(stacks, project)
     if args.scenarios is None:
-        args.scenarios = ",".join(profile.scenarios)
+        args.scenarios = FromProfile(",".join(profile.scenarios))
         # The profile's curve, unless this run asked for one (or for fixed users) itself.
         if args.concurrency is None and args.rate is None and args.users is None:
             args.concurrency = profile.concurrency
     with blamed(args.scenarios):
         scenarios = parse_names(args.scenarios, SCENARIOS, "scenario", {"all": tuple(SCENARIOS)})
+    if project is not None:
+        scenarios = _project_scenarios(args.scenarios, scenarios)
     variants = parse_names(args.sweep_variants, SWEEP_VARIANTS, "sweep variant")
     sizes = (
         _ints(args.sweep_sizes, "--sweep-sizes")
         if args.sweep_sizes is not None
         else profile.sweep_sizes
     )
+    if project is not None:
+        if args.sweep_sizes:
+            raise CompareError("not with --project: --sweep-sizes (sizes are this project's rows)")
+        sizes = ()  # the size sweep asks this project's export for its sizes
     server_cpus = _ints(args.server_cpus, "--server-cpus") or None
     client_cpus = _ints(args.client_cpus, "--client-cpus") or None
     with blamed(args.placement):
@@ -311,7 +344,9 @@ def build_config(args: argparse.Namespace) -> BenchConfig:
         max_in_flight=args.max_in_flight or MAX_IN_FLIGHT,
         slo_ttfb_ms=_positive(args.slo_ttfb_ms, SLO_TTFB_MS, "--slo-ttfb-ms"),
         locust_workers=args.locust_workers,
-        crosscheck=args.crosscheck,
+        # The self-check re-measures this project's export with its own client.
+        crosscheck=args.crosscheck and project is None,
+        target=project.describe() if project is not None else None,
     )
 
 
@@ -356,6 +391,21 @@ def _open_loop_scenarios(raw: str, scenarios: tuple[str, ...]) -> tuple[str, ...
     return usable
 
 
+def _project_scenarios(raw: str, scenarios: tuple[str, ...]) -> tuple[str, ...]:
+    """The scenarios that only fetch a URL: 'all' and the defaults keep those, a named other
+    one is an error saying what it needs of this project's export."""
+    usable = tuple(s for s in scenarios if not SCENARIOS[s].needs)
+    named = not (raw.strip() == "all" or isinstance(raw, FromProfile))
+    if named and usable != scenarios:
+        other = next(s for s in scenarios if s not in usable)
+        raise CompareError(
+            f"not with --project: scenario {other!r} (it needs {SCENARIOS[other].needs})"
+        )
+    if not usable:
+        raise CompareError("--project: none of these scenarios only fetches a URL")
+    return usable
+
+
 def _workers(raw: str | None, sweep: bool) -> int | Literal["auto"]:
     """--workers: 'auto', or the same number for every stack (default: auto for curves, else 2)."""
     if raw is None:
@@ -374,10 +424,24 @@ def _workers(raw: str | None, sweep: bool) -> int | Literal["auto"]:
 def run(args: argparse.Namespace) -> int:
     """Run the benchmark; the exit status says whether everything was measured."""
     try:
-        config = build_config(args)
+        project = _project(args)
+        config = build_config(args, project)
     except CompareError as error:
         # Nothing has started: bad options, exit 2 as argparse's own, never 1 ("a cell failed").
         raise UsageError(str(error)) from None
     with leftovers.bench_lock():
         stop_leftovers()
-        return bench(config, [sys.executable, "-m", "compare", *sys.argv[1:]])
+        return bench(config, [sys.executable, "-m", "compare", *sys.argv[1:]], project)
+
+
+def _project(args: argparse.Namespace) -> UserProject | None:
+    """The user's project the arguments name, with the bench's own limits on it."""
+    project = project_target(args, urls_needed=True)
+    if project is None:
+        if args.verify != "body":
+            raise CompareError("--verify applies to --project only")
+        return None
+    if len(project.urls) > 1:
+        raise CompareError("bench --project measures one --url per run; run it once per URL")
+    project.verify = args.verify
+    return project

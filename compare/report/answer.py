@@ -78,8 +78,14 @@ class Answer:
 def target(model: Model) -> str:
     """What was measured: the user's project when the run names one, else this project's view."""
     stored = model.results.config.get("target")
+    if isinstance(stored, dict) and stored.get("project"):
+        urls = ", ".join(stored.get("urls") or ())
+        return (
+            f"{stored['project']} (settings {stored.get('settings')}) at {urls}; "
+            f"WSGI stacks serve {stored.get('wsgi_app')}, ASGI stacks {stored.get('asgi_app')}"
+        )
     if isinstance(stored, dict):
-        stored = stored.get("name") or stored.get("project")
+        stored = stored.get("name")
     return str(stored) if stored else DEFAULT_TARGET
 
 

@@ -142,6 +142,11 @@ class RunData(StartStop):
             env[DATABASE_URL.name] = self.database_url
         return env
 
+    @property
+    def warm_paths(self) -> tuple[str, ...]:
+        """None of its own: the warm-up fetches this project's export and /ping."""
+        return ()
+
     def locust_variables(self) -> dict[str, str]:
         """The logged-in user's session, sent as a cookie (in the environment: argv is recorded)."""
         return {LOCUST_SESSION.name: self.session} if self.session else {}

@@ -23,16 +23,22 @@ from compare.report.summary import terminal_verdict
 from compare.results import Document, ResultsWriter, new_document
 from compare.run.appdata import RunData
 from compare.run.lifecycle import WARMUP_ROWS
+from compare.run.reference import take_reference
 from compare.run.run import Run, to_stderr
 from compare.run.runner import close_results, run_bench
+from compare.run.target import Target
+from compare.run.userproject import UserProject
+from compare.servers.server import ServerStartError
+from compare.servers.stacks import get_stack
 from compare.system.interrupts import stop_signals_interrupt
 from loadtests.catalog import SCENARIOS, export_rows
 
 INTERRUPTED = 130  # as a shell reports a process that Ctrl-C stopped
 
 
-def bench(config: BenchConfig, command: list[str]) -> int:
-    """Measure everything ``config`` asks for into its directory; return the exit status."""
+def bench(config: BenchConfig, command: list[str], project: UserProject | None = None) -> int:
+    """Measure everything ``config`` asks for into its directory (``project``: a user's
+    project as the target, else this project's export); return the exit status."""
     try:
         config.out_dir.mkdir(parents=True, exist_ok=False)
     except OSError as error:
@@ -45,14 +51,14 @@ def bench(config: BenchConfig, command: list[str]) -> int:
         except KeyboardInterrupt:
             print("\ninterrupted before anything was measured", file=sys.stderr)
             return INTERRUPTED
-        data = RunData(
+        target: Target = project or RunData(
             config.source,
             config.app,
             rows_to_seed(config),
             to_stderr,
             own_database=config.own_database,
         )
-        run = Run(data, config, results=writer)
+        run = Run(target, config, results=writer)
         try:
             _measure(run)
         except KeyboardInterrupt:
@@ -139,11 +145,33 @@ def _measure(run: Run) -> None:
         close_results(run.results, "failed", f"failed while preparing the data: {error}")
         raise
     try:
+        if isinstance(run.target, UserProject):
+            _take_reference(run, run.target)
         # Recorded with the next write; the postmaster's pid lets the figures sample it.
         run.results.document["environment"]["data"] = run.target.describe()
         run_bench(run)
     finally:
         run.stop()
+
+
+def _take_reference(run: Run, project: UserProject) -> None:
+    """The body every cell must return (``--verify body``), from the first stack, or the
+    reason nothing could be measured."""
+    if project.verify != "body":
+        run.results.add_event("bodies checked by status only (--verify status)")
+        return
+    spec = get_stack(run.config.stacks[0])
+    run.progress(f"reference download of {project.urls[0]} on {spec.name}")
+    try:
+        reference = take_reference(run, spec, project.urls[0])
+    except (CompareError, ServerStartError, OSError) as error:
+        close_results(run.results, "failed", f"no reference download: {error}")
+        raise CompareError(f"no reference download: {error}") from None
+    project.reference = reference.as_dict()
+    run.results.add_event(
+        f"reference: {reference.url} on {reference.stack}: HTTP {reference.status}, "
+        f"{reference.size} bytes, SHA-256 {reference.sha256}"
+    )
 
 
 def _report(out_dir: Path) -> None:

@@ -87,10 +87,15 @@ class WarmUp:
 
 
 def warm_up(
-    base_url: str, source: str, seconds: float, workers: int, rows: int = WARMUP_ROWS
+    base_url: str,
+    source: str,
+    seconds: float,
+    workers: int,
+    rows: int = WARMUP_ROWS,
+    paths: tuple[str, ...] = (),
 ) -> WarmUp:
-    """Exports of ``rows`` and pings, ``workers + 1`` at a time, until every worker answered
-    and time is up.
+    """Exports of ``rows`` and pings (``paths``: a user's URLs instead, any 2xx), ``workers + 1``
+    at a time, until every worker answered and time is up.
 
     Lazy imports and first-request costs then fall before the idle baseline, on every worker.
     Gives up on reaching every worker after three times ``seconds`` (a stack whose kernel accept
@@ -101,12 +106,14 @@ def warm_up(
     seen: set[int] = set()
     count = 0
     urls = [f"{base_url}/export.csv?rows={rows}&source={source}", f"{base_url}/ping"]
+    if paths:
+        urls = [base_url + path for path in paths]
     with ThreadPoolExecutor(max_workers=workers + 1) as pool:
         while True:
             batch = list(pool.map(lambda u: download(u, timeout=60), urls * (workers + 1)))
             count += len(batch)
             for result in batch:
-                if result.status != 200:
+                if not 200 <= result.status < 300 or (result.status != 200 and not paths):
                     raise CompareError(f"warm-up request failed with HTTP {result.status}")
                 if (pid := result.worker) is not None:
                     seen.add(pid)
@@ -140,8 +147,10 @@ class MeasuredServer(StartStop):
         database_pid: int | None = None,
         sample_interval_s: float | None = None,
         static_rows: int | None = None,
+        warm_paths: tuple[str, ...] = (),
     ) -> None:
         self.config = config
+        self.warm_paths = warm_paths  # a user's URLs: what the warm-up fetches instead
         # The static source's body of this many rows, encoded by every worker in the warm-up so
         # that the measured requests only send it (None: a source without one).
         self.static_rows = static_rows
@@ -178,7 +187,12 @@ class MeasuredServer(StartStop):
                 else (self.config.source, WARMUP_ROWS)
             )
             self.warmup = warm_up(
-                self.server.base_url, source, self.config.warmup_s, len(self.workers), rows
+                self.server.base_url,
+                source,
+                self.config.warmup_s,
+                len(self.workers),
+                rows,
+                self.warm_paths,
             )
             self.idle = self._idle(self.config.idle_s)
         except BaseException:

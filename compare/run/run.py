@@ -128,6 +128,7 @@ class Run(StartStop):
             database_pid=self.target.database_pid,
             sample_interval_s=sample_interval_s,
             static_rows=static_rows,
+            warm_paths=self.target.warm_paths,
         )
 
     def locust(

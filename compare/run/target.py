@@ -34,6 +34,11 @@ class Target(Protocol):
         """A database the run started (its root pid): pinned and sampled with every stack."""
         ...
 
+    @property
+    def warm_paths(self) -> tuple[str, ...]:
+        """What a stack's warm-up fetches (empty: this project's export and /ping)."""
+        ...
+
     def stack_variables(self) -> dict[str, str]:
         """What every stack's environment holds on top of the harness's: key, database, profile."""
         ...

@@ -23,6 +23,7 @@ from compare.servers.appwrap import READY_PATH
 from compare.servers.stacks import AppTarget
 from compare.settings import DSC_APP_ASGI, DSC_APP_WSGI
 from compare.system.startstop import StartStop
+from loadtests.body import Verify
 
 FIND_TIMEOUT_S = 60.0
 # Run in a child with their settings: importing them here would run their code in the harness.
@@ -105,9 +106,13 @@ def _child_env(directory: Path) -> dict[str, str]:
 class UserProject(StartStop):
     """A user's project as a run's target (compare.run.target): nothing to start or seed."""
 
-    def __init__(self, apps: ProjectApps, urls: tuple[str, ...]) -> None:
+    def __init__(self, apps: ProjectApps, urls: tuple[str, ...], verify: Verify = "body") -> None:
         self.apps = apps
         self.urls = urls
+        self.verify = verify
+        # The first URL's reference download (compare.run.reference), once the bench took it:
+        # every cell's bodies must match it when ``verify`` is "body".
+        self.reference: dict[str, Any] | None = None
 
     def start(self) -> Self:
         """Nothing to prepare: their data is theirs."""
@@ -138,9 +143,18 @@ class UserProject(StartStop):
         """No session: the harness logs nobody in."""
         return {}
 
+    @property
+    def warm_paths(self) -> tuple[str, ...]:
+        """Their URLs: a stack's warm-up fetches what the cells will."""
+        return self.urls
+
     def locust_options(self) -> dict[str, int | float | str]:
-        """Nothing: the URLs are the load's paths (the bench passes them)."""
-        return {}
+        """The first URL to fetch, and how each body is checked (against the reference)."""
+        options: dict[str, int | float | str] = {"url": self.urls[0], "verify": self.verify}
+        if self.reference is not None:
+            options["body_bytes"] = self.reference["size"]
+            options["body_sha256"] = self.reference["sha256"]
+        return options
 
     def describe(self) -> dict[str, Any]:
         """The project, settings, URLs and each interface's application."""
@@ -150,4 +164,6 @@ class UserProject(StartStop):
             "urls": list(self.urls),
             "wsgi_app": self.apps.wsgi,
             "asgi_app": self.apps.asgi,
+            "verify": self.verify,
+            "reference": self.reference,
         }
