@@ -10,6 +10,7 @@ The README's screenshot is made with the same parts: ``python -m compare.dev.scr
 from __future__ import annotations
 
 import json
+import re
 import time
 import urllib.parse
 import urllib.request
@@ -188,6 +189,33 @@ def test_interrupt_stops_everything(live_ui: LiveUI) -> None:
         with pytest.raises(OSError):
             urllib.request.urlopen(url, timeout=2)
     assert "stopped" in live_ui.output()
+
+
+def test_ui_project_fetches_the_users_url_held_to_its_reference(tmp_path: Path) -> None:
+    project = Path(__file__).parent / "ownproject"
+    own = ("--project", str(project), "--settings", "shop.settings", "--url", "/async/?rows=20000")
+    ui = LiveUI("uvicorn", free_port(), tmp_path / "ui.log", *own)
+    try:
+        ui.wait_ready()
+        found = re.search(r"reference: /async/\?rows=20000: (\d+) bytes", ui.output())
+        assert found, ui.output()
+        ui.swarm(stack_url(ui), 1, "DownloadUser")
+        try:
+            wait_until(
+                lambda: ui.rows().get(("DOWNLOAD", "download"), {}).get("num_requests"),
+                20,
+                "DOWNLOAD rows of the user's URL",
+            )
+        finally:
+            ui.stop_swarm()
+        download = ui.rows()[("DOWNLOAD", "download")]
+        # Every body its reference's length and hash (else each counts as a wrong-body failure).
+        assert download["num_failures"] == 0, download
+        assert download["avg_content_length"] == int(found.group(1))
+        assert ui.interrupt() == 0, ui.output()
+    finally:
+        ui.interrupt()
+        assert_gone(ui.pids, timeout=10)
 
 
 def test_distributed_mode_adds_up_the_workers_rows(tmp_path: Path) -> None:

@@ -22,16 +22,21 @@ from typing import Any
 
 from compare.commands.arguments import (
     add_data_arguments,
+    add_project_arguments,
     blamed,
     env_default,
     port_number,
+    project_target,
+    refuse_profiles,
     stop_leftovers,
 )
-from compare.errors import CompareError
+from compare.errors import CompareError, UsageError
 from compare.run.appdata import RunData
 from compare.run.locust import LocustProcess, web_ui_argv, worker_argv
+from compare.run.reference import fetch_reference
 from compare.run.run import Run
 from compare.run.serverfeed import BASELINE_SAMPLES, KEPT_SAMPLES, FeedStack, ServerFeed
+from compare.run.userproject import UserProject
 from compare.servers.server import ServerProcess
 from compare.servers.stacks import STACK_ALIASES, StackSpec, get_stack, stack_names
 from compare.settings import DSC_SERVER_FEED_URL, DSC_STACKS
@@ -82,6 +87,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="seconds between memory and CPU samples (default %(default)s)",
     )
     add_data_arguments(parser, seed_rows=True)
+    add_project_arguments(
+        parser, urls_help="the path locust fetches, e.g. /orders/export.csv (one per run)"
+    )
     parser.add_argument(
         "locust_args",
         nargs="*",
@@ -177,12 +185,14 @@ def _describe(server: ServerProcess) -> str:
     return f"{server.spec.name:<22} {server.base_url}  ({server.interface}, pid {server.pid})"
 
 
-def serve_ui(args: argparse.Namespace, specs: Sequence[StackSpec]) -> int:
+def serve_ui(
+    args: argparse.Namespace, specs: Sequence[StackSpec], own: UserProject | None = None
+) -> int:
     """Run everything until locust exits or we are interrupted; return locust's exit code."""
     t0 = time.monotonic()
     with contextlib.ExitStack() as stack:
         try:
-            return _serve(stack, args, specs, t0)
+            return _serve(stack, args, specs, t0, own)
         except KeyboardInterrupt:
             ignore_stop_signals()  # the ExitStack's clean-up, next, runs to its end
             print("\nstopping locust and the stacks ...", file=sys.stderr, flush=True)
@@ -191,14 +201,17 @@ def serve_ui(args: argparse.Namespace, specs: Sequence[StackSpec]) -> int:
 
 
 def _serve(
-    stack: contextlib.ExitStack, args: argparse.Namespace, specs: Sequence[StackSpec], t0: float
+    stack: contextlib.ExitStack,
+    args: argparse.Namespace,
+    specs: Sequence[StackSpec],
+    t0: float,
+    own: UserProject | None,
 ) -> int:
     servers = []
     feed_stacks = []
     samplers = []
-    run = stack.enter_context(
-        Run(RunData(args.source, args.app, args.seed_rows, own_database=args.own_database))
-    )
+    data = RunData(args.source, args.app, args.seed_rows, own_database=args.own_database)
+    run = stack.enter_context(Run(own or data))
     for spec in specs:
         server = stack.enter_context(run.server(spec, host=args.stack_host))
         sampler = stack.enter_context(
@@ -212,6 +225,10 @@ def _serve(
         print(f"started {_describe(server)}", flush=True)
     for sampler in samplers:  # the first samples are the idle baseline: taken before any load
         sampler.wait_for(BASELINE_SAMPLES, timeout=BASELINE_SAMPLES * 5 + 5)
+    if own is not None:  # every body locust reads is held to this one, as in bench --project
+        reference = fetch_reference(servers[0].base_url, own.urls[0], servers[0].spec.name)
+        own.reference = reference.as_dict()
+        print(f"reference: {own.urls[0]}: {reference.size} bytes, SHA-256 {reference.sha256}")
     feed = stack.enter_context(
         ServerFeed(feed_stacks, interval=args.sample_interval, t0=t0, host=LOOPBACK)
     )
@@ -273,6 +290,10 @@ def run(args: argparse.Namespace) -> int:
     """Validate, then serve until Ctrl-C or SIGTERM; stop everything on the way out."""
     with blamed(args.stacks):
         names = stack_names(args.stacks)
+    own = project_target(args, urls_needed=True)
+    refuse_profiles(names, own)
+    if own is not None and len(own.urls) > 1:
+        raise UsageError("ui --project fetches one --url per run")
     specs = [get_stack(name).with_options(workers=args.workers) for name in names]
     # Asked for by an alias (all, nginx, everything), stacks that cannot run here are skipped.
     specs = installed(specs, every=args.stacks.strip() in STACK_ALIASES)
@@ -288,7 +309,7 @@ def run(args: argparse.Namespace) -> int:
         print(warning, file=sys.stderr, flush=True)
     with stop_signals_interrupt():
         try:
-            return serve_ui(args, specs)
+            return serve_ui(args, specs, own)
         except KeyboardInterrupt:
             # The context managers of serve_ui already stopped everything.
             print("stopped", file=sys.stderr)

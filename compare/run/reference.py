@@ -34,15 +34,20 @@ class Reference:
 
 
 def take_reference(run: Run, spec: StackSpec, url: str) -> Reference:
-    """Start ``spec`` on the run's target, GET ``url`` once, and stop it; a non-2xx answer is
-    a CompareError (no body to hold the others to)."""
-    digest = hashlib.sha256()
+    """Start ``spec`` on the run's target, GET ``url`` once, and stop it."""
     with run.server(spec) as server:
-        got = download(
-            server.base_url + url,
-            timeout=REFERENCE_TIMEOUT_S,
-            on_piece=lambda _t, piece: digest.update(piece),
-        )
+        return fetch_reference(server.base_url, url, spec.name)
+
+
+def fetch_reference(base_url: str, url: str, stack: str) -> Reference:
+    """GET ``url`` once from a running stack; a non-2xx answer is a CompareError (no body to
+    hold the others to)."""
+    digest = hashlib.sha256()
+    got = download(
+        base_url + url,
+        timeout=REFERENCE_TIMEOUT_S,
+        on_piece=lambda _t, piece: digest.update(piece),
+    )
     if not 200 <= got.status < 300:
-        raise CompareError(f"the reference download of {url} on {spec.name} got HTTP {got.status}")
-    return Reference(url, spec.name, got.status, got.body_bytes, digest.hexdigest())
+        raise CompareError(f"the reference download of {url} on {stack} got HTTP {got.status}")
+    return Reference(url, stack, got.status, got.body_bytes, digest.hexdigest())
