@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import time
 
 import pytest
 
@@ -113,7 +114,16 @@ def test_server_stops_generating_when_the_client_hangs_up(server: ServerProcess)
             f"GET /export.csv?rows={announced} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
         )
         received = sock.recv(65536)  # headers and the first piece have arrived
-        buffered = socket_backlog(sock, server.port)
+        # The server keeps filling both socket buffers after the first piece: wait until they
+        # are full (the backlog stops growing: the server is blocked on send), so that what it
+        # generates after this reading is what the hang-up alone lets through. Read at once, a
+        # loaded run counted the buffers' filling as rows after the hang-up (28,000 > 20,000).
+        buffered, steady, waited_from = socket_backlog(sock, server.port), 0, time.monotonic()
+        while steady < 3:
+            assert time.monotonic() - waited_from < deadline, "the socket buffers never filled"
+            time.sleep(0.02)
+            now = socket_backlog(sock, server.port)
+            steady, buffered = (steady + 1 if now == buffered else 0), now
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
     (end,) = wait_for_ends(server, before, 1, deadline)
     assert end.rows_announced == announced
