@@ -19,6 +19,7 @@ from compare.report.metrics import read_cell, window_bytes
 from compare.report.rawrecords import requests
 from compare.results import Cell
 from compare.run.loadcell import run_load_cell
+from loadtests.measure import READ_SIZE
 from tests.timed_stack import short_config, short_run, timed_stack
 
 # Measured alone (make test runs serial tests after the rest).
@@ -131,10 +132,15 @@ def test_bytes_of_cut_downloads_are_kept_apart(tmp_path: Path) -> None:
     true_all, true_cut = sent_in(truth, start, end), sent_in(truth, start, end, cut=True)
     assert true_cut > 0.15 * true_all  # the share this test is about is there
     assert within(everything / length / 1e6, true_all / length / 1e6, 0.0, 0.03)
-    assert within(failed / length / 1e6, true_cut / length / 1e6, 0.0, 0.03), (failed, true_cut)
+    # A cut download's last read (up to READ_SIZE) is counted when the read fails, not when its
+    # bytes were sent: near each edge of the window one such read can fall on the other side of
+    # it (a loaded run: 3.5% of the failed bytes), so each edge allows one read besides the 3%.
+    edges = 2 * READ_SIZE / length / 1e6
+    failed_mb_s, true_cut_mb_s = failed / length / 1e6, true_cut / length / 1e6
+    assert within(failed_mb_s, true_cut_mb_s, edges, 0.03), (failed, true_cut)
     verified = (everything - failed) / length / 1e6
     true_verified = sent_in(truth, start, end, cut=False) / length / 1e6
-    assert within(verified, true_verified, 0.0, 0.03), (verified, true_verified)
+    assert within(verified, true_verified, edges, 0.03), (verified, true_verified)
 
 
 def test_a_stall_shows_in_every_probe_it_delayed(tmp_path: Path) -> None:
