@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -35,3 +36,10 @@ def server(request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
 def document() -> dict[str, Any]:
     """The committed results document of a real quick run: the reports' fixed input."""
     return load_results(REPORT_FIXTURE)
+
+
+@pytest.fixture(autouse=True)
+def _runtime_dir_of_its_own(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Each test's harness keeps its registry and bench lock apart: under xdist two tests' benches
+    run at once, and one machine-wide lock refused the second ('another bench is running')."""
+    monkeypatch.setenv("DSC_RUNTIME_DIR", str(tmp_path / "dsc-runtime"))
