@@ -17,9 +17,14 @@ class Countdown:
         """Seconds since it started."""
         return time.monotonic() - self.started
 
+    def left(self) -> float | None:
+        """Seconds still to go at the pace so far (None before the first step is done)."""
+        if not self.done:
+            return None
+        return self.elapsed() / self.done * (self.total - self.done)
+
     def step(self) -> str:
         """Count one step done; '3/14 done, 12 s so far, about 44 s left'."""
         self.done += 1
-        elapsed = self.elapsed()
-        left = elapsed / self.done * (self.total - self.done)
+        elapsed, left = self.elapsed(), self.left() or 0.0
         return f"{self.done}/{self.total} done, {elapsed:.0f} s so far, about {left:.0f} s left"

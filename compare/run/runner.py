@@ -11,6 +11,7 @@ from typing import Any
 
 from compare.config import BenchConfig
 from compare.results import Crosscheck, ResultsError, ResultsWriter, SweepPoint
+from compare.run.countdown import Countdown
 from compare.run.crosscheck import run_crosscheck
 from compare.run.loadcell import run_load_cell
 from compare.run.run import Run
@@ -81,13 +82,13 @@ def run_bench(run: Run) -> None:
             cell_dir = writer.directory / "cells" / f"{name}-{spec.name}"
             cell = run_load_cell(run, spec, scenario, repetition, cell_dir, level)
             writer.add_cell(cell)
-            clock.done()
+            clock.done += 1
             if cell["status"] != "ok":
                 progress(f"    failed: {cell['error']}")
 
         def record(point: SweepPoint) -> None:
             writer.add_sweep_point(point)
-            clock.done()
+            clock.done += 1
             if point["status"] != "ok":
                 progress(f"    failed: {point['error']}")
 
@@ -132,22 +133,10 @@ def close_results(writer: ResultsWriter, status: str, message: str) -> None:
         writer.finish(status)
 
 
-class _Eta:
-    """Progress counter with a time-left estimate from the pace so far."""
-
-    def __init__(self, total: int) -> None:
-        self.total = total
-        self.finished = 0
-        self.started = time.monotonic()
-
-    def done(self) -> None:
-        self.finished += 1
+class _Eta(Countdown):
+    """The bench's progress line: the next step's number, its label and the time left."""
 
     def line(self, label: str) -> str:
-        elapsed = time.monotonic() - self.started
-        if self.finished:
-            left = elapsed / self.finished * (self.total - self.finished)
-            eta = f"~{int(left // 60)}m{int(left % 60):02d}s left"
-        else:
-            eta = "estimating"
-        return f"[{self.finished + 1}/{self.total}] {label}  ({eta})"
+        left = self.left()
+        eta = "estimating" if left is None else f"~{int(left // 60)}m{int(left % 60):02d}s left"
+        return f"[{self.done + 1}/{self.total}] {label}  ({eta})"
