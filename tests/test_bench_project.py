@@ -28,6 +28,7 @@ TIMEOUT = 600  # two cells, a reference download and the reports: about 20 s her
         (("--url", URL, "--url", "/async/"), "one --url per run"),
         (("--url", URL, "--sweep-sizes", "1000"), "not with --project: --sweep-sizes"),
         (("--url", URL, "--source", "db"), "not with --project: --source"),
+        (("--url", URL, "--rows", "1000"), "not with --project: --rows"),
         ((), "at least one --url"),
     ],
 )
@@ -69,6 +70,7 @@ def test_bench_measures_the_users_url_on_each_stack(tmp_path: Path) -> None:
     assert [c["stack"] for c in cells] == ["gunicorn-sync", "uvicorn"]
     for cell in cells:
         assert cell["status"] == "ok", cell["error"]
+        assert "export_rows" not in cell  # the URL's rows are unknown: no rows/s is made up
         argv = cell["locust_argv"]
         assert argv[argv.index("--url") + 1] == URL
         assert argv[argv.index("--body-sha256") + 1] == reference["sha256"]

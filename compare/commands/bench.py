@@ -103,9 +103,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--rows",
         type=int,
-        default=EXPORT_ROWS,
-        help="rows per export in load cells (default %(default)s, the view's default; "
-        "0: each scenario's own)",
+        default=None,
+        help=f"rows per export in load cells (default {EXPORT_ROWS}, the view's default; "
+        "0: each scenario's own; not with --project)",
     )
     parser.add_argument(
         "--sweep-sizes",
@@ -289,11 +289,17 @@ def build_config(args: argparse.Namespace, project: UserProject | None = None) -
     if project is not None:
         if args.sweep_sizes:
             raise CompareError("not with --project: --sweep-sizes (sizes are this project's rows)")
+        if args.rows is not None:
+            raise CompareError(
+                "not with --project: --rows (your URL decides its body; put a size in its query)"
+            )
         sizes = ()  # the size sweep asks this project's export for its sizes
     server_cpus = _ints(args.server_cpus, "--server-cpus") or None
     client_cpus = _ints(args.client_cpus, "--client-cpus") or None
     with blamed(args.placement):
         placement = choose(args.placement, server_cpus, client_cpus)
+    if args.rows is None:
+        args.rows = 0 if project is not None else EXPORT_ROWS
     for flag, value, least in (
         ("--users", args.users, 1),
         ("--sweep-repeat", args.sweep_repeat, 1),

@@ -147,6 +147,11 @@ class RunData(StartStop):
         """None of its own: the warm-up fetches this project's export and /ping."""
         return ()
 
+    @property
+    def counts_rows(self) -> bool:
+        """Yes: a cell asks this project's export for a number of rows."""
+        return True
+
     def locust_variables(self) -> dict[str, str]:
         """The logged-in user's session, sent as a cookie (in the environment: argv is recorded)."""
         return {LOCUST_SESSION.name: self.session} if self.session else {}

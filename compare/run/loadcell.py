@@ -212,7 +212,8 @@ def run_load_cell(
     try:
         with run.measured(spec, cell_dir, static_rows=rows if static else None) as measured:
             cell = {**cell, **measured.describe()}
-            cell["export_rows"] = rows
+            if run.target.counts_rows:  # a user's URL: no rows, so no rows/s in the report
+                cell["export_rows"] = rows
             record_dir = cell_dir / "records"
             argv = headless_argv(
                 [scenario],

@@ -3,7 +3,7 @@
 A full download timed piece by piece, the stack's memory over it from the kernel's high-water
 marks (exact, not sampled), what the stack logged for the request (the wrapper's line saying how
 Django handed the body over, Django's iterator warnings, tracebacks), then a second request that
-hangs up once the headers are in, and whether the stack's CPU falls idle soon after.
+gives up early, and how much of the first one's CPU the stack spends after it anyway.
 """
 
 from __future__ import annotations
@@ -25,14 +25,25 @@ from compare.system.sampler import peak_rss, reset_peak_rss
 
 REQUEST_TIMEOUT_S = 120.0
 LOG_WAIT_S = 5.0  # the wrapper logs a response as it closes, just after the last byte left
-# Idle: the stack's processes used under a fifth of one core over the last IDLE_WINDOW_S.
-IDLE_CPU_SHARE = 0.2
-IDLE_WINDOW_S = 0.1
+# The hang-up is judged by CPU seconds, not by how soon the stack looks idle: contention slows
+# a thread that runs on (and a starved thread looks idle for a moment), but the CPU it spends
+# after the hang-up stays a share of what the whole response cost in the same check.
+# Work that runs on spends most of what the response cost; work that stops, what the socket
+# buffers held (a few MB of a body the check needs to be tens of MB to judge).
+RUNS_ON_SHARE = 0.25
+# Under this much of the server's CPU for the whole response, the hang-up's share is noise.
+HANGUP_MIN_CPU_S = 0.1
 # A response shorter than this ends before a hang-up can tell stopped work from finished work.
 HANGUP_MIN_S = 0.3
-# The stack gets at least this long to fall idle, whatever half the response's time is: a few
-# of idleness's windows, so a short response is not called busy for want of a window.
-HANGUP_MIN_BOUND_S = 2 * IDLE_WINDOW_S
+# The client gives up once the headers are in, or after a quarter of the full response's wait
+# for its first body byte (a buffered response's headers come only after all its work).
+GIVE_UP_SHARE = 0.25
+# Quiet: the stack's CPU rate under a tenth of its rate during the response, over a window a
+# quarter of the response's time (at least QUIET_MIN_S): longer than a busy thread is starved.
+QUIET_SHARE = 0.1
+QUIET_MIN_S = 0.3
+# How long work that runs on may take: the whole response's time again, 3x slower.
+SETTLE_FACTOR = 3.0
 TIMELINE_POINTS = 10
 # Lines of the server's log that belong in a check's warnings (the wrapper's own response line
 # is evidence, not a warning).
@@ -114,6 +125,17 @@ def _timeline(arrivals: list[tuple[float, int]]) -> tuple[tuple[float, int], ...
     return tuple(arrivals[round(i * step)] for i in range(TIMELINE_POINTS))
 
 
+def _cpu(pid: int) -> float:
+    """The tree's user and system CPU seconds so far (processes gone since: not counted)."""
+    total = 0.0
+    for proc in _tree(pid):
+        try:
+            total += sum(proc.cpu_times()[:2])
+        except psutil.Error:
+            continue
+    return total
+
+
 def measure(server: ServerProcess, url_path: str) -> Evidence:
     """Download ``url_path`` from ``server`` once, then hang up on it once: the evidence."""
     spec = server.spec
@@ -131,15 +153,17 @@ def measure(server: ServerProcess, url_path: str) -> Evidence:
         arrivals.append((seconds, total))
 
     marks = _reset_marks(server.pid)
+    cpu_before = _cpu(server.pid)
     try:
         got = download(server.base_url + url_path, timeout=REQUEST_TIMEOUT_S, on_piece=piece)
     except (OSError, http.client.HTTPException) as exc:
         lines = _log_since(server, offset, path)
         error = f"{exc.__class__.__name__}: {exc}"
         return dataclasses.replace(base, error=error, warnings=_warnings(lines))
+    cost = Cost(got.total, got.ttfb if got.body_bytes else got.total, _cpu(server.pid) - cpu_before)
     increase = _increase(marks)
     lines = _log_since(server, offset, path)
-    stops, note = _hang_up(server, url_path, got.total)
+    stops, note = _hang_up(server, url_path, cost)
     return dataclasses.replace(
         base,
         status=got.status,
@@ -158,44 +182,79 @@ def measure(server: ServerProcess, url_path: str) -> Evidence:
     )
 
 
-def _hang_up(server: ServerProcess, url_path: str, full_s: float) -> tuple[bool | None, str]:
-    """Ask again, close once the headers are in; is the stack idle within half the full time?"""
-    if full_s < HANGUP_MIN_S:
-        return None, f"the whole response took {full_s * 1000:.0f} ms: too short to tell"
-    bound = max(full_s / 2, HANGUP_MIN_BOUND_S)
+@dataclasses.dataclass(frozen=True)
+class Cost:
+    """What the full response took: its time, its wait for the first body byte, server CPU."""
+
+    wall_s: float
+    first_byte_s: float
+    cpu_s: float
+
+    @property
+    def rate(self) -> float:
+        """The server's CPU seconds per second over the response."""
+        return self.cpu_s / self.wall_s
+
+
+def _hang_up(server: ServerProcess, url_path: str, full: Cost) -> tuple[bool | None, str]:
+    """Ask again and give up early; does the stack spend what the whole response cost anyway?"""
+    if full.wall_s < HANGUP_MIN_S:
+        return None, f"the whole response took {full.wall_s * 1000:.0f} ms: too short to tell"
+    if full.cpu_s < HANGUP_MIN_CPU_S:
+        return None, (
+            f"the whole response cost the server {full.cpu_s * 1000:.0f} ms of CPU: too little "
+            "to tell"
+        )
     parts = urllib.parse.urlsplit(server.base_url)
     conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=REQUEST_TIMEOUT_S)
     try:
         conn.request("GET", url_path, headers={"Host": f"{PROBE_HOST_HEADER}:{parts.port}"})
+        if conn.sock is not None:
+            conn.sock.settimeout(max(GIVE_UP_SHARE * full.first_byte_s, POLL_INTERVAL))
         conn.getresponse()  # the status line and headers, no body
+    except TimeoutError:
+        pass  # gave up waiting, as a person at a browser does
     except (OSError, http.client.HTTPException) as exc:
         return None, f"the second request failed: {exc.__class__.__name__}"
     finally:
         conn.close()  # unread body bytes: the kernel answers the server with a reset
-    left = time.monotonic()
-    idle_after = _idle_within(server.pid, left + bound)
-    if idle_after is None:
-        return False, f"still busy {bound * 1000:.0f} ms after the hang-up (full response: "
-        f"{full_s * 1000:.0f} ms)"
-    return True, f"idle {idle_after * 1000:.0f} ms after the hang-up"
+    after = _spent_after(server.pid, full)
+    share = f"{after.cpu_s * 1000:.0f} ms of CPU after the hang-up, {after.cpu_s / full.cpu_s:.0%} "
+    share += f"of the whole response's {full.cpu_s * 1000:.0f} ms"
+    if after.cpu_s >= RUNS_ON_SHARE * full.cpu_s:
+        _spent_after(server.pid, full, runs_on=None)  # the next check starts on a quiet stack
+        return False, f"runs on: {share}, within {after.waited_s * 1000:.0f} ms and still going"
+    if after.wall_s is None:
+        return False, f"still busy {after.waited_s * 1000:.0f} ms after the hang-up: {share}"
+    return True, f"quiet {after.wall_s * 1000:.0f} ms after the hang-up: {share}"
 
 
-def _idle_within(pid: int, deadline: float) -> float | None:
-    """Seconds until the tree's CPU share falls under IDLE_CPU_SHARE; None if not by deadline."""
+@dataclasses.dataclass(frozen=True)
+class After:
+    """The CPU a stack spent after a hang-up, and when it was quiet (None: not by the end)."""
+
+    cpu_s: float
+    wall_s: float | None
+    waited_s: float
+
+
+def _spent_after(pid: int, full: Cost, runs_on: float | None = RUNS_ON_SHARE) -> After:
+    """Watch the tree until it is quiet, it has spent ``runs_on`` of ``full``, or time is up."""
+    window = max(QUIET_MIN_S, full.wall_s / 4)
+    quiet_rate = QUIET_SHARE * full.rate
     start = time.monotonic()
-    history: list[tuple[float, float]] = []
+    deadline = start + SETTLE_FACTOR * full.wall_s + window
+    cpu0 = _cpu(pid)
+    history: list[tuple[float, float]] = [(start, cpu0)]
     while True:
-        now = time.monotonic()
-        try:
-            cpu = sum(sum(p.cpu_times()[:2]) for p in _tree(pid))
-        except psutil.Error:
-            cpu = history[-1][1] if history else 0.0
-        history.append((now, cpu))
-        old = [h for h in history if now - h[0] >= IDLE_WINDOW_S]
-        if old:
-            t0, cpu0 = old[-1]
-            if (cpu - cpu0) / (now - t0) < IDLE_CPU_SHARE:
-                return now - start
-        if now > deadline:
-            return None
         time.sleep(POLL_INTERVAL)
+        now, cpu = time.monotonic(), _cpu(pid)
+        history.append((now, cpu))
+        spent = cpu - cpu0
+        if runs_on is not None and spent >= runs_on * full.cpu_s:
+            return After(spent, None, now - start)
+        old = [h for h in history if now - h[0] >= window]
+        if old and (cpu - old[-1][1]) / (now - old[-1][0]) < quiet_rate:
+            return After(spent, old[-1][0] - start, now - start)
+        if now > deadline:
+            return After(spent, None, now - start)

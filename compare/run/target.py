@@ -39,6 +39,11 @@ class Target(Protocol):
         """What a stack's warm-up fetches (empty: this project's export and /ping)."""
         ...
 
+    @property
+    def counts_rows(self) -> bool:
+        """Whether its bodies are this project's export, whose rows a cell knows (else bytes)."""
+        ...
+
     def stack_variables(self) -> dict[str, str]:
         """What every stack's environment holds on top of the harness's: key, database, profile."""
         ...

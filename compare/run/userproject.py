@@ -148,6 +148,11 @@ class UserProject(StartStop):
         """Their URLs: a stack's warm-up fetches what the cells will."""
         return self.urls
 
+    @property
+    def counts_rows(self) -> bool:
+        """No: their URL decides its body, and the run knows its bytes, not its rows."""
+        return False
+
     def locust_options(self) -> dict[str, int | float | str]:
         """The first URL to fetch, and how each body is checked (against the reference)."""
         options: dict[str, int | float | str] = {"url": self.urls[0], "verify": self.verify}
