@@ -36,9 +36,10 @@ typecheck: $(STAMP) ## mypy, strict, on project, compare, loadtests and tests
 system-packages: $(STAMP) ## install the Debian packages some tests need, where possible
 	$(BIN)/python -m compare.dev.system_packages
 
-# Two passes: the tests that measure nothing share the cores (pytest-xdist, one module per worker,
-# so a module's servers start once); those that assert a time, rate, CPU or memory figure
-# (marker serial) then run alone. Each pass lists its 15 slowest.
+# Two passes: the tests that measure nothing share the cores (pytest-xdist, one worker more than
+# the CPUs (tests/conftest.py), one module per worker, so a module's servers start once); those
+# that assert a time, rate, CPU or memory figure (marker serial) then run alone. Each pass lists
+# its 15 slowest.
 test: lint typecheck system-packages ## everything CI runs: lint, mypy, every test; the slowest listed
 	$(BIN)/python -m pytest -m "not serial" --numprocesses auto --dist loadscope --durations=15
 	$(BIN)/python -m pytest -m serial --durations=15
