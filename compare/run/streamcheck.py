@@ -13,6 +13,7 @@ import hashlib
 import http.client
 import time
 import urllib.parse
+from pathlib import Path
 
 import psutil
 
@@ -35,11 +36,14 @@ RUNS_ON_SHARE = 0.25
 HANGUP_MIN_CPU_S = 0.1
 # A response shorter than this ends before a hang-up can tell stopped work from finished work.
 HANGUP_MIN_S = 0.3
-# The client gives up once the headers are in, or after a quarter of the full response's wait
-# for its first body byte (a buffered response's headers come only after all its work).
+# The client hangs up once the headers are in when they came well before the body (at most this
+# share of the wait for its first byte); when they came with it (a buffered response's headers
+# follow all its work), it gives up after this share of that wait, as a person would.
 GIVE_UP_SHARE = 0.25
-# Quiet: the stack's CPU rate under a tenth of its rate during the response, over a window a
-# quarter of the response's time (at least QUIET_MIN_S): longer than a busy thread is starved.
+# Quiet: what the stack's threads wanted of the CPUs (ran, or waited in a run queue: the
+# kernel's schedstat, so a thread starved by other work is not taken for an idle one) under a
+# tenth of its CPU rate during the response, over a quarter of the response's time (at least
+# QUIET_MIN_S).
 QUIET_SHARE = 0.1
 QUIET_MIN_S = 0.3
 # How long work that runs on may take: the whole response's time again, 3x slower.
@@ -136,6 +140,24 @@ def _cpu(pid: int) -> float:
     return total
 
 
+def _wanted(pid: int) -> dict[int, int]:
+    """Each thread's nanoseconds on a CPU plus waiting for one (/proc/PID/task/TID/schedstat)."""
+    found: dict[int, int] = {}
+    for proc in _tree(pid):
+        for task in Path(f"/proc/{proc.pid}/task").glob("*"):
+            try:
+                ran, waited = task.joinpath("schedstat").read_text().split()[:2]
+            except (OSError, ValueError):
+                continue  # a thread that just ended, or a kernel without schedstat
+            found[int(task.name)] = int(ran) + int(waited)
+    return found
+
+
+def _wanted_since(old: dict[int, int], new: dict[int, int]) -> float:
+    """Seconds wanted between two readings (threads born since count whole, ended ones not)."""
+    return sum(ns - old.get(tid, 0) for tid, ns in new.items()) / 1e9
+
+
 def measure(server: ServerProcess, url_path: str) -> Evidence:
     """Download ``url_path`` from ``server`` once, then hang up on it once: the evidence."""
     spec = server.spec
@@ -160,7 +182,8 @@ def measure(server: ServerProcess, url_path: str) -> Evidence:
         lines = _log_since(server, offset, path)
         error = f"{exc.__class__.__name__}: {exc}"
         return dataclasses.replace(base, error=error, warnings=_warnings(lines))
-    cost = Cost(got.total, got.ttfb if got.body_bytes else got.total, _cpu(server.pid) - cpu_before)
+    first = got.ttfb if got.body_bytes else got.total
+    cost = Cost(got.total, first, got.headers_s, _cpu(server.pid) - cpu_before)
     increase = _increase(marks)
     lines = _log_since(server, offset, path)
     stops, note = _hang_up(server, url_path, cost)
@@ -184,11 +207,20 @@ def measure(server: ServerProcess, url_path: str) -> Evidence:
 
 @dataclasses.dataclass(frozen=True)
 class Cost:
-    """What the full response took: its time, its wait for the first body byte, server CPU."""
+    """What the full response took: its time, its waits for the first body byte and for the
+    headers, the server's CPU."""
 
     wall_s: float
     first_byte_s: float
+    headers_s: float
     cpu_s: float
+
+    @property
+    def give_up_s(self) -> float | None:
+        """When a client gives up before the headers (None: it waits for them, they come early)."""
+        if self.headers_s <= GIVE_UP_SHARE * self.first_byte_s:
+            return None
+        return max(GIVE_UP_SHARE * self.first_byte_s, POLL_INTERVAL)
 
     @property
     def rate(self) -> float:
@@ -209,8 +241,11 @@ def _hang_up(server: ServerProcess, url_path: str, full: Cost) -> tuple[bool | N
     conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=REQUEST_TIMEOUT_S)
     try:
         conn.request("GET", url_path, headers={"Host": f"{PROBE_HOST_HEADER}:{parts.port}"})
-        if conn.sock is not None:
-            conn.sock.settimeout(max(GIVE_UP_SHARE * full.first_byte_s, POLL_INTERVAL))
+        # Waiting for early headers rather than a timer: a worker's first request (Django's
+        # URLconf imported) can take longer than a quarter of the wait, and a client gone before
+        # the response starts is one Django under ASGI never starts the work for.
+        if conn.sock is not None and full.give_up_s is not None:
+            conn.sock.settimeout(full.give_up_s)
         conn.getresponse()  # the status line and headers, no body
     except TimeoutError:
         pass  # gave up waiting, as a person at a browser does
@@ -245,16 +280,20 @@ def _spent_after(pid: int, full: Cost, runs_on: float | None = RUNS_ON_SHARE) ->
     start = time.monotonic()
     deadline = start + SETTLE_FACTOR * full.wall_s + window
     cpu0 = _cpu(pid)
-    history: list[tuple[float, float]] = [(start, cpu0)]
+    history: list[tuple[float, dict[int, int], float]] = [(start, _wanted(pid), cpu0)]
     while True:
         time.sleep(POLL_INTERVAL)
-        now, cpu = time.monotonic(), _cpu(pid)
-        history.append((now, cpu))
+        now, wanted, cpu = time.monotonic(), _wanted(pid), _cpu(pid)
+        history.append((now, wanted, cpu))
         spent = cpu - cpu0
         if runs_on is not None and spent >= runs_on * full.cpu_s:
             return After(spent, None, now - start)
         old = [h for h in history if now - h[0] >= window]
-        if old and (cpu - old[-1][1]) / (now - old[-1][0]) < quiet_rate:
-            return After(spent, old[-1][0] - start, now - start)
+        if old:
+            then, wanted_then, cpu_then = old[-1]
+            # Without schedstat (an empty reading) CPU seconds stand in for what was wanted.
+            asked = _wanted_since(wanted_then, wanted) if wanted else cpu - cpu_then
+            if asked / (now - then) < quiet_rate:
+                return After(spent, then - start, now - start)
         if now > deadline:
             return After(spent, None, now - start)

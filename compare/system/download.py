@@ -22,6 +22,7 @@ class Download:
     body_bytes: int
     lines: int  # newline count: a CSV with a header and N rows has N + 1
     complete_last_line: bool  # False when the body stops mid-line (a truncated stream)
+    headers_s: float = 0.0  # seconds from sending the request to the end of the headers
 
     def problem(self, expected_rows: int | None = None) -> str | None:
         """Why this is not a complete export body (None when it is): status, row count, cut."""
@@ -63,6 +64,7 @@ def download(
         t0 = time.perf_counter()
         conn.request("GET", path or "/")
         resp = conn.getresponse()
+        headers_s = time.perf_counter() - t0
         headers = {name.lower(): value for name, value in resp.getheaders()}
         ttfb = 0.0
         size = lines = 0
@@ -86,4 +88,5 @@ def download(
         body_bytes=size,
         lines=lines,
         complete_last_line=last in (b"", b"\n"),
+        headers_s=headers_s,
     )
