@@ -141,7 +141,8 @@ def test_the_evidence_behind_the_verdicts(
         ("uvicorn", "/sync/?rows=100"): None,  # too short to tell
     }
     hangups = {k: (rows[k]["hangup_stops_work"], rows[k]["evidence"]["hangup"]) for k in expected}
-    assert {k: stops for k, (stops, _) in hangups.items()} == expected, hangups
+    notes = "\n".join(f"{k}: {v}" for k, v in hangups.items())  # not cut short by pytest
+    assert {k: stops for k, (stops, _) in hangups.items()} == expected, notes
     failed = rows[("uvicorn", "/raises/")]
     assert failed["status"] == 500
     assert any("RuntimeError: the export broke" in w for w in failed["warnings"])
