@@ -153,18 +153,21 @@ class BackgroundDownload:
         assert self.received >= count, f"download ended after {self.received} bytes: {self.error}"
 
 
-def stop_run(proc: subprocess.Popen[str], seen: Iterable[int], timeout: float = 60.0) -> None:
-    """After a failed test: let a harness run stop its own servers, then kill whatever is left.
+def stop_run(proc: subprocess.Popen[str], seen: Iterable[int], timeout: float = 60.0) -> str:
+    """After a failed test: let a harness run stop its own servers, then kill whatever is left;
+    return what it wrote to stderr until then (empty when it had ended already).
 
     SIGKILL alone would orphan the servers, which run in sessions of their own.
     """
+    said = ""
     if proc.poll() is None:
         proc.terminate()
         try:
-            proc.communicate(timeout=timeout)
+            said = proc.communicate(timeout=timeout)[1] or ""
         except subprocess.TimeoutExpired:
             proc.kill()
-            proc.communicate()
+            said = proc.communicate()[1] or ""
     for pid in alive(seen):
         with contextlib.suppress(psutil.Error):
             psutil.Process(pid).kill()
+    return said

@@ -90,6 +90,10 @@ def test_killed_worker_and_killed_master_fail_their_cells_and_the_run_goes_on(
         master = _wait_for_master(bench, "r2-download-gunicorn-sync", seen)
         os.kill(master.pid, signal.SIGKILL)
         _, stderr = bench.communicate(timeout=180)
+    except AssertionError as exc:
+        # What the bench was doing (a loaded run saw no second cell start within 90 s).
+        said = stop_run(bench, seen)
+        raise AssertionError(f"{exc}; the bench said:\n{said[-4000:]}") from None
     finally:
         stop_run(bench, seen)
     assert bench.returncode == 1, stderr[-3000:]
