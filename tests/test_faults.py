@@ -36,15 +36,19 @@ def _cell_master(bench: subprocess.Popen[str], cell: str) -> psutil.Process | No
             parents[proc.pid] = proc.ppid()
     if not any("locust" in c and cell in c for c in cmdlines.values()):
         return None
-    # The master: the cell's gunicorn that is the parent of another and no one's child. (A
-    # cmdline unread in a race made a worker look parentless: picked as the master, it had no
-    # children.)
-    ours = {pid for pid, line in cmdlines.items() if "gunicorn" in line and cell in line}
     for proc in procs:
-        if proc.pid not in ours or parents.get(proc.pid) in ours:
-            continue
-        if any(parents.get(other) == proc.pid for other in ours):
-            return proc
+        line = cmdlines.get(proc.pid, "")
+        if "gunicorn" in line and cell in line and proc.pid in parents:
+            # A parent whose cmdline was not read above is read again: taken for "not gunicorn",
+            # a worker was once picked as the master (and had no children).
+            parent = cmdlines.get(parents[proc.pid])
+            if parent is None:
+                try:
+                    parent = " ".join(psutil.Process(parents[proc.pid]).cmdline())
+                except psutil.Error:
+                    continue
+            if "gunicorn" not in parent:
+                return proc
     return None
 
 
