@@ -38,17 +38,11 @@ def _cell_master(bench: subprocess.Popen[str], cell: str) -> psutil.Process | No
         return None
     for proc in procs:
         line = cmdlines.get(proc.pid, "")
-        if "gunicorn" in line and cell in line and proc.pid in parents:
-            # A parent whose cmdline was not read above is read again: taken for "not gunicorn",
-            # a worker was once picked as the master (and had no children).
-            parent = cmdlines.get(parents[proc.pid])
-            if parent is None:
-                try:
-                    parent = " ".join(psutil.Process(parents[proc.pid]).cmdline())
-                except psutil.Error:
-                    continue
-            if "gunicorn" not in parent:
-                return proc
+        # The master is the harness's own child (its workers are the master's): judged by the
+        # parent's pid, not its cmdline, whose read can miss in a race (a worker was once taken
+        # for the master and had no children).
+        if "gunicorn" in line and cell in line and parents.get(proc.pid) == bench.pid:
+            return proc
     return None
 
 
