@@ -8,14 +8,13 @@ gives up early, and how much of the first one's CPU the stack spends after it an
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import hashlib
 import http.client
 import time
 import urllib.parse
 from pathlib import Path
-
-import psutil
 
 from compare.report.streaming import Evidence
 from compare.servers.appwrap import LOG_MARK
@@ -58,15 +57,10 @@ TIMELINE_POINTS = 10
 _WARNING_WORDS = ("Warning", "Traceback", "Error", "exception in", "CRITICAL")
 
 
-def _tree(pid: int) -> list[psutil.Process]:
-    root = psutil.Process(pid)
-    return [root, *root.children(recursive=True)]
-
-
-def _reset_marks(pid: int) -> dict[int, int]:
+def _reset_marks(server: ServerProcess) -> dict[int, int]:
     """Reset every process's high-water mark; return each one's RSS at that moment."""
     start: dict[int, int] = {}
-    for proc in _tree(pid):
+    for proc in server.processes():
         rss = reset_peak_rss(proc.pid)
         if rss is not None:
             start[proc.pid] = rss
@@ -133,21 +127,10 @@ def _timeline(arrivals: list[tuple[float, int]]) -> tuple[tuple[float, int], ...
     return tuple(arrivals[round(i * step)] for i in range(TIMELINE_POINTS))
 
 
-def _cpu(pid: int) -> float:
-    """The tree's user and system CPU seconds so far (processes gone since: not counted)."""
-    total = 0.0
-    for proc in _tree(pid):
-        try:
-            total += sum(proc.cpu_times()[:2])
-        except psutil.Error:
-            continue
-    return total
-
-
-def _wanted(pid: int) -> dict[int, int]:
+def _wanted(server: ServerProcess) -> dict[int, int]:
     """Each thread's nanoseconds on a CPU plus waiting for one (/proc/PID/task/TID/schedstat)."""
     found: dict[int, int] = {}
-    for proc in _tree(pid):
+    for proc in server.processes():
         for task in Path(f"/proc/{proc.pid}/task").glob("*"):
             try:
                 ran, waited = task.joinpath("schedstat").read_text().split()[:2]
@@ -178,8 +161,8 @@ def measure(server: ServerProcess, url_path: str) -> Evidence:
         digest.update(chunk)
         arrivals.append((seconds, total))
 
-    marks = _reset_marks(server.pid)
-    cpu_before = _cpu(server.pid)
+    marks = _reset_marks(server)
+    cpu_before = server.cpu_seconds()
     try:
         got = download(server.base_url + url_path, timeout=REQUEST_TIMEOUT_S, on_piece=piece)
     except (OSError, http.client.HTTPException) as exc:
@@ -187,7 +170,7 @@ def measure(server: ServerProcess, url_path: str) -> Evidence:
         error = f"{exc.__class__.__name__}: {exc}"
         return dataclasses.replace(base, error=error, warnings=_warnings(lines))
     first = got.ttfb if got.body_bytes else got.total
-    cost = Cost(got.total, first, got.headers_s, _cpu(server.pid) - cpu_before)
+    cost = Cost(got.total, first, got.headers_s, server.cpu_seconds() - cpu_before)
     increase = _increase(marks)
     lines = _log_since(server, offset, path)
     stops, note = _hang_up(server, url_path, cost)
@@ -249,18 +232,18 @@ def _hang_up(server: ServerProcess, url_path: str, full: Cost) -> tuple[bool | N
         done = before / full.cpu_s
         if done < LATE_SHARE:
             break
-        _spent_after(server.pid, full, runs_on=None)  # the next try starts on a quiet stack
+        _spent_after(server, full, runs_on=None)  # the next try starts on a quiet stack
     else:
         return None, (
             f"the client could hang up only after the stack had done {done:.0%} "
             f"of the response's work, {HANGUP_TRIES} times (a busy machine slowed it): too late "
             "to tell"
         )
-    after = _spent_after(server.pid, full)
+    after = _spent_after(server, full)
     share = f"{after.cpu_s * 1000:.0f} ms of CPU after the hang-up, {after.cpu_s / full.cpu_s:.0%} "
     share += f"of the whole response's {full.cpu_s * 1000:.0f} ms"
     if after.cpu_s >= RUNS_ON_SHARE * full.cpu_s:
-        _spent_after(server.pid, full, runs_on=None)  # the next check starts on a quiet stack
+        _spent_after(server, full, runs_on=None)  # the next check starts on a quiet stack
         return False, f"runs on: {share}, within {after.waited_s * 1000:.0f} ms and still going"
     if after.wall_s is None:
         return False, f"still busy {after.waited_s * 1000:.0f} ms after the hang-up: {share}"
@@ -272,7 +255,7 @@ def _ask_and_leave(server: ServerProcess, url_path: str, full: Cost) -> float | 
     the request failed."""
     parts = urllib.parse.urlsplit(server.base_url)
     conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=REQUEST_TIMEOUT_S)
-    cpu_asked = _cpu(server.pid)
+    cpu_asked = server.cpu_seconds()
     try:
         conn.request("GET", url_path, headers={"Host": f"{PROBE_HOST_HEADER}:{parts.port}"})
         # Waiting for early headers rather than a timer: a worker's first request (Django's
@@ -287,7 +270,7 @@ def _ask_and_leave(server: ServerProcess, url_path: str, full: Cost) -> float | 
         return f"the second request failed: {exc.__class__.__name__}"
     finally:
         conn.close()  # unread body bytes: the kernel answers the server with a reset
-    return _cpu(server.pid) - cpu_asked
+    return server.cpu_seconds() - cpu_asked
 
 
 @dataclasses.dataclass(frozen=True)
@@ -299,24 +282,26 @@ class After:
     waited_s: float
 
 
-def _spent_after(pid: int, full: Cost, runs_on: float | None = RUNS_ON_SHARE) -> After:
+def _spent_after(server: ServerProcess, full: Cost, runs_on: float | None = RUNS_ON_SHARE) -> After:
     """Watch the tree until it is quiet, it has spent ``runs_on`` of ``full``, or time is up."""
     window = max(QUIET_MIN_S, full.wall_s / 4)
     quiet_rate = QUIET_SHARE * full.rate
     start = time.monotonic()
     deadline = start + SETTLE_FACTOR * full.wall_s + window
-    cpu0 = _cpu(pid)
-    history: list[tuple[float, dict[int, int], float]] = [(start, _wanted(pid), cpu0)]
+    cpu0 = server.cpu_seconds()
+    # Readings back to the newest one at least a window old: the first is the one compared.
+    history = collections.deque([(start, _wanted(server), cpu0)])
     while True:
         time.sleep(POLL_INTERVAL)
-        now, wanted, cpu = time.monotonic(), _wanted(pid), _cpu(pid)
+        now, wanted, cpu = time.monotonic(), _wanted(server), server.cpu_seconds()
         history.append((now, wanted, cpu))
         spent = cpu - cpu0
         if runs_on is not None and spent >= runs_on * full.cpu_s:
             return After(spent, None, now - start)
-        old = [h for h in history if now - h[0] >= window]
-        if old:
-            then, wanted_then, cpu_then = old[-1]
+        while len(history) > 1 and now - history[1][0] >= window:
+            history.popleft()
+        then, wanted_then, cpu_then = history[0]
+        if now - then >= window:
             # Without schedstat (an empty reading) CPU seconds stand in for what was wanted.
             asked = _wanted_since(wanted_then, wanted) if wanted else cpu - cpu_then
             if asked / (now - then) < quiet_rate:

@@ -304,10 +304,10 @@ class ServerProcess(StartStop):
         A worker still importing Django would skew the first measurements, and gunicorn loses a
         SIGTERM that reaches a worker before it installs its handlers.
         """
-        t0, cpu0 = time.monotonic(), self._tree_cpu()
+        t0, cpu0 = time.monotonic(), self.cpu_seconds()
         while time.monotonic() < deadline:
             time.sleep(POLL_INTERVAL)
-            now, cpu = time.monotonic(), self._tree_cpu()
+            now, cpu = time.monotonic(), self.cpu_seconds()
             if now - t0 < SETTLE_WINDOW:
                 continue
             if (cpu - cpu0) / (now - t0) < SETTLE_CPU_SHARE:
@@ -315,7 +315,12 @@ class ServerProcess(StartStop):
             t0, cpu0 = now, cpu
         logger.warning("%s: still busy at the start deadline; going on", self.spec.name)
 
-    def _tree_cpu(self) -> float:
+    def processes(self) -> list[psutil.Process]:
+        """The root and its live descendants (none before start)."""
+        return [] if self._tree is None else self._tree.everyone()
+
+    def cpu_seconds(self) -> float:
+        """User plus system CPU seconds of the live tree (0 before start)."""
         return 0.0 if self._tree is None else self._tree.cpu_seconds()
 
     def _probe(self) -> str:
