@@ -7,7 +7,7 @@ import signal
 
 import pytest
 
-from compare.system.interrupts import stop_signals_interrupt
+from compare.system.interrupts import held_stop_signals, stop_signals_interrupt
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
@@ -36,3 +36,24 @@ def test_an_ignored_hangup_stays_ignored() -> None:
             assert signal.getsignal(signal.SIGTERM) not in (signal.SIG_DFL, signal.SIG_IGN)
     finally:
         signal.signal(signal.SIGHUP, previous)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_held_stop_signal_lets_the_block_finish_then_interrupts(sig: signal.Signals) -> None:
+    finished = []
+    with pytest.raises(KeyboardInterrupt), stop_signals_interrupt():
+        installed = signal.getsignal(sig)
+        with held_stop_signals():
+            os.kill(os.getpid(), sig)
+            finished.append(True)  # what the block started is owned before the interrupt
+        assert signal.getsignal(sig) is installed
+        finished.append(False)  # never reached: the held signal is raised as the block ends
+    assert finished == [True]
+
+
+def test_a_block_without_a_stop_signal_runs_as_usual() -> None:
+    with stop_signals_interrupt():
+        installed = signal.getsignal(signal.SIGTERM)
+        with held_stop_signals():
+            pass
+        assert signal.getsignal(signal.SIGTERM) is installed

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import os
 import shutil
+import signal
 import socket
 import time
+from typing import Any
 
+import psutil
 import pytest
 
 from compare.servers.server import ServerProcess, ServerStartError
 from compare.servers.stacks import STACKS
 from compare.system.download import download
+from compare.system.interrupts import stop_signals_interrupt
+from compare.system.proctree import ProcessTree, spawn
 from tests.helpers import (
     MB,
     BackgroundDownload,
@@ -90,6 +97,33 @@ def test_exception_in_the_caller_stops_the_stack(exc_type: type[BaseException]) 
         raise exc_type("interrupted")
     assert pids
     assert_gone(pids)
+
+
+def test_a_stop_signal_while_the_stack_is_spawned_stops_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    started: list[int] = []
+
+    def spawn_then_signal(*args: Any, **kwargs: Any) -> ProcessTree:
+        tree = spawn(*args, **kwargs)
+        started.append(tree.proc.pid)
+        # As `kill` or Ctrl-C landing after the fork, before the stack's owner holds the tree.
+        os.kill(os.getpid(), signal.SIGTERM)
+        return tree
+
+    monkeypatch.setattr("compare.servers.server.spawn", spawn_then_signal)
+    with no_new_children(), pytest.raises(KeyboardInterrupt), stop_signals_interrupt():
+        ServerProcess(STACKS["gunicorn-sync"]).start()
+    assert started
+    assert_gone(_group(started[0]))
+
+
+def _group(pgid: int) -> list[int]:
+    """The pids in a process group."""
+    members = []
+    for proc in psutil.process_iter():
+        with contextlib.suppress(OSError, psutil.Error):
+            if os.getpgid(proc.pid) == pgid:
+                members.append(proc.pid)
+    return members
 
 
 def _one_line(error: ServerStartError, name: str) -> str:

@@ -33,6 +33,7 @@ from compare.run.sweep import single_downloads
 from compare.servers.server import ServerProcess
 from compare.servers.stacks import get_stack
 from compare.system.download import download
+from compare.system.interrupts import held_stop_signals
 from compare.system.placement import Placement, started_on
 from compare.system.proctree import ProcessTree
 from compare.system.startstop import StartStop
@@ -92,16 +93,21 @@ class Ceiling(StartStop):
 
     def start(self) -> Self:
         """Start the process on its CPUs; it waits for jobs."""
-        with started_on(self.cpus):
-            proc = subprocess.Popen(
-                [sys.executable, "-c", _CEILING],
-                cwd=REPO_ROOT,
-                env=self.env,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                start_new_session=True,
-            )
-        self._tree = ProcessTree(proc, "encode-bench ceiling")
+        try:
+            # Started and owned as one step: a stop signal in between would orphan it.
+            with held_stop_signals(), started_on(self.cpus):
+                proc = subprocess.Popen(
+                    [sys.executable, "-c", _CEILING],
+                    cwd=REPO_ROOT,
+                    env=self.env,
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    start_new_session=True,
+                )
+                self._tree = ProcessTree(proc, "encode-bench ceiling")
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def run(self, rows: int, chunk_kb: int, kind: str) -> tuple[float, int]:

@@ -21,6 +21,7 @@ import psutil
 
 from compare import REPO_ROOT
 from compare.errors import CompareError
+from compare.system.interrupts import held_stop_signals
 from compare.system.ports import LOOPBACK
 from compare.system.proctree import ProcessTree, spawn
 from compare.system.startstop import StartStop
@@ -159,20 +160,25 @@ class LocustProcess(StartStop):
         if self.log_path is not None:
             self._log = self.log_path.open("wb")
         try:
-            # Its group outlives it when locust forked (--processes N): the tree stops those too.
-            # On its CPUs from before exec: its threads and the workers it forks inherit them.
-            self._tree = spawn(
-                self.argv,
-                env=self.env,
-                cwd=REPO_ROOT,
-                log=self._log,
-                name="locust",
-                cpus=self.cpus,
-            )
+            # Started and owned as one step: a stop signal in between would orphan locust.
+            with held_stop_signals():
+                # Its group outlives it when locust forked (--processes N): the tree stops
+                # those too. On its CPUs from before exec: its threads and workers inherit them.
+                self._tree = spawn(
+                    self.argv,
+                    env=self.env,
+                    cwd=REPO_ROOT,
+                    log=self._log,
+                    name="locust",
+                    cpus=self.cpus,
+                )
+                self._proc = self._tree.proc
         except OSError:
             self._close_log()
             raise
-        self._proc = self._tree.proc
+        except BaseException:
+            self.stop()
+            raise
         self.poll()
         return self
 

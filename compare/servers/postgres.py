@@ -41,6 +41,7 @@ from urllib.parse import quote
 from compare.servers.server import ServerStartError
 from compare.settings import DSC_POSTGRES_BIN, DSC_POSTGRES_USER
 from compare.system import leftovers, sysvshm
+from compare.system.interrupts import held_stop_signals
 from compare.system.proctree import POLL_INTERVAL, ProcessTree
 from compare.system.startstop import StartStop
 
@@ -243,18 +244,20 @@ class PostgresServer(StartStop):
         for name, value, _ in SETTINGS:
             argv += ["-c", f"{name}={value}"]
         logger.info("starting PostgreSQL: %s", " ".join(argv))
-        self._proc = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            # Its own group, as a stack's: one signal reaches every backend, and Ctrl-C in our
-            # terminal does not stop the database under the stacks' feet.
-            start_new_session=True,
-            **self._as(account),
-        )
-        _LIVE.add(self)
-        self._tree = ProcessTree(self._proc, NAME)
+        # Started and owned as one step: a stop signal in between would orphan the postmaster.
+        with held_stop_signals():
+            self._proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=self._log,
+                stderr=subprocess.STDOUT,
+                # Its own group, as a stack's: one signal reaches every backend, and Ctrl-C in
+                # our terminal does not stop the database under the stacks' feet.
+                start_new_session=True,
+                **self._as(account),
+            )
+            _LIVE.add(self)
+            self._tree = ProcessTree(self._proc, NAME)
 
     def _wait_ready(self) -> None:
         import psycopg

@@ -33,6 +33,7 @@ from compare.settings import (
     DSC_ALLOWED_HOSTS,
 )
 from compare.system import leftovers
+from compare.system.interrupts import held_stop_signals
 from compare.system.ports import LOOPBACK, free_port, port_in_use
 from compare.system.proctree import POLL_INTERVAL, ProcessTree, spawn
 from compare.system.startstop import StartStop
@@ -252,17 +253,9 @@ class ServerProcess(StartStop):
         logger.info("starting %s: %s", name, " ".join(self.argv))
         self._log = self.log_path.open("wb")
         try:
-            # A user's project runs in its own directory, as manage.py would run it.
-            cwd = self.app.pythonpath or REPO_ROOT
-            self._tree = spawn(
-                self.argv, env=self.env, cwd=cwd, log=self._log, name=name, cpus=self.cpus
-            )
-        except OSError as exc:
-            self._close_log()
-            raise ServerStartError(name, f"cannot run {self.argv[0]}: {exc}") from exc
-        self._proc = self._tree.proc
-        _LIVE.add(self)
-        try:
+            # Started and owned as one step: a stop signal in between would orphan the stack.
+            with held_stop_signals():
+                self._spawn()
             self._wait_ready()
         except ServerStartError:
             self.stop(keep_run_dir=True)  # the message points at the full log
@@ -271,6 +264,20 @@ class ServerProcess(StartStop):
             self.stop()
             raise
         return self
+
+    def _spawn(self) -> None:
+        assert self._log is not None
+        try:
+            # A user's project runs in its own directory, as manage.py would run it.
+            cwd = self.app.pythonpath or REPO_ROOT
+            tree = spawn(
+                self.argv, env=self.env, cwd=cwd, log=self._log, name=self.spec.name, cpus=self.cpus
+            )
+        except OSError as exc:
+            self._close_log()
+            raise ServerStartError(self.spec.name, f"cannot run {self.argv[0]}: {exc}") from exc
+        self._tree, self._proc = tree, tree.proc
+        _LIVE.add(self)
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + self.start_timeout

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import threading
 from collections.abc import Iterator
 from types import FrameType
 
@@ -40,3 +41,34 @@ def ignore_stop_signals() -> None:
     """Ignore the stop signals from now on: clean-up is not to be cut short by a second Ctrl-C."""
     for sig in STOP_SIGNALS:
         signal.signal(sig, signal.SIG_IGN)
+
+
+@contextlib.contextmanager
+def held_stop_signals() -> Iterator[None]:
+    """In the block a stop signal waits; it is raised as the block ends, with the old handlers.
+
+    For starting a process and taking ownership of it as one step: a KeyboardInterrupt between
+    the fork and the owner's record of the child would leave a server that nothing stops.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers run in the main thread alone: nothing can interrupt this one
+        return
+    held: list[int] = []
+
+    def hold(signum: int, frame: FrameType | None) -> None:
+        held.append(signum)
+
+    previous = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}
+    for sig, handler in previous.items():
+        # An ignored signal stays ignored; one that a C library handles (None) is not ours.
+        if handler not in (signal.SIG_IGN, None):
+            signal.signal(sig, hold)
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            if handler is not None:
+                signal.signal(sig, handler)
+        if held:
+            # The handler in place now decides, as if the signal had come at this moment.
+            signal.raise_signal(held[0])

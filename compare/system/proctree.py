@@ -3,7 +3,9 @@
 The one way the harness stops what it started: the server stacks (compare.servers.server), its
 PostgreSQL (compare.servers.postgres) and locust (compare.run.locust), the first and the last
 started by ``spawn``. Every descendant seen is remembered, so that even one orphaned by a dying
-parent, or one that left the process group, is found and killed.
+parent, or one that left the process group, is found and killed. Owners spawn with the stop
+signals held (compare.system.interrupts.held_stop_signals): a Ctrl-C between the fork and the
+owner's record of the tree would leave it running with nobody to stop it.
 """
 
 from __future__ import annotations
