@@ -96,13 +96,23 @@ def alive(pids: Iterable[int]) -> list[int]:
     return running
 
 
-def assert_gone(pids: Iterable[int], timeout: float = 5.0) -> None:
-    """Fail unless every pid is gone within ``timeout`` seconds."""
+def assert_gone(pids: Iterable[int], timeout: float = 5.0, context: str = "") -> None:
+    """Fail unless every pid is gone within ``timeout`` seconds; ``context`` goes in the message."""
     pids = list(pids)
     deadline = time.monotonic() + timeout
     while (left := alive(pids)) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not left, f"processes left behind: {left}"
+    assert not left, f"processes left behind: {[describe_process(pid) for pid in left]}\n{context}"
+
+
+def describe_process(pid: int) -> str:
+    """A pid with what it is: its status, parent and command line, for a failure message."""
+    try:
+        proc = psutil.Process(pid)
+        with proc.oneshot():
+            return f"{pid} ({proc.status()}, ppid {proc.ppid()}): {' '.join(proc.cmdline())}"
+    except psutil.Error as exc:
+        return f"{pid} ({exc.__class__.__name__})"
 
 
 @contextmanager

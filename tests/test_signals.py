@@ -179,7 +179,7 @@ def test_a_signal_at_any_phase_leaves_no_process_and_a_valid_partial_document(
         assert "partial results kept" in stderr
         servers = [pid for pid, cmd in run.seen.items() if any(m in cmd for m in SERVER_MODULES)]
         assert servers, f"no server process was seen before the {sig.name}"
-        assert_gone(run.seen)
+        assert_gone(run.seen, context=f"seen: {run.seen}\nbench's stderr: {stderr[-3000:]}")
         assert _processes_naming(tmp_path) == []
     finally:
         _clean_up(run)  # after the checks: it finds nothing to do when they passed
