@@ -32,6 +32,7 @@ UVICORN_H11 = StackSpec(
     loop="asyncio",
     http_parser="h11",
     limit_concurrency=WORKER_CONNECTIONS,
+    timeout=HEARTBEAT_TIMEOUT,
     requires=("uvicorn",),
     notes=("uvicorn on asyncio with h11",),
 )

@@ -115,6 +115,8 @@ def test_uvicorn_names_uvloop_and_httptools() -> None:
     assert option(args, "--loop") == "uvloop"
     assert option(args, "--http") == "httptools"
     assert option(args, "--timeout-keep-alive") == str(STACKS["uvicorn"].keepalive_timeout)
+    # The supervisor's 5 s default killed a worker busy streaming 2M rows, mid-download.
+    assert option(args, "--timeout-worker-healthcheck") == str(HEARTBEAT_TIMEOUT)
 
 
 def test_asgi_workers() -> None:
@@ -174,7 +176,8 @@ def test_with_options_refuses_threads_on_unthreaded_workers() -> None:
         STACKS["uvicorn"].with_options(workers=0)
 
 
-# Every stack's command line as main built it at 8f34f56, before loop and parser became data
+# Every stack's command line as main built it at 8f34f56, before loop and parser became data, and
+# since uvicorn's --timeout-worker-healthcheck
 # (argv("127.0.0.1", 8123, RUN_DIR, python="py", upstream_port=8124); nginx's path as NGINX).
 BEFORE = Path(__file__).parent / "fixtures" / "stacks" / "argv-before.json"
 

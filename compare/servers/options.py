@@ -111,10 +111,12 @@ ACCEPTS: Mapping[tuple[Server, str, Interface], Accepts] = {
         pythonpath_flag=_GUNICORN_PATH,
         modules=("uvicorn_worker",),
     ),
+    # Its supervisor SIGKILLs a worker whose health-check thread has not answered in time.
     ("uvicorn", "uvicorn", "asgi"): Accepts(
         {"asyncio": ("--loop", "asyncio"), "uvloop": ("--loop", "uvloop")},
         {"h11": ("--http", "h11"), "httptools": ("--http", "httptools")},
         connection_cap=True,
+        worker_timeout=True,
         keepalive_idle=True,
         pythonpath_flag="--app-dir",
     ),

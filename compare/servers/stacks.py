@@ -30,7 +30,9 @@ UPSTREAM_HOST = "127.0.0.1"  # a fronted server listens here, whatever the front
 DEFAULT_WORKERS = 2
 DEFAULT_THREADS = 4
 # Gunicorn's sync worker kills a request that outlives --timeout, mid-body; 2M rows over a slow
-# client can take minutes, so it gets ten. Workers that heartbeat while busy keep the default 30.
+# client can take minutes, so it gets ten. Workers that heartbeat while busy keep the default 30;
+# uvicorn's supervisor gets the same for its health check (its 5 s default cut a 2M-row download
+# when the worker's busy main thread kept its answering thread waiting: tests/test_sampler_live).
 SYNC_TIMEOUT = 600
 HEARTBEAT_TIMEOUT = 30
 KEEPALIVE_SECONDS = 5
@@ -210,6 +212,8 @@ class StackSpec:
         if self.limit_concurrency is not None:
             args += ["--limit-concurrency", str(self.limit_concurrency)]
         args += ["--timeout-graceful-shutdown", str(self.graceful_timeout)]
+        if self.timeout is not None:
+            args += ["--timeout-worker-healthcheck", str(self.timeout)]
         return args
 
     def _daphne_argv(self, host: str, port: int, python: str) -> list[str]:
@@ -346,10 +350,13 @@ _STACKS = (
         loop="uvloop",
         http_parser="httptools",
         limit_concurrency=WORKER_CONNECTIONS,
+        timeout=HEARTBEAT_TIMEOUT,
         requires=("uvicorn", "uvloop", "httptools"),
         notes=(
             "uvicorn's own supervisor spawns the workers (no copy-on-write sharing with it)",
-            "no worker timeout",
+            "its supervisor kills a worker whose health-check thread stays silent for "
+            f"--timeout-worker-healthcheck (default 5 s; set to {HEARTBEAT_TIMEOUT} s: a worker "
+            "streaming a large export on a busy CPU missed 5 s and its download was cut)",
         ),
     ),
     StackSpec(
