@@ -50,6 +50,11 @@ SETTLE_FACTOR = 3.0
 # A hang-up after the stack did this share of the response's work cannot tell (the client was
 # slowed, by a busy machine, until the work was done): asked again, at most HANGUP_TRIES times.
 LATE_SHARE = 1 - RUNS_ON_SHARE
+# A client that gave up after GIVE_UP_SHARE of the wait (a buffered response's headers come last)
+# finds a stack that worked all along with about that share of the work done; under half of it,
+# the work had not begun (a worker's first request, or a worker a busy machine kept waiting), and
+# Django under ASGI never starts the work for a client already gone: asked again, as a late one.
+EARLY_SHARE = GIVE_UP_SHARE / 2
 HANGUP_TRIES = 3
 TIMELINE_POINTS = 10
 # Lines of the server's log that belong in a check's warnings (the wrapper's own response line
@@ -224,16 +229,22 @@ def _hang_up(server: ServerProcess, url_path: str, full: Cost) -> tuple[bool | N
             f"the whole response cost the server {full.cpu_s * 1000:.0f} ms of CPU: too little "
             "to tell"
         )
-    done = 0.0
+    done, early = 0.0, False
     for _ in range(HANGUP_TRIES):
         before = _ask_and_leave(server, url_path, full)
         if isinstance(before, str):
             return None, before
         done = before / full.cpu_s
-        if done < LATE_SHARE:
+        early = full.give_up_s is not None and done < EARLY_SHARE
+        if not early and done < LATE_SHARE:
             break
         _spent_after(server, full, runs_on=None)  # the next try starts on a quiet stack
     else:
+        if early:
+            return None, (
+                f"the client gave up before the stack had begun the work ({done:.0%} of it done), "
+                f"{HANGUP_TRIES} times (a busy machine slowed it): too early to tell"
+            )
         return None, (
             f"the client could hang up only after the stack had done {done:.0%} "
             f"of the response's work, {HANGUP_TRIES} times (a busy machine slowed it): too late "

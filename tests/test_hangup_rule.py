@@ -1,0 +1,65 @@
+"""The hang-up verdict's rule (compare.run.streamcheck._hang_up) on given CPU seconds: no server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, cast
+
+import pytest
+
+from compare.run import streamcheck
+from compare.run.streamcheck import After, Cost
+from compare.servers.server import ServerProcess
+
+SERVER = cast(ServerProcess, object())
+# A buffered response: its headers came with its body, so the client gives up on a timer.
+BUFFERED = Cost(wall_s=0.56, first_byte_s=0.55, headers_s=0.55, cpu_s=0.56)
+# A streamed one: its headers came at once, so the client hangs up once they are in.
+STREAMED = Cost(wall_s=0.56, first_byte_s=0.1, headers_s=0.005, cpu_s=0.56)
+
+
+def _probe(
+    monkeypatch: pytest.MonkeyPatch, befores: list[float], after_cpu_s: float
+) -> list[float]:
+    """Each try spends the next of ``befores`` before its hang-up; the last, ``after_cpu_s``."""
+    asked: list[float] = []
+    tries: Iterator[float] = iter(befores)
+
+    def ask(*args: Any) -> float:
+        asked.append(next(tries))
+        return asked[-1]
+
+    def spent(server: Any, full: Cost, runs_on: float | None = 0.25) -> After:
+        return After(after_cpu_s, 0.3, 0.3)
+
+    monkeypatch.setattr(streamcheck, "_ask_and_leave", ask)
+    monkeypatch.setattr(streamcheck, "_spent_after", spent)
+    return asked
+
+
+def test_a_give_up_before_the_work_began_is_asked_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The first try found a worker that had not begun (its first request): 1% done, nothing after.
+    asked = _probe(monkeypatch, [0.005, 0.14], after_cpu_s=0.4)
+    stops, note = streamcheck._hang_up(SERVER, "/x", BUFFERED)
+    assert asked == [0.005, 0.14]
+    assert stops is False and note.startswith("runs on")
+
+
+def test_always_too_early_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    _probe(monkeypatch, [0.0, 0.01, 0.02], after_cpu_s=0.0)
+    stops, note = streamcheck._hang_up(SERVER, "/x", BUFFERED)
+    assert stops is None and "too early to tell" in note
+
+
+def test_a_streamed_response_is_never_too_early(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Its client waited for the headers: the work had begun, however little it cost by then.
+    asked = _probe(monkeypatch, [0.005], after_cpu_s=0.01)
+    stops, note = streamcheck._hang_up(SERVER, "/x", STREAMED)
+    assert asked == [0.005]
+    assert stops is True and note.startswith("quiet")
+
+
+def test_always_too_late_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    _probe(monkeypatch, [0.5, 0.5, 0.5], after_cpu_s=0.0)
+    stops, note = streamcheck._hang_up(SERVER, "/x", STREAMED)
+    assert stops is None and "too late to tell" in note
