@@ -10,6 +10,9 @@ from typing import Any
 
 import pytest
 
+from compare.run.streamcheck import wake_workers
+from compare.servers.server import ServerProcess
+from compare.servers.stacks import STACKS
 from tests.helpers import run_compare
 
 pytestmark = pytest.mark.server
@@ -190,3 +193,13 @@ def test_unusable_arguments_exit_2_with_one_line(args: tuple[str, ...], message:
 def teardown_module() -> None:
     """The test project's FileResponse file, shared by its workers."""
     Path(tempfile.gettempdir(), "dsc-shop-export.csv").unlink(missing_ok=True)
+
+
+@pytest.mark.parametrize("name", ["gunicorn-sync", "uvicorn"])
+def test_every_worker_is_woken_before_the_measurements(name: str) -> None:
+    # A worker's first request imports the URLconf and its views: none of the measured ones may.
+    with ServerProcess(STACKS[name]) as server:
+        woken = wake_workers(server)
+        workers = {proc.pid for proc in server.processes()} - {server.pid}
+    assert len(woken) == STACKS[name].child_processes()
+    assert set(woken) <= workers

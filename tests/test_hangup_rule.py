@@ -16,6 +16,9 @@ SERVER = cast(ServerProcess, object())
 BUFFERED = Cost(wall_s=0.56, first_byte_s=0.55, headers_s=0.55, cpu_s=0.56)
 # A streamed one: its headers came at once, so the client hangs up once they are in.
 STREAMED = Cost(wall_s=0.56, first_byte_s=0.1, headers_s=0.005, cpu_s=0.56)
+# A streamed one whose headers came with its first byte (gunicorn's): the client gives up on the
+# timer, and the stack, held back by the socket buffers, has done little by then.
+STREAMED_LATE_HEADERS = Cost(wall_s=0.56, first_byte_s=0.005, headers_s=0.005, cpu_s=0.56)
 
 
 def _probe(
@@ -51,10 +54,13 @@ def test_always_too_early_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
     assert stops is None and "too early to tell" in note
 
 
-def test_a_streamed_response_is_never_too_early(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Its client waited for the headers: the work had begun, however little it cost by then.
+@pytest.mark.parametrize("full", [STREAMED, STREAMED_LATE_HEADERS], ids=["early", "with-body"])
+def test_a_streamed_response_is_never_too_early(
+    monkeypatch: pytest.MonkeyPatch, full: Cost
+) -> None:
+    # Its work waits on the client: however little it did by the hang-up, it had begun.
     asked = _probe(monkeypatch, [0.005], after_cpu_s=0.01)
-    stops, note = streamcheck._hang_up(SERVER, "/x", STREAMED)
+    stops, note = streamcheck._hang_up(SERVER, "/x", full)
     assert asked == [0.005]
     assert stops is True and note.startswith("quiet")
 

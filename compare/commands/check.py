@@ -11,7 +11,7 @@ from compare.commands.arguments import add_project_arguments, project_target, re
 from compare.errors import CompareError, UsageError
 from compare.report.streaming import Evidence, Verdict, as_json, judge, table
 from compare.run.run import Run
-from compare.run.streamcheck import measure
+from compare.run.streamcheck import measure, wake_workers
 from compare.servers.server import ServerStartError
 from compare.servers.stacks import StackSpec, get_stack, stack_names
 from compare.settings import DEFAULT_STACKS
@@ -69,6 +69,7 @@ def _check_stack(
     """Every URL on one stack; a stack that does not start fails each URL with its reason."""
     try:
         with owner.server(spec) as server:
+            wake_workers(server)  # the evidence is a warm worker's, as a bench cell's
             found = [measure(server, url) for url in urls]
     except ServerStartError as exc:
         found = [

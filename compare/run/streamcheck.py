@@ -14,6 +14,7 @@ import hashlib
 import http.client
 import time
 import urllib.parse
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from compare.report.streaming import Evidence
@@ -50,13 +51,18 @@ SETTLE_FACTOR = 3.0
 # A hang-up after the stack did this share of the response's work cannot tell (the client was
 # slowed, by a busy machine, until the work was done): asked again, at most HANGUP_TRIES times.
 LATE_SHARE = 1 - RUNS_ON_SHARE
-# A client that gave up after GIVE_UP_SHARE of the wait (a buffered response's headers come last)
-# finds a stack that worked all along with about that share of the work done; under half of it,
-# the work had not begun (a worker's first request, or a worker a busy machine kept waiting), and
+# A client that gave up after GIVE_UP_SHARE of the wait for a buffered response (its work all
+# before its first byte) finds a stack that worked all along with about that share of the work
+# done; under half of it, the work had not begun (a worker a busy machine kept waiting), and
 # Django under ASGI never starts the work for a client already gone: asked again, as a late one.
+# A streamed response's work waits on its client (backpressure): a small share done says nothing.
 EARLY_SHARE = GIVE_UP_SHARE / 2
 HANGUP_TRIES = 3
 TIMELINE_POINTS = 10
+# No URL of theirs: Django resolves it (importing their URLconf and the views it names) and
+# answers 404, so that no measured request pays a worker's first-request imports.
+WAKE_PATH = "/__dsc__/wake"
+WAKE_WITHIN_S = 10.0  # then the check goes on: a worker the kernel never handed a connection
 # Lines of the server's log that belong in a check's warnings (the wrapper's own response line
 # is evidence, not a warning).
 _WARNING_WORDS = ("Warning", "Traceback", "Error", "exception in", "CRITICAL")
@@ -150,6 +156,26 @@ def _wanted_since(old: dict[int, int], new: dict[int, int]) -> float:
     return sum(ns - old.get(tid, 0) for tid, ns in new.items()) / 1e9
 
 
+def wake_workers(server: ServerProcess) -> tuple[int, ...]:
+    """Ask WAKE_PATH, workers + 1 at a time, until every worker answered or WAKE_WITHIN_S passed;
+    the workers that answered."""
+    workers = max(1, server.spec.child_processes())
+    url = server.base_url + WAKE_PATH
+    seen: set[int] = set()
+
+    def ask(_: int) -> int | None:
+        try:
+            return download(url, timeout=WAKE_WITHIN_S).worker
+        except (OSError, http.client.HTTPException):
+            return None
+
+    deadline = time.monotonic() + WAKE_WITHIN_S
+    with ThreadPoolExecutor(max_workers=workers + 1) as pool:
+        while len(seen) < workers and time.monotonic() < deadline:
+            seen.update(pid for pid in pool.map(ask, range(workers + 1)) if pid is not None)
+    return tuple(sorted(seen))
+
+
 def measure(server: ServerProcess, url_path: str) -> Evidence:
     """Download ``url_path`` from ``server`` once, then hang up on it once: the evidence."""
     spec = server.spec
@@ -215,6 +241,11 @@ class Cost:
         return max(GIVE_UP_SHARE * self.first_byte_s, POLL_INTERVAL)
 
     @property
+    def buffered(self) -> bool:
+        """Whether its work came before its first body byte (most of the response's time did)."""
+        return self.first_byte_s >= LATE_SHARE * self.wall_s
+
+    @property
     def rate(self) -> float:
         """The server's CPU seconds per second over the response."""
         return self.cpu_s / self.wall_s
@@ -235,7 +266,7 @@ def _hang_up(server: ServerProcess, url_path: str, full: Cost) -> tuple[bool | N
         if isinstance(before, str):
             return None, before
         done = before / full.cpu_s
-        early = full.give_up_s is not None and done < EARLY_SHARE
+        early = full.give_up_s is not None and full.buffered and done < EARLY_SHARE
         if not early and done < LATE_SHARE:
             break
         _spent_after(server, full, runs_on=None)  # the next try starts on a quiet stack
