@@ -102,7 +102,7 @@ class Ceiling(StartStop):
                     env=self.env,
                     stdin=subprocess.PIPE,
                     stdout=subprocess.PIPE,
-                    start_new_session=True,
+                    process_group=0,
                 )
                 self._tree = ProcessTree(proc, "encode-bench ceiling")
         except BaseException:

@@ -253,7 +253,7 @@ class PostgresServer(StartStop):
                 stderr=subprocess.STDOUT,
                 # Its own group, as a stack's: one signal reaches every backend, and Ctrl-C in
                 # our terminal does not stop the database under the stacks' feet.
-                start_new_session=True,
+                process_group=0,
                 **self._as(account),
             )
             _LIVE.add(self)

@@ -1,4 +1,4 @@
-"""A child process in a session of its own and every process under it, stopped leaving none.
+"""A child process in a process group of its own and every process under it, stopped leaving none.
 
 The one way the harness stops what it started: the server stacks (compare.servers.server), its
 PostgreSQL (compare.servers.postgres) and locust (compare.run.locust), the first and the last
@@ -32,7 +32,7 @@ REAP_TIMEOUT = 5.0
 
 
 class ProcessTree:
-    """The tree under one Popen started with ``start_new_session=True``."""
+    """The tree under one Popen started in a process group of its own (``spawn``)."""
 
     def __init__(self, proc: subprocess.Popen[bytes], name: str) -> None:
         self.proc = proc
@@ -147,11 +147,13 @@ def spawn(
     name: str,
     cpus: tuple[int, ...] | None = None,
 ) -> ProcessTree:
-    """Start ``argv`` in a session of its own, its output to ``log`` (None: ours), no stdin,
-    on ``cpus`` from before exec (None: ours).
+    """Start ``argv`` in a process group of its own, its output to ``log`` (None: ours), no
+    stdin, on ``cpus`` from before exec (None: ours).
 
-    Its own session and group: one signal reaches everything it forks, and Ctrl-C in our
-    terminal does not hit it behind our back.
+    Its own group: one signal reaches everything it forks, and Ctrl-C in our terminal (sent to
+    the foreground group, ours) does not hit it behind our back. Not a session of its own: with
+    the kernel's autogroup scheduling each new session is a group of its own, and a new one
+    pinned to a busy CPU was seen starved for over a minute (a locust that never ran).
     """
     output = subprocess.STDOUT if log is not None else None
     with started_on(cpus):
@@ -162,7 +164,7 @@ def spawn(
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=output,
-            start_new_session=True,
+            process_group=0,
         )
     return ProcessTree(proc, name)
 
