@@ -167,7 +167,7 @@ def stop_run(proc: subprocess.Popen[str], seen: Iterable[int], timeout: float = 
     """After a failed test: let a harness run stop its own servers, then kill whatever is left;
     return what it wrote to stderr until then (empty when it had ended already).
 
-    SIGKILL alone would orphan the servers, which run in sessions of their own.
+    SIGKILL alone would orphan the servers, which run in process groups of their own.
     """
     said = ""
     if proc.poll() is None:

@@ -1,7 +1,7 @@
 """The one locust launcher: its command lines (headless, the web UI, a worker) and its process.
 
 Every locust the harness starts is a LocustProcess that the run (compare.run.run) made: in a
-session of its own (one signal reaches any workers it forked), with the run's environment
+process group of its own (one signal reaches any workers it forked), with the run's environment
 given as a value, on the load generator's CPUs, and stopped leaving nothing behind.
 """
 
@@ -126,7 +126,7 @@ def worker_argv(master_port: int, python: str = sys.executable) -> list[str]:
 
 
 class LocustProcess(StartStop):
-    """One locust process in its own session, pinned to ``cpus``; a context manager."""
+    """One locust process in a process group of its own, pinned to ``cpus``; a context manager."""
 
     def __init__(
         self,

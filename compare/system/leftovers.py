@@ -1,7 +1,7 @@
 """What a harness process started, written down, so that the next one stops it after a kill -9.
 
 Clean-up lives in ``finally`` blocks and ``atexit``, which a SIGKILL runs none of: the stacks,
-nginx, locust and PostgreSQL run in sessions of their own and would outlive the harness, holding
+nginx, locust and PostgreSQL run in groups of their own and would outlive the harness, holding
 their ports, temporary directories and shared memory. So each harness process keeps a registry
 file in the runtime directory (DSC_RUNTIME_DIR): its own pid and start time, and every process
 group it started (the root's pid and start time), directory and SysV segment, each taken out
