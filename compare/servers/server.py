@@ -50,6 +50,10 @@ SETTLE_CPU_SHARE = 0.25
 # Workers that exited while the stack starts, per expected worker, before it is called a crash
 # loop: one restart each is a supervisor's normal recovery, two is a worker that cannot boot.
 CRASH_LOOP_FACTOR = 2
+# A worker that exited with an error and that its supervisor has not reaped for this long: the
+# supervisor is stuck (uvicorn's waits out its health-check timeout, 30 s here, on a ping sent
+# to a worker that died before answering), not about to restart it (it checks every 0.5 s).
+UNNOTICED_EXIT_S = 1.0
 
 # The readiness probe's Host: always among ALLOWED_HOSTS, whatever address the stack is bound to.
 PROBE_HOST_HEADER = "localhost"
@@ -304,6 +308,11 @@ class ServerProcess(StartStop):
         exited = self._tree.exited()
         if exited >= CRASH_LOOP_FACTOR * max(1, self.spec.child_processes()):
             raise self._start_error(f"{exited} worker processes exited while starting")
+        for pid, code in self._tree.unnoticed_failures(UNNOTICED_EXIT_S):
+            raise self._start_error(
+                f"worker process {pid} exited with code {code} while starting (its supervisor "
+                f"had not noticed in {UNNOTICED_EXIT_S:g} s)"
+            )
 
     def _wait_settled(self, deadline: float) -> None:
         """Wait until the tree is nearly idle: the first worker answering says nothing of the rest.

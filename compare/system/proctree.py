@@ -38,6 +38,7 @@ class ProcessTree:
         self.proc = proc
         self.name = name
         self._seen: dict[int, psutil.Process] = {}
+        self._zombie_since: dict[int, float] = {}
         self._root: psutil.Process | None = None
         with contextlib.suppress(psutil.Error):
             self._root = psutil.Process(proc.pid)
@@ -58,6 +59,21 @@ class ProcessTree:
     def exited(self) -> int:
         """How many processes seen under the root have exited since it started."""
         return sum(1 for proc in self._seen.values() if not _running(proc))
+
+    def unnoticed_failures(self, grace: float) -> list[tuple[int, int]]:
+        """(pid, exit code) of each process seen that exited with a non-zero code and that its
+        parent has not reaped for ``grace`` seconds: a supervisor stuck, not one restarting it."""
+        now, found = time.monotonic(), []
+        for pid in self._seen:
+            status = _zombie_status(pid)
+            if status is None:
+                self._zombie_since.pop(pid, None)
+                continue
+            since = self._zombie_since.setdefault(pid, now)
+            code, killed_by = status >> 8, status & 0x7F
+            if killed_by == 0 and code != 0 and now - since >= grace:
+                found.append((pid, code))
+        return found
 
     def everyone(self) -> list[psutil.Process]:
         """The root and its live descendants."""
@@ -167,6 +183,17 @@ def spawn(
             process_group=0,
         )
     return ProcessTree(proc, name)
+
+
+def _zombie_status(pid: int) -> int | None:
+    """A zombie's exit status as waitpid(2) gives it (/proc/PID/stat field 52); None if not one."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    if fields[0] != "Z" or len(fields) < 50:
+        return None
+    return int(fields[49])
 
 
 def _running(proc: psutil.Process) -> bool:
