@@ -498,6 +498,13 @@ def test_every_scenario_against_a_real_stack(server: ServerProcess, tmp_path: Pa
     scenarios = list(catalog.SCENARIOS)
     classes = catalog.user_classes(scenarios)
     run_time = 6
+    slow = body_bytes(catalog.export_rows(catalog.SCENARIOS["slow-client"], {"rows": ROWS}))
+    slowest_possible_ms = slow / (READ_KBPS * 1024) * 1000
+    # The slow client's one download (7 MB at the reader's rate, 3.4 s) can begin inside the
+    # run and end after it, later still where one busy core is locust's and every other user's
+    # (a loaded run saw none end in 6 s). Locust's drain lets each request in flight finish and
+    # starts none: bounded as a hang guard, three times that body's time at the rate and 20 s.
+    drain = 3 * slowest_possible_ms / 1000 + 20
     argv = headless_argv(
         scenarios,
         host=server.base_url,
@@ -505,8 +512,9 @@ def test_every_scenario_against_a_real_stack(server: ServerProcess, tmp_path: Pa
         run_time_s=run_time,
         csv_prefix=tmp_path / "all",
         params={"rows": ROWS, "read_kbps": READ_KBPS, "delay_ms": 2},
+        stop_timeout_s=drain,
     )
-    run_locust(argv, run_time)
+    run_locust(argv, run_time + drain)
     stats = read_stats(tmp_path / "all")
     assert not read_failures(tmp_path / "all"), read_failures(tmp_path / "all")
     assert not read_exceptions(tmp_path / "all"), read_exceptions(tmp_path / "all")
@@ -521,6 +529,4 @@ def test_every_scenario_against_a_real_stack(server: ServerProcess, tmp_path: Pa
             assert float(stats[f"DOWNLOAD {name}"]["Average Content Size"]) == expected
     assert float(stats["PING head-of-line"]["Average Content Size"]) == len(b"pong\n")
     # The slow client really reads at its rate.
-    slow = body_bytes(catalog.export_rows(catalog.SCENARIOS["slow-client"], {"rows": ROWS}))
-    slowest_possible_ms = slow / (READ_KBPS * 1024) * 1000
     assert float(stats["DOWNLOAD slow-client"]["Min Response Time"]) >= slowest_possible_ms * 0.95

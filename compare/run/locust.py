@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import signal
 import subprocess
 import sys
@@ -79,8 +80,9 @@ def headless_argv(
         argv += ["--master-bind-host", LOOPBACK, "--master-bind-port", str(master_port)]
         argv += ["--master-host", LOOPBACK, "--master-port", str(master_port)]
     argv += ["--run-time", f"{max(1, round(run_time_s))}s", "--only-summary"]
-    # At the stop, each user finishes the request it is in (up to this long), then stops ...
-    argv += ["--stop-timeout", f"{stop_timeout_s:g}"]
+    # At the stop, each user finishes the request it is in (up to this long, whole seconds: locust
+    # takes no fraction), then stops ...
+    argv += ["--stop-timeout", str(math.ceil(stop_timeout_s))]
     # ... and a run with failures still exits 1 by default: the caller reads the records instead.
     argv += ["--exit-code-on-error", "0"]
     if csv_prefix is not None:
